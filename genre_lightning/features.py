@@ -1,0 +1,144 @@
+"""The paper's mel front end and the per-element normalisation, as ``nn.Module`` s.
+
+Both keep their constants as buffers, so ``.to(device)`` moves them and the normalisation
+statistics travel inside every checkpoint.
+"""
+
+from __future__ import annotations
+
+import torch
+import torchaudio
+from torch import nn
+
+from genre_lightning.audio import SAMPLE_RATE
+
+
+class MelFeatures(nn.Module):
+    """Power mel spectrogram laid out as the paper's (time, mel) image.
+
+    Defaults are Xie's: librosa-style power mel (no log), 64 slaney mels, n_fft 2048,
+    window 1984, hop 992, zero ("constant") centre padding, cropped or padded to 668 frames.
+
+    Args:
+        sample_rate: Rate of the incoming waveforms.
+        n_fft: FFT size.
+        win_length: Hann window length.
+        hop_length: Hop between frames.
+        n_mels: Number of mel bands.
+        num_frames: Frames kept per clip (crop or zero-pad); ``None`` keeps them all.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = SAMPLE_RATE,
+        n_fft: int = 2048,
+        win_length: int = 1984,
+        hop_length: int = 992,
+        n_mels: int = 64,
+        num_frames: int | None = 668,
+    ) -> None:
+        super().__init__()
+        self.num_frames = num_frames
+        self.n_mels = n_mels
+        # slaney scale + slaney norm + constant padding is what librosa.feature.melspectrogram
+        # does by default; with them torchaudio matches librosa to ~1e-6 relative.
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            win_length=win_length,
+            hop_length=hop_length,
+            n_mels=n_mels,
+            power=2.0,
+            center=True,
+            pad_mode="constant",
+            mel_scale="slaney",
+            norm="slaney",
+        )
+
+    def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Map waveforms (B, T) to mel images (B, 1, num_frames, n_mels).
+
+        Args:
+            wave: Waveforms, zero-padded to a common length T.
+            lengths: Samples of each clip before padding. Frames that librosa would not have
+                computed for a clip that short (from ``1 + length // hop`` on) are zeroed, so a
+                padded batch gives exactly the features of each clip on its own.
+        """
+        if wave.dim() != 2:
+            raise ValueError(f"MelFeatures expects (batch, samples), got shape {tuple(wave.shape)}")
+        # The STFT runs in float32 even under bf16 autocast: power mel spans many decades.
+        with torch.autocast(device_type=wave.device.type, enabled=False):
+            spec = self.mel(wave.float())  # (B, n_mels, frames)
+        spec = spec.transpose(1, 2)  # (B, frames, n_mels), the paper's transpose
+        if lengths is not None:
+            valid = 1 + lengths.to(spec.device) // self.mel.hop_length
+            keep = torch.arange(spec.shape[1], device=spec.device)[None, :] < valid[:, None]
+            spec = spec * keep[:, :, None]
+        if self.num_frames is not None:
+            frames = spec.shape[1]
+            if frames >= self.num_frames:
+                spec = spec[:, : self.num_frames]
+            else:
+                spec = nn.functional.pad(spec, (0, 0, 0, self.num_frames - frames))
+        return spec.unsqueeze(1)
+
+
+class Normalize(nn.Module):
+    """Per-element standardisation with statistics measured on the training set.
+
+    Args:
+        shape: Shape of one feature image, e.g. ``(1, 668, 64)``.
+        eps: Added to the standard deviation so constant elements do not divide by zero.
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+    fitted: torch.Tensor
+
+    def __init__(self, shape: tuple[int, ...], eps: float = 1e-8) -> None:
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("mean", torch.zeros(shape))
+        self.register_buffer("std", torch.ones(shape))
+        # A buffer, not a Python flag, so a loaded checkpoint knows its statistics are set.
+        self.register_buffer("fitted", torch.tensor(False))
+
+    def set_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Store the training-set mean and standard deviation (same shape as one image)."""
+        if mean.shape != self.mean.shape or std.shape != self.std.shape:
+            raise ValueError(
+                f"statistics of shape {tuple(mean.shape)} do not fit features of shape "
+                f"{tuple(self.mean.shape)}"
+            )
+        self.mean.copy_(mean)
+        self.std.copy_(std)
+        self.fitted.fill_(True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardise a batch (B, *shape)."""
+        return (x - self.mean) / (self.std + self.eps)
+
+
+class RunningMoments:
+    """Accumulates per-element mean and std over batches in float64 (exact for long sums)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total: torch.Tensor | None = None
+        self.total_sq: torch.Tensor | None = None
+
+    def update(self, batch: torch.Tensor) -> None:
+        """Add a batch (B, *shape)."""
+        x = batch.detach().to(torch.float64)
+        s, sq = x.sum(0), (x * x).sum(0)
+        self.total = s if self.total is None else self.total + s
+        self.total_sq = sq if self.total_sq is None else self.total_sq + sq
+        self.count += x.shape[0]
+
+    def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (mean, std) as float32, population std as numpy's default."""
+        if self.total is None or self.total_sq is None or self.count == 0:
+            raise ValueError("no batches were added")
+        mean = self.total / self.count
+        var = (self.total_sq / self.count - mean * mean).clamp_min(0.0)
+        return mean.float(), var.sqrt().float()

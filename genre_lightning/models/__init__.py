@@ -1,0 +1,6 @@
+"""The paper's networks."""
+
+from genre_lightning.models.alexnet import AlexNet
+from genre_lightning.models.resnet import ResNet
+
+__all__ = ["AlexNet", "ResNet"]

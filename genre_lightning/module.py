@@ -1,0 +1,116 @@
+"""GenreClassifier: the LightningModule around the paper's networks.
+
+It owns the per-element normalisation (statistics measured on the training set at the start
+of ``fit`` and saved in every checkpoint), the cross-entropy objective, whole-epoch metrics and
+the optimizer built from the Hydra config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from genre_lightning.features import Normalize
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+
+
+class GenreClassifier(pl.LightningModule):
+    """Classify mel images into genres.
+
+    Args:
+        net: The network (AlexNet, ResNet, ...) mapping (B, 1, frames, mels) to logits.
+        optimizer: A partial optimizer (``_partial_: true`` in ``conf/optimizer``) that takes
+            the parameters.
+        class_names: Genre names in label order.
+        feature_shape: Shape of one mel image, for the normalisation buffers.
+        net_config: The network's Hydra config, stored so a checkpoint rebuilds it alone.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: OptimizerFactory,
+        class_names: Sequence[str],
+        feature_shape: Sequence[int] = (1, 668, 64),
+        net_config: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        # The network and the optimizer factory are objects; their configs are what is saved.
+        self.save_hyperparameters(ignore=["net", "optimizer"])
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.class_names = list(class_names)
+        self.normalize = Normalize(tuple(feature_shape))
+        self.criterion = nn.CrossEntropyLoss()
+        n = len(self.class_names)
+        self.train_acc = MulticlassAccuracy(num_classes=n, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes=n, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes=n, average="micro")
+        self.test_f1 = MulticlassF1Score(num_classes=n, average="macro")
+        self.test_f1_per_class = MulticlassF1Score(num_classes=n, average=None)
+        self.test_per_class: dict[str, float] = {}
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        """Logits for raw (un-normalised) mel images (B, 1, frames, mels)."""
+        return self.net(self.normalize(mel))
+
+    # -- normalisation statistics -------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        """Measure the training set's mean/std once; a resumed run keeps its saved ones."""
+        if bool(self.normalize.fitted):
+            return
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is None or not hasattr(datamodule, "feature_statistics"):
+            raise RuntimeError("GenreClassifier needs a datamodule with feature_statistics()")
+        mean, std = datamodule.feature_statistics(self.device)
+        self.normalize.set_statistics(mean.to(self.device), std.to(self.device))
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        mel, target = batch
+        logits = self(mel)
+        return self.criterion(logits, target), logits.argmax(dim=1), target
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> Any:
+        loss, pred, target = self._step(batch)
+        self.train_acc(pred, target)
+        bs = target.shape[0]
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=bs)
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self.val_acc.reset()
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        loss, pred, target = self._step(batch)
+        self.val_acc.update(pred, target)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=target.shape[0])
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val/acc", self.val_acc.compute(), prog_bar=True)
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        _, pred, target = self._step(batch)
+        self.test_acc.update(pred, target)
+        self.test_f1.update(pred, target)
+        self.test_f1_per_class.update(pred, target)
+
+    def on_test_epoch_end(self) -> None:
+        self.log("test/acc", self.test_acc.compute())
+        self.log("test/f1_macro", self.test_f1.compute())
+        per_class = self.test_f1_per_class.compute()
+        self.test_per_class = {
+            n: float(v) for n, v in zip(self.class_names, per_class, strict=True)
+        }
+        for metric in (self.test_acc, self.test_f1, self.test_f1_per_class):
+            metric.reset()
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(self.parameters())

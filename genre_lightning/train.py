@@ -1,0 +1,130 @@
+"""Training entry point: ``python -m genre_lightning`` / ``genre-lightning``.
+
+Builds everything from the Hydra config, fits, tests the best-``val/acc`` checkpoint and writes
+``metrics.json`` into the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from genre_lightning.data.datamodule import GenreDataModule
+from genre_lightning.errors import UserError
+from genre_lightning.module import GenreClassifier
+
+log = logging.getLogger(__name__)
+
+#: conf/ sits beside the package in the repository (the package is installed editable).
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Fit and test one configuration.
+
+    Args:
+        cfg: The composed config (``conf/train.yaml``).
+
+    Returns:
+        The metrics also written to ``<paths.output_dir>/metrics.json``.
+    """
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pl.seed_everything(cfg.seed, workers=True)
+
+    datamodule: GenreDataModule = instantiate(cfg.data)
+    datamodule.prepare_data()  # stops here, before any model is built, when data is missing
+    datamodule.setup("fit")
+    datamodule.write_split(out_dir / "split.csv")
+
+    model = GenreClassifier(
+        net=instantiate(cfg.model),
+        optimizer=instantiate(cfg.optimizer),
+        class_names=datamodule.class_names,
+        feature_shape=datamodule.feature_shape(),
+        net_config=OmegaConf.to_container(cfg.model, resolve=True),  # type: ignore[arg-type]
+    )
+    loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
+    callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
+    trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    log.info("outputs: %s  |  curves: tensorboard --logdir %s", out_dir, out_dir / "tensorboard")
+
+    skipped = datamodule.skipped
+    if skipped:
+        log.warning(
+            "%d audio file(s) could not be decoded and were skipped: %s",
+            len(skipped),
+            ", ".join(Path(p).name for p, _ in skipped),
+        )
+    for lg in trainer.loggers:
+        lg.log_metrics({"data/skipped_files": float(len(skipped))}, step=0)
+
+    trainer.fit(model, datamodule=datamodule, ckpt_path=_resume_path(cfg, out_dir))
+    checkpoint = trainer.checkpoint_callback
+    best = getattr(checkpoint, "best_model_path", "") or None
+    trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+
+    score = getattr(checkpoint, "best_model_score", None)
+    metrics = {
+        "test/acc": float(trainer.callback_metrics["test/acc"]),
+        "test/f1_macro": float(trainer.callback_metrics["test/f1_macro"]),
+        "test/f1_per_class": model.test_per_class,
+        "val/acc_best": float(score) if score is not None else None,
+        "best_ckpt": best,
+        "epochs": trainer.current_epoch,
+        "seed": cfg.seed,
+        "num_clips": {part: len(ds) for part, ds in datamodule.datasets.items()},
+        "skipped_files": [p for p, _ in skipped],
+    }
+    _write_json(out_dir / "metrics.json", metrics)
+    log.info(
+        "test/acc %.4f  test/f1_macro %.4f  val/acc_best %s  -> %s",
+        metrics["test/acc"],
+        metrics["test/f1_macro"],
+        metrics["val/acc_best"],
+        out_dir / "metrics.json",
+    )
+    return metrics
+
+
+def _resume_path(cfg: DictConfig, out_dir: Path) -> str | None:
+    ckpt = cfg.get("ckpt_path")
+    if ckpt is None:
+        return None
+    path = out_dir / "checkpoints" / "last.ckpt" if ckpt == "last" else Path(ckpt)
+    if not path.is_file():
+        raise UserError(
+            f"ckpt_path={ckpt}: no checkpoint at {path}. Resume with the run's own "
+            f"directory (hydra.run.dir=<run dir>) or give the .ckpt path."
+        )
+    return str(path)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)  # a reader never sees half a file
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Hydra entry point; returns ``val/acc_best`` for sweepers that optimise it."""
+    try:
+        return train(cfg)["val/acc_best"]
+    except UserError as exc:
+        log.error("%s", exc)
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

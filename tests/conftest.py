@@ -1,0 +1,98 @@
+"""Shared fixtures: the real Hydra config composed on CPU, real GTZAN clips, tiny synthetic data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from genre_lightning.train import CONFIG_DIR
+
+REPO = Path(__file__).resolve().parents[1]
+#: 50 real GTZAN clips (5 per genre), beside the repository as ../shared/gtzan-sample.
+GTZAN_SAMPLE = Path(
+    os.environ.get("GENRE_LIGHTNING_SAMPLE", REPO.parent / "shared" / "gtzan-sample")
+)
+
+#: The demo shrunk to seconds: 12 two-second clips per class, CPU, no progress bar.
+TINY = [
+    "experiment=demo",
+    "data.clips_per_class=12",
+    "data.seconds=2.0",
+    "data.clip_samples=44100",
+    "data.features.num_frames=45",
+    "data.batch_size=16",
+    "callbacks.rich_progress_bar=null",
+    "trainer.enable_progress_bar=false",
+]
+
+
+@pytest.fixture(scope="session")
+def gtzan_sample() -> Path:
+    """The real clips, laid out as GTZAN's Kaggle copy (``genres_original/<genre>/``)."""
+    if not (GTZAN_SAMPLE / "genres_original").is_dir():
+        pytest.skip(f"real GTZAN sample not found at {GTZAN_SAMPLE} (set GENRE_LIGHTNING_SAMPLE)")
+    return GTZAN_SAMPLE
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder shared by the session, so the tiny synthetic set is generated once."""
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture
+def make_cfg(tmp_path: Path, data_dir: Path) -> Callable[..., DictConfig]:
+    """Compose the real ``conf/train.yaml`` with overrides, writing into ``tmp_path``."""
+
+    def _make(overrides: Sequence[str] = ()) -> DictConfig:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            return compose(
+                "train",
+                overrides=[
+                    f"paths.output_dir={tmp_path / 'run'}",
+                    f"paths.data_dir={data_dir}",
+                    *overrides,
+                ],
+            )
+
+    return _make
+
+
+def run_cli(
+    args: Sequence[str], cwd: Path, module: str = "genre_lightning", timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m <module> ARGS`` in a real subprocess and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "HYDRA_FULL_ERROR": "0"},
+    )
+
+
+def write_tone(
+    path: Path,
+    seconds: float = 1.0,
+    sr: int = 22050,
+    channels: int = 1,
+    freq: float = 440.0,
+    **kwargs: object,
+) -> np.ndarray:
+    """Write a sine tone file (any format soundfile knows from the suffix); return its samples."""
+    t = np.arange(int(seconds * sr)) / sr
+    mono = (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    data = np.stack([mono] * channels, axis=1) if channels > 1 else mono
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, data, sr, **kwargs)  # type: ignore[arg-type]
+    return mono

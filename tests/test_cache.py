@@ -1,0 +1,91 @@
+"""data/cache.py: decode once, reuse, rebuild when stale or broken, skip bad files by name."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genre_lightning.audio import load_audio, to_int16
+from genre_lightning.data.cache import load_or_build
+from genre_lightning.data.index import index_clips
+
+N = 22050  # 1 s keeps these tests fast
+
+
+@pytest.fixture
+def small_root(tmp_path: Path, gtzan_sample: Path) -> Path:
+    root = tmp_path / "gtzan"
+    for genre in ("jazz", "metal"):
+        (root / genre).mkdir(parents=True)
+        for src in sorted((gtzan_sample / "genres_original" / genre).iterdir())[:3]:
+            shutil.copy(src, root / genre / src.name)
+    return root
+
+
+def test_builds_then_hits(small_root: Path, tmp_path: Path) -> None:
+    clips, _ = index_clips(small_root)
+    first = load_or_build(clips, tmp_path / "cache", 22050, N)
+    assert not first.hit and first.waves.dtype == np.int16 and first.waves.shape == (6, N)
+    assert isinstance(first.waves, np.memmap)
+    expected = to_int16(load_audio(clips[4].path)[:N]).numpy()
+    np.testing.assert_array_equal(first.waves[4], expected)
+    assert first.lengths[4] == load_audio(clips[4].path).shape[0]
+
+    mtime = first.path.stat().st_mtime_ns
+    second = load_or_build(clips, tmp_path / "cache", 22050, N)
+    assert second.hit and second.path == first.path and second.path.stat().st_mtime_ns == mtime
+    np.testing.assert_array_equal(second.waves, first.waves)
+    assert not list((tmp_path / "cache").glob("*.tmp-*"))  # no temp files left
+
+
+def test_key_changes_with_files_and_parameters(small_root: Path, tmp_path: Path) -> None:
+    clips, _ = index_clips(small_root)
+    a = load_or_build(clips, tmp_path / "cache", 22050, N)
+    b = load_or_build(clips, tmp_path / "cache", 22050, N // 2)
+    assert b.path != a.path and b.waves.shape == (6, N // 2)
+    st = clips[0].path.stat()
+    os.utime(clips[0].path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # file touched
+    c = load_or_build(clips, tmp_path / "cache", 22050, N)
+    assert not c.hit and c.path != a.path
+
+
+def test_truncated_cache_is_rebuilt(
+    small_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clips, _ = index_clips(small_root)
+    first = load_or_build(clips, tmp_path / "cache", 22050, N)
+    data = first.path.read_bytes()
+    first.path.write_bytes(data[: len(data) // 2])
+    with caplog.at_level(logging.INFO):
+        again = load_or_build(clips, tmp_path / "cache", 22050, N)
+    assert not again.hit and again.waves.shape == (6, N)
+    assert "rebuilding" in caplog.text
+
+
+def test_corrupt_file_is_skipped_and_named(
+    small_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (small_root / "jazz" / "jazz.00054.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    clips, _ = index_clips(small_root)
+    with caplog.at_level(logging.WARNING):
+        cache = load_or_build(clips, tmp_path / "cache", 22050, N)
+    assert len(clips) == 7 and len(cache.kept) == 6 and cache.waves.shape[0] == 6
+    assert [Path(p).name for p, _ in cache.skipped] == ["jazz.00054.wav"]
+    assert "jazz.00054.wav" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        hit = load_or_build(clips, tmp_path / "cache", 22050, N)
+    assert hit.hit and "jazz.00054.wav" in caplog.text  # reported again from the cache
+
+
+def test_unwritable_cache_dir_is_a_clear_error(small_root: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    clips, _ = index_clips(small_root)
+    with pytest.raises(Exception, match=r"data\.cache_dir"):
+        load_or_build(clips, blocker / "cache", 22050, N)

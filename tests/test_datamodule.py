@@ -1,0 +1,98 @@
+"""data/datamodule.py on the real GTZAN sample: split by track, cache reuse, mel on the batch."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from genre_lightning.data.datamodule import GenreDataModule
+from genre_lightning.data.index import DataNotFoundError
+from genre_lightning.errors import UserError
+
+
+def _dm(root: Path, cache: Path, **kwargs: object) -> GenreDataModule:
+    return GenreDataModule(root=str(root), cache_dir=str(cache), batch_size=8, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def sample_dm(gtzan_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> GenreDataModule:
+    dm = _dm(gtzan_sample, tmp_path_factory.mktemp("cache"))
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+def test_split_sizes_by_track(sample_dm: GenreDataModule) -> None:
+    sizes = {p: len(d) for p, d in sample_dm.datasets.items()}
+    assert sizes == {"train": 40, "val": 5, "test": 5}
+    rows = [set(sample_dm.datasets[p].rows) for p in ("train", "val", "test")]
+    assert not (rows[0] & rows[1]) and not (rows[0] & rows[2]) and not (rows[1] & rows[2])
+    assert sample_dm.num_classes == 10 and sample_dm.skipped == []
+
+
+def test_batches_become_paper_mel_images(sample_dm: GenreDataModule) -> None:
+    batch = next(iter(sample_dm.train_dataloader()))
+    wave, label, lengths = batch
+    assert wave.dtype == torch.int16 and wave.shape == (8, 662_688)
+    assert lengths.min() >= 661_408
+    mel, target = sample_dm.on_after_batch_transfer(batch, 0)
+    assert mel.shape == (8, 1, 668, 64) and mel.dtype == torch.float32
+    assert torch.equal(target, label)
+    assert sample_dm.feature_shape() == (1, 668, 64)
+
+
+def test_feature_statistics_are_per_element(sample_dm: GenreDataModule) -> None:
+    mean, std = sample_dm.feature_statistics()
+    assert mean.shape == std.shape == (1, 668, 64)
+    mels = torch.cat(
+        [
+            sample_dm.on_after_batch_transfer(b, 0)[0]
+            for b in sample_dm._loader("train", shuffle=False)
+        ]
+    )
+    torch.testing.assert_close(mean, mels.mean(0), rtol=1e-4, atol=1e-6)
+
+
+def test_second_setup_reads_the_cache(sample_dm: GenreDataModule, gtzan_sample: Path) -> None:
+    assert sample_dm.cache is not None
+    again = _dm(gtzan_sample, sample_dm.cache_dir)
+    again.setup("fit")
+    assert again.cache is not None and again.cache.hit
+    assert again.parts == sample_dm.parts  # same seed, same split
+
+
+def test_write_split_for_audit(sample_dm: GenreDataModule, tmp_path: Path) -> None:
+    sample_dm.write_split(tmp_path / "split.csv")
+    lines = (tmp_path / "split.csv").read_text().splitlines()
+    assert lines[0] == "track,genre,part,path" and len(lines) == 51
+
+
+def test_corrupt_clip_is_skipped_named_and_counted(
+    gtzan_sample: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "gtzan"
+    shutil.copytree(gtzan_sample / "genres_original", root / "Data" / "genres_original")
+    (root / "Data" / "genres_original" / "jazz" / "jazz.00054.wav").write_bytes(b"\x00" * 100)
+    dm = _dm(root, tmp_path / "cache", clip_samples=22050)
+    with caplog.at_level(logging.WARNING):
+        dm.setup("fit")
+    assert len(dm.clips) == 51 and sum(len(d) for d in dm.datasets.values()) == 50
+    assert [Path(p).name for p, _ in dm.skipped] == ["jazz.00054.wav"]
+    assert "jazz.00054.wav" in caplog.text
+
+
+def test_missing_root_raises_before_anything_else(tmp_path: Path) -> None:
+    dm = _dm(tmp_path / "absent", tmp_path / "cache")
+    with pytest.raises(DataNotFoundError, match="experiment=demo"):
+        dm.prepare_data()
+    assert not (tmp_path / "cache").exists()
+
+
+def test_num_classes_mismatch_is_reported(gtzan_sample: Path, tmp_path: Path) -> None:
+    dm = _dm(gtzan_sample, tmp_path / "cache", num_classes=7)
+    with pytest.raises(UserError, match=r"data\.num_classes=10"):
+        dm.setup("fit")

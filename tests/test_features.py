@@ -1,0 +1,102 @@
+"""features.py: the paper's mel matches librosa on real GTZAN clips; normalisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pytest
+import torch
+
+from genre_lightning.audio import fix_length, load_audio
+from genre_lightning.features import MelFeatures, Normalize, RunningMoments
+
+CLIPS = ["blues/blues.00000.wav", "classical/classical.00001.wav", "metal/metal.00002.wav"]
+
+
+@pytest.mark.parametrize("clip", CLIPS)
+def test_mel_matches_librosa_on_real_clips(gtzan_sample: Path, clip: str) -> None:
+    wave = load_audio(gtzan_sample / "genres_original" / clip)
+    reference = librosa.feature.melspectrogram(
+        y=wave.numpy(),
+        sr=22050,
+        n_fft=2048,
+        win_length=1984,
+        hop_length=992,
+        n_mels=64,
+        power=2.0,
+        pad_mode="constant",
+    ).T  # (frames, 64), the paper's transpose
+    ref = np.zeros((668, 64), dtype=np.float64)
+    ref[: min(668, len(reference))] = reference[:668]  # the paper's crop/pad to 668 frames
+
+    ours = MelFeatures()(wave[None])
+    assert ours.shape == (1, 1, 668, 64)
+    rel = np.abs(ours[0, 0].double().numpy() - ref).max() / np.abs(ref).max()
+    assert rel <= 1e-4, f"max relative error {rel:.2e} vs librosa"
+
+
+@pytest.mark.parametrize("clip", ["country/country.00003.wav", "country/country.00002.wav"])
+def test_cached_clip_length_gives_the_same_features(gtzan_sample: Path, clip: str) -> None:
+    """Cropping/padding to 662,688 samples (data.clip_samples) changes none of the 668 frames.
+
+    country.00003 (661,408 samples) is one of GTZAN's shortest clips: librosa computes 667
+    frames for it and the 668th is padding; country.00002 (669,680) is longer than needed.
+    """
+    wave = load_audio(gtzan_sample / "genres_original" / clip)
+    mel = MelFeatures()
+    full = mel(wave[None])
+    fixed = mel(fix_length(wave, 662_688)[None], lengths=torch.tensor([wave.shape[0]]))
+    torch.testing.assert_close(fixed, full, rtol=1e-5, atol=1e-6)
+
+
+def test_short_input_is_padded_and_batch_is_independent() -> None:
+    mel = MelFeatures()
+    wave = torch.randn(3, 22050)
+    out = mel(wave)
+    assert out.shape == (3, 1, 668, 64)
+    assert out[:, :, 30:].eq(0).all()  # 1 s gives 23 frames, the rest is padding
+    torch.testing.assert_close(mel(wave[1:2]), out[1:2])
+
+
+def test_lengths_zero_the_frames_past_each_clip() -> None:
+    mel = MelFeatures(num_frames=None)
+    wave = torch.randn(2, 22050)
+    out = mel(wave, lengths=torch.tensor([22050, 9920]))
+    torch.testing.assert_close(out[0], mel(wave[:1])[0])
+    assert out[1, 0, 11:].eq(0).all() and out[1, 0, :11].gt(0).all()  # 1 + 9920 // 992 = 11
+
+
+def test_num_frames_none_keeps_every_frame() -> None:
+    out = MelFeatures(num_frames=None)(torch.randn(1, 44100))
+    assert out.shape == (1, 1, 1 + 44100 // 992, 64)
+
+
+def test_rejects_wrong_rank() -> None:
+    with pytest.raises(ValueError, match="batch, samples"):
+        MelFeatures()(torch.randn(10))
+
+
+def test_running_moments_match_direct_statistics() -> None:
+    data = torch.rand(37, 1, 5, 4) * 100
+    moments = RunningMoments()
+    for chunk in data.split(8):
+        moments.update(chunk)
+    mean, std = moments.compute()
+    torch.testing.assert_close(mean, data.mean(0))
+    torch.testing.assert_close(std, data.std(0, unbiased=False), rtol=1e-4, atol=1e-4)
+
+
+def test_normalize_standardises_and_remembers_it_was_fitted() -> None:
+    data = torch.rand(64, 1, 6, 4) * 10 + 3
+    norm = Normalize((1, 6, 4))
+    assert not bool(norm.fitted)
+    norm.set_statistics(data.mean(0), data.std(0, unbiased=False))
+    out = norm(data)
+    assert bool(norm.fitted)
+    torch.testing.assert_close(out.mean(0), torch.zeros(1, 6, 4), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.std(0, unbiased=False), torch.ones(1, 6, 4), atol=1e-4, rtol=0)
+    assert {"mean", "std", "fitted"} <= set(norm.state_dict())
+    with pytest.raises(ValueError, match="do not fit"):
+        norm.set_statistics(torch.zeros(2), torch.ones(2))

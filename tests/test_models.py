@@ -1,0 +1,50 @@
+"""models/: the paper's exact networks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from genre_lightning.models import AlexNet, ResNet
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize(("cls", "expected"), [(AlexNet, 93_550_218), (ResNet, 11_178_378)])
+def test_parameter_counts_match_the_paper(cls: type[nn.Module], expected: int) -> None:
+    assert n_params(cls()) == expected
+
+
+@pytest.mark.parametrize("cls", [AlexNet, ResNet])
+def test_output_shape_and_backward(cls: type[nn.Module]) -> None:
+    model = cls(num_classes=7)
+    x = torch.randn(2, 1, 668, 64)
+    logits = model(x)
+    assert logits.shape == (2, 7)
+    logits.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_alexnet_first_linear_layer_is_8960_to_6400() -> None:
+    fc = AlexNet().classifier[0]
+    assert isinstance(fc, nn.Linear) and (fc.in_features, fc.out_features) == (8960, 6400)
+
+
+def test_resnet_accepts_other_lengths() -> None:
+    assert ResNet()(torch.randn(2, 1, 89, 64)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("cls", [AlexNet, ResNet])
+def test_xavier_uniform_init(cls: type[nn.Module]) -> None:
+    torch.manual_seed(0)
+    for m in cls().modules():
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            assert m.bias is not None and m.bias.abs().max() == 0
+            fan_in = m.weight[0].numel()
+            fan_out = m.weight.shape[0] * m.weight[0, 0].numel()
+            bound = (6.0 / (fan_in + fan_out)) ** 0.5
+            assert m.weight.abs().max() <= bound
+            assert m.weight.abs().max() > 0.9 * bound  # uniform fills its range
