@@ -15,7 +15,13 @@ import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from genre_lightning.errors import UserError
 from genre_lightning.features import Normalize
+
+
+class NonFiniteLossError(UserError):
+    """The training loss became NaN or infinite."""
+
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
@@ -79,6 +85,14 @@ class GenreClassifier(pl.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> Any:
         loss, pred, target = self._step(batch)
+        if not torch.isfinite(loss):
+            # Stop at the first bad step: later ones only spread NaNs into the weights, and the
+            # checkpoints of the epochs before stay as they are.
+            raise NonFiniteLossError(
+                f"training loss is {loss.item()} at global step {self.global_step} (epoch "
+                f"{self.current_epoch}); stopped. Lower optimizer.lr, or check the input data; "
+                f"checkpoints of completed epochs are kept."
+            )
         self.train_acc(pred, target)
         bs = target.shape[0]
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)

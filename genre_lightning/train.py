@@ -15,9 +15,12 @@ from typing import Any
 
 import hydra
 import pytorch_lightning as pl
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from genre_lightning.callbacks import EpochSeed, GracefulStop, Interrupted
+from genre_lightning.checkpoint import AtomicCheckpointIO
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import UserError
 from genre_lightning.module import GenreClassifier
@@ -26,6 +29,14 @@ log = logging.getLogger(__name__)
 
 #: conf/ sits beside the package in the repository (the package is installed editable).
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+
+#: Exit status of a run stopped by SIGTERM (the shell's 128 + 15).
+EXIT_INTERRUPTED = 143
+
+# `resume=RUN_DIR` reuses that run directory: conf/hydra/default.yaml picks the run dir with it.
+OmegaConf.register_new_resolver(
+    "gl_or", lambda value, default: default if value in (None, "") else value, replace=True
+)
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -39,23 +50,28 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    resume_from = _resume_path(cfg, out_dir)
     pl.seed_everything(cfg.seed, workers=True)
 
     datamodule: GenreDataModule = instantiate(cfg.data)
     datamodule.prepare_data()  # stops here, before any model is built, when data is missing
     datamodule.setup("fit")
     datamodule.write_split(out_dir / "split.csv")
+    _check_batch_size(cfg, len(datamodule.datasets["train"]))
 
     model = GenreClassifier(
         net=instantiate(cfg.model),
-        optimizer=instantiate(cfg.optimizer),
+        optimizer=_optimizer_factory(cfg),
         class_names=datamodule.class_names,
         feature_shape=datamodule.feature_shape(),
         net_config=OmegaConf.to_container(cfg.model, resolve=True),  # type: ignore[arg-type]
     )
     loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
-    trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    callbacks += [EpochSeed(cfg.seed), GracefulStop()]
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer, logger=loggers or False, callbacks=callbacks, plugins=[AtomicCheckpointIO()]
+    )
     log.info("outputs: %s  |  curves: tensorboard --logdir %s", out_dir, out_dir / "tensorboard")
 
     skipped = datamodule.skipped
@@ -68,7 +84,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     for lg in trainer.loggers:
         lg.log_metrics({"data/skipped_files": float(len(skipped))}, step=0)
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=_resume_path(cfg, out_dir))
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
+    except Interrupted as exc:
+        raise Interrupted(
+            f"{exc}. {out_dir / 'checkpoints' / 'last.ckpt'} holds the last completed epoch; "
+            f"resume with the same command plus `resume={out_dir}`."
+        ) from None
     checkpoint = trainer.checkpoint_callback
     best = getattr(checkpoint, "best_model_path", "") or None
     trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
@@ -98,6 +120,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 def _resume_path(cfg: DictConfig, out_dir: Path) -> str | None:
     ckpt = cfg.get("ckpt_path")
+    if ckpt is None and cfg.get("resume"):
+        ckpt = "last"
     if ckpt is None:
         return None
     path = out_dir / "checkpoints" / "last.ckpt" if ckpt == "last" else Path(ckpt)
@@ -107,6 +131,28 @@ def _resume_path(cfg: DictConfig, out_dir: Path) -> str | None:
             f"directory (hydra.run.dir=<run dir>) or give the .ckpt path."
         )
     return str(path)
+
+
+def _optimizer_factory(cfg: DictConfig) -> Any:
+    """The partial optimizer, with its settings checked before any training starts."""
+    lr = cfg.optimizer.get("lr")
+    if lr is not None and not float(lr) > 0:
+        raise UserError(f"optimizer.lr={lr} must be a positive number, e.g. optimizer.lr=5e-4")
+    factory = instantiate(cfg.optimizer)
+    try:  # build it once on a dummy parameter: torch validates the remaining arguments
+        factory([torch.nn.Parameter(torch.zeros(1))])
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"optimizer ({cfg.optimizer._target_}): {exc}; check optimizer.*") from exc
+    return factory
+
+
+def _check_batch_size(cfg: DictConfig, train_size: int) -> None:
+    if cfg.data.batch_size > train_size:
+        raise UserError(
+            f"data.batch_size={cfg.data.batch_size} is larger than the training set "
+            f"({train_size} clips): every epoch would be a single, smaller batch. Use "
+            f"data.batch_size={min(train_size, 32)} or less, or more data."
+        )
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -124,6 +170,10 @@ def main(cfg: DictConfig) -> float | None:
         log.error("%s", exc)
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except Interrupted as exc:
+        log.error("%s", exc)
+        print(f"interrupted: {exc}", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,29 @@
-"""data/splits.py: the paper's seeded 80/10/10 split by track."""
+"""data/splits.py: the paper's seeded 80/10/10 split, the fault-filtered split and k-fold."""
 
 from __future__ import annotations
 
 import csv
+import logging
+import random
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
-from genre_lightning.data.index import Clip
-from genre_lightning.data.splits import random_split, write_split
+from genre_lightning.data.index import GTZAN_GENRES, Clip
+from genre_lightning.data.splits import (
+    FILTERED_FILES,
+    PARTS,
+    filtered_lists,
+    filtered_split,
+    kfold_split,
+    make_split,
+    random_split,
+    write_split,
+)
+from genre_lightning.errors import UserError
+
+from .conftest import GTZAN_SAMPLE
 
 
 @pytest.mark.parametrize(
@@ -42,3 +57,125 @@ def test_write_split_lists_every_track(tmp_path: Path) -> None:
     assert len(rows) == 10 and {r["part"] for r in rows} == {"train", "val", "test"}
     assert {r["track"] for r in rows} == {c.track for c in clips}
     assert all(r["genre"] == r["track"][0] for r in rows)
+
+
+# --- fault-filtered split (Kereliuk, Sturm & Larsen 2015) -------------------------------------
+
+SHARED_SPLITS = GTZAN_SAMPLE.parent / "gtzan-splits"
+
+
+def _all_listed() -> list[str]:
+    return [t for part in PARTS for t in filtered_lists()[part]]
+
+
+def test_package_lists_match_the_published_lists() -> None:
+    if not SHARED_SPLITS.is_dir():
+        pytest.skip(f"published split lists not found at {SHARED_SPLITS}")
+    for part, name in FILTERED_FILES.items():
+        shipped = resources.files("genre_lightning").joinpath("splits", name).read_text("utf-8")
+        assert shipped == (SHARED_SPLITS / name).read_text()
+        assert filtered_lists()[part] == set(shipped.split())
+    sizes = {p: len(filtered_lists()[p]) for p in PARTS}
+    assert sizes == {"train": 443, "val": 197, "test": 290}
+    assert "jazz.00054" in filtered_lists()["train"]
+
+
+def test_filtered_split_on_the_real_sample(
+    gtzan_sample: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tracks = sorted(p.stem for p in (gtzan_sample / "genres_original").glob("*/*.wav"))
+    assert len(tracks) == 50
+    with caplog.at_level(logging.INFO, logger="genre_lightning.data.splits"):
+        parts, missing = filtered_split(tracks)
+    assert {p: len(v) for p, v in parts.items()} == {"train": 19, "val": 24, "test": 4}
+    assert missing == {"train": 443 - 19, "val": 197 - 24, "test": 290 - 4}
+    used = parts["train"] + parts["val"] + parts["test"]
+    assert len(set(used)) == len(used) == 47  # disjoint; 3 clips are faults
+    for part in PARTS:
+        assert parts[part] == sorted(parts[part])
+        assert all(tracks[i] in filtered_lists()[part] for i in parts[part])
+    (line,) = [r.getMessage() for r in caplog.records if "filtered split" in r.getMessage()]
+    assert "train 19 present/424 missing" in line and "3 present clips excluded" in line
+
+
+def test_filtered_split_on_all_930_names_misses_nothing() -> None:
+    tracks = _all_listed()
+    random.Random(0).shuffle(tracks)
+    parts, missing = filtered_split([*tracks, "blues.99999"])  # one fault at the end
+    assert {p: len(v) for p, v in parts.items()} == {"train": 443, "val": 197, "test": 290}
+    assert missing == {"train": 0, "val": 0, "test": 0}
+    assert sorted(parts["train"] + parts["val"] + parts["test"]) == list(range(930))
+    assert tracks.index("jazz.00054") in parts["train"]
+
+
+def test_filtered_split_with_an_empty_part_is_a_user_error() -> None:
+    with pytest.raises(
+        UserError, match=r"290 tracks listed for the 'test' part.*data\.split=random"
+    ):
+        filtered_split(["blues.00029", "blues.00030", *sorted(filtered_lists()["val"])[:2]])
+
+
+# --- stratified k-fold ------------------------------------------------------------------------
+
+LABELS = [k for k, n in enumerate([13, 10, 7, 21]) for _ in range(n)]  # uneven classes, 51 tracks
+
+
+@pytest.mark.parametrize("num_folds", [2, 5, 10])
+def test_kfold_test_folds_partition_and_stratify(num_folds: int) -> None:
+    folds = [kfold_split(LABELS, f, num_folds, seed=3) for f in range(num_folds)]
+    tests = [set(p["test"]) for p in folds]
+    assert sorted(i for t in tests for i in t) == list(range(len(LABELS)))  # once each
+    for label in set(LABELS):
+        counts = [sum(LABELS[i] == label for i in t) for t in tests]
+        assert max(counts) - min(counts) <= 1
+    sizes = [len(t) for t in tests]
+    assert max(sizes) - min(sizes) <= 1
+    for p in folds:
+        together = p["train"] + p["val"] + p["test"]
+        assert sorted(together) == list(range(len(LABELS)))  # disjoint and complete
+        assert all(p[k] == sorted(p[k]) and p[k] for k in PARTS)
+
+
+def test_kfold_validation_is_a_stratified_tenth() -> None:
+    labels = [k for k in range(10) for _ in range(100)]
+    parts = kfold_split(labels, 0, 10, val_fraction=0.1)
+    assert len(parts["test"]) == 100 and len(parts["val"]) == 90
+    assert all(sum(labels[i] == k for i in parts["val"]) == 9 for k in range(10))
+    tiny = kfold_split([0, 0, 1, 1], 1, 2, val_fraction=0.01)
+    assert (len(tiny["train"]), len(tiny["val"])) == (1, 1)
+
+
+def test_kfold_is_deterministic_for_a_seed() -> None:
+    assert kfold_split(LABELS, 2, 5, seed=9) == kfold_split(LABELS, 2, 5, seed=9)
+    assert kfold_split(LABELS, 2, 5, seed=9)["test"] != kfold_split(LABELS, 2, 5, seed=10)["test"]
+
+
+@pytest.mark.parametrize(
+    ("fold", "num_folds", "match"),
+    [
+        (10, 10, r"data\.fold must be in \[0, 9\]"),
+        (-1, 5, r"data\.fold must be in \[0, 4\]"),
+        (0, 1, r"data\.num_folds must be in \[2, 51\]"),
+        (0, 52, r"data\.num_folds"),
+    ],
+)
+def test_kfold_rejects_bad_fold_settings(fold: int, num_folds: int, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        kfold_split(LABELS, fold, num_folds)
+
+
+# --- dispatcher -------------------------------------------------------------------------------
+
+
+def test_make_split_dispatches_each_kind() -> None:
+    tracks = _all_listed()
+    labels = [GTZAN_GENRES.index(t.split(".")[0]) for t in tracks]
+    assert make_split("random", tracks, labels, seed=5) == random_split(930, seed=5)
+    assert make_split("filtered", tracks, labels) == filtered_split(tracks)[0]
+    kfold = make_split("kfold", tracks, labels, seed=5, fold=3, num_folds=4)
+    assert kfold == kfold_split(labels, 3, 4, seed=5)
+
+
+def test_make_split_unknown_kind_lists_the_options() -> None:
+    with pytest.raises(UserError, match=r"data\.split=random\|filtered\|kfold"):
+        make_split("artist", ["a.1", "a.2", "a.3"], [0, 0, 0])

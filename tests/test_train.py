@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -93,8 +96,6 @@ def test_unknown_model_lists_the_options(tmp_path: Path) -> None:
 def test_console_script_composes_the_config(tmp_path: Path) -> None:
     script = Path(sys.executable).parent / "genre-lightning"
     assert script.is_file(), "console script not installed (pip install -e .)"
-    import subprocess
-
     proc = subprocess.run(
         [str(script), "--cfg", "job", "experiment=seed_alexnet"],
         cwd=tmp_path,
@@ -108,3 +109,117 @@ def test_console_script_composes_the_config(tmp_path: Path) -> None:
     assert cfg["optimizer"]["lr"] == 5.0e-4 and cfg["optimizer"]["betas"] == [0.9, 0.999]
     assert cfg["data"]["batch_size"] == 256 and cfg["trainer"]["max_epochs"] == 100
     assert cfg["data"]["features"]["num_frames"] == 668 and cfg["data"]["split"] == "random"
+
+
+def _real_clip(gtzan_sample: Path, genre: str) -> Path:
+    return gtzan_sample / "genres_original" / genre / f"{genre}.00000.wav"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["optimizer=adamx"], ["adam", "adamw", "sgd"]),
+        (["experiment=nope"], ["demo", "seed_alexnet", "seed_resnet"]),
+        (["trainer=tpu"], ["cpu", "debug", "gpu"]),
+    ],
+)
+def test_unknown_names_list_the_options(
+    tmp_path: Path, args: list[str], expected: list[str]
+) -> None:
+    proc = run_cli(args, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert all(option in proc.stderr for option in expected), proc.stderr
+
+
+def _fails_cleanly(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr[-3000:]
+
+
+def test_negative_learning_rate(tmp_path: Path, data_dir: Path) -> None:
+    proc = run_cli(
+        [
+            *TINY,
+            f"paths.data_dir={data_dir}",
+            "optimizer.lr=-1",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        cwd=tmp_path,
+    )
+    _fails_cleanly(proc, "optimizer.lr=-1", "positive")
+
+
+def test_batch_larger_than_training_set(tmp_path: Path, data_dir: Path) -> None:
+    proc = run_cli(
+        [
+            *TINY,
+            f"paths.data_dir={data_dir}",
+            "data.batch_size=1000",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        cwd=tmp_path,
+    )
+    _fails_cleanly(proc, "data.batch_size=1000", "training set (96 clips)")
+
+
+def test_root_without_audio(tmp_path: Path) -> None:
+    for genre in ("blues", "rock"):
+        (tmp_path / "data" / genre).mkdir(parents=True)
+        (tmp_path / "data" / genre / "notes.txt").write_text("no audio here")
+    proc = run_cli(
+        [f"data.root={tmp_path / 'data'}", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path
+    )
+    _fails_cleanly(proc, "no audio found", str(tmp_path / "data"))
+
+
+def test_genre_with_no_usable_file(tmp_path: Path, gtzan_sample: Path) -> None:
+    root = tmp_path / "data"
+    (root / "blues").mkdir(parents=True)
+    shutil.copy(_real_clip(gtzan_sample, "blues"), root / "blues")
+    (root / "rock").mkdir()
+    (root / "rock" / "rock.00000.wav").write_bytes(b"RIFF-broken")
+    proc = run_cli(
+        [
+            f"data.root={root}",
+            "data.class_names=[blues,rock]",
+            "data.num_classes=2",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        cwd=tmp_path,
+    )
+    _fails_cleanly(proc, "genre 'rock' has no usable clip", "rock.00000.wav")
+
+
+@pytest.mark.slow
+def test_non_finite_loss_stops_at_the_step_and_keeps_checkpoints(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    run = tmp_path / "run"
+    # One batch per epoch: epoch 0 completes (last.ckpt written), its huge step makes epoch 1 NaN.
+    proc = run_cli(
+        [
+            *TINY,
+            f"paths.data_dir={data_dir}",
+            "data.batch_size=96",
+            "optimizer=sgd",
+            "optimizer.lr=1e38",
+            "trainer.max_epochs=3",
+            f"hydra.run.dir={run}",
+        ],
+        cwd=tmp_path,
+    )
+    _fails_cleanly(proc, "training loss is nan at global step 1", "optimizer.lr")
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 0
+
+
+def test_unwritable_checkpoint_folder(tmp_path: Path, data_dir: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoints").write_text("a file where the checkpoint folder should be")
+    proc = run_cli(
+        [*TINY, f"paths.data_dir={data_dir}", "trainer.max_epochs=1", f"hydra.run.dir={run}"],
+        cwd=tmp_path,
+    )
+    _fails_cleanly(proc, "cannot write checkpoint", "hydra.run.dir")

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from genre_lightning.audio import SAMPLE_RATE, from_int16
 from genre_lightning.data.cache import WaveformCache, load_or_build
 from genre_lightning.data.index import GTZAN_GENRES, Clip, index_clips
+from genre_lightning.data.sampler import EpochShuffleSampler
 from genre_lightning.data.splits import PARTS, random_split, write_split
 from genre_lightning.errors import UserError
 from genre_lightning.features import MelFeatures, RunningMoments
@@ -64,6 +65,8 @@ class GenreDataModule(pl.LightningDataModule):
         num_workers: DataLoader worker processes (0 loads in the main process: the data is an
             in-memory array, so workers only pay off on slow storage).
         pin_memory: Pin host memory for faster, non-blocking copies to a GPU.
+        shuffle_seed: Seed of the training order; each epoch's order depends only on it and
+            the epoch number, so a resumed run sees the same batches.
         features: Keyword arguments of :class:`~genre_lightning.features.MelFeatures`.
     """
 
@@ -81,6 +84,7 @@ class GenreDataModule(pl.LightningDataModule):
         batch_size: int = 256,
         num_workers: int = 0,
         pin_memory: bool = False,
+        shuffle_seed: int = 0,
         features: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -142,9 +146,19 @@ class GenreDataModule(pl.LightningDataModule):
                 f"{len(self.class_names)} classes ({', '.join(self.class_names)}); "
                 f"set data.num_classes={len(self.class_names)}."
             )
-        self.cache = load_or_build(
+        cache = load_or_build(
             self.clips, self.cache_dir, self.hparams["sample_rate"], self.hparams["clip_samples"]
         )
+        labels = {self.clips[i].label for i in cache.kept}
+        for label, name in enumerate(self.class_names):
+            if label not in labels:
+                bad = [Path(p).name for p, _ in cache.skipped if Path(p).parent.name == name]
+                raise UserError(
+                    f"genre '{name}' has no usable clip: all {len(bad)} of its files failed to "
+                    f"decode ({', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}). Replace "
+                    f"them, or leave the genre out of data.class_names."
+                )
+        self.cache = cache
 
     # -- facts for the rest of the run -------------------------------------------------------
     @property
@@ -171,10 +185,14 @@ class GenreDataModule(pl.LightningDataModule):
     # -- batches --------------------------------------------------------------------------
     def _loader(self, part: str, shuffle: bool) -> DataLoader[Any]:
         workers = self.hparams["num_workers"]
+        dataset = self.datasets[part]
+        sampler = (
+            EpochShuffleSampler(len(dataset), self.hparams["shuffle_seed"]) if shuffle else None
+        )
         return DataLoader(
-            self.datasets[part],
+            dataset,
             batch_size=self.hparams["batch_size"],
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=workers,
             pin_memory=self.hparams["pin_memory"],
             persistent_workers=workers > 0,

@@ -1,0 +1,243 @@
+"""ensure_gtzan and its CLI on a tiny real tarball, served over a real local HTTP server."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from genre_lightning.data.download import MARKER_NAME, GTZANDownloadError, ensure_gtzan, main
+
+GENRES = ("blues", "jazz")
+
+
+@pytest.fixture(scope="module")
+def tarball(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A genres.tar.gz in the original layout, 2 genres x 2 clips, and its sha256."""
+    src = tmp_path_factory.mktemp("src")
+    for genre in GENRES:
+        (src / "genres" / genre).mkdir(parents=True)
+        for i in range(2):
+            wave = np.zeros(2205, dtype="float32")
+            sf.write(
+                src / "genres" / genre / f"{genre}.{i:05d}.au",
+                wave,
+                22050,
+                format="AU",
+                subtype="PCM_16",
+            )
+    tar = tmp_path_factory.mktemp("tar") / "genres.tar.gz"
+    with tarfile.open(tar, "w:gz") as tf:
+        tf.add(src / "genres", arcname="genres")
+    return tar, hashlib.sha256(tar.read_bytes()).hexdigest()
+
+
+def _leftovers(root: Path) -> list[str]:
+    return [p.name for p in root.iterdir() if p.name.startswith(".tmp-extract")]
+
+
+def _assert_extracted(root: Path) -> None:
+    for genre in GENRES:
+        for i in range(2):
+            wave, sr = sf.read(root / "genres" / genre / f"{genre}.{i:05d}.au")
+            assert sr == 22050 and len(wave) == 2205
+    assert (root / MARKER_NAME).is_file()
+    assert _leftovers(root) == []
+
+
+def test_extracts_local_archive_once(tarball: tuple[Path, str], tmp_path: Path) -> None:
+    src, digest = tarball
+    tar = tmp_path / "copy.tar.gz"
+    tar.write_bytes(src.read_bytes())
+    root = tmp_path / "gtzan"
+    assert ensure_gtzan(root, archive=tar, sha256=digest) == root
+    _assert_extracted(root)
+    assert digest in (root / MARKER_NAME).read_text()
+    clip = root / "genres" / "blues" / "blues.00000.au"
+    mtime = clip.stat().st_mtime_ns
+    tar.unlink()  # a second call must not need the archive (nor the network)
+    assert ensure_gtzan(root, url="http://127.0.0.1:1/x", archive=tar, sha256=digest) == root
+    assert clip.stat().st_mtime_ns == mtime
+
+
+def test_wrong_checksum_extracts_nothing(tarball: tuple[Path, str], tmp_path: Path) -> None:
+    tar, digest = tarball
+    root = tmp_path / "gtzan"
+    wrong = "0" * 64
+    with pytest.raises(GTZANDownloadError) as info:
+        ensure_gtzan(root, archive=tar, sha256=wrong)
+    message = str(info.value)
+    assert "sha256" in message and wrong in message and digest in message
+    assert str(tar) in message
+    assert list(root.iterdir()) == []
+
+
+def test_corrupt_archive_leaves_nothing(tarball: tuple[Path, str], tmp_path: Path) -> None:
+    src, _ = tarball
+    data = src.read_bytes()
+    tar = tmp_path / "truncated.tar.gz"
+    tar.write_bytes(data[: len(data) // 2])
+    root = tmp_path / "gtzan"
+    digest = hashlib.sha256(tar.read_bytes()).hexdigest()
+    with pytest.raises(GTZANDownloadError, match="could not extract"):
+        ensure_gtzan(root, archive=tar, sha256=digest)
+    assert list(root.iterdir()) == []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_url_fails_fast(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}/genres.tar.gz"
+    start = time.monotonic()
+    with pytest.raises(GTZANDownloadError) as info:
+        ensure_gtzan(tmp_path / "gtzan", url=url, timeout=2.0)
+    assert time.monotonic() - start < 10
+    assert url in str(info.value) and "--archive" in str(info.value)
+    assert "data.url=" in str(info.value)
+
+
+class _Server:
+    """A threaded HTTP server for one payload that honours ``Range: bytes=N-``."""
+
+    def __init__(self, payload: bytes, honour_range: bool = True) -> None:
+        self.ranges: list[str | None] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                header = self.headers.get("Range")
+                server.ranges.append(header)
+                header = header if honour_range else None
+                start = int(header.split("=")[1].split("-")[0]) if header else 0
+                body = payload[start:]
+                self.send_response(206 if header else 200)
+                if header:
+                    self.send_header(
+                        "Content-Range", f"bytes {start}-{len(payload) - 1}/{len(payload)}"
+                    )
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # keep the test output clean
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/genres.tar.gz"
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def server(tarball: tuple[Path, str]) -> Iterator[_Server]:
+    srv = _Server(tarball[0].read_bytes())
+    yield srv
+    srv.close()
+
+
+def test_download_resumes_part_file(
+    tarball: tuple[Path, str], server: _Server, tmp_path: Path
+) -> None:
+    tar, digest = tarball
+    data = tar.read_bytes()
+    root = tmp_path / "gtzan"
+    root.mkdir()
+    half = len(data) // 2
+    (root / "genres.tar.gz.part").write_bytes(data[:half])
+    ensure_gtzan(root, url=server.url, sha256=digest, timeout=5.0)
+    _assert_extracted(root)
+    assert server.ranges == [f"bytes={half}-"]
+    assert not (root / "genres.tar.gz.part").exists()
+
+
+def test_download_restarts_when_range_ignored(tarball: tuple[Path, str], tmp_path: Path) -> None:
+    tar, digest = tarball
+    srv = _Server(tar.read_bytes(), honour_range=False)
+    try:
+        root = tmp_path / "gtzan"
+        root.mkdir()
+        (root / "genres.tar.gz.part").write_bytes(b"stale bytes, not a prefix")
+        ensure_gtzan(root, url=srv.url, sha256=digest, timeout=5.0)
+    finally:
+        srv.close()
+    _assert_extracted(root)
+    assert srv.ranges == ["bytes=25-"]
+
+
+def test_download_from_scratch(tarball: tuple[Path, str], server: _Server, tmp_path: Path) -> None:
+    ensure_gtzan(tmp_path / "gtzan", url=server.url, sha256=tarball[1], timeout=5.0)
+    _assert_extracted(tmp_path / "gtzan")
+    assert server.ranges == [None]
+
+
+def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "genre_lightning.data.download", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+
+def test_cli_error_exits_2_without_traceback(tarball: tuple[Path, str], tmp_path: Path) -> None:
+    tar, _ = tarball
+    cmd = [
+        sys.executable,
+        "-m",
+        "genre_lightning.data.download",
+        "--archive",
+        str(tar),
+        "--root",
+        str(tmp_path / "gtzan"),
+        "--sha256",
+        "f" * 64,
+    ]
+    bad = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2, bad.stderr
+    assert bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
+    assert "sha256" in bad.stderr
+
+
+def test_cli_success(
+    tarball: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # In-process: a second interpreter costs ~8 s of imports (genre_lightning.data pulls in
+    # Lightning), and the subprocess test above already covers the `-m` entry point.
+    tar, digest = tarball
+    root = tmp_path / "gtzan"
+    assert main(["--archive", str(tar), "--root", str(root), "--sha256", digest]) == 0
+    assert str(root.resolve()) in capsys.readouterr().out
+    _assert_extracted(root)
+    assert main(["--archive", str(tar), "--root", str(tmp_path / "x"), "--sha256", "none"]) == 0
+    assert "unverified" in (tmp_path / "x" / MARKER_NAME).read_text()
+
+
+def test_unsafe_member_is_rejected(tmp_path: Path) -> None:
+    payload = tmp_path / "evil.txt"
+    payload.write_text("x")
+    tar = tmp_path / "evil.tar.gz"
+    with tarfile.open(tar, "w:gz") as tf:
+        tf.add(payload, arcname="../escaped.txt")
+    root = tmp_path / "deep" / "gtzan"
+    with pytest.raises(GTZANDownloadError, match="could not extract"):
+        ensure_gtzan(root, archive=tar, sha256=None)
+    assert list(root.iterdir()) == []
+    assert not (root.parent / "escaped.txt").exists()
