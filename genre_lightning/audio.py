@@ -6,6 +6,7 @@ Every path that reads audio (the GTZAN index, the synthetic set, later ``predict
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,16 @@ AUDIO_EXTENSIONS = frozenset({".wav", ".au", ".flac", ".ogg", ".mp3", ".aiff", "
 
 
 class AudioDecodeError(RuntimeError):
-    """A file could not be decoded as audio; the message names the file and the reason."""
+    """A file could not be decoded as audio; the message names the file and the reason.
+
+    Args:
+        path: The file.
+        reason: Why it could not be used, without the path.
+    """
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
 
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
@@ -42,16 +52,42 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor
     try:
         data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises several types (LibsndfileError, RuntimeError)
-        raise AudioDecodeError(f"{path}: cannot decode audio ({exc})") from exc
+        raise AudioDecodeError(path, f"cannot decode audio ({exc})") from exc
+    missing = _truncated_bytes(path)
+    if missing:
+        raise AudioDecodeError(path, f"file is truncated ({missing} bytes of audio missing)")
     if data.shape[0] == 0:
-        raise AudioDecodeError(f"{path}: file holds no samples")
+        raise AudioDecodeError(path, "file holds no samples")
     # Averaging channels keeps the level of a centred mono source, as librosa's to_mono does.
     wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
     if not torch.isfinite(wave).all():
-        raise AudioDecodeError(f"{path}: decoded samples are not finite")
+        raise AudioDecodeError(path, "decoded samples are not finite")
     if file_rate != sample_rate:
         wave = AF.resample(wave, orig_freq=int(file_rate), new_freq=sample_rate)
     return wave
+
+
+def _truncated_bytes(path: Path) -> int:
+    """Bytes of sample data a WAV or AU header promises beyond the end of the file.
+
+    libsndfile quietly decodes what is there, so a half-copied file would otherwise train as a
+    short clip. Only these two headers state the data size; other formats return 0.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            offset = 12
+            while offset + 8 <= size:
+                f.seek(offset)
+                chunk, length = struct.unpack("<4sI", f.read(8))
+                if chunk == b"data":
+                    return max(0, length - (size - offset - 8)) if length < 0xFFFFFFFF else 0
+                offset += 8 + length + (length & 1)  # chunks are padded to even sizes
+        elif head[:4] == b".snd":
+            data_offset, length = struct.unpack(">II", head[4:12])
+            return max(0, length - (size - data_offset)) if length != 0xFFFFFFFF else 0
+    return 0
 
 
 def fix_length(wave: torch.Tensor, num_samples: int) -> torch.Tensor:

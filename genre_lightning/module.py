@@ -36,6 +36,8 @@ class GenreClassifier(pl.LightningModule):
         class_names: Genre names in label order.
         feature_shape: Shape of one mel image, for the normalisation buffers.
         net_config: The network's Hydra config, stored so a checkpoint rebuilds it alone.
+        data_config: The data's Hydra config (decode settings, mel parameters, split), stored
+            so predict/evaluate/export need nothing but the checkpoint.
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class GenreClassifier(pl.LightningModule):
         class_names: Sequence[str],
         feature_shape: Sequence[int] = (1, 668, 64),
         net_config: dict[str, Any] | None = None,
+        data_config: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         # The network and the optimizer factory are objects; their configs are what is saved.

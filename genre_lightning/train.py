@@ -17,7 +17,7 @@ import hydra
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from genre_lightning.callbacks import EpochSeed, GracefulStop, Interrupted
 from genre_lightning.checkpoint import AtomicCheckpointIO
@@ -57,6 +57,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     datamodule.prepare_data()  # stops here, before any model is built, when data is missing
     datamodule.setup("fit")
     datamodule.write_split(out_dir / "split.csv")
+    if cfg.data.get("num_classes") is None:  # data=folder: the folders decide, the model follows
+        with open_dict(cfg):
+            cfg.data.num_classes = datamodule.num_classes
     _check_batch_size(cfg, len(datamodule.datasets["train"]))
 
     model = GenreClassifier(
@@ -65,6 +68,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         class_names=datamodule.class_names,
         feature_shape=datamodule.feature_shape(),
         net_config=OmegaConf.to_container(cfg.model, resolve=True),  # type: ignore[arg-type]
+        data_config=OmegaConf.to_container(cfg.data, resolve=True),  # type: ignore[arg-type]
     )
     loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]

@@ -120,8 +120,8 @@ def _build(
         try:
             wave = load_audio(clip.path, sample_rate)
         except AudioDecodeError as exc:
-            log.warning("skipped undecodable file %s (%s)", clip.path, exc.__cause__ or exc)
-            skipped.append((str(clip.path), str(exc.__cause__ or exc)))
+            log.warning("skipped undecodable file %s (%s)", clip.path, exc.reason)
+            skipped.append((str(clip.path), exc.reason))
             continue
         rows.append(to_int16(fix_length(wave, num_samples)).numpy())
         lengths.append(int(wave.shape[0]))

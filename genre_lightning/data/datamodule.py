@@ -11,38 +11,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from genre_lightning.audio import SAMPLE_RATE, from_int16
 from genre_lightning.data.cache import WaveformCache, load_or_build
+from genre_lightning.data.dataset import CROPS, WaveformDataset
+from genre_lightning.data.download import DEFAULT_URL, ensure_gtzan
 from genre_lightning.data.index import GTZAN_GENRES, Clip, index_clips
 from genre_lightning.data.sampler import EpochShuffleSampler
-from genre_lightning.data.splits import PARTS, random_split, write_split
+from genre_lightning.data.splits import PARTS, SPLIT_KINDS, make_split, write_split
 from genre_lightning.errors import UserError
 from genre_lightning.features import MelFeatures, RunningMoments
 
 log = logging.getLogger(__name__)
-
-
-class WaveformDataset(Dataset[tuple[torch.Tensor, int, int]]):
-    """Rows of the memory-mapped waveform array: (int16 waveform, label, original length)."""
-
-    def __init__(
-        self, waves: np.ndarray, rows: Sequence[int], labels: Sequence[int], lengths: Sequence[int]
-    ) -> None:
-        self.waves, self.rows = waves, list(rows)
-        self.labels, self.lengths = list(labels), list(lengths)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
-        # np.array copies the row out of the read-only memory map.
-        wave = torch.from_numpy(np.array(self.waves[self.rows[i]]))
-        return wave, self.labels[i], self.lengths[i]
 
 
 class GenreDataModule(pl.LightningDataModule):
@@ -58,9 +41,19 @@ class GenreDataModule(pl.LightningDataModule):
         clip_samples: Every clip is cropped or zero-padded to this many samples. GTZAN's
             default 662,688 = 667 hops of 992 plus half an FFT: exactly what the 668 centred
             frames of the paper's mel read, so cropping changes no feature value.
-        split: ``random``: the paper's shuffled split by track.
-        split_fractions: Train/validation/test fractions.
+        split: ``random`` (the paper's shuffled split by track), ``filtered`` (the artist-
+            disjoint, fault-filtered GTZAN split) or ``kfold`` (stratified, by track).
+        split_fractions: Train/validation/test fractions (``random``).
         split_seed: Seed of the split (independent of the training seed).
+        fold: Test fold of ``kfold`` (0-based).
+        num_folds: Number of folds of ``kfold``.
+        crop: Which ``clip_samples`` of a longer file are used: ``start``, ``centre``, or
+            ``random`` (a new random window every time a training clip is drawn; validation and
+            test use the centre). ``centre`` and ``random`` cache up to ``max_seconds`` per file.
+        max_seconds: Longest stretch of a file kept in the cache for ``centre``/``random``.
+        download: Fetch GTZAN into ``root`` first when it is not there (``url``, ``sha256``).
+        url: Where GTZAN's ``genres.tar.gz`` is fetched from.
+        sha256: Its expected checksum (``None`` skips the check).
         batch_size: Clips per batch.
         num_workers: DataLoader worker processes (0 loads in the main process: the data is an
             in-memory array, so workers only pay off on slow storage).
@@ -81,6 +74,13 @@ class GenreDataModule(pl.LightningDataModule):
         split: str = "random",
         split_fractions: Sequence[float] = (0.8, 0.1, 0.1),
         split_seed: int = 42,
+        fold: int = 0,
+        num_folds: int = 10,
+        crop: str = "start",
+        max_seconds: float = 120.0,
+        download: bool = False,
+        url: str | None = None,
+        sha256: str | None = None,
         batch_size: int = 256,
         num_workers: int = 0,
         pin_memory: bool = False,
@@ -88,9 +88,15 @@ class GenreDataModule(pl.LightningDataModule):
         features: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        if split != "random":
-            raise UserError(f"data.split={split!r} is not known; the options are: random")
+        # Saved in checkpoints; not logged, since the model logs the same data config (with the
+        # class names resolved from the folders, where this holds None).
+        self.save_hyperparameters(logger=False)
+        if split not in SPLIT_KINDS:
+            raise UserError(
+                f"data.split={split} is not known; use data.split={'|'.join(SPLIT_KINDS)}"
+            )
+        if crop not in CROPS:
+            raise UserError(f"data.crop={crop} is not known; use data.crop={'|'.join(CROPS)}")
         self.root = Path(root)
         self.cache_dir = Path(cache_dir) if cache_dir else self.root / ".cache"
         self.features = MelFeatures(sample_rate=sample_rate, **(features or {}))
@@ -106,7 +112,9 @@ class GenreDataModule(pl.LightningDataModule):
         return self.root
 
     def prepare_data(self) -> None:
-        """Index and decode (once, on one process); later runs hit the cache."""
+        """Download if asked, index and decode (once, on one process); later runs hit the cache."""
+        if self.hparams["download"]:
+            ensure_gtzan(self.root, self.hparams["url"] or DEFAULT_URL, self.hparams["sha256"])
         self._load()
 
     def setup(self, stage: str | None = None) -> None:
@@ -117,12 +125,23 @@ class GenreDataModule(pl.LightningDataModule):
         assert self.cache is not None
         kept = self.cache.kept
         hp = self.hparams
-        self.parts = random_split(len(kept), hp["split_fractions"], hp["split_seed"])
+        self.parts = make_split(
+            hp["split"],
+            [self.clips[i].track for i in kept],
+            [self.clips[i].label for i in kept],
+            fractions=hp["split_fractions"],
+            seed=hp["split_seed"],
+            fold=hp["fold"],
+            num_folds=hp["num_folds"],
+        )
         for part in PARTS:
             rows = self.parts[part]
             labels = [self.clips[kept[r]].label for r in rows]
             lengths = [self.cache.lengths[r] for r in rows]
-            self.datasets[part] = WaveformDataset(self.cache.waves, rows, labels, lengths)
+            crop = "centre" if hp["crop"] == "random" and part != "train" else hp["crop"]
+            self.datasets[part] = WaveformDataset(
+                self.cache.waves, rows, labels, lengths, hp["clip_samples"], crop
+            )
         sizes = {p: len(d) for p, d in self.datasets.items()}
         log.info(
             "data: %d clips (%d skipped) from %s, split %s",
@@ -147,7 +166,7 @@ class GenreDataModule(pl.LightningDataModule):
                 f"set data.num_classes={len(self.class_names)}."
             )
         cache = load_or_build(
-            self.clips, self.cache_dir, self.hparams["sample_rate"], self.hparams["clip_samples"]
+            self.clips, self.cache_dir, self.hparams["sample_rate"], self._stored_samples()
         )
         labels = {self.clips[i].label for i in cache.kept}
         for label, name in enumerate(self.class_names):
@@ -159,6 +178,13 @@ class GenreDataModule(pl.LightningDataModule):
                     f"them, or leave the genre out of data.class_names."
                 )
         self.cache = cache
+
+    def _stored_samples(self) -> int:
+        """Samples cached per clip: the window itself, or more to choose a window from."""
+        hp = self.hparams
+        if hp["crop"] == "start":
+            return int(hp["clip_samples"])
+        return max(int(hp["clip_samples"]), round(hp["max_seconds"] * hp["sample_rate"]))
 
     # -- facts for the rest of the run -------------------------------------------------------
     @property

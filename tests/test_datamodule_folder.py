@@ -1,0 +1,145 @@
+"""Real-world folders (data=folder): any format, rate, channels, length; every bad file named."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from genre_lightning.data.datamodule import GenreDataModule
+
+from .conftest import run_cli, write_tone
+
+
+@pytest.fixture(scope="module")
+def music(gtzan_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three genres of real GTZAN clips plus every kind of file a user's folder holds."""
+    root = tmp_path_factory.mktemp("music")
+    for genre in ("blues", "classical", "metal"):
+        (root / genre).mkdir()
+        for src in sorted((gtzan_sample / "genres_original" / genre).iterdir())[:4]:
+            shutil.copy(src, root / genre / src.name)
+    real, _ = sf.read(str(gtzan_sample / "genres_original" / "blues" / "blues.00000.wav"))
+    stereo_44k = np.stack([real[:441000], real[:441000]], axis=1)  # 10 s, played as 44.1 kHz
+    sf.write(root / "blues" / "stereo44k.flac", stereo_44k, 44100)
+    write_tone(root / "classical" / "tone.au", seconds=5.0, format="AU", subtype="PCM_16")
+    write_tone(root / "classical" / "short5s.wav", seconds=5.0)
+    write_tone(root / "metal" / "tone.ogg", seconds=3.0)
+    if "MP3" in sf.available_formats():
+        write_tone(root / "metal" / "tone.mp3", seconds=3.0)
+    (root / "metal" / "empty.wav").write_bytes(b"")
+    sf.write(root / "metal" / "zero.wav", np.zeros(0, dtype=np.float32), 22050)
+    whole = (root / "metal" / "metal.00000.wav").read_bytes()
+    (root / "metal" / "truncated.wav").write_bytes(whole[: len(whole) // 3])
+    (root / "metal" / "notes.txt").write_text("not audio, ignored")
+    (root / "metal" / "metal.mf").write_text("GTZAN list file, ignored")
+    return root
+
+
+def test_each_file_gets_its_outcome(
+    music: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dm = GenreDataModule(root=str(music), class_names=None, cache_dir=str(tmp_path), batch_size=4)
+    with caplog.at_level(logging.WARNING):
+        dm.setup("fit")
+    assert dm.class_names == ["blues", "classical", "metal"]
+    names = {c.path.name for c in dm.clips}
+    assert "notes.txt" not in names and "metal.mf" not in names  # not audio: ignored silently
+    skipped = {Path(p).name: why for p, why in dm.skipped}
+    assert set(skipped) == {"empty.wav", "zero.wav", "truncated.wav"}
+    assert "truncated" in skipped["truncated.wav"] and "no samples" in skipped["zero.wav"]
+    for name in skipped:
+        assert sum(name in line for line in caplog.text.splitlines()) == 1  # one line each
+    assert dm.cache is not None
+    kept = {dm.clips[i].path.name: dm.cache.lengths[r] for r, i in enumerate(dm.cache.kept)}
+    assert kept["stereo44k.flac"] == 220500  # 10 s at 44.1 kHz -> 22050 Hz, mono
+    assert kept["short5s.wav"] == 110250 and kept["tone.au"] == 110250
+    assert kept["tone.ogg"] == 66150
+    assert ("tone.mp3" in kept) == ("MP3" in sf.available_formats())
+
+
+@pytest.mark.slow
+def test_training_runs_on_the_folder(music: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    proc = run_cli(
+        [
+            "data=folder",
+            f"data.root={music}",
+            f"data.cache_dir={tmp_path / 'cache'}",
+            "data.batch_size=4",
+            "data.crop=centre",
+            "trainer=debug",
+            "callbacks.rich_progress_bar=null",
+            "trainer.enable_progress_bar=false",
+            f"hydra.run.dir={run}",
+        ],
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["test/f1_per_class"]) == {"blues", "classical", "metal"}
+    assert sorted(Path(p).name for p in metrics["skipped_files"]) == [
+        "empty.wav",
+        "truncated.wav",
+        "zero.wav",
+    ]
+    hparams = torch.load(metrics["best_ckpt"], weights_only=False)["hyper_parameters"]
+    assert hparams["net_config"]["num_classes"] == 3  # flowed from the folders to the model
+    assert hparams["data_config"]["num_classes"] == 3
+
+
+def test_filtered_split_on_the_sample(gtzan_sample: Path, tmp_path: Path) -> None:
+    dm = GenreDataModule(
+        root=str(gtzan_sample), cache_dir=str(tmp_path), split="filtered", clip_samples=22050
+    )
+    dm.setup("fit")
+    assert {p: len(d) for p, d in dm.datasets.items()} == {"train": 19, "val": 24, "test": 4}
+
+
+def test_kfold_split_covers_every_track_once(gtzan_sample: Path, tmp_path: Path) -> None:
+    tests = []
+    for fold in range(5):
+        dm = GenreDataModule(
+            root=str(gtzan_sample),
+            cache_dir=str(tmp_path),
+            split="kfold",
+            fold=fold,
+            num_folds=5,
+            clip_samples=22050,
+        )
+        dm.setup("fit")
+        tests += dm.parts["test"]
+        labels = sorted(dm.datasets["test"].labels)
+        assert labels == list(range(10))  # stratified: one track of each genre per fold
+    assert sorted(tests) == list(range(50))
+
+
+def test_download_true_with_data_in_place_needs_no_network(
+    gtzan_sample: Path, tmp_path: Path
+) -> None:
+    dm = GenreDataModule(
+        root=str(gtzan_sample),
+        cache_dir=str(tmp_path),
+        download=True,
+        url="http://127.0.0.1:9/unreachable",
+        clip_samples=22050,
+    )
+    dm.prepare_data()  # the Kaggle layout is already there: nothing to fetch
+    dm.setup("fit")
+    assert len(dm.clips) == 50
+
+
+def test_unknown_split_and_crop_are_clear(tmp_path: Path) -> None:
+    from genre_lightning.errors import UserError
+
+    with pytest.raises(UserError, match=re.escape("data.split=random|filtered|kfold")):
+        GenreDataModule(root=str(tmp_path), split="artist")
+    with pytest.raises(UserError, match=re.escape("data.crop=start|centre|random")):
+        GenreDataModule(root=str(tmp_path), crop="middle")
