@@ -13,10 +13,19 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from torch import nn
-from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+from torchmetrics import MaxMetric
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+)
 
 from genre_lightning.errors import UserError
 from genre_lightning.features import Normalize
+from genre_lightning.figures import tensorboard_log_confusion, tensorboard_log_examples
+
+#: Validation clips shown in TensorBoard each epoch.
+EXAMPLES = 4
 
 
 class NonFiniteLossError(UserError):
@@ -51,7 +60,8 @@ class GenreClassifier(pl.LightningModule):
     ) -> None:
         super().__init__()
         # The network and the optimizer factory are objects; their configs are what is saved.
-        self.save_hyperparameters(ignore=["net", "optimizer"])
+        # Not logged as-is: train.py logs the whole flattened run config to the hparams tab.
+        self.save_hyperparameters(ignore=["net", "optimizer"], logger=False)
         self.net = net
         self.optimizer_factory = optimizer
         self.class_names = list(class_names)
@@ -63,6 +73,10 @@ class GenreClassifier(pl.LightningModule):
         self.test_acc = MulticlassAccuracy(num_classes=n, average="micro")
         self.test_f1 = MulticlassF1Score(num_classes=n, average="macro")
         self.test_f1_per_class = MulticlassF1Score(num_classes=n, average=None)
+        self.test_confusion = MulticlassConfusionMatrix(num_classes=n)
+        self.val_acc_best = MaxMetric()
+        self.test_confusion_matrix: torch.Tensor | None = None
+        self._val_examples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self.test_per_class: dict[str, float] = {}
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
@@ -109,15 +123,26 @@ class GenreClassifier(pl.LightningModule):
         loss, pred, target = self._step(batch)
         self.val_acc.update(pred, target)
         self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=target.shape[0])
+        if batch_idx == 0:  # a few clips to show in TensorBoard
+            self._val_examples = (batch[0][:EXAMPLES].cpu(), target[:EXAMPLES].cpu(), pred.cpu())
 
     def on_validation_epoch_end(self) -> None:
-        self.log("val/acc", self.val_acc.compute(), prog_bar=True)
+        acc = self.val_acc.compute()
+        self.log("val/acc", acc, prog_bar=True)
+        if not self.trainer.sanity_checking:
+            self.val_acc_best.update(acc)
+            self.log("val/acc_best", self.val_acc_best.compute())
+            if self._val_examples is not None:
+                mels, targets, preds = self._val_examples
+                tensorboard_log_examples(self, mels, targets, preds, self.class_names)
+        self._val_examples = None
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         _, pred, target = self._step(batch)
         self.test_acc.update(pred, target)
         self.test_f1.update(pred, target)
         self.test_f1_per_class.update(pred, target)
+        self.test_confusion.update(pred, target)
 
     def on_test_epoch_end(self) -> None:
         self.log("test/acc", self.test_acc.compute())
@@ -126,7 +151,11 @@ class GenreClassifier(pl.LightningModule):
         self.test_per_class = {
             n: float(v) for n, v in zip(self.class_names, per_class, strict=True)
         }
-        for metric in (self.test_acc, self.test_f1, self.test_f1_per_class):
+        for name, value in self.test_per_class.items():
+            self.log(f"test/f1/{name}", value)
+        self.test_confusion_matrix = self.test_confusion.compute().cpu()
+        tensorboard_log_confusion(self, self.test_confusion_matrix, self.class_names)
+        for metric in (self.test_acc, self.test_f1, self.test_f1_per_class, self.test_confusion):
             metric.reset()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

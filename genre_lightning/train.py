@@ -87,6 +87,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         )
     for lg in trainer.loggers:
         lg.log_metrics({"data/skipped_files": float(len(skipped))}, step=0)
+        # The hparams tab: the run's whole config against the two numbers that matter.
+        lg.log_hyperparams(_flat_config(cfg), {"val/acc_best": 0.0, "test/acc": 0.0})
 
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
@@ -157,6 +159,29 @@ def _check_batch_size(cfg: DictConfig, train_size: int) -> None:
             f"({train_size} clips): every epoch would be a single, smaller batch. Use "
             f"data.batch_size={min(train_size, 32)} or less, or more data."
         )
+
+
+def _flat_config(cfg: DictConfig) -> dict[str, Any]:
+    """The run config as flat ``a.b.c: value`` pairs (lists as text), for the hparams tab."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}." if key != "_target_" else prefix)
+                if key == "_target_":
+                    flat[prefix.rstrip(".") or "target"] = value
+        else:
+            flat[prefix.rstrip(".")] = (
+                node if isinstance(node, int | float | str | bool) else str(node)
+            )
+
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(container, dict)
+    for group in ("model", "optimizer", "data", "trainer"):
+        walk(container.get(group, {}), f"{group}.")
+    flat["seed"] = cfg.seed
+    return flat
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 import torch
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
 from .conftest import TINY, run_cli
 
@@ -22,6 +24,17 @@ def _scalars(run_dir: Path) -> EventAccumulator:
     events = EventAccumulator(str(run_dir / "tensorboard"))
     events.Reload()
     return events
+
+
+def _hparams_plugin_data(run_dir: Path) -> dict[str, bytes]:
+    """The hparams tab's records (EventAccumulator drops them, so read the files directly)."""
+    found = {}
+    for path in sorted((run_dir / "tensorboard").glob("events.out.tfevents.*")):
+        for event in EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "hparams":
+                    found[value.tag] = value.metadata.plugin_data.content
+    return found
 
 
 @pytest.mark.slow
@@ -51,6 +64,14 @@ def test_short_training_beats_chance(tmp_path: Path, data_dir: Path) -> None:
     assert max(e.value for e in events.Scalars("val/acc")) == pytest.approx(metrics["val/acc_best"])
     loss = [e.value for e in events.Scalars("train/loss")]
     assert loss[-1] < loss[0]
+    assert {"val/acc_best", "lr-Adam", "test/f1/drone"} <= set(events.Tags()["scalars"])
+    assert events.Scalars("lr-Adam")[0].value == pytest.approx(5e-4)
+    images = set(events.Tags()["images"])
+    assert {"test/confusion_matrix", "val_examples/clip_0"} <= images
+    hparams = _hparams_plugin_data(run)
+    assert b"val/acc_best" in hparams["_hparams_/experiment"]  # the tab's metric columns
+    assert b"test/acc" in hparams["_hparams_/experiment"]
+    assert b"optimizer.lr" in hparams["_hparams_/session_start_info"]
 
 
 @pytest.mark.slow
@@ -76,6 +97,13 @@ def test_multirun_sweeps_learning_rates(tmp_path: Path, data_dir: Path) -> None:
         config = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
         lrs.append(float(config["optimizer"]["lr"]))
     assert lrs == [1e-4, 1e-3]
+    with open(sweep / "sweep_summary.csv") as f:
+        summary = list(csv.DictReader(f))
+    assert sorted(r["overrides"].split()[-1] for r in summary) == [
+        "optimizer.lr=1e-3",
+        "optimizer.lr=1e-4",
+    ]
+    assert "Sweep summary" in proc.stdout
 
 
 def test_missing_data_is_a_clear_error(tmp_path: Path) -> None:

@@ -1,0 +1,34 @@
+"""figures.py: confusion matrices and mel images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from genre_lightning.figures import CELL, MARGIN, confusion_image, mel_image, save_png
+
+
+def test_confusion_image_shades_by_row_share(tmp_path: Path) -> None:
+    matrix = torch.tensor([[9, 1, 0], [0, 0, 5], [2, 2, 2]])
+    image = confusion_image(matrix, ["a", "b", "c"])
+    assert image.dtype == np.uint8 and image.shape[2] == 3
+
+    def cell_colour(i: int, j: int) -> np.ndarray:  # a pixel near the cell's corner, off the text
+        return image[MARGIN + i * CELL + 2, MARGIN + j * CELL + CELL - 3]
+
+    assert cell_colour(1, 2)[0] == 0  # 5/5: full shade
+    assert cell_colour(0, 2)[0] == 255  # 0/10: white
+    assert cell_colour(0, 0)[0] < cell_colour(0, 1)[0]  # 9/10 darker than 1/10
+    save_png(image, tmp_path / "cm.png")
+    assert Image.open(tmp_path / "cm.png").size == (image.shape[1], image.shape[0])
+
+
+def test_mel_image_puts_low_mels_at_the_bottom() -> None:
+    mel = torch.full((1, 20, 8), 1e-6)
+    mel[0, :, 0] = 1.0  # energy only in the lowest mel band
+    image = mel_image(mel)
+    assert image.shape == (8, 20) and image.dtype == np.uint8
+    assert image[-1].min() == 255 and image[0].max() == 0

@@ -1,0 +1,107 @@
+"""sweep.py and the Hydra plugins: summaries after multiruns, Optuna, joblib, SLURM config."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+
+from genre_lightning.sweep import format_table, summarize_sweep
+from genre_lightning.train import CONFIG_DIR
+
+from .conftest import TINY, run_cli
+
+
+def _fake_job(sweep: Path, num: int, lr: str, val: float | None, test: float) -> None:
+    job = sweep / str(num)
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"optimizer.lr={lr}"]))
+    if val is not None:
+        metrics = {"val/acc_best": val, "test/acc": test, "test/f1_macro": test, "epochs": 3}
+        (job / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_summary_sorts_by_validation_and_keeps_failed_jobs(tmp_path: Path) -> None:
+    _fake_job(tmp_path, 0, "1e-4", 0.5, 0.9)
+    _fake_job(tmp_path, 1, "1e-3", 0.8, 0.4)
+    _fake_job(tmp_path, 2, "1e-2", None, 0.0)  # crashed: no metrics.json
+    rows = summarize_sweep(tmp_path)
+    assert [r["job"] for r in rows] == ["1", "0", "2"]  # selected on val, not on test
+    with open(tmp_path / "sweep_summary.csv") as f:
+        written = list(csv.DictReader(f))
+    assert [r["overrides"] for r in written] == [
+        "optimizer.lr=1e-3",
+        "optimizer.lr=1e-4",
+        "optimizer.lr=1e-2",
+    ]
+    table = format_table(rows)
+    assert "0.8000" in table.splitlines()[1] and table.splitlines()[3].count("-") >= 3
+
+
+@pytest.mark.slow
+def test_optuna_two_trials(tmp_path: Path, data_dir: Path) -> None:
+    sweep = tmp_path / "optuna"
+    proc = run_cli(
+        [
+            "-m",
+            "hparams_search=lr_optuna",
+            *TINY,
+            "trainer.max_epochs=1",
+            "hydra.sweeper.n_trials=2",
+            f"paths.data_dir={data_dir}",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = list(csv.DictReader(open(sweep / "sweep_summary.csv")))  # noqa: SIM115
+    assert len(rows) == 2
+    assert all(
+        "optimizer.lr=" in r["overrides"] and "optimizer.weight_decay=" in r["overrides"]
+        for r in rows
+    )
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert best["best_value"] == pytest.approx(max(float(r["val/acc_best"]) for r in rows))
+
+
+@pytest.mark.slow
+def test_joblib_two_parallel_jobs(tmp_path: Path, data_dir: Path) -> None:
+    sweep = tmp_path / "joblib"
+    proc = run_cli(
+        [
+            "-m",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            *TINY,
+            "trainer.max_epochs=1",
+            "seed=1,2",
+            f"paths.data_dir={data_dir}",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Sweep summary" in proc.stdout
+    for job in ("0", "1"):
+        assert json.loads((sweep / job / "metrics.json").read_text())["seed"] in (1, 2)
+    assert len((sweep / "sweep_summary.csv").read_text().splitlines()) == 3
+
+
+def test_slurm_launcher_config_composes(make_cfg: Callable[..., object]) -> None:
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=["hydra/launcher=slurm", "trainer=gpu", "hydra.launcher.partition=gpu"],
+            return_hydra_config=True,
+        )
+    launcher = cfg.hydra.launcher
+    assert (
+        launcher._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+    )
+    assert launcher.gpus_per_node == 1 and launcher.partition == "gpu"
+    assert launcher.timeout_min == 240 and launcher.cpus_per_task == 8
