@@ -5,14 +5,19 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+from omegaconf import DictConfig
 
 from genre_lightning.audio import load_audio, to_int16
 from genre_lightning.data.cache import load_or_build
 from genre_lightning.data.index import index_clips
+from genre_lightning.train import train
 
 N = 22050  # 1 s keeps these tests fast
 
@@ -89,3 +94,69 @@ def test_unwritable_cache_dir_is_a_clear_error(small_root: Path, tmp_path: Path)
     clips, _ = index_clips(small_root)
     with pytest.raises(Exception, match=r"data\.cache_dir"):
         load_or_build(clips, blocker / "cache", 22050, N)
+
+
+_BUILD = """
+import sys
+from genre_lightning.data.cache import load_or_build
+from genre_lightning.data.index import index_clips
+clips, _ = index_clips(sys.argv[1])
+cache = load_or_build(clips, sys.argv[2], 22050, 44100)
+print(cache.hit, cache.waves.shape)
+"""
+
+
+def test_two_processes_building_at_once_leave_a_valid_cache(
+    small_root: Path, tmp_path: Path
+) -> None:
+    cache_dir = tmp_path / "shared-cache"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _BUILD, str(small_root), str(cache_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    clips, _ = index_clips(small_root)
+    cache = load_or_build(clips, cache_dir, 22050, 44100)
+    assert cache.hit and cache.waves.shape == (6, 44100)
+    expected = to_int16(load_audio(clips[0].path)[:44100]).numpy()
+    np.testing.assert_array_equal(cache.waves[0], expected)
+    assert not list(cache_dir.glob("*.tmp-*"))
+
+
+@pytest.mark.slow
+def test_corrupt_and_truncated_caches_are_rebuilt_then_training_runs(
+    small_root: Path,
+    tmp_path: Path,
+    make_cfg: Callable[..., DictConfig],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    overrides = [
+        "trainer=debug",
+        f"data.root={small_root}",
+        f"data.cache_dir={tmp_path / 'c'}",
+        "data.class_names=[jazz,metal]",
+        "data.num_classes=2",
+        "data.batch_size=2",
+        "data.split=kfold",
+        "data.num_folds=3",
+        "callbacks.rich_progress_bar=null",
+        "trainer.enable_progress_bar=false",
+    ]
+    train(make_cfg(overrides))
+    npy = next((tmp_path / "c").glob("waves-*.npy"))
+    meta = npy.with_suffix(".json")
+    meta.write_text("{ not json")  # corrupted manifest
+    with caplog.at_level(logging.INFO):
+        train(make_cfg(overrides))
+    assert "unreadable cache, rebuilding" in caplog.text
+    npy.write_bytes(npy.read_bytes()[:1000])  # truncated array
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        metrics = train(make_cfg(overrides))
+    assert "rebuilding" in caplog.text and metrics["epochs"] == 1
