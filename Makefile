@@ -5,8 +5,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 PYTEST_ARGS ?=
+# make report: the real GTZAN clips beside the repository, 5 folds (each fold tested once).
+SAMPLE ?= $(abspath ../shared/gtzan-sample)
+REPORT_ARGS ?= data.root=$(SAMPLE) data.cache_dir=$(abspath outputs/cache) data.split=kfold \
+	data.num_folds=5 data.batch_size=16 callbacks.rich_progress_bar=null \
+	trainer.enable_progress_bar=false
 
-.PHONY: install demo train test lint tensorboard clean
+.PHONY: install demo train test lint tensorboard clean bench report
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,8 +31,8 @@ test: install ## the test suite (CPU)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install ## ruff + mypy
-	$(PY) -m ruff check genre_lightning tests
-	$(PY) -m ruff format --check genre_lightning tests
+	$(PY) -m ruff check genre_lightning tests benchmarks
+	$(PY) -m ruff format --check genre_lightning tests benchmarks
 	$(PY) -m mypy
 
 tensorboard: install ## curves of every run under outputs/
@@ -36,3 +41,10 @@ tensorboard: install ## curves of every run under outputs/
 clean: ## remove run outputs and tool caches (keeps .venv and data/)
 	find outputs -mindepth 1 -not -name .gitkeep -delete
 	rm -rf .pytest_cache .mypy_cache .ruff_cache lightning_logs
+
+bench: install ## benchmarks (mel vs librosa, decode cache): a table + benchmarks/results.json
+	$(PY) -m benchmarks.run $(ARGS)
+
+report: install ## paper vs improved recipe vs MFCC baseline, 5-fold CV on the GTZAN sample
+	$(PY) -m genre_lightning.report --recipes seed_resnet improved_resnet mfcc_baseline \
+		--sweep data.fold=0,1,2,3,4 --out reports/gtzan-sample-cv -- $(REPORT_ARGS)

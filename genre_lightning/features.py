@@ -26,6 +26,9 @@ class MelFeatures(nn.Module):
         hop_length: Hop between frames.
         n_mels: Number of mel bands.
         num_frames: Frames kept per clip (crop or zero-pad); ``None`` keeps them all.
+        log: Compress to decibels (``10 log10``), floored ``top_db`` below each clip's peak.
+            The paper uses raw power (``False``); a log scale suits the ear and the network.
+        top_db: Dynamic range kept by ``log``.
     """
 
     def __init__(
@@ -36,9 +39,12 @@ class MelFeatures(nn.Module):
         hop_length: int = 992,
         n_mels: int = 64,
         num_frames: int | None = 668,
+        log: bool = False,
+        top_db: float = 80.0,
     ) -> None:
         super().__init__()
         self.num_frames = num_frames
+        self.log, self.top_db = log, top_db
         self.n_mels = n_mels
         # slaney scale + slaney norm + constant padding is what librosa.feature.melspectrogram
         # does by default; with them torchaudio matches librosa to ~1e-6 relative.
@@ -80,6 +86,10 @@ class MelFeatures(nn.Module):
                 spec = spec[:, : self.num_frames]
             else:
                 spec = nn.functional.pad(spec, (0, 0, 0, self.num_frames - frames))
+        if self.log:
+            spec = 10.0 * torch.log10(spec.clamp_min(1e-10))
+            peak = spec.amax(dim=(1, 2), keepdim=True)
+            spec = torch.maximum(spec, peak - self.top_db)
         return spec.unsqueeze(1)
 
 
@@ -88,6 +98,8 @@ class Normalize(nn.Module):
 
     Args:
         shape: Shape of one feature image, e.g. ``(1, 668, 64)``.
+        per: ``element``: a mean/std for every (frame, mel) element, as the paper. ``mel``: one
+            per mel band, pooled over frames (does not tie a statistic to a position in time).
         eps: Added to the standard deviation so constant elements do not divide by zero.
     """
 
@@ -95,9 +107,11 @@ class Normalize(nn.Module):
     std: torch.Tensor
     fitted: torch.Tensor
 
-    def __init__(self, shape: tuple[int, ...], eps: float = 1e-8) -> None:
+    def __init__(self, shape: tuple[int, ...], per: str = "element", eps: float = 1e-8) -> None:
         super().__init__()
-        self.eps = eps
+        if per not in ("element", "mel"):
+            raise ValueError(f"normalisation per {per!r} is not known; use element or mel")
+        self.per, self.eps = per, eps
         self.register_buffer("mean", torch.zeros(shape))
         self.register_buffer("std", torch.ones(shape))
         # A buffer, not a Python flag, so a loaded checkpoint knows its statistics are set.
@@ -110,8 +124,14 @@ class Normalize(nn.Module):
                 f"statistics of shape {tuple(mean.shape)} do not fit features of shape "
                 f"{tuple(self.mean.shape)}"
             )
-        self.mean.copy_(mean)
-        self.std.copy_(std)
+        if (
+            self.per == "mel"
+        ):  # pool over frames (dim -2): exact, since every element counts equally
+            second = (std.double() ** 2 + mean.double() ** 2).mean(dim=-2, keepdim=True)
+            mean = mean.double().mean(dim=-2, keepdim=True)
+            std = (second - mean**2).clamp_min(0).sqrt()
+        self.mean.copy_(mean.expand_as(self.mean))
+        self.std.copy_(std.expand_as(self.std))
         self.fitted.fill_(True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

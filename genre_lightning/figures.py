@@ -5,7 +5,7 @@ Drawn with Pillow (which TensorBoard itself requires), so no plotting library is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -48,12 +48,75 @@ def confusion_image(matrix: torch.Tensor, class_names: Sequence[str]) -> np.ndar
     return np.asarray(image)
 
 
-def mel_image(mel: torch.Tensor) -> np.ndarray:
-    """A (1, frames, mels) power mel as a greyscale image: dB scale, low mels at the bottom."""
-    db = 10 * torch.log10(mel.detach().float().cpu()[0].clamp_min(1e-10))
-    db = db.clamp_min(db.max() - 80)  # 80 dB of dynamic range, as spectrogram plots usually show
-    scaled = (db - db.min()) / (db.max() - db.min()).clamp_min(1e-6)
+def mel_image(mel: torch.Tensor, db: bool | None = None) -> np.ndarray:
+    """A (1, frames, mels) mel as a greyscale image: dB scale, low mels at the bottom.
+
+    Args:
+        mel: Power mel, or already decibels (``features.log=true``).
+        db: Whether ``mel`` is in decibels; ``None`` infers it (a power mel is never negative).
+    """
+    x = mel.detach().float().cpu()[0]
+    if db is None:
+        db = bool((x < 0).any())
+    level = x if db else 10 * torch.log10(x.clamp_min(1e-10))
+    # 80 dB of dynamic range, as spectrogram plots usually show
+    level = level.clamp_min(level.max() - 80)
+    scaled = (level - level.min()) / (level.max() - level.min()).clamp_min(1e-6)
     return (scaled.T.flip(0) * 255).to(torch.uint8).numpy()
+
+
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
+
+
+def curves_image(
+    series: Mapping[str, Sequence[tuple[int, float]]],
+    title: str = "",
+    size: tuple[int, int] = (480, 280),
+) -> np.ndarray:
+    """Draw (step, value) curves on shared axes, e.g. ``train/loss`` and ``val/loss``.
+
+    Args:
+        series: Curve name -> points, as :meth:`genre_lightning.runs.Run.scalars` returns.
+        title: Text above the plot.
+        size: Image (width, height) in pixels.
+
+    Returns:
+        uint8 RGB array (height, width, 3).
+    """
+    width, height = size
+    left, right, top, bottom = 56, 12, 24, 34 + 14 * len(series)
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((left, 4), title, fill="black")
+    points = [p for curve in series.values() for p in curve]
+    if not points:
+        draw.text((left, height // 2), "no data", fill="black")
+        return np.asarray(image)
+    steps = [s for s, _ in points]
+    values = [v for _, v in points if np.isfinite(v)] or [0.0]
+    x0, x1 = min(steps), max(max(steps), min(steps) + 1)
+    y0, y1 = min(values), max(values)
+    y1 = y1 if y1 > y0 else y0 + 1.0
+
+    def xy(step: int, value: float) -> tuple[float, float]:
+        x = left + (step - x0) / (x1 - x0) * (width - left - right)
+        y = height - bottom - (value - y0) / (y1 - y0) * (height - top - bottom)
+        return x, y
+
+    draw.rectangle([left, top, width - right, height - bottom], outline="black")
+    draw.text((4, top), f"{y1:.3g}", fill="black")
+    draw.text((4, height - bottom - 10), f"{y0:.3g}", fill="black")
+    draw.text((left, height - bottom + 2), str(x0), fill="black")
+    draw.text((width - right - 40, height - bottom + 2), f"step {x1}", fill="black")
+    for i, (name, curve) in enumerate(series.items()):
+        colour = COLOURS[i % len(COLOURS)]
+        line = [xy(s, v) for s, v in sorted(curve) if np.isfinite(v)]
+        if len(line) > 1:
+            draw.line(line, fill=colour, width=2)
+        for x, y in line if len(line) < 40 else []:
+            draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colour)
+        draw.text((left, height - bottom + 18 + 14 * i), f"-- {name}", fill=colour)
+    return np.asarray(image)
 
 
 def save_png(array: np.ndarray, path: str | Path) -> None:

@@ -8,6 +8,7 @@ the optimizer built from the Hydra config.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 import pytorch_lightning as pl
@@ -20,9 +21,11 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
+from genre_lightning.augment import SpecAugment, mixup
 from genre_lightning.errors import UserError
 from genre_lightning.features import Normalize
 from genre_lightning.figures import tensorboard_log_confusion, tensorboard_log_examples
+from genre_lightning.tracks import TrackLogits
 
 #: Validation clips shown in TensorBoard each epoch.
 EXAMPLES = 4
@@ -32,6 +35,7 @@ class NonFiniteLossError(UserError):
     """The training loss became NaN or infinite."""
 
 
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (mel, label, track)
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
 
@@ -44,6 +48,13 @@ class GenreClassifier(pl.LightningModule):
             the parameters.
         class_names: Genre names in label order.
         feature_shape: Shape of one mel image, for the normalisation buffers.
+        normalize: Normalisation statistics ``per`` element (the paper) or ``mel`` band.
+        spec_augment: Keyword arguments of :class:`~genre_lightning.augment.SpecAugment`
+            (applied to training batches), or ``None``.
+        mixup_alpha: Beta(alpha, alpha) mixup of training batches; 0 turns it off.
+        scheduler: A partial learning-rate scheduler taking the optimizer (``conf/scheduler``),
+            or ``None``. ``OneCycleLR`` gets ``total_steps`` from the trainer.
+        scheduler_interval: Step the scheduler every ``epoch`` or every ``step``.
         net_config: The network's Hydra config, stored so a checkpoint rebuilds it alone.
         data_config: The data's Hydra config (decode settings, mel parameters, split), stored
             so predict/evaluate/export need nothing but the checkpoint.
@@ -55,17 +66,24 @@ class GenreClassifier(pl.LightningModule):
         optimizer: OptimizerFactory,
         class_names: Sequence[str],
         feature_shape: Sequence[int] = (1, 668, 64),
+        normalize: str = "element",
+        spec_augment: dict[str, int] | None = None,
+        mixup_alpha: float = 0.0,
+        scheduler: Callable[..., Any] | None = None,
+        scheduler_interval: str = "epoch",
         net_config: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         # The network and the optimizer factory are objects; their configs are what is saved.
         # Not logged as-is: train.py logs the whole flattened run config to the hparams tab.
-        self.save_hyperparameters(ignore=["net", "optimizer"], logger=False)
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = net
-        self.optimizer_factory = optimizer
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.class_names = list(class_names)
-        self.normalize = Normalize(tuple(feature_shape))
+        self.normalize = Normalize(tuple(feature_shape), per=normalize)
+        self.augment = SpecAugment(**spec_augment) if spec_augment else nn.Identity()
+        self.mixup_alpha = mixup_alpha
         self.criterion = nn.CrossEntropyLoss()
         n = len(self.class_names)
         self.train_acc = MulticlassAccuracy(num_classes=n, average="micro")
@@ -76,6 +94,7 @@ class GenreClassifier(pl.LightningModule):
         self.test_confusion = MulticlassConfusionMatrix(num_classes=n)
         self.val_acc_best = MaxMetric()
         self.test_confusion_matrix: torch.Tensor | None = None
+        self.epoch_logits = TrackLogits()  # validation/test chunks of the current epoch
         self._val_examples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self.test_per_class: dict[str, float] = {}
 
@@ -95,13 +114,18 @@ class GenreClassifier(pl.LightningModule):
         self.normalize.set_statistics(mean.to(self.device), std.to(self.device))
 
     # -- steps ----------------------------------------------------------------------------------
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, ...]:
-        mel, target = batch
-        logits = self(mel)
-        return self.criterion(logits, target), logits.argmax(dim=1), target
-
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> Any:
-        loss, pred, target = self._step(batch)
+    def training_step(self, batch: Batch, batch_idx: int) -> Any:
+        mel, target, _ = batch
+        x = self.augment(self.normalize(mel))
+        if self.mixup_alpha > 0:
+            x, target_b, other, lam = mixup(x, target, self.mixup_alpha)
+            logits = self.net(x)
+            loss = lam * self.criterion(logits, target_b) + (1 - lam) * self.criterion(
+                logits, other
+            )
+        else:
+            logits = self.net(x)
+            loss = self.criterion(logits, target)
         if not torch.isfinite(loss):
             # Stop at the first bad step: later ones only spread NaNs into the weights, and the
             # checkpoints of the epochs before stay as they are.
@@ -110,24 +134,45 @@ class GenreClassifier(pl.LightningModule):
                 f"{self.current_epoch}); stopped. Lower optimizer.lr, or check the input data; "
                 f"checkpoints of completed epochs are kept."
             )
-        self.train_acc(pred, target)
+        self.train_acc(logits.argmax(dim=1), target)
         bs = target.shape[0]
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=bs)
         return loss
 
-    def on_validation_epoch_start(self) -> None:
-        self.val_acc.reset()
+    def _eval_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        mel, target, track = batch
+        logits = self(mel)
+        self.epoch_logits.update(logits, target, track)
+        return self.criterion(logits, target), logits
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        loss, pred, target = self._step(batch)
-        self.val_acc.update(pred, target)
-        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=target.shape[0])
+    def _track_predictions(self, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Track-level predictions and labels of the epoch; logs chunk accuracy when chunked."""
+        chunk_logits = torch.cat(self.epoch_logits.logits)
+        chunk_labels = torch.cat(self.epoch_logits.labels)
+        logits, labels, chunks = self.epoch_logits.compute()
+        if chunks > len(labels):  # several chunks per track: the chunk-level number too
+            chunk_acc = (chunk_logits.argmax(1) == chunk_labels).float().mean()
+            self.log(f"{stage}/chunk_acc", chunk_acc)
+        self.epoch_logits.reset()
+        return logits.argmax(dim=1), labels
+
+    def on_validation_epoch_start(self) -> None:
+        self.epoch_logits.reset()
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        loss, logits = self._eval_step(batch)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=batch[1].shape[0])
         if batch_idx == 0:  # a few clips to show in TensorBoard
-            self._val_examples = (batch[0][:EXAMPLES].cpu(), target[:EXAMPLES].cpu(), pred.cpu())
+            mel, target, _ = batch
+            preds = logits.argmax(dim=1)
+            self._val_examples = (mel[:EXAMPLES].cpu(), target[:EXAMPLES].cpu(), preds.cpu())
 
     def on_validation_epoch_end(self) -> None:
-        acc = self.val_acc.compute()
+        if not self.epoch_logits:
+            return
+        pred, target = self._track_predictions("val")
+        acc = self.val_acc(pred, target)
         self.log("val/acc", acc, prog_bar=True)
         if not self.trainer.sanity_checking:
             self.val_acc_best.update(acc)
@@ -137,14 +182,17 @@ class GenreClassifier(pl.LightningModule):
                 tensorboard_log_examples(self, mels, targets, preds, self.class_names)
         self._val_examples = None
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        _, pred, target = self._step(batch)
-        self.test_acc.update(pred, target)
-        self.test_f1.update(pred, target)
-        self.test_f1_per_class.update(pred, target)
-        self.test_confusion.update(pred, target)
+    def on_test_epoch_start(self) -> None:
+        self.epoch_logits.reset()
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self._eval_step(batch)
 
     def on_test_epoch_end(self) -> None:
+        pred, target = self._track_predictions("test")
+        metrics = (self.test_acc, self.test_f1, self.test_f1_per_class, self.test_confusion)
+        for metric in metrics:
+            metric.update(pred, target)
         self.log("test/acc", self.test_acc.compute())
         self.log("test/f1_macro", self.test_f1.compute())
         per_class = self.test_f1_per_class.compute()
@@ -155,8 +203,18 @@ class GenreClassifier(pl.LightningModule):
             self.log(f"test/f1/{name}", value)
         self.test_confusion_matrix = self.test_confusion.compute().cpu()
         tensorboard_log_confusion(self, self.test_confusion_matrix, self.class_names)
-        for metric in (self.test_acc, self.test_f1, self.test_f1_per_class, self.test_confusion):
+        for metric in metrics:
             metric.reset()
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer_factory(self.parameters())
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        factory = self.scheduler_factory
+        if getattr(factory, "func", None) is torch.optim.lr_scheduler.OneCycleLR:
+            factory = partial(factory, total_steps=int(self.trainer.estimated_stepping_batches))
+        interval = self.hparams["scheduler_interval"]
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": factory(optimizer), "interval": interval},
+        }

@@ -67,6 +67,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         optimizer=_optimizer_factory(cfg),
         class_names=datamodule.class_names,
         feature_shape=datamodule.feature_shape(),
+        scheduler=instantiate(cfg.scheduler.scheduler) if cfg.scheduler.scheduler else None,
+        scheduler_interval=cfg.scheduler.interval,
+        **OmegaConf.to_container(cfg.module, resolve=True),  # type: ignore[arg-type]
         net_config=OmegaConf.to_container(cfg.model, resolve=True),  # type: ignore[arg-type]
         data_config=OmegaConf.to_container(cfg.data, resolve=True),  # type: ignore[arg-type]
     )
@@ -106,6 +109,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "test/acc": float(trainer.callback_metrics["test/acc"]),
         "test/f1_macro": float(trainer.callback_metrics["test/f1_macro"]),
         "test/f1_per_class": model.test_per_class,
+        "class_names": list(model.class_names),
+        # rows: true genre, columns: predicted (tracks, with chunked evaluation)
+        "confusion_matrix": (
+            model.test_confusion_matrix.tolist() if model.test_confusion_matrix is not None else []
+        ),
         "val/acc_best": float(score) if score is not None else None,
         "best_ckpt": best,
         "epochs": trainer.current_epoch,
@@ -178,7 +186,7 @@ def _flat_config(cfg: DictConfig) -> dict[str, Any]:
 
     container = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(container, dict)
-    for group in ("model", "optimizer", "data", "trainer"):
+    for group in ("model", "optimizer", "scheduler", "module", "data", "trainer"):
         walk(container.get(group, {}), f"{group}.")
     flat["seed"] = cfg.seed
     return flat

@@ -14,13 +14,16 @@ import soundfile as sf
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from genre_lightning.train import CONFIG_DIR
+from genre_lightning.train import CONFIG_DIR, train
 
 REPO = Path(__file__).resolve().parents[1]
 #: 50 real GTZAN clips (5 per genre), beside the repository as ../shared/gtzan-sample.
 GTZAN_SAMPLE = Path(
     os.environ.get("GENRE_LIGHTNING_SAMPLE", REPO.parent / "shared" / "gtzan-sample")
 )
+
+#: A real blues clip of the sample, used where one real recording is enough.
+BLUES = "genres_original/blues/blues.00000.wav"
 
 #: The demo shrunk to seconds: 12 two-second clips per class, CPU, no progress bar.
 TINY = [
@@ -65,6 +68,39 @@ def make_cfg(tmp_path: Path, data_dir: Path) -> Callable[..., DictConfig]:
             )
 
     return _make
+
+
+def _train(
+    name: str, factory: pytest.TempPathFactory, data_dir: Path | None, overrides: Sequence[str]
+) -> Path:
+    """Train in-process; return the best checkpoint (its run directory is two levels up)."""
+    tmp = factory.mktemp(name)
+    data = f"paths.data_dir={data_dir or tmp / 'data'}"
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[f"paths.output_dir={tmp / 'run'}", data, *overrides])
+    return Path(train(cfg)["best_ckpt"])
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """ResNet on the tiny synthetic set (2 s clips, 45 frames): a few steps, all of val/test."""
+    overrides = [*TINY, "trainer.max_epochs=1", "+trainer.limit_train_batches=2"]
+    return _train("tiny", tmp_path_factory, data_dir, overrides)
+
+
+@pytest.fixture(scope="session")
+def gtzan_ckpt(tmp_path_factory: pytest.TempPathFactory, gtzan_sample: Path) -> Path:
+    """The paper's ResNet on real GTZAN clips (668 x 64 features), a few debug batches."""
+    overrides = [
+        "model=resnet",
+        "trainer=debug",
+        f"data.root={gtzan_sample}",
+        f"data.cache_dir={tmp_path_factory.getbasetemp() / 'gtzan-cache'}",
+        "data.batch_size=4",
+        "callbacks.rich_progress_bar=null",
+        "trainer.enable_progress_bar=false",
+    ]
+    return _train("gtzan", tmp_path_factory, None, overrides)
 
 
 def run_cli(

@@ -8,13 +8,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import DictConfig
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from genre_lightning.data.sampler import EpochShuffleSampler
+from genre_lightning.train import train
 
 from .conftest import TINY, run_cli
 
@@ -174,3 +177,20 @@ def test_atomic_checkpoint_io_leaves_no_partial_file(tmp_path: Path) -> None:
     with pytest.raises(CheckpointWriteError, match=r"hydra\.run\.dir"):
         io.save_checkpoint({"epoch": 1}, blocked / "last.ckpt")
     assert sorted(os.listdir(tmp_path)) == ["ckpts", "file"]
+
+
+def test_early_stopping_config_stops_training(make_cfg: Callable[..., DictConfig]) -> None:
+    # min_delta=1 can never be met after the first epoch: patience 1 stops after epoch 2.
+    cfg = make_cfg(
+        [
+            *TINY,
+            "trainer.max_epochs=10",
+            "callbacks=early_stopping",
+            "callbacks.early_stopping.patience=1",
+            "callbacks.early_stopping.min_delta=1.0",
+            "callbacks.model_summary=null",
+        ]
+    )
+    metrics = train(cfg)
+    assert metrics["epochs"] == 2
+    assert Path(metrics["best_ckpt"]).is_file()  # the best checkpoint is still tested

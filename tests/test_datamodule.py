@@ -36,12 +36,12 @@ def test_split_sizes_by_track(sample_dm: GenreDataModule) -> None:
 
 def test_batches_become_paper_mel_images(sample_dm: GenreDataModule) -> None:
     batch = next(iter(sample_dm.train_dataloader()))
-    wave, label, lengths = batch
+    wave, label, lengths, track = batch
     assert wave.dtype == torch.int16 and wave.shape == (8, 662_688)
     assert lengths.min() >= 661_408
-    mel, target = sample_dm.on_after_batch_transfer(batch, 0)
+    mel, target, track_out = sample_dm.on_after_batch_transfer(batch, 0)
     assert mel.shape == (8, 1, 668, 64) and mel.dtype == torch.float32
-    assert torch.equal(target, label)
+    assert torch.equal(target, label) and torch.equal(track_out, track)
     assert sample_dm.feature_shape() == (1, 668, 64)
 
 

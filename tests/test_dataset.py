@@ -1,4 +1,4 @@
-"""data/dataset.py: which window of a cached clip a batch sees."""
+"""data/dataset.py: which window of a cached clip a batch sees, whole or in chunks."""
 
 from __future__ import annotations
 
@@ -10,19 +10,19 @@ from genre_lightning.data.dataset import WaveformDataset
 WAVES = np.arange(2 * 20, dtype=np.int16).reshape(2, 20)  # two stored clips of 20 samples
 
 
-def _ds(crop: str, lengths: list[int]) -> WaveformDataset:
-    return WaveformDataset(WAVES, [0, 1], [3, 4], lengths, window=8, crop=crop)
+def _ds(crop: str, lengths: list[int], **kwargs: object) -> WaveformDataset:
+    return WaveformDataset(WAVES, [0, 1], [3, 4], lengths, window=8, crop=crop, **kwargs)  # type: ignore[arg-type]
 
 
 def test_start_and_centre_windows() -> None:
-    wave, label, valid = _ds("start", [20, 20])[1]
-    assert wave.tolist() == list(range(20, 28)) and label == 4 and valid == 8
-    wave, _, valid = _ds("centre", [20, 20])[0]
+    wave, label, valid, track = _ds("start", [20, 20])[1]
+    assert wave.tolist() == list(range(20, 28)) and label == 4 and valid == 8 and track == 1
+    wave, _, valid, _ = _ds("centre", [20, 20])[0]
     assert wave.tolist() == list(range(6, 14)) and valid == 8  # (20 - 8) // 2 = 6
 
 
 def test_short_clip_keeps_its_valid_length() -> None:
-    wave, _, valid = _ds("centre", [5, 20])[0]
+    wave, _, valid, _ = _ds("centre", [5, 20])[0]
     assert wave.tolist()[:5] == list(range(5)) and valid == 5  # no spare samples: offset 0
 
 
@@ -33,5 +33,20 @@ def test_random_windows_vary_and_follow_the_seed() -> None:
     torch.manual_seed(0)
     again = [ds[0][0][0].item() for _ in range(30)]
     assert first == again and len(set(first)) > 5 and min(first) >= 0 and max(first) <= 12
-    wave, _, valid = ds[0]
+    wave, _, valid, _ = ds[0]
     assert valid == 8 and wave.tolist() == list(range(wave[0].item(), wave[0].item() + 8))
+
+
+def test_evaluation_chunks_cover_each_track_in_order() -> None:
+    ds = _ds("start", [20, 13], chunks="all")
+    items = [ds[i] for i in range(len(ds))]
+    assert [it[3] for it in items] == [0, 0, 1]  # 20 // 8 = 2 chunks, 13 // 8 = 1 chunk
+    assert items[1][0].tolist() == list(range(8, 16)) and items[2][0].tolist()[0] == 20
+
+
+def test_training_chunks_draw_each_track_several_times() -> None:
+    ds = _ds("start", [20, 20], chunks="random", draws=3)
+    assert len(ds) == 6 and sorted(ds[i][3] for i in range(6)) == [0, 0, 0, 1, 1, 1]
+    torch.manual_seed(1)
+    starts = {ds[0][0][0].item() for _ in range(20)}
+    assert len(starts) > 3  # a new random chunk on every draw

@@ -100,3 +100,27 @@ def test_normalize_standardises_and_remembers_it_was_fitted() -> None:
     assert {"mean", "std", "fitted"} <= set(norm.state_dict())
     with pytest.raises(ValueError, match="do not fit"):
         norm.set_statistics(torch.zeros(2), torch.ones(2))
+
+
+def test_log_option_gives_floored_decibels() -> None:
+    wave = torch.randn(2, 22050) * torch.tensor([[1.0], [0.01]])
+    power = MelFeatures(num_frames=None)(wave)
+    db = MelFeatures(num_frames=None, log=True, top_db=80.0)(wave)
+    expected = 10 * torch.log10(power.clamp_min(1e-10))
+    peak = expected.amax(dim=(2, 3), keepdim=True)
+    torch.testing.assert_close(db, torch.maximum(expected, peak - 80.0))
+    assert (db.amax(dim=(2, 3)) - db.amin(dim=(2, 3))).max() <= 80.0 + 1e-4
+    # Scale shifts dB by a constant: the quieter copy sits 40 dB lower.
+    torch.testing.assert_close(db[1].amax() - db[0].amax(), torch.tensor(-40.0), atol=1.0, rtol=0)
+
+
+def test_per_mel_normalisation_pools_over_time() -> None:
+    data = torch.rand(32, 1, 6, 4) * torch.arange(1, 5) + torch.arange(6).view(6, 1)
+    norm = Normalize((1, 6, 4), per="mel")
+    norm.set_statistics(data.mean(0), data.std(0, unbiased=False))
+    pooled = data.permute(0, 1, 2, 3).reshape(-1, 4)  # every (clip, frame) of a band
+    torch.testing.assert_close(norm.mean[0, 0], pooled.mean(0))
+    torch.testing.assert_close(norm.std[0, 0], pooled.std(0, unbiased=False), rtol=1e-4, atol=1e-5)
+    assert torch.equal(norm.mean[0, 0], norm.mean[0, 5])  # the same for every frame
+    with pytest.raises(ValueError, match="element or mel"):
+        Normalize((1, 6, 4), per="clip")

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from genre_lightning.figures import CELL, MARGIN, confusion_image, mel_image, save_png
+from genre_lightning.figures import CELL, MARGIN, confusion_image, curves_image, mel_image, save_png
 
 
 def test_confusion_image_shades_by_row_share(tmp_path: Path) -> None:
@@ -32,3 +32,13 @@ def test_mel_image_puts_low_mels_at_the_bottom() -> None:
     image = mel_image(mel)
     assert image.shape == (8, 20) and image.dtype == np.uint8
     assert image[-1].min() == 255 and image[0].max() == 0
+
+
+def test_curves_image_draws_each_series() -> None:
+    series = {"train/loss": [(0, 2.0), (5, 1.0), (10, 0.5)], "val/loss": [(5, 1.5), (10, 1.2)]}
+    image = curves_image(series, title="loss", size=(300, 200))
+    assert image.shape == (200, 300, 3)
+    colours = {tuple(int(c) for c in px) for px in image.reshape(-1, 3)}
+    assert (31, 119, 180) in colours and (214, 39, 40) in colours  # both curves drawn
+    empty = curves_image({}, title="nothing")
+    assert empty.shape == (280, 480, 3)

@@ -48,3 +48,15 @@ def test_xavier_uniform_init(cls: type[nn.Module]) -> None:
             bound = (6.0 / (fan_in + fan_out)) ** 0.5
             assert m.weight.abs().max() <= bound
             assert m.weight.abs().max() > 0.9 * bound  # uniform fills its range
+
+
+def test_adaptive_alexnet_keeps_the_paper_layers_for_any_length() -> None:
+    from genre_lightning.models import MfccLinear
+
+    adaptive = AlexNet(adaptive=True)
+    assert n_params(adaptive) == 93_550_218
+    for frames in (57, 223, 668):
+        assert adaptive(torch.randn(1, 1, frames, 64)).shape == (1, 10)
+    mfcc = MfccLinear(num_classes=4)
+    assert mfcc(torch.randn(3, 1, 67, 64)).shape == (3, 4)
+    assert n_params(mfcc) == 40 * 4 + 4  # one linear layer on 20 means + 20 stds

@@ -13,6 +13,8 @@ from genre_lightning.data.index import GTZAN_GENRES
 from genre_lightning.module import GenreClassifier
 from genre_lightning.train import train
 
+from .conftest import TINY
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["resnet", "alexnet"])
@@ -58,3 +60,45 @@ def test_statistics_survive_a_checkpoint_round_trip(tmp_path: Path) -> None:
     x = torch.randn(2, 1, 20, 8)
     fresh.eval(), model.eval()
     torch.testing.assert_close(fresh(x), model(x))
+
+
+@pytest.mark.slow
+def test_chunked_recipe_is_track_level_and_batch_invariant(
+    tmp_path: Path, make_cfg: Callable[..., DictConfig]
+) -> None:
+    """The improved recipe on tiny data: chunk training, track-level test metrics that are the
+    same whether the test set is evaluated in one batch or in many."""
+    import pytorch_lightning as pl
+    from hydra.utils import instantiate
+
+    cfg = make_cfg(
+        [
+            *TINY,
+            "experiment=improved_resnet",
+            "data=synthetic",
+            "trainer=cpu",
+            "data.chunk_seconds=0.5",
+            "trainer.max_epochs=2",
+        ]
+    )
+    metrics = train(cfg)
+    assert metrics["epochs"] == 2 and 0.0 <= metrics["test/acc"] <= 1.0
+    model = GenreClassifier.load_from_checkpoint(
+        metrics["best_ckpt"],
+        net=instantiate(cfg.model),
+        optimizer=torch.optim.Adam,
+        weights_only=False,
+    )
+    results = []
+    for batch_size in (1, 7, 500):
+        dm = instantiate(cfg.data, batch_size=batch_size)
+        dm.setup("test")
+        assert len(dm.datasets["test"]) == 4 * len(set(dm.datasets["test"].rows))  # 4 chunks
+        trainer = pl.Trainer(
+            accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False
+        )
+        results.append(trainer.test(model, datamodule=dm, verbose=False)[0])
+    assert results[0]["test/acc"] == results[1]["test/acc"] == results[2]["test/acc"]
+    assert results[0]["test/f1_macro"] == results[2]["test/f1_macro"]
+    assert results[0]["test/acc"] == pytest.approx(metrics["test/acc"])
+    assert "test/chunk_acc" in results[0]

@@ -51,6 +51,9 @@ class GenreDataModule(pl.LightningDataModule):
             ``random`` (a new random window every time a training clip is drawn; validation and
             test use the centre). ``centre`` and ``random`` cache up to ``max_seconds`` per file.
         max_seconds: Longest stretch of a file kept in the cache for ``centre``/``random``.
+        chunk_seconds: Train on random chunks of this length (as many draws per track and
+            epoch as the clip holds chunks) and evaluate on every chunk of each track, averaging
+            the chunks' logits per track. ``None``: whole clips, as in the paper.
         download: Fetch GTZAN into ``root`` first when it is not there (``url``, ``sha256``).
         url: Where GTZAN's ``genres.tar.gz`` is fetched from.
         sha256: Its expected checksum (``None`` skips the check).
@@ -78,6 +81,7 @@ class GenreDataModule(pl.LightningDataModule):
         num_folds: int = 10,
         crop: str = "start",
         max_seconds: float = 120.0,
+        chunk_seconds: float | None = None,
         download: bool = False,
         url: str | None = None,
         sha256: str | None = None,
@@ -139,8 +143,16 @@ class GenreDataModule(pl.LightningDataModule):
             labels = [self.clips[kept[r]].label for r in rows]
             lengths = [self.cache.lengths[r] for r in rows]
             crop = "centre" if hp["crop"] == "random" and part != "train" else hp["crop"]
+            chunked = hp["chunk_seconds"] is not None
             self.datasets[part] = WaveformDataset(
-                self.cache.waves, rows, labels, lengths, hp["clip_samples"], crop
+                self.cache.waves,
+                rows,
+                labels,
+                lengths,
+                self.window_samples(),
+                crop,
+                chunks=("random" if part == "train" else "all") if chunked else None,
+                draws=max(1, hp["clip_samples"] // self.window_samples()),
             )
         sizes = {p: len(d) for p, d in self.datasets.items()}
         log.info(
@@ -197,9 +209,16 @@ class GenreDataModule(pl.LightningDataModule):
         """(path, reason) of every file that could not be decoded."""
         return self.cache.skipped if self.cache else []
 
+    def window_samples(self) -> int:
+        """Samples per network input: the whole clip, or one chunk."""
+        hp = self.hparams
+        if hp["chunk_seconds"] is None:
+            return int(hp["clip_samples"])
+        return min(int(hp["clip_samples"]), round(hp["chunk_seconds"] * hp["sample_rate"]))
+
     def feature_shape(self) -> tuple[int, ...]:
         """Shape of one mel image, (1, frames, mels)."""
-        frames = self.features(torch.zeros(1, self.hparams["clip_samples"])).shape[2]
+        frames = self.features(torch.zeros(1, self.window_samples())).shape[2]
         return (1, frames, self.features.n_mels)
 
     def write_split(self, path: str | Path) -> None:
@@ -234,16 +253,16 @@ class GenreDataModule(pl.LightningDataModule):
         return self._loader("test", shuffle=False)
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Turn (int16 waveform, label, length) into (mel image, label) on the batch's device."""
-        wave, label, lengths = batch
+        """Turn (int16 waveform, label, length, track) into (mel, label, track) on the device."""
+        wave, label, lengths, track = batch
         self.features.to(wave.device)  # a no-op once the buffers live there
-        return self.features(from_int16(wave), lengths), label
+        return self.features(from_int16(wave), lengths), label, track
 
     @torch.no_grad()
     def feature_statistics(self, device: torch.device | str = "cpu") -> tuple[torch.Tensor, ...]:
         """Per-element mean and std of the training set's mel images, computed on ``device``."""
         moments = RunningMoments()
         for batch in self._loader("train", shuffle=False):
-            mel, _ = self.on_after_batch_transfer([t.to(device) for t in batch], 0)
+            mel, _, _ = self.on_after_batch_transfer([t.to(device) for t in batch], 0)
             moments.update(mel)
         return moments.compute()

@@ -1,4 +1,4 @@
-"""The Dataset over the cached waveforms: one window of each clip per access."""
+"""The Dataset over the cached waveforms: windows (whole clips or chunks) of each track."""
 
 from __future__ import annotations
 
@@ -10,19 +10,30 @@ from torch.utils.data import Dataset
 
 CROPS = ("start", "centre", "random")
 
+#: Offset marker: choose the window by the dataset's crop rule on each access.
+BY_CROP = -1
 
-class WaveformDataset(Dataset[tuple[torch.Tensor, int, int]]):
-    """Windows of the memory-mapped waveform array: (int16 waveform, label, valid samples).
+
+class WaveformDataset(Dataset[tuple[torch.Tensor, int, int, int]]):
+    """Windows of the memory-mapped waveform array.
+
+    Each item is ``(int16 window, label, valid samples, track)``, where ``track`` is the
+    position of the clip in this dataset: chunks of one track share it, so predictions can be
+    averaged per track.
 
     Args:
         waves: Cached clips (num_clips, stored_samples), each from the start of its file.
         rows: Rows of ``waves`` in this dataset.
         labels: Label of each row.
         lengths: Decoded length of each row's file.
-        window: Samples returned per clip.
-        crop: Where the window sits in a longer clip: ``start``, ``centre``, or ``random``
-            (a new offset on every access, drawn from torch's RNG, which Lightning seeds per
-            worker and :class:`~genre_lightning.callbacks.EpochSeed` per epoch).
+        window: Samples returned per item (the clip length, or the chunk length).
+        crop: Where a window sits in a longer clip: ``start``, ``centre``, or ``random`` (a new
+            offset on every access, drawn from torch's RNG, which Lightning seeds per worker and
+            :class:`~genre_lightning.callbacks.EpochSeed` per epoch).
+        chunks: ``None``: one window per track. ``"random"``: ``draws`` random windows per track
+            and epoch (training on chunks). ``"all"``: every non-overlapping window of each
+            track, in order (evaluating on chunks).
+        draws: Windows per track and epoch for ``chunks="random"``.
     """
 
     def __init__(
@@ -33,21 +44,39 @@ class WaveformDataset(Dataset[tuple[torch.Tensor, int, int]]):
         lengths: Sequence[int],
         window: int,
         crop: str = "start",
+        chunks: str | None = None,
+        draws: int = 1,
     ) -> None:
         self.waves, self.rows = waves, list(rows)
         self.labels, self.lengths = list(labels), list(lengths)
-        self.window, self.crop = window, crop
+        self.window, self.crop = window, "random" if chunks == "random" else crop
+        tracks = range(len(self.rows))
+        if chunks == "all":
+            self.items = [(t, k * window) for t in tracks for k in range(self._num_chunks(t))]
+        else:
+            self.items = [(t, BY_CROP) for _ in range(draws if chunks else 1) for t in tracks]
+
+    def _available(self, track: int) -> int:
+        return min(self.lengths[track], self.waves.shape[1])
+
+    def _num_chunks(self, track: int) -> int:
+        return max(1, self._available(track) // self.window)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.items)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
-        available = min(self.lengths[i], self.waves.shape[1])
-        spare = max(0, available - self.window)
-        if self.crop == "random" and spare:
-            offset = int(torch.randint(0, spare + 1, ()).item())
-        else:
-            offset = spare // 2 if self.crop == "centre" else 0
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int, int]:
+        track, offset = self.items[i]
+        available = self._available(track)
+        if offset == BY_CROP:
+            spare = max(0, available - self.window)
+            if self.crop == "random" and spare:
+                offset = int(torch.randint(0, spare + 1, ()).item())
+            else:
+                offset = spare // 2 if self.crop == "centre" else 0
         # np.array copies the window out of the read-only memory map.
-        wave = torch.from_numpy(np.array(self.waves[self.rows[i], offset : offset + self.window]))
-        return wave, self.labels[i], min(self.window, available - offset)
+        row = self.waves[self.rows[track], offset : offset + self.window]
+        wave = torch.from_numpy(np.array(row))
+        if wave.shape[0] < self.window:  # the stored clip is shorter than a window
+            wave = torch.nn.functional.pad(wave, (0, self.window - wave.shape[0]))
+        return wave, self.labels[track], max(0, min(self.window, available - offset)), track

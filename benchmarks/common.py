@@ -1,0 +1,109 @@
+"""Shared pieces of the benchmarks: result rows, timing, data locations, machine facts."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: The repository root (``benchmarks/`` sits in it).
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Row:
+    """One measured number.
+
+    Attributes:
+        bench: Benchmark name (``mel``, ``loop``, ...).
+        metric: What was measured.
+        value: The number.
+        unit: Its unit (``ms/clip``, ``x``, ``%``, ``MiB``, ...).
+        note: Context: target, spread, error, ...
+    """
+
+    bench: str
+    metric: str
+    value: float
+    unit: str
+    note: str = ""
+
+
+def median(values: list[float]) -> float:
+    """Median of a non-empty list."""
+    return float(statistics.median(values))
+
+
+def interleaved(
+    fns: Mapping[str, Callable[[], Any]], rounds: int, warmup: int = 1
+) -> dict[str, list[float]]:
+    """Time several callables round-robin, so background load hits them all alike.
+
+    Args:
+        fns: Name -> callable (no arguments).
+        rounds: Timed calls of each callable.
+        warmup: Untimed calls of each callable first.
+
+    Returns:
+        Name -> list of ``rounds`` wall-clock durations in seconds.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def sample_root() -> Path | None:
+    """The real GTZAN sample (``genres_original/<genre>/*.wav``), or None when absent.
+
+    ``GENRE_LIGHTNING_SAMPLE`` wins; otherwise ``../shared/gtzan-sample`` beside the repository.
+    """
+    root = Path(os.environ.get("GENRE_LIGHTNING_SAMPLE", REPO.parent / "shared" / "gtzan-sample"))
+    return root if (root / "genres_original").is_dir() else None
+
+
+def scratch_dir() -> Path:
+    """A folder kept across runs for generated inputs (the synthetic set), outside the repo."""
+    path = Path(tempfile.gettempdir()) / "genre-lightning-bench"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU count, library versions, platform, CUDA and the date, for results.json."""
+    import librosa
+    import numpy as np
+    import pytorch_lightning as pl
+    import torch
+    import torchaudio
+
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "torchaudio": torchaudio.__version__,
+        "librosa": librosa.__version__,
+        "numpy": np.__version__,
+        "pytorch_lightning": pl.__version__,
+        "cuda_available": torch.cuda.is_available(),
+        "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }

@@ -1,0 +1,87 @@
+"""Run the benchmarks, print one table and write ``benchmarks/results.json``.
+
+Usage::
+
+    python -m benchmarks.run [--quick] [--only mel,loop] [--out benchmarks/results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+from benchmarks.common import REPO, Row, machine_info
+
+#: Benchmark name -> module under ``benchmarks`` with a ``run(quick) -> list[Row]``.
+BENCHMARKS = ("mel", "decode_cache")
+
+
+def format_table(rows: list[Row]) -> str:
+    """The rows as a fixed-width text table."""
+    header = ("bench", "metric", "value", "unit", "note")
+    cells = [(r.bench, r.metric, f"{r.value:.4g}", r.unit, r.note) for r in rows]
+    widths = [max(len(str(c[i])) for c in [header, *cells]) for i in range(4)]
+    lines = []
+    for cell in [header, *cells]:
+        left = [
+            str(c).ljust(w) if i != 2 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(cell, widths, strict=False))
+        ]
+        lines.append("  ".join([*left, cell[4]]).rstrip())
+        if cell is header:
+            lines.append("-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
+    parser.add_argument("--only", default="", help=f"comma-separated subset of {BENCHMARKS}")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results.json")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHMARKS)
+    unknown = sorted(set(names) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {BENCHMARKS}")
+    warnings.filterwarnings("ignore", module="pytorch_lightning")
+    warnings.filterwarnings("ignore", module="lightning_fabric")
+
+    rows: list[Row] = []
+    seconds: dict[str, float] = {}
+    for name in names:
+        print(f"== {name} ...", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        module = importlib.import_module(f"benchmarks.{name}")
+        new = module.run(quick=args.quick)
+        seconds[name] = time.perf_counter() - start
+        print(format_table(new), f"\n({name}: {seconds[name]:.0f} s)\n", file=sys.stderr)
+        rows += new
+
+    info = machine_info()
+    print(
+        f"\n{info['date']}  {info['platform']}  {info['cpu_count']} CPUs  torch {info['torch']}  "
+        f"torchaudio {info['torchaudio']}  librosa {info['librosa']}  "
+        f"cuda {info['cuda_available']}  {'quick' if args.quick else 'full'}"
+    )
+    print(format_table(rows))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    result = {
+        "machine": info,
+        "quick": args.quick,
+        "seconds": seconds,
+        "rows": [asdict(r) for r in rows],
+    }
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""inference.py: a checkpoint rebuilt alone, windowed classification, the export-friendly STFT.
+
+The checkpoints come from conftest's session fixtures (trained once per test session).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from genre_lightning.audio import fix_length, load_audio
+from genre_lightning.cli import parse_args
+from genre_lightning.errors import UserError
+from genre_lightning.features import MelFeatures
+from genre_lightning.inference import (
+    Classifier,
+    DftMelSpectrogram,
+    load_classifier,
+    with_dft_stft,
+)
+
+from .conftest import BLUES
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_ckpt: Path) -> Classifier:
+    return load_classifier(tiny_ckpt)
+
+
+def test_checkpoint_rebuilds_alone(tiny: Classifier, tiny_ckpt: Path) -> None:
+    saved = torch.load(tiny_ckpt, map_location="cpu", weights_only=False)
+    assert not tiny.model.training and bool(tiny.model.normalize.fitted)
+    for key in ("normalize.mean", "normalize.std", "net.classifier.weight"):
+        assert torch.equal(tiny.model.state_dict()[key], saved["state_dict"][key])
+    assert tiny.class_names == saved["hyper_parameters"]["class_names"]
+    assert (tiny.sample_rate, tiny.clip_samples, tiny.window_samples) == (22050, 44100, 44100)
+    assert tiny.features(torch.zeros(1, 44100)).shape == (1, 1, 45, 64)
+
+
+def test_classify_averages_full_windows(tiny: Classifier) -> None:
+    wave = 0.3 * torch.randn(44100 * 2 + 20000, generator=torch.Generator().manual_seed(1))
+    model = tiny.waveform_model()
+    with torch.no_grad():
+        logits = model(wave[: 2 * 44100].view(2, 44100), torch.tensor([44100, 44100]))
+    probs = tiny.classify(wave)
+    assert probs.shape == (10,) and float(probs.sum()) == pytest.approx(1.0)
+    # The 20000-sample tail is left out, as evaluation over chunks leaves it out.
+    torch.testing.assert_close(probs, logits.mean(0).softmax(0))
+
+
+def test_short_recording_is_one_masked_window(tiny: Classifier) -> None:
+    wave = 0.3 * torch.randn(15000, generator=torch.Generator().manual_seed(2))
+    # What training sees for a short clip: zero-padded, with its length masking the padding.
+    mel = tiny.features(fix_length(wave, 44100)[None], torch.tensor([15000]))
+    with torch.no_grad():
+        expected = tiny.model(mel)[0].softmax(0)
+    torch.testing.assert_close(tiny.classify(wave), expected)
+
+
+def test_dft_stft_matches_torchaudio(gtzan_sample: Path) -> None:
+    wave = fix_length(load_audio(gtzan_sample / BLUES), 662_688)[None]
+    for log in (False, True):
+        features = MelFeatures(log=log)
+        reference, dft = features(wave), with_dft_stft(features)(wave)
+        assert isinstance(with_dft_stft(features).mel, DftMelSpectrogram)
+        scale = reference.abs().max()
+        assert float((dft - reference).abs().max() / scale) < 1e-5
+
+
+def test_missing_and_foreign_files(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"no checkpoint file at .*nothing\.ckpt"):
+        load_classifier(tmp_path / "nothing.ckpt")
+    (tmp_path / "text.ckpt").write_text("not a checkpoint")
+    with pytest.raises(UserError, match="not a readable checkpoint"):
+        load_classifier(tmp_path / "text.ckpt")
+    torch.save({"state_dict": {}, "hyper_parameters": {"lr": 1}}, tmp_path / "other.ckpt")
+    with pytest.raises(UserError, match="not a genre_lightning checkpoint"):
+        load_classifier(tmp_path / "other.ckpt")
+
+
+def test_weights_of_another_network_are_refused(tiny_ckpt: Path) -> None:
+    alexnet = {"_target_": "genre_lightning.models.alexnet.AlexNet", "adaptive": True}
+    with pytest.raises(UserError) as err:
+        load_classifier(tiny_ckpt, net_config=alexnet)
+    message = str(err.value)
+    assert "trained with genre_lightning.models.resnet.ResNet" in message
+    assert "requested network is genre_lightning.models.alexnet.AlexNet" in message
+    with pytest.raises(UserError, match=r"cannot build the network no\.such\.Net"):
+        load_classifier(tiny_ckpt, net_config={"_target_": "no.such.Net"})
+
+
+def test_parse_args() -> None:
+    defaults = {"ckpt_path": None, "input": None, "check": True, "opset": 17}
+    args = parse_args(
+        ["ckpt_path=a.ckpt", "input=01", "check=false", "opset=18", "data.class_names=[a,b]"],
+        defaults,
+        required=["ckpt_path"],
+        open_groups=["data"],
+    )
+    assert args == {
+        "ckpt_path": "a.ckpt",
+        "input": "01",  # a file name stays text
+        "check": False,
+        "opset": 18,
+        "data": {"class_names": ["a", "b"]},
+    }
+    with pytest.raises(UserError, match="unknown key 'inputs'"):
+        parse_args(["inputs=x"], defaults)
+    with pytest.raises(UserError, match="missing ckpt_path="):
+        parse_args(["input=x"], defaults, required=["ckpt_path"])
+    with pytest.raises(UserError, match="expected key=value"):
+        parse_args(["a.ckpt"], defaults)
+    with pytest.raises(UserError, match="expected true or false"):
+        parse_args(["check=maybe"], defaults)

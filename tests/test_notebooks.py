@@ -1,0 +1,30 @@
+"""notebooks/: the walkthrough runs top to bottom on a real (tiny) finished run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from .conftest import REPO
+
+
+@pytest.mark.slow
+def test_walkthrough_executes(tiny_ckpt: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_dir = tiny_ckpt.parents[1]
+    monkeypatch.setenv("GENRE_LIGHTNING_RUN", str(run_dir))
+    notebook = nbformat.read(REPO / "notebooks" / "walkthrough.ipynb", as_version=4)
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}
+    ).execute()
+
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert str(run_dir) in text
+    assert "predicted" in text and "F1" in text
+    # Two curve plots, the confusion matrix and one mel image per shown clip (at least one).
+    assert len(images) >= 4
+    assert not [o for o in outputs if o.output_type == "error"]
