@@ -194,3 +194,17 @@ def test_early_stopping_config_stops_training(make_cfg: Callable[..., DictConfig
     metrics = train(cfg)
     assert metrics["epochs"] == 2
     assert Path(metrics["best_ckpt"]).is_file()  # the best checkpoint is still tested
+
+
+def test_last_checkpoint_is_every_epoch_even_without_improvement(
+    make_cfg: Callable[..., DictConfig],
+) -> None:
+    # Monitoring the epoch number with mode=min: the best checkpoint never improves after the
+    # first epoch, which is when Lightning's own save_last stops writing last.ckpt.
+    overrides = ["callbacks.model_checkpoint.monitor=epoch", "callbacks.model_checkpoint.mode=min"]
+    cfg = make_cfg([*TINY, "trainer.max_epochs=3", *overrides])
+    metrics = train(cfg)
+    folder = Path(metrics["best_ckpt"]).parent
+    assert sorted(p.name for p in folder.iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert torch.load(folder / "best.ckpt", weights_only=False)["epoch"] == 0
+    assert torch.load(folder / "last.ckpt", weights_only=False)["epoch"] == 2
