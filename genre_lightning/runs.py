@@ -97,7 +97,11 @@ def latest_run(root: str | Path = "outputs") -> Run:
     Raises:
         UserError: No finished run is found.
     """
-    found = sorted(Path(root).glob("**/metrics.json"), key=lambda p: p.stat().st_mtime)
+    # A training run has checkpoints/ beside metrics.json (evaluate's output folder does not).
+    found = sorted(
+        (p for p in Path(root).glob("**/metrics.json") if (p.parent / "checkpoints").is_dir()),
+        key=lambda p: p.stat().st_mtime,
+    )
     if not found:
         raise UserError(f"no finished run under {Path(root).resolve()}; train one first")
     return Run(found[-1].parent)

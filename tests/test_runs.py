@@ -32,6 +32,10 @@ def test_run_reads_back_what_training_wrote(tiny_ckpt: Path) -> None:
 
 
 def test_latest_run_and_errors(tiny_ckpt: Path, tmp_path: Path) -> None:
+    # evaluate writes a newer metrics.json into <run>/evaluate: still the run is found.
+    evaluated = tiny_ckpt.parents[1] / "evaluate"
+    evaluated.mkdir(exist_ok=True)
+    (evaluated / "metrics.json").write_text("{}")
     assert latest_run(tiny_ckpt.parents[2]).path == tiny_ckpt.parents[1]
     with pytest.raises(UserError, match="no finished run"):
         latest_run(tmp_path)
