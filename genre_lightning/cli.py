@@ -75,11 +75,13 @@ def _typed(key: str, value: str, default: Any) -> Any:
     return value
 
 
-def run_main(body: Callable[[dict[str, Any]], int], argv: Sequence[str], **spec: Any) -> int:
+def run_main(body: Callable[[dict[str, Any]], int], argv: Sequence[str] | None, **spec: Any) -> int:
     """Parse ``argv`` (see :func:`parse_args`), run ``body`` and turn a UserError into exit 2.
 
-    ``-h``/``--help`` prints the calling module's docstring (its usage) instead.
+    ``argv=None`` reads ``sys.argv``; ``-h``/``--help`` prints the calling module's docstring
+    (its usage) instead.
     """
+    argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
         print(sys.modules[body.__module__].__doc__)
         return 0

@@ -157,11 +157,7 @@ def _evaluate(args: dict[str, Any]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     return run_main(
-        _evaluate,
-        sys.argv[1:] if argv is None else argv,
-        defaults=DEFAULTS,
-        required=("ckpt_path",),
-        open_groups=("data",),
+        _evaluate, argv, defaults=DEFAULTS, required=("ckpt_path",), open_groups=("data",)
     )
 
 

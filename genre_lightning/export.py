@@ -189,12 +189,7 @@ def _export(args: dict[str, Any]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
-    return run_main(
-        _export,
-        sys.argv[1:] if argv is None else argv,
-        defaults=DEFAULTS,
-        required=("ckpt_path", "format"),
-    )
+    return run_main(_export, argv, defaults=DEFAULTS, required=("ckpt_path", "format"))
 
 
 if __name__ == "__main__":

@@ -118,12 +118,7 @@ def _predict(args: dict[str, Any]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
-    return run_main(
-        _predict,
-        sys.argv[1:] if argv is None else argv,
-        defaults=DEFAULTS,
-        required=("ckpt_path", "input"),
-    )
+    return run_main(_predict, argv, defaults=DEFAULTS, required=("ckpt_path", "input"))
 
 
 if __name__ == "__main__":

@@ -117,6 +117,14 @@ def run_cli(
     )
 
 
+def run_tiny_multirun(
+    sweep: Path, data_dir: Path, *overrides: str
+) -> subprocess.CompletedProcess[str]:
+    """A one-epoch multirun of the tiny demo into ``sweep`` (``hydra.sweep.dir``)."""
+    args = ["-m", *overrides, *TINY, "trainer.max_epochs=1", f"paths.data_dir={data_dir}"]
+    return run_cli([*args, f"hydra.sweep.dir={sweep}"], cwd=sweep.parent)
+
+
 def write_tone(
     path: Path,
     seconds: float = 1.0,

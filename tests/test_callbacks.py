@@ -34,8 +34,9 @@ def _start(run: Path, data_dir: Path, *extra: str) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for_epoch(last: Path, proc: subprocess.Popen[str], epochs_done: int) -> None:
-    """Wait until last.ckpt holds ``epochs_done`` completed epochs, then a little more."""
+def _wait_for_epoch(run: Path, proc: subprocess.Popen[str], epochs_done: int) -> None:
+    """Wait until the run's last.ckpt holds ``epochs_done`` completed epochs, then a little more."""
+    last = run / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if last.exists():
@@ -99,7 +100,7 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(
 ) -> None:
     run = tmp_path / "run"
     proc = _start(run, data_dir)
-    _wait_for_epoch(run / "checkpoints" / "last.ckpt", proc, epochs_done=2)
+    _wait_for_epoch(run, proc, epochs_done=2)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
     assert not (run / "metrics.json").exists()  # it really died before finishing
@@ -123,7 +124,7 @@ def test_sigterm_stops_cleanly_and_says_how_to_resume(
 ) -> None:
     run = tmp_path / "run"
     proc = _start(run, data_dir)
-    _wait_for_epoch(run / "checkpoints" / "last.ckpt", proc, epochs_done=1)
+    _wait_for_epoch(run, proc, epochs_done=1)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 143, stderr[-3000:]

@@ -41,20 +41,27 @@ def test_cli_reproduces_the_training_metrics(tiny_ckpt: Path, tmp_path: Path) ->
         assert image.format == "PNG" and min(image.size) > 100
 
 
+def _on_gtzan(ckpt: Path, gtzan_sample: Path, tmp_path: Path, *extra: str) -> list[str]:
+    """Arguments that evaluate the (synthetic-genre) checkpoint on real GTZAN clips."""
+    return [
+        f"ckpt_path={ckpt}",
+        "data._target_=genre_lightning.data.datamodule.GenreDataModule",
+        f"data.root={gtzan_sample}",
+        f"data.cache_dir={tmp_path / 'cache'}",
+        *extra,
+        f"output_dir={tmp_path / 'out'}",
+    ]
+
+
 def test_other_classes_are_refused(
     tiny_ckpt: Path,
     gtzan_sample: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    args = [
-        f"ckpt_path={tiny_ckpt}",
-        "data._target_=genre_lightning.data.datamodule.GenreDataModule",
-        f"data.root={gtzan_sample}",
-        f"data.cache_dir={tmp_path / 'cache'}",
-        f"data.class_names=[{','.join(GTZAN_GENRES)}]",
-        f"output_dir={tmp_path / 'out'}",
-    ]
+    args = _on_gtzan(
+        tiny_ckpt, gtzan_sample, tmp_path, f"data.class_names=[{','.join(GTZAN_GENRES)}]"
+    )
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: the checkpoint was trained on the classes [drone, chorale,")
@@ -69,15 +76,10 @@ def test_classes_found_in_folders_are_checked_too(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # data=folder style: no class list in the config, the folders decide (after indexing).
-    args = [
-        f"ckpt_path={tiny_ckpt}",
-        "data._target_=genre_lightning.data.datamodule.GenreDataModule",
-        f"data.root={gtzan_sample}",
-        f"data.cache_dir={tmp_path / 'cache'}",
-        "data.class_names=null",
-        "data.clip_samples=2205",  # decode a tenth of a second per clip: fast
-        f"output_dir={tmp_path / 'out'}",
-    ]
+    # data.clip_samples=2205: decode a tenth of a second per clip (fast).
+    args = _on_gtzan(
+        tiny_ckpt, gtzan_sample, tmp_path, "data.class_names=null", "data.clip_samples=2205"
+    )
     assert main(args) == 2
     assert "the data has the classes [blues, classical" in capsys.readouterr().err
 

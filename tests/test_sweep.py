@@ -14,7 +14,7 @@ from hydra import compose, initialize_config_dir
 from genre_lightning.sweep import format_table, summarize_sweep
 from genre_lightning.train import CONFIG_DIR
 
-from .conftest import TINY, run_cli
+from .conftest import run_tiny_multirun
 
 
 def _fake_job(sweep: Path, num: int, lr: str, val: float | None, test: float) -> None:
@@ -46,17 +46,8 @@ def test_summary_sorts_by_validation_and_keeps_failed_jobs(tmp_path: Path) -> No
 @pytest.mark.slow
 def test_optuna_two_trials(tmp_path: Path, data_dir: Path) -> None:
     sweep = tmp_path / "optuna"
-    proc = run_cli(
-        [
-            "-m",
-            "hparams_search=lr_optuna",
-            *TINY,
-            "trainer.max_epochs=1",
-            "hydra.sweeper.n_trials=2",
-            f"paths.data_dir={data_dir}",
-            f"hydra.sweep.dir={sweep}",
-        ],
-        cwd=tmp_path,
+    proc = run_tiny_multirun(
+        sweep, data_dir, "hparams_search=lr_optuna", "hydra.sweeper.n_trials=2"
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = list(csv.DictReader(open(sweep / "sweep_summary.csv")))  # noqa: SIM115
@@ -72,18 +63,8 @@ def test_optuna_two_trials(tmp_path: Path, data_dir: Path) -> None:
 @pytest.mark.slow
 def test_joblib_two_parallel_jobs(tmp_path: Path, data_dir: Path) -> None:
     sweep = tmp_path / "joblib"
-    proc = run_cli(
-        [
-            "-m",
-            "hydra/launcher=joblib",
-            "hydra.launcher.n_jobs=2",
-            *TINY,
-            "trainer.max_epochs=1",
-            "seed=1,2",
-            f"paths.data_dir={data_dir}",
-            f"hydra.sweep.dir={sweep}",
-        ],
-        cwd=tmp_path,
+    proc = run_tiny_multirun(
+        sweep, data_dir, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1,2"
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Sweep summary" in proc.stdout

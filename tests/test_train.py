@@ -15,7 +15,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
-from .conftest import TINY, run_cli
+from .conftest import TINY, run_cli, run_tiny_multirun
 
 SCALARS = {"train/loss", "train/acc", "val/loss", "val/acc", "test/acc", "test/f1_macro"}
 
@@ -77,17 +77,7 @@ def test_short_training_beats_chance(tmp_path: Path, data_dir: Path) -> None:
 @pytest.mark.slow
 def test_multirun_sweeps_learning_rates(tmp_path: Path, data_dir: Path) -> None:
     sweep = tmp_path / "sweep"
-    proc = run_cli(
-        [
-            "-m",
-            *TINY,
-            "trainer.max_epochs=1",
-            f"paths.data_dir={data_dir}",
-            "optimizer.lr=1e-4,1e-3",
-            f"hydra.sweep.dir={sweep}",
-        ],
-        cwd=tmp_path,
-    )
+    proc = run_tiny_multirun(sweep, data_dir, "optimizer.lr=1e-4,1e-3")
     assert proc.returncode == 0, proc.stderr[-3000:]
     lrs = []
     for job in ("0", "1"):
@@ -166,30 +156,21 @@ def _fails_cleanly(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
         assert needle in proc.stderr, proc.stderr[-3000:]
 
 
-def test_negative_learning_rate(tmp_path: Path, data_dir: Path) -> None:
+@pytest.mark.parametrize(
+    ("override", "explanation"),
+    [
+        ("optimizer.lr=-1", "positive"),
+        ("data.batch_size=1000", "training set (96 clips)"),
+    ],
+)
+def test_bad_values_are_clear_errors(
+    override: str, explanation: str, tmp_path: Path, data_dir: Path
+) -> None:
     proc = run_cli(
-        [
-            *TINY,
-            f"paths.data_dir={data_dir}",
-            "optimizer.lr=-1",
-            f"hydra.run.dir={tmp_path / 'run'}",
-        ],
+        [*TINY, f"paths.data_dir={data_dir}", override, f"hydra.run.dir={tmp_path / 'run'}"],
         cwd=tmp_path,
     )
-    _fails_cleanly(proc, "optimizer.lr=-1", "positive")
-
-
-def test_batch_larger_than_training_set(tmp_path: Path, data_dir: Path) -> None:
-    proc = run_cli(
-        [
-            *TINY,
-            f"paths.data_dir={data_dir}",
-            "data.batch_size=1000",
-            f"hydra.run.dir={tmp_path / 'run'}",
-        ],
-        cwd=tmp_path,
-    )
-    _fails_cleanly(proc, "data.batch_size=1000", "training set (96 clips)")
+    _fails_cleanly(proc, override, explanation)
 
 
 def test_root_without_audio(tmp_path: Path) -> None:
