@@ -134,7 +134,7 @@ def evaluate(
         "test/f1_macro": float(trainer.callback_metrics["test/f1_macro"]),
         "test/f1_per_class": model.test_per_class,
         "ckpt_path": str(classifier.path.resolve()),
-        "num_clips": len(datamodule.datasets["test"]),
+        "num_clips": datamodule.datasets["test"].num_tracks,
         "class_names": classifier.class_names,
         "confusion_matrix": confusion.tolist(),  # rows: true genre, columns: predicted
     }

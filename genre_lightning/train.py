@@ -118,7 +118,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "best_ckpt": best,
         "epochs": trainer.current_epoch,
         "seed": cfg.seed,
-        "num_clips": {part: len(ds) for part, ds in datamodule.datasets.items()},
+        "num_clips": {part: ds.num_tracks for part, ds in datamodule.datasets.items()},
         "skipped_files": [p for p, _ in skipped],
     }
     _write_json(out_dir / "metrics.json", metrics)

@@ -90,9 +90,11 @@ def test_multirun_sweeps_learning_rates(tmp_path: Path, data_dir: Path) -> None:
     with open(sweep / "sweep_summary.csv") as f:
         summary = list(csv.DictReader(f))
     # Hydra versions differ in how they echo a swept float ("1e-4" vs "0.0001").
-    swept = sorted(float(r["overrides"].split()[-1].split("=")[1]) for r in summary)
-    assert swept == [1e-4, 1e-3]
-    assert all(r["overrides"].split()[-1].startswith("optimizer.lr=") for r in summary)
+    lr_overrides = [
+        [o for o in r["overrides"].split() if o.startswith("optimizer.lr=")] for r in summary
+    ]
+    assert all(len(found) == 1 for found in lr_overrides)
+    assert sorted(float(found[0].split("=")[1]) for found in lr_overrides) == [1e-4, 1e-3]
     assert "Sweep summary" in proc.stdout
 
 

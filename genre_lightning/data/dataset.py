@@ -62,6 +62,11 @@ class WaveformDataset(Dataset[tuple[torch.Tensor, int, int, int]]):
     def _num_chunks(self, track: int) -> int:
         return max(1, self._available(track) // self.window)
 
+    @property
+    def num_tracks(self) -> int:
+        """Tracks (clips) in the dataset; ``len()`` counts windows, several per track if chunked."""
+        return len(self.rows)
+
     def __len__(self) -> int:
         return len(self.items)
 
