@@ -12,6 +12,9 @@ from torch import nn
 
 from genre_lightning.audio import SAMPLE_RATE
 
+#: Clips per STFT call on CPU (see MelFeatures.forward).
+CPU_CLIPS_PER_CALL = 2
+
 
 class MelFeatures(nn.Module):
     """Power mel spectrogram laid out as the paper's (time, mel) image.
@@ -74,7 +77,13 @@ class MelFeatures(nn.Module):
             raise ValueError(f"MelFeatures expects (batch, samples), got shape {tuple(wave.shape)}")
         # The STFT runs in float32 even under bf16 autocast: power mel spans many decades.
         with torch.autocast(device_type=wave.device.type, enabled=False):
-            spec = self.mel(wave.float())  # (B, n_mels, frames)
+            wave = wave.float()
+            if wave.device.type == "cpu":
+                # Two clips at a time keep the STFT's buffers in cache: ~2x faster per clip
+                # on CPU than one big batch (benchmarks/mel.py measures both).
+                spec = torch.cat([self.mel(part) for part in wave.split(CPU_CLIPS_PER_CALL)])
+            else:
+                spec = self.mel(wave)  # (B, n_mels, frames)
         spec = spec.transpose(1, 2)  # (B, frames, n_mels), the paper's transpose
         if lengths is not None:
             valid = 1 + lengths.to(spec.device) // self.mel.hop_length
