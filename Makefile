@@ -42,7 +42,7 @@ clean: ## remove run outputs and tool caches (keeps .venv and data/)
 	find outputs -mindepth 1 -not -name .gitkeep -delete
 	rm -rf .pytest_cache .mypy_cache .ruff_cache lightning_logs
 
-bench: install ## benchmarks (mel vs librosa, decode cache): a table + benchmarks/results.json
+bench: install ## benchmarks (mel vs librosa, Lightning vs plain loop, data wait, decode cache) + results.json
 	$(PY) -m benchmarks.run $(ARGS)
 
 report: install ## paper vs improved recipe vs MFCC baseline, 5-fold CV on the GTZAN sample

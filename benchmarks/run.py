@@ -19,7 +19,7 @@ from pathlib import Path
 from benchmarks.common import REPO, Row, machine_info
 
 #: Benchmark name -> module under ``benchmarks`` with a ``run(quick) -> list[Row]``.
-BENCHMARKS = ("mel", "decode_cache")
+BENCHMARKS = ("mel", "loop", "decode_cache")  # loop also reports data_wait
 
 
 def format_table(rows: list[Row]) -> str:

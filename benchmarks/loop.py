@@ -1,0 +1,135 @@
+"""``loop`` and ``data_wait``: Lightning's step time against a plain PyTorch loop, and data waits.
+
+Both train the paper's ResNet on the real GTZAN sample (cached int16 waveforms, mel computed per
+batch in ``on_after_batch_transfer``) for the same number of steps at the same batch size. The
+Lightning run is configured as a user runs it: TensorBoard logger, progress bar, epoch metrics.
+Times exclude the first steps (allocator and thread-pool warm-up) on both sides.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from benchmarks.common import Row, median, sample_root
+from genre_lightning.data.datamodule import GenreDataModule
+from genre_lightning.data.index import GTZAN_GENRES
+from genre_lightning.models.resnet import ResNet
+from genre_lightning.module import GenreClassifier
+
+BATCH = 8
+WARMUP = 2  # steps left out of the timings
+
+
+class StepTimes(pl.Callback):
+    """Wall-clock time of every training step, and the gaps between steps (waiting for data)."""
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+
+    def on_train_batch_start(self, *args: Any) -> None:
+        self.starts.append(time.perf_counter())
+
+    def on_train_batch_end(self, *args: Any) -> None:
+        self.ends.append(time.perf_counter())
+
+
+def _datamodule(root: Path, cache: Path) -> GenreDataModule:
+    dm = GenreDataModule(
+        root=str(root), cache_dir=str(cache), class_names=list(GTZAN_GENRES), batch_size=BATCH
+    )
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+def _model(dm: GenreDataModule) -> GenreClassifier:
+    torch.manual_seed(0)
+    model = GenreClassifier(
+        ResNet(num_classes=10),
+        partial(torch.optim.Adam, lr=5e-4),
+        dm.class_names,
+        dm.feature_shape(),
+    )
+    model.normalize.set_statistics(*dm.feature_statistics())
+    return model
+
+
+def lightning_steps(dm: GenreDataModule, steps: int, log_dir: Path) -> StepTimes:
+    """Fit ``steps`` steps with Lightning as users run it; return the per-step times."""
+    times = StepTimes()
+    trainer = pl.Trainer(
+        max_steps=steps,
+        limit_val_batches=0,
+        logger=TensorBoardLogger(str(log_dir), name="bench"),
+        callbacks=[times],
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=True,
+        log_every_n_steps=1,
+        accelerator="cpu",
+        devices=1,
+    )
+    trainer.fit(_model(dm), datamodule=dm)
+    return times
+
+
+def plain_steps(dm: GenreDataModule, steps: int) -> list[float]:
+    """The same steps in a hand-written loop: batch -> mel -> normalise -> ResNet -> Adam."""
+    model = _model(dm)
+    optimizer = model.optimizer_factory(model.parameters())
+    model.train()
+    durations: list[float] = []
+    while len(durations) < steps:
+        start = time.perf_counter()
+        for batch in dm.train_dataloader():
+            mel, target, _ = dm.on_after_batch_transfer(batch, 0)
+            loss = model.criterion(model.net(model.normalize(mel)), target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            durations.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            if len(durations) == steps:
+                break
+    return durations
+
+
+def _measure(quick: bool) -> tuple[list[float], list[float], float] | None:
+    root = sample_root()
+    if root is None:
+        return None
+    steps = 6 if quick else 12
+    with tempfile.TemporaryDirectory(prefix="gl-bench-loop-") as tmp:
+        dm = _datamodule(root, Path(tmp) / "cache")
+        plain = plain_steps(dm, steps)[WARMUP:]
+        times = lightning_steps(dm, steps, Path(tmp))
+    # A Lightning step runs from one batch's start to the next's: waiting for data included.
+    starts = times.starts
+    lightning = [b - a for a, b in zip(starts[WARMUP:], starts[WARMUP + 1 :], strict=False)]
+    waits = [s - e for e, s in zip(times.ends[WARMUP:], starts[WARMUP + 1 :], strict=False)]
+    return plain, lightning, sum(waits) / sum(lightning)
+
+
+def run(quick: bool = False) -> list[Row]:
+    """Rows for both benchmarks (``loop`` and ``data_wait``)."""
+    measured = _measure(quick)
+    if measured is None:
+        return [Row("loop", "skipped: no GTZAN sample (set GENRE_LIGHTNING_SAMPLE)", 0, "")]
+    plain, lightning, wait = measured
+    p, lt = median(plain), median(lightning)
+    note = f"ResNet, batch {BATCH}, {len(plain)} timed steps each"
+    return [
+        Row("loop", "plain PyTorch loop step", p * 1e3, "ms", note),
+        Row("loop", "Lightning step (logger + progress bar)", lt * 1e3, "ms", note),
+        Row("loop", "ratio Lightning / plain", lt / p, "x", "target <= 1.05"),
+        Row("data_wait", "share of a step spent waiting for data", wait * 100, "%", "target <= 5"),
+    ]
