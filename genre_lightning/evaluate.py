@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytorch_lightning as pl
+import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
@@ -127,18 +128,13 @@ def evaluate(
     )
     model = classifier.model
     trainer.test(model, datamodule=datamodule, verbose=False)
-    assert model.test_confusion_matrix is not None
-    confusion = model.test_confusion_matrix
     metrics = {
-        "test/acc": float(trainer.callback_metrics["test/acc"]),
-        "test/f1_macro": float(trainer.callback_metrics["test/f1_macro"]),
-        "test/f1_per_class": model.test_per_class,
+        **model.test_results(),
         "ckpt_path": str(classifier.path.resolve()),
         "num_clips": datamodule.datasets["test"].num_tracks,
-        "class_names": classifier.class_names,
-        "confusion_matrix": confusion.tolist(),  # rows: true genre, columns: predicted
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    confusion = torch.tensor(metrics["confusion_matrix"])
     save_png(confusion_image(confusion, classifier.class_names), out / "confusion_matrix.png")
     return metrics
 

@@ -19,6 +19,7 @@ from hydra.utils import instantiate
 from torch import nn
 
 from genre_lightning.audio import SAMPLE_RATE
+from genre_lightning.data.datamodule import window_samples
 from genre_lightning.errors import UserError
 from genre_lightning.features import MelFeatures
 from genre_lightning.module import GenreClassifier
@@ -226,9 +227,7 @@ def load_classifier(
     data_config = dict(hparams.get("data_config") or {})
     sample_rate = int(data_config.get("sample_rate", SAMPLE_RATE))
     clip_samples = int(data_config.get("clip_samples", 662_688))
-    chunk = data_config.get("chunk_seconds")
-    # As GenreDataModule.window_samples: the network input is a clip or one chunk of it.
-    window = clip_samples if chunk is None else min(clip_samples, round(chunk * sample_rate))
+    window = window_samples(clip_samples, data_config.get("chunk_seconds"), sample_rate)
     features = MelFeatures(sample_rate=sample_rate, **data_config.get("features", {}))
     return Classifier(
         model=model.eval().to(map_location),

@@ -206,6 +206,19 @@ class GenreClassifier(pl.LightningModule):
         for metric in metrics:
             metric.reset()
 
+    def test_results(self) -> dict[str, Any]:
+        """The last test's numbers as ``metrics.json`` holds them (train and evaluate alike)."""
+        if self.test_confusion_matrix is None:
+            raise RuntimeError("test_results() needs a finished trainer.test()")
+        return {
+            "test/acc": float(self.trainer.callback_metrics["test/acc"]),
+            "test/f1_macro": float(self.trainer.callback_metrics["test/f1_macro"]),
+            "test/f1_per_class": dict(self.test_per_class),
+            "class_names": list(self.class_names),
+            # rows: true genre, columns: predicted (tracks, with chunked evaluation)
+            "confusion_matrix": self.test_confusion_matrix.tolist(),
+        }
+
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.parameters())
         if self.scheduler_factory is None:

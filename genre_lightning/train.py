@@ -106,14 +106,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     score = getattr(checkpoint, "best_model_score", None)
     metrics = {
-        "test/acc": float(trainer.callback_metrics["test/acc"]),
-        "test/f1_macro": float(trainer.callback_metrics["test/f1_macro"]),
-        "test/f1_per_class": model.test_per_class,
-        "class_names": list(model.class_names),
-        # rows: true genre, columns: predicted (tracks, with chunked evaluation)
-        "confusion_matrix": (
-            model.test_confusion_matrix.tolist() if model.test_confusion_matrix is not None else []
-        ),
+        **model.test_results(),
         "val/acc_best": float(score) if score is not None else None,
         "best_ckpt": best,
         "epochs": trainer.current_epoch,

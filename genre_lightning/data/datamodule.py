@@ -28,6 +28,13 @@ from genre_lightning.features import MelFeatures, RunningMoments
 log = logging.getLogger(__name__)
 
 
+def window_samples(clip_samples: int, chunk_seconds: float | None, sample_rate: int) -> int:
+    """Samples per network input: the whole clip, or one ``chunk_seconds`` chunk of it."""
+    if chunk_seconds is None:
+        return int(clip_samples)
+    return min(int(clip_samples), round(chunk_seconds * sample_rate))
+
+
 class GenreDataModule(pl.LightningDataModule):
     """Audio folders laid out as ``<root>/<genre>/<clip>.<ext>`` (GTZAN and its layouts).
 
@@ -212,9 +219,7 @@ class GenreDataModule(pl.LightningDataModule):
     def window_samples(self) -> int:
         """Samples per network input: the whole clip, or one chunk."""
         hp = self.hparams
-        if hp["chunk_seconds"] is None:
-            return int(hp["clip_samples"])
-        return min(int(hp["clip_samples"]), round(hp["chunk_seconds"] * hp["sample_rate"]))
+        return window_samples(hp["clip_samples"], hp["chunk_seconds"], hp["sample_rate"])
 
     def feature_shape(self) -> tuple[int, ...]:
         """Shape of one mel image, (1, frames, mels)."""
