@@ -161,13 +161,14 @@ class GenreDataModule(pl.LightningDataModule):
                 chunks=("random" if part == "train" else "all") if chunked else None,
                 draws=max(1, hp["clip_samples"] // self.window_samples()),
             )
-        sizes = {p: len(d) for p, d in self.datasets.items()}
+        sizes = {p: d.num_tracks for p, d in self.datasets.items()}
         log.info(
-            "data: %d clips (%d skipped) from %s, split %s",
+            "data: %d clips (%d skipped) from %s, split %s (tracks)%s",
             len(kept),
             len(self.cache.skipped),
             self.dataset_root(),
             sizes,
+            f", {self.window_samples()}-sample chunks" if hp["chunk_seconds"] is not None else "",
         )
 
     def _load(self) -> None:
