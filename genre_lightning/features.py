@@ -78,9 +78,10 @@ class MelFeatures(nn.Module):
         # The STFT runs in float32 even under bf16 autocast: power mel spans many decades.
         with torch.autocast(device_type=wave.device.type, enabled=False):
             wave = wave.float()
-            if wave.device.type == "cpu":
+            if wave.device.type == "cpu" and _eager():
                 # Two clips at a time keep the STFT's buffers in cache: ~2x faster per clip
-                # on CPU than one big batch (benchmarks/mel.py measures both).
+                # on CPU than one big batch (benchmarks/mel.py measures both). Not in traced
+                # or exported graphs: a split of fixed size would fix their batch size.
                 spec = torch.cat([self.mel(part) for part in wave.split(CPU_CLIPS_PER_CALL)])
             else:
                 spec = self.mel(wave)  # (B, n_mels, frames)
@@ -100,6 +101,16 @@ class MelFeatures(nn.Module):
             peak = spec.amax(dim=(1, 2), keepdim=True)
             spec = torch.maximum(spec, peak - self.top_db)
         return spec.unsqueeze(1)
+
+
+def _eager() -> bool:
+    """Whether this is plain eager execution (not TorchScript, ONNX export or torch.compile)."""
+    return not (
+        torch.jit.is_scripting()
+        or torch.jit.is_tracing()
+        or torch.onnx.is_in_onnx_export()
+        or torch.compiler.is_compiling()
+    )
 
 
 class Normalize(nn.Module):
