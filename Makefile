@@ -11,7 +11,7 @@ REPORT_ARGS ?= data.root=$(SAMPLE) data.cache_dir=$(abspath outputs/cache) data.
 	data.num_folds=5 data.batch_size=16 trainer.max_epochs=40 callbacks.rich_progress_bar=null \
 	trainer.enable_progress_bar=false
 
-.PHONY: install demo train test lint tensorboard clean bench report
+.PHONY: install demo train test lint tensorboard clean bench bench-gpu report
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,8 +42,11 @@ clean: ## remove run outputs and tool caches (keeps .venv and data/)
 	find outputs -mindepth 1 -not -name .gitkeep -delete
 	rm -rf .pytest_cache .mypy_cache .ruff_cache lightning_logs
 
-bench: install ## benchmarks (mel vs librosa, Lightning vs plain loop, data wait, decode cache) + results.json
+bench: install ## CPU benchmarks (mel vs librosa, Lightning vs plain loop, data wait, features table, decode cache, memory) + results.json
 	$(PY) -m benchmarks.run $(ARGS)
+
+bench-gpu: install ## GPU throughput (ResNet/AlexNet, fp32 vs bf16, DataLoader vs on-device) + results-gpu.json
+	$(PY) -m benchmarks.run --only gpu --out benchmarks/results-gpu.json $(ARGS)
 
 report: install ## paper vs improved recipe vs MFCC baseline, 5-fold CV on the GTZAN sample
 	$(PY) -m genre_lightning.report --recipes seed_resnet improved_resnet mfcc_baseline \

@@ -34,6 +34,13 @@ class StepTimes(pl.Callback):
     def __init__(self) -> None:
         self.starts: list[float] = []
         self.ends: list[float] = []
+        self.epochs: list[tuple[int, int]] = []  # (first step, end step) of each epoch
+
+    def on_train_epoch_start(self, *args: Any) -> None:
+        self.epochs.append((len(self.starts), len(self.starts)))
+
+    def on_train_epoch_end(self, *args: Any) -> None:
+        self.epochs[-1] = (self.epochs[-1][0], len(self.starts))
 
     def on_train_batch_start(self, *args: Any) -> None:
         self.starts.append(time.perf_counter())
@@ -42,16 +49,23 @@ class StepTimes(pl.Callback):
         self.ends.append(time.perf_counter())
 
 
-def _datamodule(root: Path, cache: Path) -> GenreDataModule:
+def sample_datamodule(root: Path, cache: Path, **kwargs: Any) -> GenreDataModule:
+    """The GTZAN sample, set up (mel per batch unless ``kwargs`` say otherwise)."""
+    kwargs = {"cache_features": False, **kwargs}
     dm = GenreDataModule(
-        root=str(root), cache_dir=str(cache), class_names=list(GTZAN_GENRES), batch_size=BATCH
+        root=str(root),
+        cache_dir=str(cache),
+        class_names=list(GTZAN_GENRES),
+        batch_size=BATCH,
+        **kwargs,
     )
     dm.prepare_data()
     dm.setup("fit")
     return dm
 
 
-def _model(dm: GenreDataModule) -> GenreClassifier:
+def paper_resnet(dm: GenreDataModule) -> GenreClassifier:
+    """The paper's ResNet with the training set's statistics, seeded."""
     torch.manual_seed(0)
     model = GenreClassifier(
         ResNet(num_classes=10),
@@ -63,11 +77,18 @@ def _model(dm: GenreDataModule) -> GenreClassifier:
     return model
 
 
-def lightning_steps(dm: GenreDataModule, steps: int, log_dir: Path) -> StepTimes:
-    """Fit ``steps`` steps with Lightning as users run it; return the per-step times."""
+def lightning_steps(
+    dm: GenreDataModule,
+    steps: int,
+    log_dir: Path,
+    epochs: int | None = None,
+    model: GenreClassifier | None = None,
+) -> StepTimes:
+    """Fit ``steps`` steps (or ``epochs`` epochs) with Lightning as users run it; step times."""
     times = StepTimes()
     trainer = pl.Trainer(
-        max_steps=steps,
+        max_steps=-1 if epochs else steps,
+        max_epochs=epochs,
         limit_val_batches=0,
         logger=TensorBoardLogger(str(log_dir), name="bench"),
         callbacks=[times],
@@ -78,20 +99,20 @@ def lightning_steps(dm: GenreDataModule, steps: int, log_dir: Path) -> StepTimes
         accelerator="cpu",
         devices=1,
     )
-    trainer.fit(_model(dm), datamodule=dm)
+    trainer.fit(model or paper_resnet(dm), datamodule=dm)
     return times
 
 
 def plain_steps(dm: GenreDataModule, steps: int) -> list[float]:
     """The same steps in a hand-written loop: batch -> mel -> normalise -> ResNet -> Adam."""
-    model = _model(dm)
+    model = paper_resnet(dm)
     optimizer = model.optimizer_factory(model.parameters())
     model.train()
     durations: list[float] = []
     while len(durations) < steps:
         start = time.perf_counter()
         for batch in dm.train_dataloader():
-            mel, target, _ = dm.on_after_batch_transfer(batch, 0)
+            mel, target, _, _ = dm.on_after_batch_transfer(batch, 0)
             loss = model.criterion(model.net(model.normalize(mel)), target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -109,7 +130,7 @@ def _measure(quick: bool) -> tuple[list[float], list[float], float] | None:
         return None
     steps = 6 if quick else 12
     with tempfile.TemporaryDirectory(prefix="gl-bench-loop-") as tmp:
-        dm = _datamodule(root, Path(tmp) / "cache")
+        dm = sample_datamodule(root, Path(tmp) / "cache")
         plain = plain_steps(dm, steps)[WARMUP:]
         times = lightning_steps(dm, steps, Path(tmp))
     # A Lightning step runs from one batch's start to the next's: waiting for data included.

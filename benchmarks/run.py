@@ -3,6 +3,7 @@
 Usage::
 
     python -m benchmarks.run [--quick] [--only mel,loop] [--out benchmarks/results.json]
+    python -m benchmarks.run --only gpu --out benchmarks/results-gpu.json   # make bench-gpu
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from pathlib import Path
 from benchmarks.common import REPO, Row, machine_info
 
 #: Benchmark name -> module under ``benchmarks`` with a ``run(quick) -> list[Row]``.
-BENCHMARKS = ("mel", "loop", "decode_cache")  # loop also reports data_wait
+BENCHMARKS = ("mel", "loop", "features_cache", "decode_cache", "memory")  # loop: data_wait too
+#: Also runnable with --only: needs a CUDA GPU (``make bench-gpu``).
+EXTRA = ("gpu",)
 
 
 def format_table(rows: list[Row]) -> str:
@@ -43,13 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
-    parser.add_argument("--only", default="", help=f"comma-separated subset of {BENCHMARKS}")
+    parser.add_argument(
+        "--only", default="", help=f"comma-separated subset of {BENCHMARKS + EXTRA}"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results.json")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHMARKS)
-    unknown = sorted(set(names) - set(BENCHMARKS))
+    unknown = sorted(set(names) - set(BENCHMARKS + EXTRA))
     if unknown:
-        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {BENCHMARKS}")
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {BENCHMARKS + EXTRA}")
     warnings.filterwarnings("ignore", module="pytorch_lightning")
     warnings.filterwarnings("ignore", module="lightning_fabric")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import pytorch_lightning as pl
 import torch
@@ -25,6 +25,7 @@ from genre_lightning.augment import SpecAugment, mixup
 from genre_lightning.errors import UserError
 from genre_lightning.features import Normalize
 from genre_lightning.figures import tensorboard_log_confusion, tensorboard_log_examples
+from genre_lightning.speed import channels_last
 from genre_lightning.tracks import TrackLogits
 
 #: Validation clips shown in TensorBoard each epoch.
@@ -35,7 +36,8 @@ class NonFiniteLossError(UserError):
     """The training loss became NaN or infinite."""
 
 
-Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (mel, label, track)
+# (mel, label, track, item): genre_lightning.data.batches.FeatureBatch
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
 
@@ -58,6 +60,7 @@ class GenreClassifier(pl.LightningModule):
         net_config: The network's Hydra config, stored so a checkpoint rebuilds it alone.
         data_config: The data's Hydra config (decode settings, mel parameters, split), stored
             so predict/evaluate/export need nothing but the checkpoint.
+        channels_last: Run the network in channels-last layout; ``None``: when on CUDA.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class GenreClassifier(pl.LightningModule):
         scheduler_interval: str = "epoch",
         net_config: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
+        channels_last: bool | None = None,
     ) -> None:
         super().__init__()
         # The network and the optimizer factory are objects; their configs are what is saved.
@@ -86,21 +90,37 @@ class GenreClassifier(pl.LightningModule):
         self.mixup_alpha = mixup_alpha
         self.criterion = nn.CrossEntropyLoss()
         n = len(self.class_names)
-        self.train_acc = MulticlassAccuracy(num_classes=n, average="micro")
-        self.val_acc = MulticlassAccuracy(num_classes=n, average="micro")
-        self.test_acc = MulticlassAccuracy(num_classes=n, average="micro")
-        self.test_f1 = MulticlassF1Score(num_classes=n, average="macro")
-        self.test_f1_per_class = MulticlassF1Score(num_classes=n, average=None)
-        self.test_confusion = MulticlassConfusionMatrix(num_classes=n)
-        self.val_acc_best = MaxMetric()
+        self.train_acc = MulticlassAccuracy(num_classes=n, average="micro")  # synced over ranks
+        # Validation and test metrics are fed the predictions of every rank (TrackLogits
+        # gathers them), so syncing them again would count each track once per rank.
+        local = False  # sync_on_compute
+        self.val_acc = MulticlassAccuracy(n, average="micro", sync_on_compute=local)
+        self.test_acc = MulticlassAccuracy(n, average="micro", sync_on_compute=local)
+        self.test_f1 = MulticlassF1Score(n, average="macro", sync_on_compute=local)
+        self.test_f1_per_class = MulticlassF1Score(n, average=None, sync_on_compute=local)
+        self.test_confusion = MulticlassConfusionMatrix(n, sync_on_compute=local)
+        self.val_acc_best = MaxMetric(sync_on_compute=local)
         self.test_confusion_matrix: torch.Tensor | None = None
         self.epoch_logits = TrackLogits()  # validation/test chunks of the current epoch
         self._val_examples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self.test_per_class: dict[str, float] = {}
+        self.memory_format = torch.contiguous_format
+
+    def configure_model(self) -> None:
+        """Pick the activation layout once the trainer's device is known."""
+        wanted = self.hparams.get("channels_last")
+        if wanted is None:
+            wanted = self._trainer is not None and self.trainer.strategy.root_device.type == "cuda"
+        if wanted and self.memory_format is not torch.channels_last:
+            channels_last(self.net)
+            self.memory_format = torch.channels_last
+
+    def _net(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.contiguous(memory_format=self.memory_format))
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         """Logits for raw (un-normalised) mel images (B, 1, frames, mels)."""
-        return self.net(self.normalize(mel))
+        return self._net(self.normalize(mel))
 
     # -- normalisation statistics -------------------------------------------------------------
     def on_fit_start(self) -> None:
@@ -115,16 +135,16 @@ class GenreClassifier(pl.LightningModule):
 
     # -- steps ----------------------------------------------------------------------------------
     def training_step(self, batch: Batch, batch_idx: int) -> Any:
-        mel, target, _ = batch
+        mel, target, _, _ = batch
         x = self.augment(self.normalize(mel))
         if self.mixup_alpha > 0:
             x, target_b, other, lam = mixup(x, target, self.mixup_alpha)
-            logits = self.net(x)
+            logits = self._net(x)
             loss = lam * self.criterion(logits, target_b) + (1 - lam) * self.criterion(
                 logits, other
             )
         else:
-            logits = self.net(x)
+            logits = self._net(x)
             loss = self.criterion(logits, target)
         if not torch.isfinite(loss):
             # Stop at the first bad step: later ones only spread NaNs into the weights, and the
@@ -136,47 +156,62 @@ class GenreClassifier(pl.LightningModule):
             )
         self.train_acc(logits.argmax(dim=1), target)
         bs = target.shape[0]
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
+        # sync_dist: with DDP the epoch's loss is averaged over every rank, not rank 0's.
+        self.log(
+            "train/loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=bs,
+            sync_dist=True,
+        )
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=bs)
         return loss
 
     def _eval_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        mel, target, track = batch
+        mel, target, track, item = batch
         logits = self(mel)
-        self.epoch_logits.update(logits, target, track)
+        self.epoch_logits.update(logits, target, track, item)
         return self.criterion(logits, target), logits
 
     def _track_predictions(self, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Track-level predictions and labels of the epoch; logs chunk accuracy when chunked."""
-        chunk_logits = torch.cat(self.epoch_logits.logits)
-        chunk_labels = torch.cat(self.epoch_logits.labels)
-        logits, labels, chunks = self.epoch_logits.compute()
-        if chunks > len(labels):  # several chunks per track: the chunk-level number too
-            chunk_acc = (chunk_logits.argmax(1) == chunk_labels).float().mean()
-            self.log(f"{stage}/chunk_acc", chunk_acc)
+        """Track-level predictions and labels of the epoch (all ranks); logs chunk accuracy."""
+
+        def gather(x: torch.Tensor) -> torch.Tensor:
+            return cast(torch.Tensor, self.all_gather(x))
+
+        result = self.epoch_logits.compute(gather if self.trainer.world_size > 1 else None)
         self.epoch_logits.reset()
-        return logits.argmax(dim=1), labels
+        if len(result.chunk_labels) > len(result.labels):  # several chunks per track
+            chunk_pred = result.chunk_logits.argmax(1)
+            chunk_acc = (chunk_pred == result.chunk_labels).float().mean()
+            self.log(f"{stage}/chunk_acc", chunk_acc, sync_dist=True)
+        return result.logits.argmax(dim=1), result.labels
 
     def on_validation_epoch_start(self) -> None:
         self.epoch_logits.reset()
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         loss, logits = self._eval_step(batch)
-        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=batch[1].shape[0])
+        bs = batch[1].shape[0]
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
         if batch_idx == 0:  # a few clips to show in TensorBoard
-            mel, target, _ = batch
+            mel, target, _, _ = batch
             preds = logits.argmax(dim=1)
             self._val_examples = (mel[:EXAMPLES].cpu(), target[:EXAMPLES].cpu(), preds.cpu())
 
+    # Epoch-level numbers below come from every rank's predictions (already equal on all
+    # ranks); sync_dist only keeps Lightning's reduction consistent and quiet under DDP.
     def on_validation_epoch_end(self) -> None:
         if not self.epoch_logits:
             return
         pred, target = self._track_predictions("val")
         acc = self.val_acc(pred, target)
-        self.log("val/acc", acc, prog_bar=True)
+        self.log("val/acc", acc, prog_bar=True, sync_dist=True)
         if not self.trainer.sanity_checking:
             self.val_acc_best.update(acc)
-            self.log("val/acc_best", self.val_acc_best.compute())
+            self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True)
             if self._val_examples is not None:
                 mels, targets, preds = self._val_examples
                 tensorboard_log_examples(self, mels, targets, preds, self.class_names)
@@ -193,14 +228,14 @@ class GenreClassifier(pl.LightningModule):
         metrics = (self.test_acc, self.test_f1, self.test_f1_per_class, self.test_confusion)
         for metric in metrics:
             metric.update(pred, target)
-        self.log("test/acc", self.test_acc.compute())
-        self.log("test/f1_macro", self.test_f1.compute())
+        self.log("test/acc", self.test_acc.compute(), sync_dist=True)
+        self.log("test/f1_macro", self.test_f1.compute(), sync_dist=True)
         per_class = self.test_f1_per_class.compute()
         self.test_per_class = {
             n: float(v) for n, v in zip(self.class_names, per_class, strict=True)
         }
         for name, value in self.test_per_class.items():
-            self.log(f"test/f1/{name}", value)
+            self.log(f"test/f1/{name}", value, sync_dist=True)
         self.test_confusion_matrix = self.test_confusion.compute().cpu()
         tensorboard_log_confusion(self, self.test_confusion_matrix, self.class_names)
         for metric in metrics:

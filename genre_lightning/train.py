@@ -18,12 +18,14 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.utilities import rank_zero_only
 
 from genre_lightning.callbacks import EpochSeed, GracefulStop, Interrupted
 from genre_lightning.checkpoint import AtomicCheckpointIO
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import UserError
 from genre_lightning.module import GenreClassifier
+from genre_lightning.speed import compile_network
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     datamodule: GenreDataModule = instantiate(cfg.data)
     datamodule.prepare_data()  # stops here, before any model is built, when data is missing
     datamodule.setup("fit")
-    datamodule.write_split(out_dir / "split.csv")
+    if _is_rank_zero():  # with DDP every rank runs this; one writes the files
+        datamodule.write_split(out_dir / "split.csv")
     if cfg.data.get("num_classes") is None:  # data=folder: the folders decide, the model follows
         with open_dict(cfg):
             cfg.data.num_classes = datamodule.num_classes
@@ -73,6 +76,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         net_config=OmegaConf.to_container(cfg.model, resolve=True),  # type: ignore[arg-type]
         data_config=OmegaConf.to_container(cfg.data, resolve=True),  # type: ignore[arg-type]
     )
+    if cfg.get("compile"):
+        compile_network(model.net)
     loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
     callbacks += [EpochSeed(cfg.seed), GracefulStop()]
@@ -114,7 +119,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "num_clips": {part: ds.num_tracks for part, ds in datamodule.datasets.items()},
         "skipped_files": [p for p, _ in skipped],
     }
-    _write_json(out_dir / "metrics.json", metrics)
+    if trainer.is_global_zero:
+        _write_json(out_dir / "metrics.json", metrics)
     log.info(
         "test/acc %.4f  test/f1_macro %.4f  val/acc_best %s  -> %s",
         metrics["test/acc"],
@@ -123,6 +129,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         out_dir / "metrics.json",
     )
     return metrics
+
+
+def _is_rank_zero() -> bool:
+    return rank_zero_only.rank == 0  # type: ignore[attr-defined]
 
 
 def _resume_path(cfg: DictConfig, out_dir: Path) -> str | None:

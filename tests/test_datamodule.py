@@ -34,15 +34,46 @@ def test_split_sizes_by_track(sample_dm: GenreDataModule) -> None:
     assert sample_dm.num_classes == 10 and sample_dm.skipped == []
 
 
-def test_batches_become_paper_mel_images(sample_dm: GenreDataModule) -> None:
-    batch = next(iter(sample_dm.train_dataloader()))
-    wave, label, lengths, track = batch
-    assert wave.dtype == torch.int16 and wave.shape == (8, 662_688)
-    assert lengths.min() >= 661_408
-    mel, target, track_out = sample_dm.on_after_batch_transfer(batch, 0)
+def test_batches_become_paper_mel_images(gtzan_sample: Path, sample_dm: GenreDataModule) -> None:
+    per_batch = _dm(gtzan_sample, sample_dm.cache_dir, cache_features=False)
+    per_batch.setup("fit")
+    batch = next(iter(per_batch.train_dataloader()))
+    assert batch.wave.dtype == torch.int16 and batch.wave.shape == (8, 662_688)
+    assert batch.length.min() >= 661_408
+    mel, target, track_out, _ = per_batch.on_after_batch_transfer(batch, 0)
     assert mel.shape == (8, 1, 668, 64) and mel.dtype == torch.float32
-    assert torch.equal(target, label) and torch.equal(track_out, track)
-    assert sample_dm.feature_shape() == (1, 668, 64)
+    assert torch.equal(target, batch.label) and torch.equal(track_out, batch.track)
+    assert per_batch.feature_shape() == (1, 668, 64)
+
+
+@pytest.mark.parametrize("source", [{"cache_features": "auto"}, {"on_device": True}])
+def test_every_mel_source_gives_the_same_images(
+    gtzan_sample: Path, sample_dm: GenreDataModule, source: dict[str, object]
+) -> None:
+    """Per-batch mel from loaded samples is the reference for the table and on-device paths."""
+    reference = _dm(gtzan_sample, sample_dm.cache_dir, cache_features=False)
+    other = _dm(gtzan_sample, sample_dm.cache_dir, **{"cache_features": False, **source})
+    for dm in (reference, other):
+        dm.setup("fit")
+    for part in ("train", "val"):
+        ref_batch = next(iter(reference._loader(part, shuffle=False)))
+        batch = next(iter(other._loader(part, shuffle=False)))
+        assert batch.wave.numel() == 0  # only window places travel
+        assert torch.equal(batch.item, ref_batch.item)
+        want = reference.on_after_batch_transfer(ref_batch, 0).mel
+        torch.testing.assert_close(other.on_after_batch_transfer(batch, 0).mel, want)
+
+
+def test_features_table_follows_the_windows(gtzan_sample: Path, sample_dm: GenreDataModule) -> None:
+    assert sample_dm.batch_features is not None
+    assert sample_dm.batch_features.table_parts == {"train", "val", "test"}  # crop=start: fixed
+    random = _dm(gtzan_sample, sample_dm.cache_dir, crop="random", max_seconds=30.0)
+    random.setup("fit")
+    assert random.batch_features is not None
+    assert random.batch_features.table_parts == {"val", "test"}  # centre windows there
+    assert random.datasets["train"][0].wave.shape == (662_688,)
+    with pytest.raises(UserError, match=r"data\.cache_features=true"):
+        _dm(gtzan_sample, sample_dm.cache_dir, crop="random", cache_features=True).setup("fit")
 
 
 def test_feature_statistics_are_per_element(sample_dm: GenreDataModule) -> None:

@@ -15,14 +15,15 @@ def _ds(crop: str, lengths: list[int], **kwargs: object) -> WaveformDataset:
 
 
 def test_start_and_centre_windows() -> None:
-    wave, label, valid, track = _ds("start", [20, 20])[1]
+    wave, label, valid, track, item, row, offset, _ = _ds("start", [20, 20])[1]
     assert wave.tolist() == list(range(20, 28)) and label == 4 and valid == 8 and track == 1
-    wave, _, valid, _ = _ds("centre", [20, 20])[0]
+    assert (item, row, offset) == (1, 1, 0)
+    wave, _, valid, *_ = _ds("centre", [20, 20])[0]
     assert wave.tolist() == list(range(6, 14)) and valid == 8  # (20 - 8) // 2 = 6
 
 
 def test_short_clip_keeps_its_valid_length() -> None:
-    wave, _, valid, _ = _ds("centre", [5, 20])[0]
+    wave, _, valid, *_ = _ds("centre", [5, 20])[0]
     assert wave.tolist()[:5] == list(range(5)) and valid == 5  # no spare samples: offset 0
 
 
@@ -33,7 +34,7 @@ def test_random_windows_vary_and_follow_the_seed() -> None:
     torch.manual_seed(0)
     again = [ds[0][0][0].item() for _ in range(30)]
     assert first == again and len(set(first)) > 5 and min(first) >= 0 and max(first) <= 12
-    wave, _, valid, _ = ds[0]
+    wave, _, valid, *_ = ds[0]
     assert valid == 8 and wave.tolist() == list(range(wave[0].item(), wave[0].item() + 8))
 
 
@@ -50,3 +51,14 @@ def test_training_chunks_draw_each_track_several_times() -> None:
     torch.manual_seed(1)
     starts = {ds[0][0][0].item() for _ in range(20)}
     assert len(starts) > 3  # a new random chunk on every draw
+
+
+def test_located_windows_carry_no_samples_but_find_the_same_ones() -> None:
+    located = _ds("centre", [20, 20], chunks="all", locate_only=True, part=2)
+    loaded = _ds("centre", [20, 20], chunks="all")
+    assert located.fixed_windows and not _ds("random", [20, 20]).fixed_windows
+    for i in range(len(located)):
+        spot, full = located[i], loaded[i]
+        assert spot.wave.numel() == 0 and spot.part == 2
+        assert WAVES[spot.row, spot.offset : spot.offset + 8].tolist() == full.wave.tolist()
+        assert spot[1:6] == full[1:6]  # label, length, track, item, row

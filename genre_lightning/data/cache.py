@@ -112,10 +112,18 @@ def _check(npy: Path, meta: Path, key: str, num_samples: int) -> str | None:
 def _build(
     clips: Sequence[Clip], npy: Path, meta: Path, key: str, sample_rate: int, num_samples: int
 ) -> WaveformCache:
-    rows: list[np.ndarray] = []
     kept: list[int] = []
     lengths: list[int] = []
     skipped: list[tuple[str, str]] = []
+    # Per-process temporary names: two runs building the same cache at once never write into
+    # the same file, and the rename makes whichever finishes last the (identical) winner.
+    suffix = f".tmp-{os.getpid()}"
+    tmp_npy = npy.with_name(npy.name + suffix)
+    # Rows go straight into a memory-mapped file: building GTZAN's 1.3 GB cache holds one
+    # decoded clip in memory at a time, not the whole array (twice, as stacking would).
+    rows = np.lib.format.open_memmap(
+        tmp_npy, mode="w+", dtype=np.int16, shape=(len(clips), num_samples)
+    )
     for i, clip in enumerate(clips):
         try:
             wave = load_audio(clip.path, sample_rate)
@@ -123,21 +131,28 @@ def _build(
             log.warning("skipped undecodable file %s (%s)", clip.path, exc.reason)
             skipped.append((str(clip.path), exc.reason))
             continue
-        rows.append(to_int16(fix_length(wave, num_samples)).numpy())
+        rows[len(kept)] = to_int16(fix_length(wave, num_samples)).numpy()
         lengths.append(int(wave.shape[0]))
         kept.append(i)
     if not kept:
+        del rows
+        tmp_npy.unlink(missing_ok=True)
         raise UserError(
             f"none of the {len(clips)} audio files could be decoded; see the "
             f"warnings above for each file and its reason."
         )
-    # Per-process temporary names: two runs building the same cache at once never write into
-    # the same file, and the rename makes whichever finishes last the (identical) winner.
-    suffix = f".tmp-{os.getpid()}"
-    tmp_npy = npy.with_name(npy.name + suffix)
-    with open(tmp_npy, "wb") as f:
-        np.save(f, np.stack(rows))
-        f.flush()
+    if len(kept) < len(clips):  # drop the rows of skipped files (file to file, not via RAM)
+        full, tmp_full = rows, tmp_npy.with_name(tmp_npy.name + "-full")
+        os.replace(tmp_npy, tmp_full)
+        rows = np.lib.format.open_memmap(
+            tmp_npy, mode="w+", dtype=np.int16, shape=(len(kept), num_samples)
+        )
+        rows[:] = full[: len(kept)]
+        del full
+        tmp_full.unlink()
+    rows.flush()
+    del rows
+    with open(tmp_npy, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp_npy, npy)
     tmp_meta = meta.with_name(meta.name + suffix)

@@ -1,7 +1,8 @@
 """The LightningDataModule: index, decode once into a cached int16 array, split, batch.
 
 Batches leave the DataLoader as int16 waveforms (half the bytes of float32 to move to the
-device) and become mel images on the device itself, in :meth:`on_after_batch_transfer`.
+device), or only as the places of their windows, and become mel images on the device itself,
+in :meth:`on_after_batch_transfer` (see :mod:`genre_lightning.data.batches`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from genre_lightning.audio import SAMPLE_RATE, from_int16
+from genre_lightning.audio import SAMPLE_RATE
+from genre_lightning.data.batches import BatchFeatures, FeatureBatch, WindowBatch
 from genre_lightning.data.cache import WaveformCache, load_or_build
 from genre_lightning.data.dataset import CROPS, WaveformDataset
 from genre_lightning.data.download import DEFAULT_URL, ensure_gtzan
@@ -66,8 +68,16 @@ class GenreDataModule(pl.LightningDataModule):
         sha256: Its expected checksum (``None`` skips the check).
         batch_size: Clips per batch.
         num_workers: DataLoader worker processes (0 loads in the main process: the data is an
-            in-memory array, so workers only pay off on slow storage).
-        pin_memory: Pin host memory for faster, non-blocking copies to a GPU.
+            in-memory array, so workers only pay off on slow storage). Parts whose batches
+            carry no samples (``on_device``, ``cache_features``) always load in-process.
+        pin_memory: Pin host memory for faster, non-blocking copies to a GPU; ``None`` pins
+            when the trainer runs on CUDA.
+        on_device: Copy the whole int16 waveform array to the accelerator once and batch by
+            index (GTZAN is 1.3 GB as int16); windows are cut there.
+        cache_features: ``auto``: compute the mel images of every part whose windows are
+            fixed (no ``crop=random``, no random training chunks) once, on the device, and
+            reuse them every epoch; ``True``: the same, and an error if the training part
+            draws random windows; ``False``: mel per batch, every time.
         shuffle_seed: Seed of the training order; each epoch's order depends only on it and
             the epoch number, so a resumed run sees the same batches.
         features: Keyword arguments of :class:`~genre_lightning.features.MelFeatures`.
@@ -94,7 +104,9 @@ class GenreDataModule(pl.LightningDataModule):
         sha256: str | None = None,
         batch_size: int = 256,
         num_workers: int = 0,
-        pin_memory: bool = False,
+        pin_memory: bool | None = None,
+        on_device: bool = False,
+        cache_features: bool | str = "auto",
         shuffle_seed: int = 0,
         features: dict[str, Any] | None = None,
     ) -> None:
@@ -108,6 +120,10 @@ class GenreDataModule(pl.LightningDataModule):
             )
         if crop not in CROPS:
             raise UserError(f"data.crop={crop} is not known; use data.crop={'|'.join(CROPS)}")
+        if cache_features not in (True, False, "auto"):
+            raise UserError(
+                f"data.cache_features={cache_features} is not known; use auto, true or false"
+            )
         self.root = Path(root)
         self.cache_dir = Path(cache_dir) if cache_dir else self.root / ".cache"
         self.features = MelFeatures(sample_rate=sample_rate, **(features or {}))
@@ -116,6 +132,7 @@ class GenreDataModule(pl.LightningDataModule):
         self.cache: WaveformCache | None = None
         self.parts: dict[str, list[int]] = {}
         self.datasets: dict[str, WaveformDataset] = {}
+        self.batch_features: BatchFeatures | None = None
 
     # -- building -------------------------------------------------------------------------
     def dataset_root(self) -> Path:
@@ -145,7 +162,8 @@ class GenreDataModule(pl.LightningDataModule):
             fold=hp["fold"],
             num_folds=hp["num_folds"],
         )
-        for part in PARTS:
+        tables = set()
+        for code, part in enumerate(PARTS):
             rows = self.parts[part]
             labels = [self.clips[kept[r]].label for r in rows]
             lengths = [self.cache.lengths[r] for r in rows]
@@ -160,15 +178,38 @@ class GenreDataModule(pl.LightningDataModule):
                 crop,
                 chunks=("random" if part == "train" else "all") if chunked else None,
                 draws=max(1, hp["clip_samples"] // self.window_samples()),
+                part=code,
             )
+            dataset = self.datasets[part]
+            if hp["cache_features"] and dataset.fixed_windows:
+                tables.add(part)
+            dataset.locate_only = hp["on_device"] or part in tables
+        if hp["cache_features"] is True and "train" not in tables:
+            raise UserError(
+                "data.cache_features=true, but the training part draws a new window every "
+                "time (data.crop=random or data.chunk_seconds): its mel images cannot be "
+                "computed once. Use data.cache_features=auto (tables for validation and test "
+                "only) or false."
+            )
+        self.batch_features = BatchFeatures(
+            self.features,
+            self.cache.waves,
+            self.datasets,
+            on_device=hp["on_device"],
+            tables=tables,
+            batch_size=hp["batch_size"],
+        )
         sizes = {p: d.num_tracks for p, d in self.datasets.items()}
         log.info(
-            "data: %d clips (%d skipped) from %s, split %s (tracks)%s",
+            "data: %d clips (%d skipped) from %s, split %s (tracks)%s; mel %s",
             len(kept),
             len(self.cache.skipped),
             self.dataset_root(),
             sizes,
             f", {self.window_samples()}-sample chunks" if hp["chunk_seconds"] is not None else "",
+            f"computed once for {sorted(tables)}, per batch for the rest"
+            if tables
+            else "per batch",
         )
 
     def _load(self) -> None:
@@ -235,8 +276,9 @@ class GenreDataModule(pl.LightningDataModule):
 
     # -- batches --------------------------------------------------------------------------
     def _loader(self, part: str, shuffle: bool) -> DataLoader[Any]:
-        workers = self.hparams["num_workers"]
         dataset = self.datasets[part]
+        # Batches of window places are a few integers: worker processes would only cost.
+        workers = 0 if dataset.locate_only else self.hparams["num_workers"]
         sampler = (
             EpochShuffleSampler(len(dataset), self.hparams["shuffle_seed"]) if shuffle else None
         )
@@ -245,9 +287,16 @@ class GenreDataModule(pl.LightningDataModule):
             batch_size=self.hparams["batch_size"],
             sampler=sampler,
             num_workers=workers,
-            pin_memory=self.hparams["pin_memory"],
+            pin_memory=self._pin_memory() and not dataset.locate_only,
             persistent_workers=workers > 0,
         )
+
+    def _pin_memory(self) -> bool:
+        pin = self.hparams["pin_memory"]
+        if pin is None:  # pinned pages only pay off for copies to a GPU
+            trainer = self.trainer
+            return trainer is not None and trainer.strategy.root_device.type == "cuda"
+        return bool(pin)
 
     def train_dataloader(self) -> DataLoader[Any]:
         return self._loader("train", shuffle=True)
@@ -258,17 +307,17 @@ class GenreDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DataLoader[Any]:
         return self._loader("test", shuffle=False)
 
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Turn (int16 waveform, label, length, track) into (mel, label, track) on the device."""
-        wave, label, lengths, track = batch
-        self.features.to(wave.device)  # a no-op once the buffers live there
-        return self.features(from_int16(wave), lengths), label, track
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> FeatureBatch:
+        """Turn a collated batch of windows into a :class:`FeatureBatch` on its device."""
+        assert self.batch_features is not None, "setup() first"
+        windows = WindowBatch(*batch)
+        return self.batch_features(windows, PARTS[int(windows.part[0])])
 
     @torch.no_grad()
     def feature_statistics(self, device: torch.device | str = "cpu") -> tuple[torch.Tensor, ...]:
         """Per-element mean and std of the training set's mel images, computed on ``device``."""
         moments = RunningMoments()
         for batch in self._loader("train", shuffle=False):
-            mel, _, _ = self.on_after_batch_transfer([t.to(device) for t in batch], 0)
+            mel = self.on_after_batch_transfer([t.to(device) for t in batch], 0).mel
             moments.update(mel)
         return moments.compute()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -14,12 +15,29 @@ CROPS = ("start", "centre", "random")
 BY_CROP = -1
 
 
-class WaveformDataset(Dataset[tuple[torch.Tensor, int, int, int]]):
+class Window(NamedTuple):
+    """One network input as the DataLoader yields it (collated into a batch of each field).
+
+    ``wave`` is the int16 window itself, or an empty tensor when the dataset only locates
+    windows (``locate_only``): the samples are then gathered on the device from ``row`` and
+    ``offset``, or the window's mel image is looked up by ``item``.
+    """
+
+    wave: torch.Tensor
+    label: int
+    length: int  # valid (not padded) samples of the window
+    track: int  # the clip's position in the dataset; the chunks of one track share it
+    item: int  # the window's index in the dataset (unique, also across DDP ranks)
+    row: int  # row of the cached waveform array
+    offset: int  # first sample of the window in that row
+    part: int  # which part of the split (the dataset's ``part``), to find its features table
+
+
+class WaveformDataset(Dataset[Window]):
     """Windows of the memory-mapped waveform array.
 
-    Each item is ``(int16 window, label, valid samples, track)``, where ``track`` is the
-    position of the clip in this dataset: chunks of one track share it, so predictions can be
-    averaged per track.
+    Each item is a :class:`Window`; ``track`` is the position of the clip in this dataset:
+    chunks of one track share it, so predictions can be averaged per track.
 
     Args:
         waves: Cached clips (num_clips, stored_samples), each from the start of its file.
@@ -34,6 +52,8 @@ class WaveformDataset(Dataset[tuple[torch.Tensor, int, int, int]]):
             and epoch (training on chunks). ``"all"``: every non-overlapping window of each
             track, in order (evaluating on chunks).
         draws: Windows per track and epoch for ``chunks="random"``.
+        locate_only: Yield where each window is, not its samples (``wave`` is empty).
+        part: A number naming the dataset's part of the split, passed on in every item.
     """
 
     def __init__(
@@ -46,8 +66,11 @@ class WaveformDataset(Dataset[tuple[torch.Tensor, int, int, int]]):
         crop: str = "start",
         chunks: str | None = None,
         draws: int = 1,
+        locate_only: bool = False,
+        part: int = 0,
     ) -> None:
         self.waves, self.rows = waves, list(rows)
+        self.locate_only, self.part = locate_only, part
         self.labels, self.lengths = list(labels), list(lengths)
         self.window, self.crop = window, "random" if chunks == "random" else crop
         tracks = range(len(self.rows))
@@ -63,6 +86,11 @@ class WaveformDataset(Dataset[tuple[torch.Tensor, int, int, int]]):
         return max(1, self._available(track) // self.window)
 
     @property
+    def fixed_windows(self) -> bool:
+        """Whether every access of an item returns the same window (no random offsets)."""
+        return self.crop != "random"
+
+    @property
     def num_tracks(self) -> int:
         """Tracks (clips) in the dataset; ``len()`` counts windows, several per track if chunked."""
         return len(self.rows)
@@ -70,7 +98,7 @@ class WaveformDataset(Dataset[tuple[torch.Tensor, int, int, int]]):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int, int]:
+    def __getitem__(self, i: int) -> Window:
         track, offset = self.items[i]
         available = self._available(track)
         if offset == BY_CROP:
@@ -79,9 +107,13 @@ class WaveformDataset(Dataset[tuple[torch.Tensor, int, int, int]]):
                 offset = int(torch.randint(0, spare + 1, ()).item())
             else:
                 offset = spare // 2 if self.crop == "centre" else 0
-        # np.array copies the window out of the read-only memory map.
-        row = self.waves[self.rows[track], offset : offset + self.window]
-        wave = torch.from_numpy(np.array(row))
-        if wave.shape[0] < self.window:  # the stored clip is shorter than a window
-            wave = torch.nn.functional.pad(wave, (0, self.window - wave.shape[0]))
-        return wave, self.labels[track], max(0, min(self.window, available - offset)), track
+        row = self.rows[track]
+        valid = max(0, min(self.window, available - offset))
+        if self.locate_only:
+            wave = torch.empty(0, dtype=torch.int16)
+        else:
+            # np.array copies the window out of the read-only memory map.
+            wave = torch.from_numpy(np.array(self.waves[row, offset : offset + self.window]))
+            if wave.shape[0] < self.window:  # the stored clip is shorter than a window
+                wave = torch.nn.functional.pad(wave, (0, self.window - wave.shape[0]))
+        return Window(wave, self.labels[track], valid, track, i, row, offset, self.part)

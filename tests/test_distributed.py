@@ -1,0 +1,43 @@
+"""trainer=ddp_sim: two real processes (gloo on CPU) give the metrics one process gives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import TINY, run_cli
+
+
+@pytest.mark.slow
+def test_two_processes_report_what_one_process_measures(tmp_path: Path, data_dir: Path) -> None:
+    run = tmp_path / "run"
+    # 13 tracks per part and 3 chunks per track: 39 test chunks do not split evenly over two
+    # ranks, so the distributed sampler repeats one; it must still count once.
+    args = [
+        *TINY,
+        "data.clips_per_class=13",
+        "data.chunk_seconds=0.6",
+        "trainer=ddp_sim",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=2",
+        f"paths.data_dir={data_dir}",
+        f"hydra.run.dir={run}",
+    ]
+    proc = run_cli(args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (run / "train_ddp_process_1.log").is_file()  # the second rank ran
+    trained = json.loads((run / "metrics.json").read_text())
+    assert trained["num_clips"]["test"] == 13
+    assert sum(map(sum, trained["confusion_matrix"])) == 13  # each track once, not per rank
+
+    proc = run_cli(
+        [f"ckpt_path={trained['best_ckpt']}", "accelerator=cpu"],
+        cwd=tmp_path,
+        module="genre_lightning.evaluate",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    single = json.loads((run / "evaluate" / "metrics.json").read_text())
+    for key in ("test/acc", "test/f1_macro", "test/f1_per_class", "confusion_matrix"):
+        assert single[key] == trained[key], key
