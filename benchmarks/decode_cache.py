@@ -28,7 +28,7 @@ def run(quick: bool = False) -> list[Row]:
         first = time.perf_counter() - start
         start = time.perf_counter()
         again = load_or_build(clips, cache_dir, 22050, CLIP_SAMPLES)
-        total = float(again.waves.astype("int64").sum())  # touch every page: a real read
+        total = int(again.waves.sum(dtype="int64"))  # touch every page: a real read
         second = time.perf_counter() - start
         assert not built.hit and again.hit and total == total
         size = built.path.stat().st_size / 2**20

@@ -207,7 +207,8 @@ class GenreDataModule(pl.LightningDataModule):
             self.dataset_root(),
             sizes,
             f", {self.window_samples()}-sample chunks" if hp["chunk_seconds"] is not None else "",
-            f"computed once for {sorted(tables)}, per batch for the rest"
+            f"computed once for {', '.join(sorted(tables))}"
+            + (", per batch for the rest" if len(tables) < len(PARTS) else "")
             if tables
             else "per batch",
         )
