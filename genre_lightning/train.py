@@ -58,8 +58,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     datamodule: GenreDataModule = instantiate(cfg.data)
     datamodule.prepare_data()  # stops here, before any model is built, when data is missing
     datamodule.setup("fit")
-    if _is_rank_zero():  # with DDP every rank runs this; one writes the files
-        datamodule.write_split(out_dir / "split.csv")
     if cfg.data.get("num_classes") is None:  # data=folder: the folders decide, the model follows
         with open_dict(cfg):
             cfg.data.num_classes = datamodule.num_classes
@@ -84,6 +82,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer: pl.Trainer = instantiate(
         cfg.trainer, logger=loggers or False, callbacks=callbacks, plugins=[AtomicCheckpointIO()]
     )
+    if _is_rank_zero():
+        datamodule.write_split(out_dir / "split.csv")
     log.info("outputs: %s  |  curves: tensorboard --logdir %s", out_dir, out_dir / "tensorboard")
 
     skipped = datamodule.skipped
@@ -119,7 +119,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "num_clips": {part: ds.num_tracks for part, ds in datamodule.datasets.items()},
         "skipped_files": [p for p, _ in skipped],
     }
-    if trainer.is_global_zero:
+    if _is_rank_zero():
         _write_json(out_dir / "metrics.json", metrics)
     log.info(
         "test/acc %.4f  test/f1_macro %.4f  val/acc_best %s  -> %s",
@@ -132,6 +132,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _is_rank_zero() -> bool:
+    """Whether this process writes the run's files: with DDP every rank runs :func:`train`.
+
+    Lightning reads the rank from the launcher's environment at import, so this holds
+    before the trainer has set up the process group, as well as after.
+    """
     return rank_zero_only.rank == 0  # type: ignore[attr-defined]
 
 

@@ -109,17 +109,9 @@ class BatchFeatures:
     def _samples(self, batch: WindowBatch, part: str, device: torch.device) -> torch.Tensor:
         if batch.wave.numel():
             return batch.wave
+        # Batches without samples come from on-device parts (table parts never get here).
         window = self.datasets[part].window
-        if self.on_device:
-            return gather_windows(self.device_waves(device), batch.row, batch.offset, window)
-        return self._host_windows(batch.row.tolist(), batch.offset.tolist(), window).to(device)
-
-    def _host_windows(self, rows: list[int], offsets: list[int], window: int) -> torch.Tensor:
-        out = np.zeros((len(rows), window), dtype=np.int16)
-        for k, (row, offset) in enumerate(zip(rows, offsets, strict=True)):
-            piece = self.host_waves[row, offset : offset + window]
-            out[k, : piece.shape[0]] = piece
-        return torch.from_numpy(out)
+        return gather_windows(self.device_waves(device), batch.row, batch.offset, window)
 
     def device_waves(self, device: torch.device) -> torch.Tensor:
         """The whole int16 waveform array on ``device`` (copied there once)."""
@@ -147,14 +139,13 @@ class BatchFeatures:
             chunk = windows[start : start + self.batch_size]
             rows, offsets = [w.row for w in chunk], [w.offset for w in chunk]
             if self.on_device:
+                waves = self.device_waves(device)
                 wave = gather_windows(
-                    self.device_waves(device),
-                    torch.tensor(rows),
-                    torch.tensor(offsets),
-                    dataset.window,
+                    waves, torch.tensor(rows), torch.tensor(offsets), dataset.window
                 )
             else:
-                wave = self._host_windows(rows, offsets, dataset.window).to(device)
+                samples = [dataset.samples(r, o) for r, o in zip(rows, offsets, strict=True)]
+                wave = torch.stack(samples).to(device)
             lengths = torch.tensor([w.length for w in chunk], device=device)
             mels.append(self.features(from_int16(wave), lengths))
         table = torch.cat(mels)

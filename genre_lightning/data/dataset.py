@@ -98,6 +98,14 @@ class WaveformDataset(Dataset[Window]):
     def __len__(self) -> int:
         return len(self.items)
 
+    def samples(self, row: int, offset: int) -> torch.Tensor:
+        """The int16 window at ``offset`` of cached ``row``, zero-padded to ``window`` samples."""
+        # np.array copies the window out of the read-only memory map.
+        wave = torch.from_numpy(np.array(self.waves[row, offset : offset + self.window]))
+        if wave.shape[0] < self.window:  # the stored clip is shorter than a window
+            wave = torch.nn.functional.pad(wave, (0, self.window - wave.shape[0]))
+        return wave
+
     def __getitem__(self, i: int) -> Window:
         track, offset = self.items[i]
         available = self._available(track)
@@ -109,11 +117,5 @@ class WaveformDataset(Dataset[Window]):
                 offset = spare // 2 if self.crop == "centre" else 0
         row = self.rows[track]
         valid = max(0, min(self.window, available - offset))
-        if self.locate_only:
-            wave = torch.empty(0, dtype=torch.int16)
-        else:
-            # np.array copies the window out of the read-only memory map.
-            wave = torch.from_numpy(np.array(self.waves[row, offset : offset + self.window]))
-            if wave.shape[0] < self.window:  # the stored clip is shorter than a window
-                wave = torch.nn.functional.pad(wave, (0, self.window - wave.shape[0]))
+        wave = torch.empty(0, dtype=torch.int16) if self.locate_only else self.samples(row, offset)
         return Window(wave, self.labels[track], valid, track, i, row, offset, self.part)
