@@ -101,7 +101,7 @@ def machine_info() -> dict[str, Any]:
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "torchaudio": torchaudio.__version__,
-        "librosa": librosa.__version__,
+        "librosa": getattr(librosa, "__version__", None),
         "numpy": np.__version__,
         "pytorch_lightning": pl.__version__,
         "cuda_available": torch.cuda.is_available(),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +22,7 @@ from genre_lightning.features import MelFeatures
 
 CLIP_SAMPLES = 662_688
 FRAMES = 668
-LIBROSA_ARGS = {
+LIBROSA_ARGS: dict[str, Any] = {
     "sr": 22050,
     "n_fft": 2048,
     "win_length": 1984,
@@ -126,7 +128,8 @@ def run(quick: bool = False) -> list[Row]:
         out = np.asarray(fn(waves), dtype=np.float64)
         diff = np.abs(out - reference).max(axis=(1, 2)) / np.abs(reference).max(axis=(1, 2))
         errors[name] = float(diff.max())
-    times = interleaved({k: (lambda f=f: f(waves)) for k, f in variants.items()}, 3 if quick else 5)
+    calls: dict[str, Callable[[], Any]] = {k: partial(f, waves) for k, f in variants.items()}
+    times = interleaved(calls, 3 if quick else 5)
     ms = {k: median(v) / n * 1e3 for k, v in times.items()}
     lib, base = ms["librosa (numpy, per clip)"], ms[f"MelFeatures batch {n}"]
     rows = [

@@ -138,5 +138,5 @@ def write_tone(
     mono = (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
     data = np.stack([mono] * channels, axis=1) if channels > 1 else mono
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, data, sr, **kwargs)  # type: ignore[arg-type]
+    sf.write(path, data, sr, **kwargs)
     return mono

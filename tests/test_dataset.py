@@ -35,7 +35,7 @@ def test_random_windows_vary_and_follow_the_seed() -> None:
     again = [ds[0][0][0].item() for _ in range(30)]
     assert first == again and len(set(first)) > 5 and min(first) >= 0 and max(first) <= 12
     wave, _, valid, *_ = ds[0]
-    assert valid == 8 and wave.tolist() == list(range(wave[0].item(), wave[0].item() + 8))
+    assert valid == 8 and wave.tolist() == list(range(int(wave[0]), int(wave[0]) + 8))
 
 
 def test_evaluation_chunks_cover_each_track_in_order() -> None:
