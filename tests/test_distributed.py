@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from omegaconf import DictConfig
 
 from .conftest import TINY, run_cli
 
@@ -41,3 +43,18 @@ def test_two_processes_report_what_one_process_measures(tmp_path: Path, data_dir
     single = json.loads((run / "evaluate" / "metrics.json").read_text())
     for key in ("test/acc", "test/f1_macro", "test/f1_per_class", "confusion_matrix"):
         assert single[key] == trained[key], key
+
+
+def test_gpu_and_ddp_trainer_configs_compose(make_cfg: Callable[..., DictConfig]) -> None:
+    gpu = make_cfg(["trainer=gpu"]).trainer
+    assert (gpu.accelerator, gpu.precision, gpu.benchmark) == ("gpu", "bf16-mixed", True)
+    ddp = make_cfg(["trainer=ddp"]).trainer
+    assert (ddp.strategy, ddp.devices, ddp.precision, ddp.sync_batchnorm) == (
+        "ddp",
+        "auto",
+        "bf16-mixed",
+        True,
+    )
+    sim = make_cfg(["trainer=ddp_sim"]).trainer
+    assert (sim.accelerator, sim.devices, sim.strategy) == ("cpu", 2, "ddp")
+    assert "sync_batchnorm" not in sim  # SyncBatchNorm needs CUDA
