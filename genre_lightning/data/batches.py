@@ -92,7 +92,6 @@ class BatchFeatures:
     ) -> None:
         self.features, self.host_waves, self.datasets = features, waves, dict(datasets)
         self.on_device, self.table_parts, self.batch_size = on_device, tables, batch_size
-        self.parts = list(self.datasets)
         self._device_waves: torch.Tensor | None = None
         self._tables: dict[str, torch.Tensor] = {}
 
