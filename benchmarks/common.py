@@ -16,6 +16,11 @@ from typing import Any
 #: The repository root (``benchmarks/`` sits in it).
 REPO = Path(__file__).resolve().parents[1]
 
+#: Samples per clip in every benchmark: the paper's 668 frames (GTZAN's default clip length).
+CLIP_SAMPLES = 662_688
+#: Length of the clips of the GTZAN-sized synthetic set (1000 clips, as many as GTZAN).
+SYNTHETIC_SECONDS = 30.0
+
 
 @dataclass
 class Row:
@@ -80,6 +85,11 @@ def scratch_dir() -> Path:
     path = Path(tempfile.gettempdir()) / "genre-lightning-bench"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def synthetic_gtzan_root() -> Path:
+    """Where the GTZAN-sized synthetic set is generated (once) and cached."""
+    return scratch_dir() / "synthetic-gtzan-size"
 
 
 def machine_info() -> dict[str, Any]:

@@ -7,11 +7,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import Row, sample_root
+from benchmarks.common import CLIP_SAMPLES, Row, sample_root
 from genre_lightning.data.cache import load_or_build
 from genre_lightning.data.index import GTZAN_GENRES, index_clips
-
-CLIP_SAMPLES = 662_688
 
 
 def run(quick: bool = False) -> list[Row]:

@@ -21,8 +21,9 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
-from benchmarks.common import Row, scratch_dir
+from benchmarks.common import CLIP_SAMPLES, SYNTHETIC_SECONDS, Row, synthetic_gtzan_root
 from benchmarks.loop import StepTimes
+from genre_lightning.audio import from_int16
 from genre_lightning.data.synthetic import SyntheticDataModule
 from genre_lightning.features import MelFeatures
 from genre_lightning.models.alexnet import AlexNet
@@ -38,10 +39,10 @@ SOURCES: dict[str, dict[str, Any]] = {
 
 def _datamodule(per_class: int, batch: int, **source: Any) -> SyntheticDataModule:
     dm = SyntheticDataModule(
-        root=str(scratch_dir() / "synthetic-gtzan-size"),
+        root=str(synthetic_gtzan_root()),
         clips_per_class=per_class,
-        seconds=30.0,
-        clip_samples=662_688,
+        seconds=SYNTHETIC_SECONDS,
+        clip_samples=CLIP_SAMPLES,
         features={"num_frames": 668},
         batch_size=batch,
         **source,
@@ -70,9 +71,8 @@ def _epochs_per_second(
         callbacks=[times],
     )
     trainer.fit(model, datamodule=dm)
+    # Step ends are synchronised: every step reads its loss (the non-finite check).
     first, _ = times.epochs[1]
-    if accelerator == "gpu":
-        torch.cuda.synchronize()
     seconds = times.ends[-1] - times.starts[first]
     return epochs / seconds
 
@@ -88,7 +88,7 @@ def _mel_all(dm: SyntheticDataModule, device: torch.device) -> float:
                 torch.cuda.synchronize()
             start = time.perf_counter()
             for chunk in waves.split(250):
-                mel(chunk.float() / 32768.0)
+                mel(from_int16(chunk))
             if device.type == "cuda":
                 torch.cuda.synchronize()
     return time.perf_counter() - start

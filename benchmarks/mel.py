@@ -16,11 +16,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from benchmarks.common import Row, interleaved, median, sample_root
+from benchmarks.common import CLIP_SAMPLES, Row, interleaved, median, sample_root
 from genre_lightning.audio import fix_length, load_audio
 from genre_lightning.features import MelFeatures
 
-CLIP_SAMPLES = 662_688
 FRAMES = 668
 LIBROSA_ARGS: dict[str, Any] = {
     "sr": 22050,

@@ -36,7 +36,9 @@ class TrackLogits:
         self, logits: torch.Tensor, labels: torch.Tensor, tracks: torch.Tensor, items: torch.Tensor
     ) -> None:
         """Add a batch of chunk logits (B, classes) with their labels, track and item ids."""
-        self.parts.append((logits.detach().float(), labels.detach(), tracks.detach(), items))
+        self.parts.append(
+            (logits.detach().float(), labels.detach(), tracks.detach(), items.detach())
+        )
 
     def compute(self, gather: Gather | None = None) -> TrackResult:
         """Average the epoch's chunks per track.
@@ -48,7 +50,7 @@ class TrackLogits:
         logits, labels, tracks, items = (torch.cat(x) for x in zip(*self.parts, strict=True))
         if gather is not None:
             logits, labels, tracks, items = (
-                gather(x).flatten(0, 1) for x in (logits, labels, tracks, items.detach())
+                gather(x).flatten(0, 1) for x in (logits, labels, tracks, items)
             )
             unique, inverse = torch.unique(items, return_inverse=True)
             first = torch.full_like(unique, len(items)).scatter_reduce_(
