@@ -23,6 +23,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from genre_lightning.callbacks import EpochSeed, GracefulStop, Interrupted
 from genre_lightning.checkpoint import AtomicCheckpointIO
 from genre_lightning.data.datamodule import GenreDataModule
+from genre_lightning.distributed import sweep_job_ranks
 from genre_lightning.errors import UserError
 from genre_lightning.module import GenreClassifier
 from genre_lightning.speed import compile_network
@@ -98,16 +99,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         # The hparams tab: the run's whole config against the two numbers that matter.
         lg.log_hyperparams(_flat_config(cfg), {"val/acc_best": 0.0, "test/acc": 0.0})
 
-    try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
-    except Interrupted as exc:
-        raise Interrupted(
-            f"{exc}. {out_dir / 'checkpoints' / 'last.ckpt'} holds the last completed epoch; "
-            f"resume with the same command plus `resume={out_dir}`."
-        ) from None
-    checkpoint = trainer.checkpoint_callback
-    best = getattr(checkpoint, "best_model_path", "") or None
-    trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+    with sweep_job_ranks():  # DDP in a multirun: this job's ranks run this job only
+        try:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
+        except Interrupted as exc:
+            raise Interrupted(
+                f"{exc}. {out_dir / 'checkpoints' / 'last.ckpt'} holds the last completed "
+                f"epoch; resume with the same command plus `resume={out_dir}`."
+            ) from None
+        checkpoint = trainer.checkpoint_callback
+        best = getattr(checkpoint, "best_model_path", "") or None
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
 
     score = getattr(checkpoint, "best_model_score", None)
     metrics = {

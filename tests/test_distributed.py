@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig
 
-from .conftest import TINY, run_cli
+from .conftest import TINY, run_cli, run_tiny_multirun
 
 
 @pytest.mark.slow
@@ -43,6 +43,26 @@ def test_two_processes_report_what_one_process_measures(tmp_path: Path, data_dir
     single = json.loads((run / "evaluate" / "metrics.json").read_text())
     for key in ("test/acc", "test/f1_macro", "test/f1_per_class", "confusion_matrix"):
         assert single[key] == trained[key], key
+
+
+@pytest.mark.slow
+def test_ddp_jobs_in_a_multirun_start_their_own_ranks(tmp_path: Path, data_dir: Path) -> None:
+    # A DDP job, a one-process job, a DDP job. Before sweep_job_ranks the first job's extra rank
+    # replayed the whole sweep: it ran beside the one-process job and was reused by the third.
+    sweep = tmp_path / "sweep"
+    proc = run_tiny_multirun(
+        sweep, data_dir, "trainer=ddp_sim,cpu,ddp_sim", "+trainer.limit_train_batches=2"
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    second_rank_logs = {job: (sweep / job / "train_ddp_process_1.log").is_file() for job in "012"}
+    assert second_rank_logs == {"0": True, "1": False, "2": True}
+    for job in "012":
+        metrics = json.loads((sweep / job / "metrics.json").read_text())
+        assert sum(map(sum, metrics["confusion_matrix"])) == metrics["num_clips"]["test"]
+    # Each rank ran one job: its log names its own run directory only.
+    for job in "02":
+        log = (sweep / job / "train_ddp_process_1.log").read_text()
+        assert log.count("outputs: ") == 1 and f"outputs: {sweep / job}  " in log
 
 
 def test_gpu_and_ddp_trainer_configs_compose(make_cfg: Callable[..., DictConfig]) -> None:

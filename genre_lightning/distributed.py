@@ -1,0 +1,82 @@
+"""DDP inside a Hydra multirun: every sweep job starts its own ranks, which run that job only.
+
+Lightning starts the ranks > 0 of ``strategy=ddp`` by running the command line again:
+``sys.argv`` plus ``hydra.run.dir=<HydraConfig's run.dir>``. In a multirun that command line is
+the whole sweep (``-m optimizer.lr=1e-4,5e-4``), so the extra rank replayed every job of the
+sweep on its own, and from the second job on Lightning started no ranks at all: the environment
+variables it had set for the first job told it that the ranks already existed. That held
+together only while every process walked the sweep in the same order; a parallel launcher or an
+unseeded Optuna sampler breaks it, a sweep mixing ``trainer=ddp`` with single-process jobs ran
+a stray rank beside the single-process job, and the stray rank wrote ``sweep_summary.csv`` too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import cast
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf, read_write
+
+#: What Lightning's launcher sets in its own process for the ranks it starts (and the thread
+#: count it lowers for them).
+LAUNCHER_ENV = (
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "NODE_RANK",
+    "LOCAL_RANK",
+    "WORLD_SIZE",
+    "OMP_NUM_THREADS",
+)
+
+
+@contextmanager
+def sweep_job_ranks() -> Iterator[None]:
+    """Within this block, DDP ranks that Lightning starts run the current sweep job only.
+
+    Outside a multirun this does nothing. Inside one it points the command line Lightning
+    re-runs at this job and its directory, and afterwards it closes the job's process group and
+    clears the launcher's variables, so the next job starts fresh ranks on a fresh port. Where
+    the ranks come from outside (``torchrun``, SLURM) the variables were set before the job and
+    are kept.
+    """
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        yield
+        return
+    # Typed as the HydraConf dataclass, but at run time it is a (read-only) DictConfig.
+    hydra_cfg = cast(DictConfig, HydraConfig.get())
+    saved_argv = sys.argv
+    run = OmegaConf.to_container(hydra_cfg.run, resolve=False)  # the pattern, not today's path
+    assert isinstance(run, dict)
+    saved_run_dir = run["dir"]
+    saved_env = {key: os.environ.get(key) for key in LAUNCHER_ENV}
+    saved_threads = torch.get_num_threads()
+    # The command line's hydra.* overrides (logging, job.chdir, ...), then the job's own values;
+    # hydra.mode=RUN last, because a config may ask for a multirun itself (hparams_search).
+    sys.argv = [
+        saved_argv[0],
+        *hydra_cfg.overrides.hydra,
+        *hydra_cfg.overrides.task,
+        "hydra.mode=RUN",
+    ]
+    with read_write(hydra_cfg):
+        hydra_cfg.run.dir = hydra_cfg.runtime.output_dir
+    try:
+        yield
+    finally:
+        sys.argv = saved_argv
+        with read_write(hydra_cfg):
+            hydra_cfg.run.dir = saved_run_dir
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        torch.set_num_threads(saved_threads)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
