@@ -121,6 +121,26 @@ def test_kfold_split_covers_every_track_once(gtzan_sample: Path, tmp_path: Path)
     assert sorted(tests) == list(range(50))
 
 
+def test_kfold_val_fraction_sets_the_validation_share(gtzan_sample: Path, tmp_path: Path) -> None:
+    sizes = {}
+    for val_fraction in (0.1, 0.25):
+        dm = GenreDataModule(
+            root=str(gtzan_sample),
+            cache_dir=str(tmp_path),
+            split="kfold",
+            num_folds=5,
+            val_fraction=val_fraction,
+            clip_samples=22050,
+        )
+        dm.setup("fit")
+        sizes[val_fraction] = {part: len(rows) for part, rows in dm.parts.items()}
+    # 40 tracks outside the test fold: 4 or 10 of them validate.
+    assert sizes == {
+        0.1: {"train": 36, "val": 4, "test": 10},
+        0.25: {"train": 30, "val": 10, "test": 10},
+    }
+
+
 def test_download_true_with_data_in_place_needs_no_network(
     gtzan_sample: Path, tmp_path: Path
 ) -> None:

@@ -44,7 +44,7 @@ def test_same_seed_same_split_other_seed_other_split() -> None:
 
 @pytest.mark.parametrize("bad", [(0.5, 0.5), (0.8, 0.1, 0.2), (1.0, 0.0, 0.0)])
 def test_bad_fractions_are_rejected(bad: tuple[float, ...]) -> None:
-    with pytest.raises(ValueError, match="split_fractions"):
+    with pytest.raises(UserError, match="split_fractions"):
         random_split(10, fractions=bad)
 
 
@@ -153,14 +153,14 @@ def test_kfold_is_deterministic_for_a_seed() -> None:
 @pytest.mark.parametrize(
     ("fold", "num_folds", "match"),
     [
-        (10, 10, r"data\.fold must be in \[0, 9\]"),
-        (-1, 5, r"data\.fold must be in \[0, 4\]"),
-        (0, 1, r"data\.num_folds must be in \[2, 51\]"),
-        (0, 52, r"data\.num_folds"),
+        (10, 10, r"data\.fold=10: must be in \[0, 9\]"),
+        (-1, 5, r"data\.fold=-1: must be in \[0, 4\]"),
+        (0, 1, r"data\.num_folds=1: must be in \[2, 51\]"),
+        (0, 52, r"data\.num_folds=52"),
     ],
 )
 def test_kfold_rejects_bad_fold_settings(fold: int, num_folds: int, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(UserError, match=match):
         kfold_split(LABELS, fold, num_folds)
 
 

@@ -56,6 +56,8 @@ class GenreDataModule(pl.LightningDataModule):
         split_seed: Seed of the split (independent of the training seed).
         fold: Test fold of ``kfold`` (0-based).
         num_folds: Number of folds of ``kfold``.
+        val_fraction: Share of ``kfold``'s non-test tracks held out (stratified) for
+            validation, which picks the checkpoint that is tested.
         crop: Which ``clip_samples`` of a longer file are used: ``start``, ``centre``, or
             ``random`` (a new random window every time a training clip is drawn; validation and
             test use the centre). ``centre`` and ``random`` cache up to ``max_seconds`` per file.
@@ -96,6 +98,7 @@ class GenreDataModule(pl.LightningDataModule):
         split_seed: int = 42,
         fold: int = 0,
         num_folds: int = 10,
+        val_fraction: float = 0.1,
         crop: str = "start",
         max_seconds: float = 120.0,
         chunk_seconds: float | None = None,
@@ -161,6 +164,7 @@ class GenreDataModule(pl.LightningDataModule):
             seed=hp["split_seed"],
             fold=hp["fold"],
             num_folds=hp["num_folds"],
+            val_fraction=hp["val_fraction"],
         )
         tables = set()
         for code, part in enumerate(PARTS):

@@ -35,14 +35,20 @@ def random_split(
 
     Returns:
         Sorted indices for each of ``train``, ``val`` and ``test``.
+
+    Raises:
+        UserError: Bad ``fractions`` or fewer than 3 tracks.
     """
     if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) <= 0:
-        raise ValueError(
+        raise UserError(
             f"data.split_fractions must be three positive numbers summing to 1, "
-            f"got {list(fractions)}"
+            f"got {list(fractions)}; e.g. data.split_fractions=[0.8,0.1,0.1]"
         )
     if num_items < 3:
-        raise ValueError(f"need at least 3 tracks to split into train/val/test, got {num_items}")
+        raise UserError(
+            f"need at least 3 tracks to split into train/val/test, got {num_items}: "
+            f"point data.root at a folder with more clips"
+        )
     order = torch.randperm(num_items, generator=torch.Generator().manual_seed(seed)).tolist()
     # Validation and test get their rounded share (at least one track); train takes the rest,
     # so 999 tracks split 799/100/100 and 1000 split 800/100/100.
@@ -143,17 +149,19 @@ def kfold_split(
         Sorted indices for each of ``train``, ``val`` and ``test``.
 
     Raises:
-        ValueError: ``num_folds`` not in ``[2, len(labels)]``, ``fold`` not in
+        UserError: ``num_folds`` not in ``[2, len(labels)]``, ``fold`` not in
             ``[0, num_folds)`` or ``val_fraction`` not in ``(0, 1)``.
     """
     if num_folds < 2 or num_folds > len(labels):
-        raise ValueError(
-            f"data.num_folds must be in [2, {len(labels)}] (the number of tracks), got {num_folds}"
+        raise UserError(
+            f"data.num_folds={num_folds}: must be in [2, {len(labels)}] (the number of tracks)"
         )
     if not 0 <= fold < num_folds:
-        raise ValueError(f"data.fold must be in [0, {num_folds - 1}], got {fold}")
+        raise UserError(
+            f"data.fold={fold}: must be in [0, {num_folds - 1}] with data.num_folds={num_folds}"
+        )
     if not 0 < val_fraction < 1:
-        raise ValueError(f"data.val_fraction must be in (0, 1), got {val_fraction}")
+        raise UserError(f"data.val_fraction={val_fraction}: must be in (0, 1), e.g. 0.1")
     by_class: dict[int, list[int]] = defaultdict(list)
     for i, label in enumerate(labels):
         by_class[label].append(i)
@@ -189,6 +197,7 @@ def make_split(
     seed: int = 42,
     fold: int = 0,
     num_folds: int = 10,
+    val_fraction: float = 0.1,
 ) -> dict[str, list[int]]:
     """Split the clips by ``data.split``: ``random``, ``filtered`` or ``kfold``.
 
@@ -200,6 +209,7 @@ def make_split(
         seed: Seed of ``random`` and ``kfold``.
         fold: Tested fold of ``kfold``.
         num_folds: Number of folds of ``kfold``.
+        val_fraction: Share of ``kfold``'s non-test tracks held out for validation.
 
     Returns:
         Sorted indices for each of ``train``, ``val`` and ``test`` (``filtered`` logs its
@@ -213,5 +223,5 @@ def make_split(
     if kind == "filtered":
         return filtered_split(tracks)[0]
     if kind == "kfold":
-        return kfold_split(labels, fold, num_folds, seed)
+        return kfold_split(labels, fold, num_folds, seed, val_fraction)
     raise UserError(f"data.split={kind!r} is not known; use data.split={'|'.join(SPLIT_KINDS)}")
