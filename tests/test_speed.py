@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import math
+from pathlib import Path
 
 import pytest
 import torch
 
 from genre_lightning.models.resnet import ResNet
 from genre_lightning.speed import channels_last, compile_network
+
+from .conftest import TINY, run_cli
 
 
 def _net() -> ResNet:
@@ -44,4 +49,36 @@ def test_channels_last_gives_the_same_logits() -> None:
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(
         net(x.contiguous(memory_format=torch.channels_last)), expected, rtol=1e-4, atol=1e-5
+    )
+
+
+@pytest.mark.slow
+def test_gpu_recipe_trains_on_cpu_too(tmp_path: Path, data_dir: Path) -> None:
+    # Everything trainer=gpu turns on, minus CUDA: bf16 autocast, channels-last, the waveform set
+    # on the device with windows cut there (random chunks), so CI runs the GPU path's code.
+    run = tmp_path / "run"
+    args = [
+        *TINY,
+        "trainer=gpu",
+        "trainer.accelerator=cpu",
+        "module.channels_last=true",
+        "data.on_device=true",
+        "data.chunk_seconds=0.6",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=2",
+        f"paths.data_dir={data_dir}",
+        f"hydra.run.dir={run}",
+    ]
+    proc = run_cli(args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = (run / "train.log").read_text()
+    assert "data.on_device: 120 clips" in log
+    assert "features table for val" in log and "features table for train" not in log
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert sum(map(sum, metrics["confusion_matrix"])) == 12
+    assert math.isfinite(metrics["test/f1_macro"])
+    ckpt = torch.load(metrics["best_ckpt"], weights_only=False, map_location="cpu")
+    assert ckpt["hyper_parameters"]["channels_last"] is True
+    assert all(
+        v.dtype == torch.float32 for v in ckpt["state_dict"].values() if v.is_floating_point()
     )
