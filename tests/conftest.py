@@ -117,6 +117,12 @@ def run_cli(
     )
 
 
+def run_tiny(run: Path, data_dir: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
+    """A one-epoch, two-batch run of the tiny demo into ``run`` (``hydra.run.dir``)."""
+    args = [*TINY, "trainer.max_epochs=1", "+trainer.limit_train_batches=2", *overrides]
+    return run_cli([*args, f"paths.data_dir={data_dir}", f"hydra.run.dir={run}"], cwd=run.parent)
+
+
 def run_tiny_multirun(
     sweep: Path, data_dir: Path, *overrides: str
 ) -> subprocess.CompletedProcess[str]:

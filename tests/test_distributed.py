@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig
 
-from .conftest import TINY, run_cli, run_tiny_multirun
+from .conftest import run_cli, run_tiny, run_tiny_multirun
 
 
 @pytest.mark.slow
@@ -17,17 +17,9 @@ def test_two_processes_report_what_one_process_measures(tmp_path: Path, data_dir
     run = tmp_path / "run"
     # 13 tracks per part and 3 chunks per track: 39 test chunks do not split evenly over two
     # ranks, so the distributed sampler repeats one; it must still count once.
-    args = [
-        *TINY,
-        "data.clips_per_class=13",
-        "data.chunk_seconds=0.6",
-        "trainer=ddp_sim",
-        "trainer.max_epochs=1",
-        "+trainer.limit_train_batches=2",
-        f"paths.data_dir={data_dir}",
-        f"hydra.run.dir={run}",
-    ]
-    proc = run_cli(args, cwd=tmp_path)
+    proc = run_tiny(
+        run, data_dir, "data.clips_per_class=13", "data.chunk_seconds=0.6", "trainer=ddp_sim"
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (run / "train_ddp_process_1.log").is_file()  # the second rank ran
     trained = json.loads((run / "metrics.json").read_text())

@@ -13,7 +13,7 @@ import torch
 from genre_lightning.models.resnet import ResNet
 from genre_lightning.speed import channels_last, compile_network
 
-from .conftest import TINY, run_cli
+from .conftest import run_tiny
 
 
 def _net() -> ResNet:
@@ -57,19 +57,15 @@ def test_gpu_recipe_trains_on_cpu_too(tmp_path: Path, data_dir: Path) -> None:
     # Everything trainer=gpu turns on, minus CUDA: bf16 autocast, channels-last, the waveform set
     # on the device with windows cut there (random chunks), so CI runs the GPU path's code.
     run = tmp_path / "run"
-    args = [
-        *TINY,
+    proc = run_tiny(
+        run,
+        data_dir,
         "trainer=gpu",
         "trainer.accelerator=cpu",
         "module.channels_last=true",
         "data.on_device=true",
         "data.chunk_seconds=0.6",
-        "trainer.max_epochs=1",
-        "+trainer.limit_train_batches=2",
-        f"paths.data_dir={data_dir}",
-        f"hydra.run.dir={run}",
-    ]
-    proc = run_cli(args, cwd=tmp_path)
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = (run / "train.log").read_text()
     assert "data.on_device: 120 clips" in log
