@@ -45,7 +45,18 @@ def _assert_close(got: np.ndarray, expected: np.ndarray) -> None:
 
 
 @pytest.mark.skipif(not HAS_ORT, reason="onnxruntime is not installed")
+@pytest.mark.parametrize(
+    "exporter",
+    [
+        "legacy",
+        pytest.param(
+            "dynamo",
+            marks=pytest.mark.skipif(not HAS_ONNXSCRIPT, reason="needs onnxscript"),
+        ),
+    ],
+)
 def test_onnx_cli_matches_pytorch(
+    exporter: str,
     gtzan: Classifier,
     gtzan_ckpt: Path,
     real_clips: torch.Tensor,
@@ -54,7 +65,12 @@ def test_onnx_cli_matches_pytorch(
     import onnxruntime
 
     proc = run_cli(
-        [f"ckpt_path={gtzan_ckpt}", "format=onnx", f"output={tmp_path / 'm.onnx'}"],
+        [
+            f"ckpt_path={gtzan_ckpt}",
+            "format=onnx",
+            f"exporter={exporter}",
+            f"output={tmp_path / 'm.onnx'}",
+        ],
         cwd=tmp_path,
         module="genre_lightning.export",
     )
@@ -69,21 +85,6 @@ def test_onnx_cli_matches_pytorch(
     meta = json.loads((tmp_path / "m.onnx.json").read_text())
     assert meta["class_names"] == gtzan.class_names and meta["sample_rate"] == 22050
     assert meta["input"]["shape"] == ["batch", 662_688] and meta["format"] == "onnx"
-
-
-@pytest.mark.skipif(not (HAS_ORT and HAS_ONNXSCRIPT), reason="needs onnxruntime and onnxscript")
-def test_onnx_dynamo_exporter(
-    gtzan: Classifier,
-    gtzan_ckpt: Path,
-    real_clips: torch.Tensor,
-    tmp_path: Path,
-) -> None:
-    import onnxruntime
-
-    out = tmp_path / "d.onnx"
-    assert main([f"ckpt_path={gtzan_ckpt}", "format=onnx", "exporter=dynamo", f"output={out}"]) == 0
-    got = onnxruntime.InferenceSession(str(out)).run(None, {"waveform": real_clips.numpy()})[0]
-    _assert_close(got, _reference(gtzan, real_clips))
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
