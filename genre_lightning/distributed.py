@@ -21,7 +21,7 @@ from typing import cast
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf, read_write
+from omegaconf import DictConfig, read_write
 
 #: What Lightning's launcher sets in its own process for the ranks it starts (and the thread
 #: count it lowers for them).
@@ -51,9 +51,6 @@ def sweep_job_ranks() -> Iterator[None]:
     # Typed as the HydraConf dataclass, but at run time it is a (read-only) DictConfig.
     hydra_cfg = cast(DictConfig, HydraConfig.get())
     saved_argv = sys.argv
-    run = OmegaConf.to_container(hydra_cfg.run, resolve=False)  # the pattern, not today's path
-    assert isinstance(run, dict)
-    saved_run_dir = run["dir"]
     saved_env = {key: os.environ.get(key) for key in LAUNCHER_ENV}
     saved_threads = torch.get_num_threads()
     # The command line's hydra.* overrides (logging, job.chdir, ...), then the job's own values;
@@ -64,14 +61,14 @@ def sweep_job_ranks() -> Iterator[None]:
         *hydra_cfg.overrides.task,
         "hydra.mode=RUN",
     ]
+    # Lightning hands the ranks HydraConfig's run.dir; Hydra sets a fresh HydraConfig for each
+    # job, so this lasts for this job only.
     with read_write(hydra_cfg):
         hydra_cfg.run.dir = hydra_cfg.runtime.output_dir
     try:
         yield
     finally:
         sys.argv = saved_argv
-        with read_write(hydra_cfg):
-            hydra_cfg.run.dir = saved_run_dir
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)

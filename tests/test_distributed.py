@@ -47,6 +47,7 @@ def test_ddp_jobs_in_a_multirun_start_their_own_ranks(tmp_path: Path, data_dir: 
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [p.name for p in tmp_path.iterdir()] == ["sweep"]  # no stray run dirs of the ranks
+    assert proc.stdout.count("Sweep summary") == 1  # only the sweep's own process summarises
     second_rank_logs = {job: (sweep / job / "train_ddp_process_1.log").is_file() for job in "012"}
     assert second_rank_logs == {"0": True, "1": False, "2": True}
     for job in "012":
