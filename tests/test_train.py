@@ -159,28 +159,22 @@ def _fails_cleanly(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
 
 
 @pytest.mark.parametrize(
-    ("override", "explanation"),
+    ("overrides", "explanation"),
     [
-        ("optimizer.lr=-1", "positive"),
-        ("data.batch_size=1000", "training set (96 clips)"),
-        ("data.fold=12", "[0, 9] with data.num_folds=10"),
-        ("data.val_fraction=1.5", "must be in (0, 1)"),
+        (["optimizer.lr=-1"], "positive"),
+        (["data.batch_size=1000"], "training set (96 clips)"),
+        (["data.split=kfold", "data.fold=12"], "[0, 9] with data.num_folds=10"),
+        (["data.split=kfold", "data.val_fraction=1.5"], "must be in (0, 1)"),
     ],
 )
 def test_bad_values_are_clear_errors(
-    override: str, explanation: str, tmp_path: Path, data_dir: Path
+    overrides: list[str], explanation: str, tmp_path: Path, data_dir: Path
 ) -> None:
     proc = run_cli(
-        [
-            *TINY,
-            f"paths.data_dir={data_dir}",
-            *(["data.split=kfold"] if override.startswith(("data.fold", "data.val_")) else []),
-            override,
-            f"hydra.run.dir={tmp_path / 'run'}",
-        ],
+        [*TINY, f"paths.data_dir={data_dir}", *overrides, f"hydra.run.dir={tmp_path / 'run'}"],
         cwd=tmp_path,
     )
-    _fails_cleanly(proc, override, explanation)
+    _fails_cleanly(proc, overrides[-1], explanation)
 
 
 def test_root_without_audio(tmp_path: Path) -> None:
