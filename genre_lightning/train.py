@@ -54,6 +54,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     resume_from = _resume_path(cfg, out_dir)
+    _check_accelerator(cfg)  # before the data: decoding GTZAN takes minutes
     pl.seed_everything(cfg.seed, workers=True)
 
     datamodule: GenreDataModule = instantiate(cfg.data)
@@ -168,6 +169,15 @@ def _optimizer_factory(cfg: DictConfig) -> Any:
     except (TypeError, ValueError) as exc:
         raise UserError(f"optimizer ({cfg.optimizer._target_}): {exc}; check optimizer.*") from exc
     return factory
+
+
+def _check_accelerator(cfg: DictConfig) -> None:
+    if cfg.trainer.get("accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise UserError(
+            f"trainer.accelerator={cfg.trainer.accelerator} (trainer=gpu and trainer=ddp ask for "
+            f"CUDA) but no CUDA GPU is visible. Use trainer=default (picks the device) or "
+            f"trainer=cpu; or add trainer.accelerator=cpu to keep the other settings."
+        )
 
 
 def _check_batch_size(cfg: DictConfig, train_size: int) -> None:

@@ -177,6 +177,17 @@ def test_bad_values_are_clear_errors(
     _fails_cleanly(proc, overrides[-1], explanation)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without a GPU")
+def test_gpu_trainer_without_a_gpu_fails_before_the_data(tmp_path: Path) -> None:
+    # No data under data.root either: the accelerator is checked first, so the user learns
+    # about it before minutes of decoding.
+    proc = run_cli(
+        ["trainer=gpu", f"data.root={tmp_path / 'missing'}", f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=tmp_path,
+    )
+    _fails_cleanly(proc, "trainer.accelerator=gpu", "no CUDA GPU is visible", "trainer=cpu")
+
+
 def test_root_without_audio(tmp_path: Path) -> None:
     for genre in ("blues", "rock"):
         (tmp_path / "data" / genre).mkdir(parents=True)
