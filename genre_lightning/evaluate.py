@@ -15,7 +15,6 @@ overrides on top; its test part is classified clip by clip as in training. Write
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import sys
 from pathlib import Path
@@ -30,6 +29,7 @@ from genre_lightning.cli import run_main
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import UserError
 from genre_lightning.figures import confusion_image, save_png
+from genre_lightning.files import write_json_atomic
 from genre_lightning.inference import Classifier, load_classifier
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def evaluate(
         "ckpt_path": str(classifier.path.resolve()),
         "num_clips": datamodule.datasets["test"].num_tracks,
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json_atomic(out / "metrics.json", metrics)
     confusion = torch.tensor(metrics["confusion_matrix"])
     save_png(confusion_image(confusion, classifier.class_names), out / "confusion_matrix.png")
     return metrics

@@ -21,7 +21,6 @@ torch.export-based exporter when ``onnxscript`` is installed, else the TorchScri
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -32,6 +31,7 @@ import torch
 
 from genre_lightning.cli import run_main
 from genre_lightning.errors import UserError
+from genre_lightning.files import write_json_atomic
 from genre_lightning.inference import Classifier, load_classifier
 
 DEFAULTS: dict[str, Any] = {
@@ -169,7 +169,7 @@ def export(
         "window_samples": classifier.window_samples,
         "class_names": classifier.class_names,
     }
-    path.with_name(path.name + ".json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_json_atomic(path.with_name(path.name + ".json"), meta)
     if check:
         diff = check_export(classifier, path, fmt)
         if diff is None:

@@ -6,9 +6,7 @@ Builds everything from the Hydra config, fits, tests the best-``val/acc`` checkp
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from genre_lightning.checkpoint import AtomicCheckpointIO
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.distributed import sweep_job_ranks
 from genre_lightning.errors import UserError
+from genre_lightning.files import write_json_atomic
 from genre_lightning.module import GenreClassifier
 from genre_lightning.speed import compile_network
 
@@ -123,7 +122,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "skipped_files": [p for p, _ in skipped],
     }
     if _is_rank_zero():
-        _write_json(out_dir / "metrics.json", metrics)
+        write_json_atomic(out_dir / "metrics.json", metrics)
     log.info(
         "test/acc %.4f  test/f1_macro %.4f  val/acc_best %s  -> %s",
         metrics["test/acc"],
@@ -210,12 +209,6 @@ def _flat_config(cfg: DictConfig) -> dict[str, Any]:
         walk(container.get(group, {}), f"{group}.")
     flat["seed"] = cfg.seed
     return flat
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)  # a reader never sees half a file
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

@@ -21,6 +21,7 @@ import numpy as np
 from genre_lightning.audio import AudioDecodeError, fix_length, load_audio, to_int16
 from genre_lightning.data.index import Clip
 from genre_lightning.errors import UserError
+from genre_lightning.files import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +156,8 @@ def _build(
     with open(tmp_npy, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp_npy, npy)
-    tmp_meta = meta.with_name(meta.name + suffix)
-    tmp_meta.write_text(
+    write_text_atomic(
+        meta,
         json.dumps(
             {
                 "key": key,
@@ -165,7 +166,6 @@ def _build(
                 "skipped": skipped,
                 "files": [str(c.path) for c in clips],
             }
-        )
+        ),
     )
-    os.replace(tmp_meta, meta)
     return WaveformCache(np.load(npy, mmap_mode="r"), lengths, kept, skipped, npy, hit=False)

@@ -33,6 +33,7 @@ from rich.progress import (
 
 from genre_lightning.data.index import DataNotFoundError, find_genre_root
 from genre_lightning.errors import UserError
+from genre_lightning.files import write_text_atomic
 
 DEFAULT_URL = "https://huggingface.co/datasets/marsyas/gtzan/resolve/main/data/genres.tar.gz"
 #: Published SHA-256 of the original ``genres.tar.gz`` (1.23 GB).
@@ -84,9 +85,7 @@ def ensure_gtzan(
     if sha256 is not None:
         _verify(archive, sha256)
     _extract(archive, root)
-    marker_tmp = root / f"{MARKER_NAME}.tmp"
-    marker_tmp.write_text(f"{sha256 or 'unverified'}\n")
-    os.replace(marker_tmp, root / MARKER_NAME)
+    write_text_atomic(root / MARKER_NAME, f"{sha256 or 'unverified'}\n")
     if downloaded:  # the extracted copy is what gets used; 1.2 GB more is not worth keeping
         archive.unlink()
     return root
