@@ -14,7 +14,6 @@ was classified, 2 otherwise.
 
 from __future__ import annotations
 
-import csv
 import sys
 from collections import Counter
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch
 from genre_lightning.audio import AUDIO_EXTENSIONS, AudioDecodeError, load_audio
 from genre_lightning.cli import run_main
 from genre_lightning.errors import UserError
+from genre_lightning.files import write_csv_atomic
 from genre_lightning.inference import Classifier, load_classifier
 
 DEFAULTS: dict[str, Any] = {
@@ -81,10 +81,7 @@ def predict_files(classifier: Classifier, files: list[Path]) -> list[dict[str, A
 def write_csv(rows: list[dict[str, Any]], class_names: list[str], path: Path) -> None:
     """Write the rows with the columns in a fixed order."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, ["file", "genre", "confidence", "error", *class_names])
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv_atomic(path, ["file", "genre", "confidence", "error", *class_names], rows)
 
 
 def _device(name: str) -> str:

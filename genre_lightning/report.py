@@ -14,7 +14,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import shlex
 import statistics
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from genre_lightning.files import write_csv_atomic, write_text_atomic
 
 METRICS = ("test/acc", "test/f1_macro", "val/acc_best")
 
@@ -74,17 +75,14 @@ def summarise(recipe: str, runs: list[dict[str, Any]], command: str) -> dict[str
 
 def write_report(rows: list[dict[str, Any]], out: Path) -> str:
     """Write report.csv and report.md; return the markdown."""
-    with open(out / "report.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv_atomic(out / "report.csv", list(rows[0]), rows)
     lines = ["| recipe | runs | test acc | test macro F1 | best val acc |", "|---|---|---|---|---|"]
     for r in rows:
         cells = [f"{r[f'{k} mean']:.3f} ± {r[f'{k} std']:.3f}" for k in METRICS]
         lines.append(f"| {r['recipe']} | {r['runs']} | " + " | ".join(cells) + " |")
     lines += ["", "Commands:", ""] + [f"- `{r['command']}`" for r in rows]
     markdown = "\n".join(lines) + "\n"
-    (out / "report.md").write_text(markdown)
+    write_text_atomic(out / "report.md", markdown)
     return markdown
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from pathlib import Path
@@ -11,6 +10,8 @@ from typing import Any
 import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
+
+from genre_lightning.files import write_csv_atomic
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,7 @@ def summarize_sweep(sweep_dir: str | Path) -> list[dict[str, Any]]:
         return (-(row["val/acc_best"] or -1.0), -(row["test/acc"] or -1.0))
 
     rows.sort(key=rank)
-    with open(sweep_dir / "sweep_summary.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv_atomic(sweep_dir / "sweep_summary.csv", COLUMNS, rows)
     return rows
 
 

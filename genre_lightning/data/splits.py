@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ import torch
 
 from genre_lightning.data.index import Clip
 from genre_lightning.errors import UserError
+from genre_lightning.files import write_csv_atomic
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +68,16 @@ def write_split(
 ) -> None:
     """Write which track went where as CSV (``track,genre,part,path``) so a run can be audited."""
     rows = [
-        (clips[i].track, class_names[clips[i].label], part, str(clips[i].path))
+        {
+            "track": clips[i].track,
+            "genre": class_names[clips[i].label],
+            "part": part,
+            "path": str(clips[i].path),
+        }
         for part in PARTS
         for i in parts[part]
     ]
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["track", "genre", "part", "path"])
-        writer.writerows(rows)
+    write_csv_atomic(Path(path), ["track", "genre", "part", "path"], rows)
 
 
 @cache
