@@ -64,10 +64,19 @@ class Run:
         """Every TensorBoard scalar of the run: tag -> [(step, value), ...] in step order.
 
         Reads the event files themselves, so what TensorBoard shows is what is returned.
+
+        Raises:
+            UserError: The run has no event files (it was trained with ``logger=none``).
         """
         # Imported here: tensorboard's reader is slow to import and only needed for this.
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+        if not any((self.path / "tensorboard").glob("events.out.tfevents.*")):
+            raise UserError(
+                f"{self.path} has no TensorBoard events in tensorboard/: it was trained with "
+                f"logger=none. Its metrics.json and checkpoints are there; curves need a run "
+                f"with the default logger=tensorboard."
+            )
         events = EventAccumulator(str(self.path / "tensorboard"), size_guidance={"scalars": 0})
         events.Reload()
         return {

@@ -16,6 +16,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.callbacks import LearningRateMonitor
 from pytorch_lightning.utilities import rank_zero_only
 
 from genre_lightning.callbacks import EpochSeed, GracefulStop, Interrupted
@@ -79,13 +80,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         compile_network(model.net)
     loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
+    if not loggers:  # logger=none: the learning-rate monitor has nowhere to write and would refuse
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     callbacks += [EpochSeed(cfg.seed), GracefulStop()]
     trainer: pl.Trainer = instantiate(
         cfg.trainer, logger=loggers or False, callbacks=callbacks, plugins=[AtomicCheckpointIO()]
     )
     if _is_rank_zero():
         datamodule.write_split(out_dir / "split.csv")
-    log.info("outputs: %s  |  curves: tensorboard --logdir %s", out_dir, out_dir / "tensorboard")
+    curves = f"  |  curves: tensorboard --logdir {out_dir / 'tensorboard'}" if loggers else ""
+    log.info("outputs: %s%s", out_dir, curves)
 
     skipped = datamodule.skipped
     if skipped:

@@ -15,7 +15,10 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
-from .conftest import TINY, run_cli, run_tiny_multirun
+from genre_lightning.errors import UserError
+from genre_lightning.runs import load_run
+
+from .conftest import TINY, run_cli, run_tiny, run_tiny_multirun
 
 SCALARS = {"train/loss", "train/acc", "val/loss", "val/acc", "test/acc", "test/f1_macro"}
 
@@ -96,6 +99,18 @@ def test_multirun_sweeps_learning_rates(tmp_path: Path, data_dir: Path) -> None:
     assert all(len(found) == 1 for found in lr_overrides)
     assert sorted(float(found[0].split("=")[1]) for found in lr_overrides) == [1e-4, 1e-3]
     assert "Sweep summary" in proc.stdout
+
+
+def test_a_run_without_logger(tmp_path: Path, data_dir: Path) -> None:
+    # logger=none drops TensorBoard; the learning-rate monitor must not make that an error.
+    run = tmp_path / "run"
+    proc = run_tiny(run, data_dir, "logger=none")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((run / "metrics.json").read_text())["epochs"] == 1
+    assert not (run / "tensorboard").exists()
+    assert "tensorboard --logdir" not in (run / "train.log").read_text()
+    with pytest.raises(UserError, match="logger=none"):
+        load_run(run).scalars()
 
 
 def test_missing_data_is_a_clear_error(tmp_path: Path) -> None:
