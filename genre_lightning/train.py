@@ -103,7 +103,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         # The hparams tab: the run's whole config against the two numbers that matter.
         lg.log_hyperparams(_flat_config(cfg), {"val/acc_best": 0.0, "test/acc": 0.0})
 
-    with sweep_job_ranks():  # DDP in a multirun: this job's ranks run this job only
+    with sweep_job_ranks(trainer):  # DDP in a multirun: this job's ranks run this job only
         try:
             trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
         except Interrupted as exc:

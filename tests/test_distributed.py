@@ -59,6 +59,17 @@ def test_ddp_jobs_in_a_multirun_start_their_own_ranks(tmp_path: Path, data_dir: 
         assert log.count("outputs: ") == 1 and f"outputs: {sweep / job}  " in log
 
 
+def test_ddp_sweep_on_a_parallel_launcher_is_a_clear_error(tmp_path: Path, data_dir: Path) -> None:
+    # A joblib worker cannot re-run the program to start ranks (it used to re-run its own).
+    sweep = tmp_path / "sweep"
+    proc = run_tiny_multirun(sweep, data_dir, "hydra/launcher=joblib", "trainer=ddp_sim")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert (
+        "JoblibLauncher cannot do" in proc.stderr and "hydra.launcher.tasks_per_node" in proc.stderr
+    )
+
+
 def test_gpu_and_ddp_trainer_configs_compose(make_cfg: Callable[..., DictConfig]) -> None:
     gpu = make_cfg(["trainer=gpu"]).trainer
     assert (gpu.accelerator, gpu.precision, gpu.benchmark) == ("gpu", "bf16-mixed", True)
