@@ -2,12 +2,12 @@
 
 Lightning starts the ranks > 0 of ``strategy=ddp`` by running the command line again:
 ``sys.argv`` plus ``hydra.run.dir=<HydraConfig's run.dir>``. In a multirun that command line is
-the whole sweep (``-m optimizer.lr=1e-4,5e-4``), so the extra rank replayed every job of the
-sweep on its own, and from the second job on Lightning started no ranks at all: the environment
-variables it had set for the first job told it that the ranks already existed. That held
-together only while every process walked the sweep in the same order; a parallel launcher or an
-unseeded Optuna sampler breaks it, a sweep mixing ``trainer=ddp`` with single-process jobs ran
-a stray rank beside the single-process job, and the stray rank wrote ``sweep_summary.csv`` too.
+the whole sweep (``-m optimizer.lr=1e-4,5e-4``). Left alone, the extra rank replays every job
+of the sweep on its own, and from the second job on Lightning starts no ranks at all: the
+environment variables it set for the first job tell it that the ranks exist. That holds together
+only while every process walks the sweep in the same order (an unseeded Optuna sampler breaks
+it); a sweep mixing ``trainer=ddp`` with single-process jobs runs a stray rank beside the
+single-process job, and the stray rank writes ``sweep_summary.csv`` too.
 
 Re-running the program only works from the process Hydra itself runs the jobs in (the default
 basic launcher). A joblib or submitit worker would re-run the worker's own program, so there
