@@ -113,6 +113,14 @@ def test_a_run_without_logger(tmp_path: Path, data_dir: Path) -> None:
         load_run(run).scalars()
 
 
+def test_help_names_the_program_and_lists_every_group(tmp_path: Path) -> None:
+    proc = run_cli(["--help"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("genre_lightning: train and test a music genre classifier")
+    assert "trainer: cpu, ddp, ddp_sim, debug, default, gpu" in proc.stdout
+    assert "logger: none, tensorboard" in proc.stdout
+
+
 def test_missing_data_is_a_clear_error(tmp_path: Path) -> None:
     proc = run_cli([f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     assert proc.returncode == 2
