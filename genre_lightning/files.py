@@ -1,7 +1,8 @@
-"""Result files a reader sees whole or not at all: written beside the target, then renamed.
+"""Files a reader sees whole or not at all: written beside the target, then renamed.
 
 A run killed mid-write (or a notebook reading ``metrics.json`` while a run finishes) must never
-find half a file: the rename is atomic within one file system.
+find half a file (results, cache metadata, the download marker): the rename is atomic within
+one file system.
 """
 
 from __future__ import annotations
