@@ -8,8 +8,8 @@ PYTEST_ARGS ?=
 # make report: the real GTZAN clips beside the repository, 5 folds (each fold tested once).
 SAMPLE ?= $(abspath ../shared/gtzan-sample)
 REPORT_ARGS ?= data.root=$(SAMPLE) data.cache_dir=$(abspath outputs/cache) data.split=kfold \
-	data.num_folds=5 data.batch_size=16 trainer.max_epochs=40 callbacks.rich_progress_bar=null \
-	trainer.enable_progress_bar=false
+	data.num_folds=5 data.val_fraction=0.2 data.batch_size=16 trainer.max_epochs=40 \
+	callbacks.rich_progress_bar=null trainer.enable_progress_bar=false
 
 .PHONY: install demo train test lint tensorboard clean bench bench-gpu report
 
