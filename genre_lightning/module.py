@@ -25,7 +25,7 @@ from genre_lightning.augment import SpecAugment, mixup
 from genre_lightning.errors import UserError
 from genre_lightning.features import Normalize
 from genre_lightning.figures import tensorboard_log_confusion, tensorboard_log_examples
-from genre_lightning.speed import channels_last
+from genre_lightning.speed import channels_last, trains_on_cuda
 from genre_lightning.tracks import TrackLogits
 
 #: Validation clips shown in TensorBoard each epoch.
@@ -110,7 +110,7 @@ class GenreClassifier(pl.LightningModule):
         """Pick the activation layout once the trainer's device is known."""
         wanted = self.hparams.get("channels_last")
         if wanted is None:
-            wanted = self._trainer is not None and self.trainer.strategy.root_device.type == "cuda"
+            wanted = trains_on_cuda(self._trainer)
         if wanted and self.memory_format is not torch.channels_last:
             channels_last(self.net)
             self.memory_format = torch.channels_last

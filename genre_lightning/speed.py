@@ -8,9 +8,13 @@ opt-in for CPU runs and keep the parameter names, so checkpoints load the same e
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,15 @@ def compile_network(net: nn.Module, backend: str = "inductor", mode: str | None 
     torch._dynamo.config.suppress_errors = True  # a failing graph falls back to eager, warned
     log.info("compile=true: network compiled with backend %s (first steps compile)", backend)
     return True
+
+
+def trains_on_cuda(trainer: pl.Trainer | None) -> bool:
+    """Whether ``trainer`` runs on a CUDA device.
+
+    This is the ``null`` default of ``module.channels_last`` and ``data.pin_memory``: both only
+    pay off on a GPU.
+    """
+    return trainer is not None and trainer.strategy.root_device.type == "cuda"
 
 
 def channels_last(net: nn.Module) -> None:

@@ -26,6 +26,7 @@ from genre_lightning.data.sampler import EpochShuffleSampler
 from genre_lightning.data.splits import PARTS, SPLIT_KINDS, make_split, write_split
 from genre_lightning.errors import UserError
 from genre_lightning.features import MelFeatures, RunningMoments
+from genre_lightning.speed import trains_on_cuda
 
 log = logging.getLogger(__name__)
 
@@ -299,8 +300,7 @@ class GenreDataModule(pl.LightningDataModule):
     def _pin_memory(self) -> bool:
         pin = self.hparams["pin_memory"]
         if pin is None:  # pinned pages only pay off for copies to a GPU
-            trainer = self.trainer
-            return trainer is not None and trainer.strategy.root_device.type == "cuda"
+            return trains_on_cuda(self.trainer)
         return bool(pin)
 
     def train_dataloader(self) -> DataLoader[Any]:
