@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import io
+import posixpath
 import socket
 import subprocess
 import sys
@@ -237,7 +239,89 @@ def test_unsafe_member_is_rejected(tmp_path: Path) -> None:
     with tarfile.open(tar, "w:gz") as tf:
         tf.add(payload, arcname="../escaped.txt")
     root = tmp_path / "deep" / "gtzan"
-    with pytest.raises(GTZANDownloadError, match="could not extract"):
+    with pytest.raises(GTZANDownloadError, match=r"refused to extract .*leaves the folder"):
         ensure_gtzan(root, archive=tar, sha256=None)
     assert list(root.iterdir()) == []
     assert not (root.parent / "escaped.txt").exists()
+
+
+def _add(tf: tarfile.TarFile, name: str, kind: bytes, link: str = "", data: bytes = b"") -> None:
+    member = tarfile.TarInfo(name)
+    member.type, member.linkname, member.size = kind, link, len(data)
+    tf.addfile(member, io.BytesIO(data) if data else None)
+
+
+def symlink_chain_archive(path: Path) -> None:
+    """CVE-2025-4517: symlinks whose resolved path outgrows PATH_MAX, then a write through one.
+
+    ``os.path.realpath`` stops resolving once the path exceeds PATH_MAX, so ``filter="data"``
+    of Python < 3.11.13 sees the last link as inside the folder while the kernel follows it out.
+    """
+    long_dir, steps, here = "d" * 247, "abcdefghijklmnop", ""
+    with tarfile.open(path, "w") as tf:
+        for step in steps:
+            _add(tf, posixpath.join(here, long_dir), tarfile.DIRTYPE)
+            _add(tf, posixpath.join(here, step), tarfile.SYMTYPE, link=long_dir)
+            here = posixpath.join(here, long_dir)
+        up = posixpath.join(*steps, "l" * 254)
+        _add(tf, up, tarfile.SYMTYPE, link="../" * len(steps))
+        _add(tf, "escape", tarfile.SYMTYPE, link=up + "/../")
+        _add(tf, "escape/escaped.txt", tarfile.REGTYPE, data=b"written outside\n")
+
+
+def test_symlink_chain_past_path_max_cannot_escape(tmp_path: Path) -> None:
+    tar = tmp_path / "chain.tar"
+    symlink_chain_archive(tar)
+    root = tmp_path / "a" / "gtzan"
+    with pytest.raises(GTZANDownloadError, match=r"refused to extract .*unsafe link"):
+        ensure_gtzan(root, archive=tar, sha256=None)
+    assert sorted(p.name for p in tmp_path.rglob("escaped.txt")) == []
+    assert list(root.iterdir()) == []
+
+
+def test_links_inside_the_archive_become_copies(tmp_path: Path) -> None:
+    wav = io.BytesIO()
+    sf.write(wav, np.zeros(2205, dtype="float32"), 22050, format="WAV")
+    tar = tmp_path / "links.tar"
+    with tarfile.open(tar, "w") as tf:
+        _add(tf, "genres/blues/blues.00000.wav", tarfile.REGTYPE, data=wav.getvalue())
+        _add(tf, "genres/blues/blues.00001.wav", tarfile.SYMTYPE, link="blues.00000.wav")
+        _add(tf, "genres/jazz/jazz.00000.wav", tarfile.LNKTYPE, "genres/blues/blues.00000.wav")
+    root = tmp_path / "gtzan"
+    ensure_gtzan(root, archive=tar, sha256=None)
+    for name in ("blues/blues.00001.wav", "jazz/jazz.00000.wav"):
+        copy = root / "genres" / name
+        assert copy.is_file() and not copy.is_symlink()
+        assert copy.read_bytes() == wav.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("kind", "link", "reason"),
+    [
+        (tarfile.SYMTYPE, "/etc/passwd", "absolute"),
+        (tarfile.SYMTYPE, "../../../outside", "leaves the folder"),
+        (tarfile.SYMTYPE, "missing.wav", "point to a file of the archive"),
+        (tarfile.FIFOTYPE, "", "unsupported member"),
+        (tarfile.CHRTYPE, "", "unsupported member"),
+    ],
+)
+def test_links_out_and_special_files_are_refused(
+    tmp_path: Path, kind: bytes, link: str, reason: str
+) -> None:
+    tar = tmp_path / "bad.tar"
+    with tarfile.open(tar, "w") as tf:
+        _add(tf, "genres/blues/x.wav", kind, link=link)
+    root = tmp_path / "gtzan"
+    with pytest.raises(GTZANDownloadError, match=f"refused to extract .*{reason}"):
+        ensure_gtzan(root, archive=tar, sha256=None)
+    assert list(root.iterdir()) == []
+
+
+def test_archive_without_audio_is_not_marked_ready(tmp_path: Path) -> None:
+    tar = tmp_path / "docs.tar.gz"
+    with tarfile.open(tar, "w:gz") as tf:
+        _add(tf, "genres/README.txt", tarfile.REGTYPE, data=b"no audio here\n")
+    root = tmp_path / "gtzan"
+    with pytest.raises(GTZANDownloadError, match="holds no audio"):
+        ensure_gtzan(root, archive=tar, sha256=None)
+    assert list(root.iterdir()) == []  # no marker: the next run tries again

@@ -31,6 +31,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from genre_lightning.data.archive import UnsafeArchiveError, extract_tar
 from genre_lightning.data.index import DataNotFoundError, find_genre_root
 from genre_lightning.errors import UserError
 from genre_lightning.files import write_text_atomic
@@ -193,25 +194,32 @@ def _extract(archive: Path, root: Path) -> None:
     """Extract ``archive`` into a temporary folder in ``root``, then move its entries up.
 
     The temporary folder is on the same file system, so the final moves are renames and a
-    failure part-way through the (slow) extraction leaves nothing behind.
+    failure part-way through the (slow) extraction leaves nothing behind. Each member is checked
+    by :func:`~genre_lightning.data.archive.extract_tar`, whatever the Python version. The
+    entries are moved only when they hold audio in a known layout, so an archive of something
+    else is never marked as a ready data set.
     """
     tmp = root / f".tmp-extract-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        with tarfile.open(archive, "r:*", errorlevel=2) as tf:
-            if hasattr(tarfile, "data_filter"):  # 3.11.4+: rejects absolute paths, .., links out
-                tf.extractall(tmp, filter="data")
-            else:
-                members = tf.getmembers()
-                for m in members:
-                    _check_member(m)
-                tf.extractall(tmp, members=members)
+        extract_tar(archive, tmp)
+        if not _has_data(tmp):
+            raise GTZANDownloadError(
+                f"{archive} holds no audio in genre folders (looked for genres/<genre>/*.au, "
+                f"Data/genres_original/<genre>/*.wav or <genre>/*.<audio>); nothing was kept. "
+                f"Check that data.url / --archive is GTZAN's genres.tar.gz."
+            )
         entries = sorted(tmp.iterdir())
         clashes = [e.name for e in entries if (root / e.name).exists()]
         if clashes:
             raise GTZANDownloadError(f"{root} already holds {clashes}; move them away and retry.")
         for entry in entries:
             os.replace(entry, root / entry.name)
+    except UnsafeArchiveError as e:
+        raise GTZANDownloadError(
+            f"refused to extract {archive}: {e}. The archive may have been crafted to write "
+            f"outside {root}; nothing was kept. Use GTZAN's genres.tar.gz from a source you trust."
+        ) from e
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
         raise GTZANDownloadError(
             f"could not extract {archive}: {e}. The archive is probably truncated or corrupt; "
@@ -219,17 +227,6 @@ def _extract(archive: Path, root: Path) -> None:
         ) from e
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _check_member(member: tarfile.TarInfo) -> None:
-    """Reject what could write outside the target (for Pythons without ``filter="data"``)."""
-    name = Path(member.name)
-    if name.is_absolute() or ".." in name.parts:
-        raise tarfile.TarError(f"unsafe path in archive: {member.name}")
-    if member.issym() or member.islnk():
-        target = Path(member.linkname)
-        if target.is_absolute() or ".." in target.parts:
-            raise tarfile.TarError(f"unsafe link in archive: {member.name} -> {member.linkname}")
 
 
 def main(argv: list[str] | None = None) -> int:
