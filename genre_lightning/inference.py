@@ -19,6 +19,7 @@ from hydra.utils import instantiate
 from torch import nn
 
 from genre_lightning.audio import SAMPLE_RATE
+from genre_lightning.checkpoint import check_target, read_checkpoint
 from genre_lightning.data.datamodule import window_samples
 from genre_lightning.errors import UserError
 from genre_lightning.features import MelFeatures
@@ -187,17 +188,15 @@ def load_classifier(
     path = Path(ckpt_path)
     if not path.is_file():
         raise UserError(f"ckpt_path={ckpt_path}: no checkpoint file at {path.resolve()}")
-    try:
-        # Lightning checkpoints hold plain Python objects besides tensors (hparams, loops).
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as exc:  # pickle/zip errors of many kinds for a file that is not one
-        raise UserError(f"{path} is not a readable checkpoint ({exc})") from exc
-    hparams = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+    ckpt = read_checkpoint(path, map_location)
+    hparams = ckpt.get("hyper_parameters")
     if not isinstance(hparams, dict) or not hparams.get("net_config") or "state_dict" not in ckpt:
         raise UserError(
             f"{path} is not a genre_lightning checkpoint (no net_config in its hyper_parameters);"
             f" use a .ckpt from a training run's checkpoints/ folder"
         )
+    check_target(path, "net_config", hparams["net_config"])
+    check_target(path, "data_config", hparams.get("data_config") or {})
     saved_target = hparams["net_config"].get("_target_")
     wanted = dict(net_config or hparams["net_config"])
     try:

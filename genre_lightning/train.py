@@ -20,7 +20,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor
 from pytorch_lightning.utilities import rank_zero_only
 
 from genre_lightning.callbacks import EpochSeed, GracefulStop, Interrupted
-from genre_lightning.checkpoint import AtomicCheckpointIO
+from genre_lightning.checkpoint import AtomicCheckpointIO, check_resumable
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.distributed import sweep_job_ranks
 from genre_lightning.errors import UserError
@@ -158,6 +158,7 @@ def _resume_path(cfg: DictConfig, out_dir: Path) -> str | None:
             f"ckpt_path={ckpt}: no checkpoint at {path}. Resume with the run's own "
             f"directory (hydra.run.dir=<run dir>) or give the .ckpt path."
         )
+    check_resumable(path)
     return str(path)
 
 

@@ -42,7 +42,7 @@ def _wait_for_epoch(run: Path, proc: subprocess.Popen[str], epochs_done: int) ->
         if last.exists():
             try:
                 if (
-                    torch.load(last, map_location="cpu", weights_only=False)["epoch"] + 1
+                    torch.load(last, map_location="cpu", weights_only=True)["epoch"] + 1
                     >= epochs_done
                 ):
                     time.sleep(0.3)  # into the next epoch's steps
@@ -129,7 +129,7 @@ def test_sigterm_stops_cleanly_and_says_how_to_resume(
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 143, stderr[-3000:]
     assert f"resume={run}" in stderr and "Traceback" not in stderr
-    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] < EPOCHS - 1
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] < EPOCHS - 1
 
     resumed = run_cli(
         [
@@ -207,5 +207,5 @@ def test_last_checkpoint_is_every_epoch_even_without_improvement(
     metrics = train(cfg)
     folder = Path(metrics["best_ckpt"]).parent
     assert sorted(p.name for p in folder.iterdir()) == ["best.ckpt", "last.ckpt"]
-    assert torch.load(folder / "best.ckpt", weights_only=False)["epoch"] == 0
-    assert torch.load(folder / "last.ckpt", weights_only=False)["epoch"] == 2
+    assert torch.load(folder / "best.ckpt", weights_only=True)["epoch"] == 0
+    assert torch.load(folder / "last.ckpt", weights_only=True)["epoch"] == 2

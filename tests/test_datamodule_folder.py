@@ -90,7 +90,7 @@ def test_training_runs_on_the_folder(music: Path, tmp_path: Path) -> None:
         "truncated.wav",
         "zero.wav",
     ]
-    hparams = torch.load(metrics["best_ckpt"], weights_only=False)["hyper_parameters"]
+    hparams = torch.load(metrics["best_ckpt"], weights_only=True)["hyper_parameters"]
     assert hparams["net_config"]["num_classes"] == 3  # flowed from the folders to the model
     assert hparams["data_config"]["num_classes"] == 3
 

@@ -30,7 +30,7 @@ def tiny(tiny_ckpt: Path) -> Classifier:
 
 
 def test_checkpoint_rebuilds_alone(tiny: Classifier, tiny_ckpt: Path) -> None:
-    saved = torch.load(tiny_ckpt, map_location="cpu", weights_only=False)
+    saved = torch.load(tiny_ckpt, map_location="cpu", weights_only=True)
     assert not tiny.model.training and bool(tiny.model.normalize.fitted)
     for key in ("normalize.mean", "normalize.std", "net.classifier.weight"):
         assert torch.equal(tiny.model.state_dict()[key], saved["state_dict"][key])

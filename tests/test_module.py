@@ -36,7 +36,7 @@ def test_debug_fit_on_real_clips(
     assert 0.0 <= metrics["test/acc"] <= 1.0 and metrics["epochs"] == 1
     assert set(metrics["test/f1_per_class"]) == set(GTZAN_GENRES)
 
-    ckpt = torch.load(metrics["best_ckpt"], map_location="cpu", weights_only=False)
+    ckpt = torch.load(metrics["best_ckpt"], map_location="cpu", weights_only=True)
     state = ckpt["state_dict"]
     assert bool(state["normalize.fitted"]) and state["normalize.mean"].shape == (1, 668, 64)
     assert state["normalize.std"].min() > 0
@@ -87,7 +87,7 @@ def test_chunked_recipe_is_track_level_and_batch_invariant(
         metrics["best_ckpt"],
         net=instantiate(cfg.model),
         optimizer=torch.optim.Adam,
-        weights_only=False,
+        weights_only=True,
     )
     results = []
     for batch_size in (1, 7, 500):

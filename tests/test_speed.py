@@ -73,7 +73,7 @@ def test_gpu_recipe_trains_on_cpu_too(tmp_path: Path, data_dir: Path) -> None:
     metrics = json.loads((run / "metrics.json").read_text())
     assert sum(map(sum, metrics["confusion_matrix"])) == 12
     assert math.isfinite(metrics["test/f1_macro"])
-    ckpt = torch.load(metrics["best_ckpt"], weights_only=False, map_location="cpu")
+    ckpt = torch.load(metrics["best_ckpt"], weights_only=True, map_location="cpu")
     assert ckpt["hyper_parameters"]["channels_last"] is True
     assert all(
         v.dtype == torch.float32 for v in ckpt["state_dict"].values() if v.is_floating_point()

@@ -258,7 +258,7 @@ def test_non_finite_loss_stops_at_the_step_and_keeps_checkpoints(
         cwd=tmp_path,
     )
     _fails_cleanly(proc, "training loss is nan at global step 1", "optimizer.lr")
-    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 0
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 0
 
 
 def test_unwritable_checkpoint_folder(tmp_path: Path, data_dir: Path) -> None:
