@@ -25,10 +25,10 @@ from benchmarks.common import CLIP_SAMPLES, SYNTHETIC_SECONDS, Row, synthetic_gt
 from benchmarks.loop import StepTimes
 from genre_lightning.audio import from_int16
 from genre_lightning.data.synthetic import SyntheticDataModule
-from genre_lightning.features import MelFeatures
+from genre_lightning.features.mel import MelFeatures
 from genre_lightning.models.alexnet import AlexNet
 from genre_lightning.models.resnet import ResNet
-from genre_lightning.module import GenreClassifier
+from genre_lightning.training.module import GenreClassifier
 
 SOURCES: dict[str, dict[str, Any]] = {
     "loader": {"on_device": False, "cache_features": False},

@@ -22,7 +22,7 @@ from benchmarks.common import Row, median, sample_root
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.data.index import GTZAN_GENRES
 from genre_lightning.models.resnet import ResNet
-from genre_lightning.module import GenreClassifier
+from genre_lightning.training.module import GenreClassifier
 
 BATCH = 8
 WARMUP = 2  # steps left out of the timings

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from benchmarks.common import CLIP_SAMPLES, Row, interleaved, median, sample_root
 from genre_lightning.audio import fix_length, load_audio
-from genre_lightning.features import MelFeatures
+from genre_lightning.features.mel import MelFeatures
 
 FRAMES = 668
 LIBROSA_ARGS: dict[str, Any] = {

@@ -28,9 +28,9 @@ from omegaconf import OmegaConf
 from genre_lightning.cli import run_main
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import UserError
-from genre_lightning.figures import confusion_image, save_png
 from genre_lightning.files import write_json_atomic
 from genre_lightning.inference import Classifier, load_classifier
+from genre_lightning.training.figures import confusion_image, save_png
 
 log = logging.getLogger(__name__)
 

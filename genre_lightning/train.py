@@ -19,14 +19,14 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import LearningRateMonitor
 from pytorch_lightning.utilities import rank_zero_only
 
-from genre_lightning.callbacks import EpochSeed, GracefulStop, Interrupted
-from genre_lightning.checkpoint import AtomicCheckpointIO, check_resumable
 from genre_lightning.data.datamodule import GenreDataModule
-from genre_lightning.distributed import sweep_job_ranks
 from genre_lightning.errors import UserError
 from genre_lightning.files import write_json_atomic
-from genre_lightning.module import GenreClassifier
-from genre_lightning.speed import compile_network
+from genre_lightning.training.callbacks import EpochSeed, GracefulStop, Interrupted
+from genre_lightning.training.checkpoint import AtomicCheckpointIO, check_resumable
+from genre_lightning.training.distributed import sweep_job_ranks
+from genre_lightning.training.module import GenreClassifier
+from genre_lightning.training.speed import compile_network
 
 log = logging.getLogger(__name__)
 

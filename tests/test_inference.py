@@ -13,13 +13,9 @@ import torch
 from genre_lightning.audio import fix_length, load_audio
 from genre_lightning.cli import parse_args
 from genre_lightning.errors import UserError
-from genre_lightning.features import MelFeatures
-from genre_lightning.inference import (
-    Classifier,
-    DftMelSpectrogram,
-    load_classifier,
-    with_dft_stft,
-)
+from genre_lightning.features.dft import DftMelSpectrogram, with_dft_stft
+from genre_lightning.features.mel import MelFeatures
+from genre_lightning.inference import Classifier, load_classifier
 
 from .conftest import BLUES
 

@@ -20,7 +20,7 @@ import torch
 
 from genre_lightning.audio import from_int16
 from genre_lightning.data.dataset import WaveformDataset
-from genre_lightning.features import MelFeatures
+from genre_lightning.features.mel import MelFeatures
 
 log = logging.getLogger(__name__)
 

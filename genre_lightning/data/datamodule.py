@@ -25,8 +25,9 @@ from genre_lightning.data.index import GTZAN_GENRES, Clip, index_clips
 from genre_lightning.data.sampler import EpochShuffleSampler
 from genre_lightning.data.splits import PARTS, SPLIT_KINDS, make_split, write_split
 from genre_lightning.errors import UserError
-from genre_lightning.features import MelFeatures, RunningMoments
-from genre_lightning.speed import trains_on_cuda
+from genre_lightning.features.mel import MelFeatures
+from genre_lightning.features.normalize import RunningMoments
+from genre_lightning.training.speed import trains_on_cuda
 
 log = logging.getLogger(__name__)
 

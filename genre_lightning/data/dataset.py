@@ -47,7 +47,7 @@ class WaveformDataset(Dataset[Window]):
         window: Samples returned per item (the clip length, or the chunk length).
         crop: Where a window sits in a longer clip: ``start``, ``centre``, or ``random`` (a new
             offset on every access, drawn from torch's RNG, which Lightning seeds per worker and
-            :class:`~genre_lightning.callbacks.EpochSeed` per epoch).
+            :class:`~genre_lightning.training.callbacks.EpochSeed` per epoch).
         chunks: ``None``: one window per track. ``"random"``: ``draws`` random windows per track
             and epoch (training on chunks). ``"all"``: every non-overlapping window of each
             track, in order (evaluating on chunks).

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 PARTS = ("train", "val", "test")
 SPLIT_KINDS = ("random", "filtered", "kfold")
-#: File of each part's list in the package's ``splits/`` folder (the published name is "valid").
+#: Each part's list in ``data/filtered_split/`` (the published name of "val" is "valid").
 FILTERED_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
 
 
@@ -82,8 +82,8 @@ def write_split(
 
 @cache
 def filtered_lists() -> dict[str, frozenset[str]]:
-    """Track names of each part of the fault-filtered split (package data ``splits/*.txt``)."""
-    folder = resources.files("genre_lightning").joinpath("splits")
+    """Track names of each part of the fault-filtered split (``data/filtered_split/*.txt``)."""
+    folder = resources.files("genre_lightning.data").joinpath("filtered_split")
     read = {part: folder.joinpath(name).read_text("utf-8") for part, name in FILTERED_FILES.items()}
     return {part: frozenset(text.split()) for part, text in read.items()}
 

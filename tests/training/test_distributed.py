@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig
 
-from .conftest import run_cli, run_tiny, run_tiny_multirun
+from ..conftest import run_cli, run_tiny, run_tiny_multirun
 
 
 @pytest.mark.slow

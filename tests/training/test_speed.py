@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from genre_lightning.models.resnet import ResNet
-from genre_lightning.speed import channels_last, compile_network
+from genre_lightning.training.speed import channels_last, compile_network
 
-from .conftest import run_tiny
+from ..conftest import run_tiny
 
 
 def _net() -> ResNet:

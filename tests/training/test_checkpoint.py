@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import torch
 
-from genre_lightning.checkpoint import UntrustedCheckpointError, read_checkpoint
 from genre_lightning.errors import UserError
 from genre_lightning.inference import load_classifier
+from genre_lightning.training.checkpoint import UntrustedCheckpointError, read_checkpoint
 
-from .conftest import run_cli, run_tiny
+from ..conftest import run_cli, run_tiny
 
 
 class Payload:

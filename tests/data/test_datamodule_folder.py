@@ -15,7 +15,7 @@ import torch
 
 from genre_lightning.data.datamodule import GenreDataModule
 
-from .conftest import run_cli, write_tone
+from ..conftest import run_cli, write_tone
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from genre_lightning.figures import CELL, MARGIN, confusion_image, curves_image, mel_image, save_png
+from genre_lightning.training.figures import (
+    CELL,
+    MARGIN,
+    confusion_image,
+    curves_image,
+    mel_image,
+    save_png,
+)
 
 
 def test_confusion_image_shades_by_row_share(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from genre_lightning.data.splits import (
 )
 from genre_lightning.errors import UserError
 
-from .conftest import GTZAN_SAMPLE
+from ..conftest import GTZAN_SAMPLE
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,11 @@ def test_package_lists_match_the_published_lists() -> None:
     if not SHARED_SPLITS.is_dir():
         pytest.skip(f"published split lists not found at {SHARED_SPLITS}")
     for part, name in FILTERED_FILES.items():
-        shipped = resources.files("genre_lightning").joinpath("splits", name).read_text("utf-8")
+        shipped = (
+            resources.files("genre_lightning.data")
+            .joinpath("filtered_split", name)
+            .read_text("utf-8")
+        )
         assert shipped == (SHARED_SPLITS / name).read_text()
         assert filtered_lists()[part] == set(shipped.split())
     sizes = {p: len(filtered_lists()[p]) for p in PARTS}

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
-from genre_lightning.sweep import format_table, summarize_sweep
 from genre_lightning.train import CONFIG_DIR
+from genre_lightning.training.sweep import format_table, summarize_sweep
 
-from .conftest import run_tiny_multirun
+from ..conftest import run_tiny_multirun
 
 
 def _fake_job(sweep: Path, num: int, lr: str, val: float | None, test: float) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import torch
 
-from genre_lightning.tracks import TrackLogits
+from genre_lightning.training.tracks import TrackLogits
 
 LABELS = torch.tensor([1, 1, 1, 0, 0, 3, 3, 3, 3, 2, 1, 1])
 TRACKS = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 3, 4, 4])

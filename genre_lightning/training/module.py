@@ -21,12 +21,12 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
-from genre_lightning.augment import SpecAugment, mixup
 from genre_lightning.errors import UserError
-from genre_lightning.features import Normalize
-from genre_lightning.figures import tensorboard_log_confusion, tensorboard_log_examples
-from genre_lightning.speed import channels_last, trains_on_cuda
-from genre_lightning.tracks import TrackLogits
+from genre_lightning.features.normalize import Normalize
+from genre_lightning.training.augment import SpecAugment, mixup
+from genre_lightning.training.figures import tensorboard_log_confusion, tensorboard_log_examples
+from genre_lightning.training.speed import channels_last, trains_on_cuda
+from genre_lightning.training.tracks import TrackLogits
 
 #: Validation clips shown in TensorBoard each epoch.
 EXAMPLES = 4
@@ -51,7 +51,7 @@ class GenreClassifier(pl.LightningModule):
         class_names: Genre names in label order.
         feature_shape: Shape of one mel image, for the normalisation buffers.
         normalize: Normalisation statistics ``per`` element (the paper) or ``mel`` band.
-        spec_augment: Keyword arguments of :class:`~genre_lightning.augment.SpecAugment`
+        spec_augment: Keyword arguments of :class:`~genre_lightning.training.augment.SpecAugment`
             (applied to training batches), or ``None``.
         mixup_alpha: Beta(alpha, alpha) mixup of training batches; 0 turns it off.
         scheduler: A partial learning-rate scheduler taking the optimizer (``conf/scheduler``),

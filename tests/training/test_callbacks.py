@@ -19,7 +19,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from genre_lightning.data.sampler import EpochShuffleSampler
 from genre_lightning.train import train
 
-from .conftest import TINY, run_cli
+from ..conftest import TINY, run_cli
 
 EPOCHS = 4
 
@@ -166,7 +166,7 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_atomic_checkpoint_io_leaves_no_partial_file(tmp_path: Path) -> None:
-    from genre_lightning.checkpoint import AtomicCheckpointIO, CheckpointWriteError
+    from genre_lightning.training.checkpoint import AtomicCheckpointIO, CheckpointWriteError
 
     io = AtomicCheckpointIO()
     target = tmp_path / "ckpts" / "last.ckpt"

@@ -10,10 +10,10 @@ import torch
 from omegaconf import DictConfig
 
 from genre_lightning.data.index import GTZAN_GENRES
-from genre_lightning.module import GenreClassifier
 from genre_lightning.train import train
+from genre_lightning.training.module import GenreClassifier
 
-from .conftest import TINY
+from ..conftest import TINY
 
 
 @pytest.mark.slow

@@ -58,9 +58,11 @@ def read_checkpoint(
         ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
-        what = f"the Python object {found.group(1)}" if found else "a Python object"
+        if not found:  # not a pickle of anything: a text file, random bytes
+            raise UserError(f"{path} is not a readable checkpoint (not a .ckpt file)") from None
         raise UntrustedCheckpointError(
-            f"{path}: refused to load: it needs {what}, and checkpoints are read as data only "
+            f"{path}: refused to load: it needs the Python object {found.group(1)}, and "
+            f"checkpoints are read as data only "
             f"(tensors, numbers, strings). genre_lightning's own checkpoints never need one; "
             f"use a .ckpt from a training run's checkpoints/ folder."
         ) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genre_lightning.augment import SpecAugment, mixup
+from genre_lightning.training.augment import SpecAugment, mixup
 
 
 def test_spec_augment_masks_bands_in_training_only() -> None:

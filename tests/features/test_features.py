@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from genre_lightning.audio import fix_length, load_audio
-from genre_lightning.features import MelFeatures, Normalize, RunningMoments
+from genre_lightning.features.mel import MelFeatures
+from genre_lightning.features.normalize import Normalize, RunningMoments
 
 CLIPS = ["blues/blues.00000.wav", "classical/classical.00001.wav", "metal/metal.00002.wav"]
 
