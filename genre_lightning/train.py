@@ -30,8 +30,8 @@ from genre_lightning.training.speed import compile_network
 
 log = logging.getLogger(__name__)
 
-#: conf/ sits beside the package in the repository (the package is installed editable).
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+#: The Hydra configs ship inside the package (the repository's top-level conf/ links here).
+CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
 
 #: Exit status of a run stopped by SIGTERM (the shell's 128 + 15).
 EXIT_INTERRUPTED = 143

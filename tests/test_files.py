@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from genre_lightning.files import write_csv_atomic, write_json_atomic, write_text_atomic
+from genre_lightning.files import (
+    atomic_folder,
+    remove_stale_temps,
+    write_csv_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 
 def test_json_is_replaced_and_no_temporary_file_stays(tmp_path: Path) -> None:
@@ -36,3 +46,48 @@ def test_csv_round_trips_through_the_csv_reader(tmp_path: Path) -> None:
     with open(path, newline="") as f:
         assert list(csv.DictReader(f)) == rows
     assert path.read_bytes().startswith(b"file,genre\r\n")  # the csv module's own line ends
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_temps_of_dead_processes_are_removed(tmp_path: Path) -> None:
+    dead = _dead_pid()
+    stale_file = tmp_path / f".waves-abc.npy.tmp-{dead}"
+    stale_dir = tmp_path / f".synthetic-1.tmp-{dead}"
+    stale_file.write_bytes(b"half")
+    (stale_dir / "blues").mkdir(parents=True)
+    mine = tmp_path / f".metrics.json.tmp-{os.getpid()}"
+    mine.write_text("{")
+    alive = tmp_path / ".best.ckpt.tmp-1"  # pid 1 always runs
+    alive.write_bytes(b"x")
+    fresh = tmp_path / f".last.ckpt.tmp-{dead}"  # changed after this process started
+    fresh.write_bytes(b"x")
+    old = time.time() - 3600
+    for path in (stale_file, stale_dir, mine, alive):
+        os.utime(path, (old, old))
+    os.utime(fresh, (time.time() + 60, time.time() + 60))
+    user_file = tmp_path / "notes.tmp-123"  # not our naming: never touched
+    user_file.write_text("keep")
+    os.utime(user_file, (old, old))
+
+    assert sorted(remove_stale_temps(tmp_path)) == sorted([stale_file, stale_dir])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [mine.name, alive.name, fresh.name, user_file.name]
+    )
+
+
+def test_atomic_folder_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    target = tmp_path / "set"
+    with pytest.raises(RuntimeError), atomic_folder(target) as tmp:
+        (tmp / "a.txt").write_text("1")
+        raise RuntimeError("killed halfway")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_folder(target) as tmp:
+        (tmp / "a.txt").write_text("1")
+        assert not target.exists()
+    assert (target / "a.txt").read_text() == "1"
+    assert [p.name for p in tmp_path.iterdir()] == ["set"]

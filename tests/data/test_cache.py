@@ -45,7 +45,7 @@ def test_builds_then_hits(small_root: Path, tmp_path: Path) -> None:
     second = load_or_build(clips, tmp_path / "cache", 22050, N)
     assert second.hit and second.path == first.path and second.path.stat().st_mtime_ns == mtime
     np.testing.assert_array_equal(second.waves, first.waves)
-    assert not list((tmp_path / "cache").glob("*.tmp-*"))  # no temp files left
+    assert not list((tmp_path / "cache").glob(".*.tmp-*"))  # no temp files left
 
 
 def test_key_changes_with_files_and_parameters(small_root: Path, tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_two_processes_building_at_once_leave_a_valid_cache(
     assert cache.hit and cache.waves.shape == (6, 44100)
     expected = to_int16(load_audio(clips[0].path)[:44100]).numpy()
     np.testing.assert_array_equal(cache.waves[0], expected)
-    assert not list(cache_dir.glob("*.tmp-*"))
+    assert not list(cache_dir.glob(".*.tmp-*"))
 
 
 @pytest.mark.slow

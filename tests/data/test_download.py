@@ -46,7 +46,7 @@ def tarball(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def _leftovers(root: Path) -> list[str]:
-    return [p.name for p in root.iterdir() if p.name.startswith(".tmp-extract")]
+    return [p.name for p in root.iterdir() if ".tmp-" in p.name]
 
 
 def _assert_extracted(root: Path) -> None:

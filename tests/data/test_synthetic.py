@@ -41,7 +41,7 @@ def test_existing_set_is_reused(tmp_path: Path) -> None:
     stamp = (a / "settings.json").stat().st_mtime_ns
     assert ensure_synthetic_dataset(tmp_path, clips_per_class=1, seconds=0.5) == a
     assert (a / "settings.json").stat().st_mtime_ns == stamp
-    assert not list(tmp_path.glob(".tmp-*"))
+    assert not list(tmp_path.glob(".*.tmp-*"))
 
 
 def _dominant_hz(wave: np.ndarray) -> float:

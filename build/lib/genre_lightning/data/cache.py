@@ -1,0 +1,171 @@
+"""The decoded-waveform cache: one memory-mapped int16 array per dataset and decode settings.
+
+Decoding 1000 GTZAN clips takes a while; reading a memory-mapped ``.npy`` takes nothing, and
+DataLoader workers share its pages instead of copying the array. The cache is keyed on the file
+list (paths, sizes, modification times) and the decode parameters, written to a temporary file
+and renamed into place, and checked on load, so an interrupted or stale cache is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genre_lightning.audio import AudioDecodeError, fix_length, load_audio, to_int16
+from genre_lightning.data.index import Clip
+from genre_lightning.errors import UserError
+from genre_lightning.files import write_text_atomic
+
+log = logging.getLogger(__name__)
+
+#: Bump when the decode path changes in a way that changes the cached samples.
+CACHE_VERSION = 2
+
+
+@dataclass
+class WaveformCache:
+    """Decoded clips: ``waves[i]`` is the int16 waveform of ``clips[kept[i]]``."""
+
+    waves: np.ndarray  # (num_kept, num_samples) int16, memory-mapped
+    lengths: list[int]  # samples of each kept clip before cropping/padding
+    kept: list[int]
+    skipped: list[tuple[str, str]]  # (path, reason) of files that could not be decoded
+    path: Path
+    hit: bool  # True when read from disk, False when decoded in this call
+
+
+def cache_key(clips: Sequence[Clip], sample_rate: int, num_samples: int) -> str:
+    """Hash of everything the cached samples depend on."""
+    h = hashlib.sha256()
+    h.update(json.dumps([CACHE_VERSION, sample_rate, num_samples]).encode())
+    for clip in clips:
+        st = clip.path.stat()
+        h.update(f"{clip.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{clip.label}\n".encode())
+    return h.hexdigest()[:20]
+
+
+def load_or_build(
+    clips: Sequence[Clip], cache_dir: str | Path, sample_rate: int, num_samples: int
+) -> WaveformCache:
+    """Return the waveforms of ``clips``, decoding them only if no valid cache exists.
+
+    Files that fail to decode are skipped, each with a warning naming it and the reason; the
+    list is stored with the cache so a cache hit reports them again.
+
+    Raises:
+        UserError: The cache folder cannot be written, or no clip could be decoded.
+    """
+    cache_dir = Path(cache_dir)
+    key = cache_key(clips, sample_rate, num_samples)
+    npy, meta = cache_dir / f"waves-{key}.npy", cache_dir / f"waves-{key}.json"
+    reason = _check(npy, meta, key, num_samples)
+    if reason is None:
+        info = json.loads(meta.read_text())
+        skipped = [tuple(s) for s in info["skipped"]]
+        for path, why in skipped:
+            log.warning("skipped undecodable file %s (%s) [from cache]", path, why)
+        waves = np.load(npy, mmap_mode="r")
+        return WaveformCache(
+            waves,
+            info["lengths"],
+            info["kept"],
+            skipped,
+            npy,
+            hit=True,
+        )
+    log.info("building waveform cache %s (%s)", npy, reason)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"cannot create the waveform cache folder {cache_dir} ({exc}); "
+            f"set data.cache_dir to a writable folder."
+        ) from exc
+    return _build(clips, npy, meta, key, sample_rate, num_samples)
+
+
+def _check(npy: Path, meta: Path, key: str, num_samples: int) -> str | None:
+    """Why the cache at ``npy`` cannot be used, or None when it can."""
+    if not npy.exists() or not meta.exists():
+        return "no cache yet"
+    try:
+        info = json.loads(meta.read_text())
+        waves = np.load(npy, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        return f"unreadable cache, rebuilding: {exc}"
+    if info.get("key") != key:
+        return "cache key mismatch, rebuilding"
+    if len(info.get("lengths", [])) != len(info.get("kept", [])):
+        return "cache manifest is incomplete, rebuilding"
+    expected = (len(info.get("kept", [])), num_samples)
+    if waves.dtype != np.int16 or waves.shape != expected:
+        return f"cache holds {waves.dtype}{waves.shape}, expected int16{expected}; rebuilding"
+    return None
+
+
+def _build(
+    clips: Sequence[Clip], npy: Path, meta: Path, key: str, sample_rate: int, num_samples: int
+) -> WaveformCache:
+    kept: list[int] = []
+    lengths: list[int] = []
+    skipped: list[tuple[str, str]] = []
+    # Per-process temporary names: two runs building the same cache at once never write into
+    # the same file, and the rename makes whichever finishes last the (identical) winner.
+    suffix = f".tmp-{os.getpid()}"
+    tmp_npy = npy.with_name(npy.name + suffix)
+    # Rows go straight into a memory-mapped file: building GTZAN's 1.3 GB cache holds one
+    # decoded clip in memory at a time, not the whole array (twice, as stacking would).
+    rows = np.lib.format.open_memmap(
+        tmp_npy, mode="w+", dtype=np.int16, shape=(len(clips), num_samples)
+    )
+    for i, clip in enumerate(clips):
+        try:
+            wave = load_audio(clip.path, sample_rate)
+        except AudioDecodeError as exc:
+            log.warning("skipped undecodable file %s (%s)", clip.path, exc.reason)
+            skipped.append((str(clip.path), exc.reason))
+            continue
+        rows[len(kept)] = to_int16(fix_length(wave, num_samples)).numpy()
+        lengths.append(int(wave.shape[0]))
+        kept.append(i)
+    if not kept:
+        del rows
+        tmp_npy.unlink(missing_ok=True)
+        raise UserError(
+            f"none of the {len(clips)} audio files could be decoded; see the "
+            f"warnings above for each file and its reason."
+        )
+    if len(kept) < len(clips):  # drop the rows of skipped files (file to file, not via RAM)
+        full, tmp_full = rows, tmp_npy.with_name(tmp_npy.name + "-full")
+        os.replace(tmp_npy, tmp_full)
+        rows = np.lib.format.open_memmap(
+            tmp_npy, mode="w+", dtype=np.int16, shape=(len(kept), num_samples)
+        )
+        rows[:] = full[: len(kept)]
+        del full
+        tmp_full.unlink()
+    rows.flush()
+    del rows
+    with open(tmp_npy, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp_npy, npy)
+    write_text_atomic(
+        meta,
+        json.dumps(
+            {
+                "key": key,
+                "kept": kept,
+                "lengths": lengths,
+                "skipped": skipped,
+                "files": [str(c.path) for c in clips],
+            }
+        ),
+    )
+    return WaveformCache(np.load(npy, mmap_mode="r"), lengths, kept, skipped, npy, hit=False)

@@ -1,0 +1,115 @@
+"""Finding the audio files of a dataset laid out as ``<root>/<genre>/<clip>.<ext>``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from genre_lightning.audio import AUDIO_EXTENSIONS
+from genre_lightning.errors import UserError
+
+#: GTZAN's ten genres in the paper's label order (Table 1).
+GTZAN_GENRES = (
+    "blues",
+    "classical",
+    "country",
+    "disco",
+    "hiphop",
+    "jazz",
+    "metal",
+    "pop",
+    "reggae",
+    "rock",
+)
+
+#: Sub-folders under ``data.root`` where GTZAN's genre folders are looked for, in order:
+#: the Kaggle copy, the original tarball, and a plain ``<root>/<genre>/``.
+LAYOUTS = ("Data/genres_original", "genres_original", "genres", ".")
+
+
+class DataNotFoundError(UserError):
+    """No usable audio where the configuration points."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One audio file and its label."""
+
+    path: Path
+    label: int
+
+    @property
+    def track(self) -> str:
+        """The clip's name without extension (``blues.00000``), its identity in split lists."""
+        return self.path.stem
+
+
+def find_genre_root(root: Path, class_names: Sequence[str] | None = None) -> Path:
+    """Return the folder under ``root`` that holds the genre sub-folders.
+
+    Args:
+        root: The configured ``data.root``.
+        class_names: Expected genre folder names; ``None`` accepts any sub-folder with audio.
+
+    Raises:
+        DataNotFoundError: No layout under ``root`` has genre folders with audio files.
+    """
+    for layout in LAYOUTS:
+        candidate = (root / layout).resolve()
+        if candidate.is_dir() and _genre_dirs(candidate, class_names):
+            return candidate
+    looked = ", ".join(str((root / layout).resolve()) for layout in LAYOUTS)
+    raise DataNotFoundError(
+        f"no audio found under data.root={root} (looked for genre folders in: {looked}).\n"
+        f"Either point data.root at your copy of GTZAN, e.g. `python -m genre_lightning "
+        f"data.root=/path/to/gtzan`, or run the built-in synthetic demo: "
+        f"`python -m genre_lightning experiment=demo`."
+    )
+
+
+def _genre_dirs(folder: Path, class_names: Sequence[str] | None) -> list[Path]:
+    names = (
+        class_names
+        if class_names is not None
+        else sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    )
+    return [folder / n for n in names if (folder / n).is_dir() and _audio_files(folder / n)]
+
+
+def _audio_files(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith(".")
+    )
+
+
+def index_clips(
+    root: str | Path, class_names: Sequence[str] | None = None
+) -> tuple[list[Clip], list[str]]:
+    """List every audio file under ``root`` with its genre label.
+
+    Args:
+        root: The dataset root (any layout in :data:`LAYOUTS`).
+        class_names: Genre names, in label order. ``None`` uses the sorted sub-folder names.
+
+    Returns:
+        The clips sorted by genre then file name, and the class names in label order.
+
+    Raises:
+        DataNotFoundError: Nothing to index, or a named genre has no audio files.
+    """
+    genre_root = find_genre_root(Path(root), class_names)
+    if class_names is None:
+        class_names = [d.name for d in _genre_dirs(genre_root, None)]
+    clips: list[Clip] = []
+    for label, name in enumerate(class_names):
+        files = _audio_files(genre_root / name) if (genre_root / name).is_dir() else []
+        if not files:
+            raise DataNotFoundError(
+                f"genre '{name}' has no audio files in {genre_root / name}; every class in "
+                f"data.class_names needs at least one clip (or remove it from data.class_names)."
+            )
+        clips += [Clip(f, label) for f in files]
+    return clips, list(class_names)

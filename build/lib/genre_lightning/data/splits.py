@@ -1,0 +1,229 @@
+"""Train/validation/test splits by track: random, fault-filtered (artist-disjoint) and k-fold."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from genre_lightning.data.index import Clip
+from genre_lightning.errors import UserError
+from genre_lightning.files import write_csv_atomic
+
+log = logging.getLogger(__name__)
+
+PARTS = ("train", "val", "test")
+SPLIT_KINDS = ("random", "filtered", "kfold")
+#: Each part's list in ``data/filtered_split/`` (the published name of "val" is "valid").
+FILTERED_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
+
+
+def random_split(
+    num_items: int, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 42
+) -> dict[str, list[int]]:
+    """Shuffle item indices with a fixed seed and cut them into train/val/test, as the paper.
+
+    Args:
+        num_items: Number of tracks.
+        fractions: Train, validation and test fractions (must sum to 1).
+        seed: Seed of the shuffle; the same seed always gives the same split.
+
+    Returns:
+        Sorted indices for each of ``train``, ``val`` and ``test``.
+
+    Raises:
+        UserError: Bad ``fractions`` or fewer than 3 tracks.
+    """
+    if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) <= 0:
+        raise UserError(
+            f"data.split_fractions must be three positive numbers summing to 1, "
+            f"got {list(fractions)}; e.g. data.split_fractions=[0.8,0.1,0.1]"
+        )
+    if num_items < 3:
+        raise UserError(
+            f"need at least 3 tracks to split into train/val/test, got {num_items}: "
+            f"point data.root at a folder with more clips"
+        )
+    order = torch.randperm(num_items, generator=torch.Generator().manual_seed(seed)).tolist()
+    # Validation and test get their rounded share (at least one track); train takes the rest,
+    # so 999 tracks split 799/100/100 and 1000 split 800/100/100.
+    n_val = max(1, round(fractions[1] * num_items))
+    n_test = max(1, round(fractions[2] * num_items))
+    n_train = num_items - n_val - n_test
+    parts = {
+        "train": order[:n_train],
+        "val": order[n_train : n_train + n_val],
+        "test": order[n_train + n_val :],
+    }
+    return {k: sorted(v) for k, v in parts.items()}
+
+
+def write_split(
+    path: str | Path, clips: Sequence[Clip], parts: dict[str, list[int]], class_names: Sequence[str]
+) -> None:
+    """Write which track went where as CSV (``track,genre,part,path``) so a run can be audited."""
+    rows = [
+        {
+            "track": clips[i].track,
+            "genre": class_names[clips[i].label],
+            "part": part,
+            "path": str(clips[i].path),
+        }
+        for part in PARTS
+        for i in parts[part]
+    ]
+    write_csv_atomic(Path(path), ["track", "genre", "part", "path"], rows)
+
+
+@cache
+def filtered_lists() -> dict[str, frozenset[str]]:
+    """Track names of each part of the fault-filtered split (``data/filtered_split/*.txt``)."""
+    folder = resources.files("genre_lightning.data").joinpath("filtered_split")
+    read = {part: folder.joinpath(name).read_text("utf-8") for part, name in FILTERED_FILES.items()}
+    return {part: frozenset(text.split()) for part, text in read.items()}
+
+
+def filtered_split(tracks: Sequence[str]) -> tuple[dict[str, list[int]], dict[str, int]]:
+    """The fault-filtered, artist-disjoint GTZAN split of Kereliuk, Sturm & Larsen (2015).
+
+    Clips whose track is in none of the three lists are replicated or mislabelled (the
+    faults) and are left out of every part.
+
+    Args:
+        tracks: Track name of each clip present (``blues.00029``); index ``i`` is ``tracks[i]``.
+
+    Returns:
+        Sorted indices for each of ``train``, ``val`` and ``test``, and how many listed tracks
+        of each part are missing from ``tracks`` (a partial copy of GTZAN, or unreadable files).
+
+    Raises:
+        UserError: A part has none of its listed tracks present.
+    """
+    lists = filtered_lists()
+    part_of = {t: part for part, names in lists.items() for t in names}
+    parts: dict[str, list[int]] = {part: [] for part in PARTS}
+    faults = 0
+    for i, track in enumerate(tracks):
+        if track in part_of:
+            parts[part_of[track]].append(i)
+        else:
+            faults += 1
+    present = set(tracks)
+    missing = {part: len(lists[part] - present) for part in PARTS}
+    log.info(
+        "filtered split: %s; %d present clips excluded as faults",
+        ", ".join(f"{p} {len(parts[p])} present/{missing[p]} missing" for p in PARTS),
+        faults,
+    )
+    for part in PARTS:
+        if not parts[part]:
+            raise UserError(
+                f"data.split=filtered: none of the {len(lists[part])} tracks listed for the "
+                f"'{part}' part ({FILTERED_FILES[part]}) is among the {len(tracks)} clips found; "
+                f"the filtered split needs GTZAN's own clip names (e.g. blues.00029). "
+                f"data.split=random works on any data."
+            )
+    return parts, missing
+
+
+def kfold_split(
+    labels: Sequence[int],
+    fold: int,
+    num_folds: int = 10,
+    seed: int = 42,
+    val_fraction: float = 0.1,
+) -> dict[str, list[int]]:
+    """Stratified k-fold split by track: fold ``fold`` is the test part.
+
+    Args:
+        labels: Label of each track; index ``i`` is track ``i``.
+        fold: Which fold (0-based) is tested.
+        num_folds: Number of folds.
+        seed: Seed of the per-class shuffles; the same seed gives the same folds.
+        val_fraction: Share of the non-test tracks held out (stratified) for validation.
+
+    Returns:
+        Sorted indices for each of ``train``, ``val`` and ``test``.
+
+    Raises:
+        UserError: ``num_folds`` not in ``[2, len(labels)]``, ``fold`` not in
+            ``[0, num_folds)`` or ``val_fraction`` not in ``(0, 1)``.
+    """
+    if num_folds < 2 or num_folds > len(labels):
+        raise UserError(
+            f"data.num_folds={num_folds}: must be in [2, {len(labels)}] (the number of tracks)"
+        )
+    if not 0 <= fold < num_folds:
+        raise UserError(
+            f"data.fold={fold}: must be in [0, {num_folds - 1}] with data.num_folds={num_folds}"
+        )
+    if not 0 < val_fraction < 1:
+        raise UserError(f"data.val_fraction={val_fraction}: must be in (0, 1), e.g. 0.1")
+    by_class: dict[int, list[int]] = defaultdict(list)
+    for i, label in enumerate(labels):
+        by_class[label].append(i)
+    gen = torch.Generator().manual_seed(seed)
+    test: list[int] = []
+    rest: list[tuple[float, int, int]] = []  # (rank within class, label, index)
+    dealt = 0
+    for label in sorted(by_class):
+        members = by_class[label]
+        shuffled = [members[j] for j in torch.randperm(len(members), generator=gen).tolist()]
+        # Each class starts dealing where the previous one stopped, so fold sizes differ by at
+        # most one overall as well as per class.
+        kept: list[int] = []
+        for j, i in enumerate(shuffled):
+            (test if (dealt + j) % num_folds == fold else kept).append(i)
+        dealt += len(shuffled)
+        # A class's j-th kept track ranks (j + 0.5) / n: taking the lowest ranks over all
+        # classes takes about the same share of every class (stratified validation).
+        rest += [((j + 0.5) / len(kept), label, i) for j, i in enumerate(kept)]
+    rest.sort()
+    # At least one validation track, but never all of them: train must not be empty.
+    n_val = min(max(1, round(val_fraction * len(rest))), len(rest) - 1)
+    train, val = [i for *_, i in rest[n_val:]], [i for *_, i in rest[:n_val]]
+    return {"train": sorted(train), "val": sorted(val), "test": sorted(test)}
+
+
+def make_split(
+    kind: str,
+    tracks: Sequence[str],
+    labels: Sequence[int],
+    *,
+    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 42,
+    fold: int = 0,
+    num_folds: int = 10,
+    val_fraction: float = 0.1,
+) -> dict[str, list[int]]:
+    """Split the clips by ``data.split``: ``random``, ``filtered`` or ``kfold``.
+
+    Args:
+        kind: The split kind.
+        tracks: Track name of each clip (used by ``filtered``).
+        labels: Label of each clip (used by ``kfold``).
+        fractions: Train/validation/test fractions of ``random``.
+        seed: Seed of ``random`` and ``kfold``.
+        fold: Tested fold of ``kfold``.
+        num_folds: Number of folds of ``kfold``.
+        val_fraction: Share of ``kfold``'s non-test tracks held out for validation.
+
+    Returns:
+        Sorted indices for each of ``train``, ``val`` and ``test`` (``filtered`` logs its
+        missing counts rather than returning them).
+
+    Raises:
+        UserError: Unknown ``kind``, or the filtered split finds an empty part.
+    """
+    if kind == "random":
+        return random_split(len(tracks), fractions, seed)
+    if kind == "filtered":
+        return filtered_split(tracks)[0]
+    if kind == "kfold":
+        return kfold_split(labels, fold, num_folds, seed, val_fraction)
+    raise UserError(f"data.split={kind!r} is not known; use data.split={'|'.join(SPLIT_KINDS)}")

@@ -1,0 +1,196 @@
+"""Export a checkpoint as one waveform-in, logits-out model: ONNX or TorchScript.
+
+Usage::
+
+    python -m genre_lightning.export ckpt_path=RUN/checkpoints/best.ckpt format=onnx|torchscript \\
+        [output=PATH] [exporter=auto|dynamo|legacy] [check=true|false]
+
+The exported model maps float waveforms (batch, window_samples) in [-1, 1], decoded at the
+training sample rate, to logits (batch, classes): mel features, normalisation and network in
+one graph. ``window_samples`` is the training clip length (or chunk length with
+``data.chunk_seconds``). Zero-pad a shorter recording; cut a longer one into windows and average
+their logits, as ``genre_lightning.predict`` does. ``PATH.json`` beside the model holds the
+class names, sample rate and window length. ``check=true`` runs the exported file once and
+compares it with the PyTorch model.
+
+ONNX has no complex numbers, so the ONNX graph computes the STFT as a convolution with DFT
+kernels (same values as torchaudio's, to float32 rounding). ``exporter=auto`` uses the
+torch.export-based exporter when ``onnxscript`` is installed, else the TorchScript-based one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genre_lightning.cli import run_main
+from genre_lightning.errors import UserError
+from genre_lightning.files import write_json_atomic
+from genre_lightning.inference import Classifier, load_classifier
+
+DEFAULTS: dict[str, Any] = {
+    "ckpt_path": None,
+    "format": None,
+    "output": None,
+    "exporter": "auto",
+    "check": True,
+}
+FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
+
+
+def example_input(classifier: Classifier, batch: int = 1) -> torch.Tensor:
+    """A fixed noise waveform (batch, window_samples) to trace and check with."""
+    generator = torch.Generator().manual_seed(0)
+    return 0.1 * torch.randn(batch, classifier.window_samples, generator=generator)
+
+
+def export_torchscript(classifier: Classifier, path: Path) -> None:
+    """Trace the waveform model (torchaudio's STFT traces as it is) and save it."""
+    model = classifier.waveform_model()
+    with warnings.catch_warnings():
+        # torch.jit is deprecated in favour of torch.export, but is what this format means.
+        warnings.simplefilter("ignore", FutureWarning)
+        # Frame counts follow from the fixed input length; constants in the trace are right.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        traced = torch.jit.trace(model, (example_input(classifier),))
+        traced.save(str(path))
+
+
+def export_onnx(classifier: Classifier, path: Path, exporter: str = "auto") -> str:
+    """Export the export-friendly waveform model (DFT convolution) to ONNX.
+
+    Returns:
+        The exporter used: ``dynamo`` or ``legacy``.
+    """
+    if exporter == "auto":
+        exporter = "dynamo" if importlib.util.find_spec("onnxscript") else "legacy"
+    needs = ["onnx", "onnxscript"] if exporter == "dynamo" else ["onnx"]
+    missing = [m for m in needs if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UserError(f"format=onnx exporter={exporter} needs: pip install {' '.join(missing)}")
+    model = classifier.waveform_model(export_friendly=True)
+    options: dict[str, Any] = (
+        {
+            "dynamo": True,
+            "dynamic_shapes": ({0: torch.export.Dim("batch")},),
+            "external_data": False,  # one self-contained file
+            "verbose": False,
+        }
+        if exporter == "dynamo"
+        else {"dynamo": False, "dynamic_axes": {"waveform": {0: "batch"}, "logits": {0: "batch"}}}
+    )
+    with warnings.catch_warnings():
+        # The TorchScript-based exporter is deprecated; it is the fallback without onnxscript.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message="Constant folding")
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # see export_torchscript
+        torch.onnx.export(
+            model,
+            (example_input(classifier),),
+            str(path),
+            input_names=["waveform"],
+            output_names=["logits"],
+            **options,
+        )
+    return exporter
+
+
+def check_export(classifier: Classifier, path: Path, fmt: str) -> float | None:
+    """Largest |logit| difference between the exported file and PyTorch (None: not checked).
+
+    Raises:
+        UserError: The difference exceeds 1e-3 of the logits' scale.
+    """
+    wave = example_input(classifier, batch=2)
+    with torch.no_grad():
+        expected = classifier.waveform_model()(wave).numpy()
+    if fmt == "torchscript":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            got = torch.jit.load(str(path))(wave).detach().numpy()
+    else:
+        if importlib.util.find_spec("onnxruntime") is None:
+            return None
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        got = session.run(None, {"waveform": wave.numpy()})[0]
+    diff = float(np.abs(got - expected).max())
+    if diff > 1e-3 * max(1.0, float(np.abs(expected).max())):
+        raise UserError(f"{path}: exported logits differ from PyTorch's by {diff:.3g}")
+    return diff
+
+
+def export(
+    ckpt_path: str | Path,
+    fmt: str,
+    output: str | Path | None = None,
+    exporter: str = "auto",
+    check: bool = True,
+) -> Path:
+    """Export a checkpoint; write ``<output>.json`` with what a consumer must know.
+
+    Args:
+        ckpt_path: The checkpoint.
+        fmt: ``onnx`` or ``torchscript``.
+        output: The model file; default beside the checkpoint (``best.onnx``,
+            ``best.torchscript.pt``).
+        exporter: ONNX only: ``auto``, ``dynamo`` (needs onnxscript) or ``legacy``.
+        check: Run the exported file once and compare it with PyTorch.
+
+    Returns:
+        The model file.
+    """
+    if fmt not in FORMATS:
+        raise UserError(f"format={fmt}: use format={'|'.join(FORMATS)}")
+    if exporter not in ("auto", "dynamo", "legacy"):
+        raise UserError(f"exporter={exporter}: use exporter=auto|dynamo|legacy")
+    classifier = load_classifier(ckpt_path)
+    path = Path(output) if output else classifier.path.with_suffix(FORMATS[fmt])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "torchscript":
+        export_torchscript(classifier, path)
+        used = "jit.trace"
+    else:
+        used = export_onnx(classifier, path, exporter)
+    meta = {
+        "format": fmt,
+        "exporter": used,
+        "checkpoint": str(classifier.path.resolve()),
+        "input": {"name": "waveform", "shape": ["batch", classifier.window_samples]},
+        "output": {"name": "logits", "shape": ["batch", len(classifier.class_names)]},
+        "sample_rate": classifier.sample_rate,
+        "window_samples": classifier.window_samples,
+        "class_names": classifier.class_names,
+    }
+    write_json_atomic(path.with_name(path.name + ".json"), meta)
+    if check:
+        diff = check_export(classifier, path, fmt)
+        if diff is None:
+            print("check skipped: onnxruntime is not installed")
+        else:
+            print(f"check: exported logits differ from PyTorch's by at most {diff:.2e}")
+    return path
+
+
+def _export(args: dict[str, Any]) -> int:
+    path = export(
+        args["ckpt_path"], args["format"], args["output"], args["exporter"], args["check"]
+    )
+    print(f"exported {args['format']} -> {path} (+ {path.name}.json)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    return run_main(_export, argv, defaults=DEFAULTS, required=("ckpt_path", "format"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""A trained classifier rebuilt from its checkpoint alone, and waveform-in, logits-out models.
+
+Every checkpoint carries the network's Hydra config, the data config (decode rate, clip length,
+mel parameters) and the normalisation statistics, so predict, evaluate and export need nothing
+but the ``.ckpt`` file.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from torch import nn
+
+from genre_lightning.audio import SAMPLE_RATE
+from genre_lightning.data.datamodule import window_samples
+from genre_lightning.errors import UserError
+from genre_lightning.features.dft import with_dft_stft
+from genre_lightning.features.mel import MelFeatures
+from genre_lightning.training.checkpoint import check_target, read_checkpoint
+from genre_lightning.training.module import GenreClassifier
+
+#: Windows of one long recording pushed through the network at a time (bounds the memory).
+WINDOW_BATCH = 16
+
+
+class WaveformClassifier(nn.Module):
+    """Waveforms (B, T) in, logits (B, classes) out: mel features, normalisation, network.
+
+    Args:
+        features: The mel front end of the training data.
+        model: The trained classifier (its normalisation and network are used).
+        export_friendly: Compute the STFT with real-valued convolutions (for ONNX).
+    """
+
+    def __init__(
+        self, features: MelFeatures, model: GenreClassifier, export_friendly: bool = False
+    ) -> None:
+        super().__init__()
+        self.features = with_dft_stft(features) if export_friendly else features
+        self.normalize = model.normalize
+        self.net = model.net
+
+    def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits for float waveforms in [-1, 1]; ``lengths`` as in :class:`MelFeatures`."""
+        return self.net(self.normalize(self.features(wave, lengths)))
+
+
+@dataclass
+class Classifier:
+    """Everything needed to classify audio, rebuilt from one checkpoint.
+
+    Attributes:
+        model: The trained GenreClassifier, in eval mode.
+        features: Its mel front end, built from the checkpoint's data config.
+        class_names: Genre names in label order.
+        sample_rate: Rate audio must be decoded at.
+        clip_samples: The training data's clip length (``data.clip_samples``).
+        window_samples: Samples per network input: the clip, or the chunk when the model was
+            trained on ``data.chunk_seconds`` chunks.
+        data_config: The checkpoint's data Hydra config.
+        path: The checkpoint file.
+    """
+
+    model: GenreClassifier
+    features: MelFeatures
+    class_names: list[str]
+    sample_rate: int
+    clip_samples: int
+    window_samples: int
+    data_config: dict[str, Any]
+    path: Path
+
+    def waveform_model(self, export_friendly: bool = False) -> WaveformClassifier:
+        """The waveform-to-logits model (eval mode, on the classifier's device)."""
+        return WaveformClassifier(self.features, self.model, export_friendly).eval()
+
+    def to(self, device: torch.device | str) -> Classifier:
+        """Move the network and the features to ``device`` (in place); returns self."""
+        self.model.to(device)
+        self.features.to(device)
+        return self
+
+    @torch.no_grad()
+    def classify(self, wave: torch.Tensor) -> torch.Tensor:
+        """Genre probabilities (classes,) of one decoded mono waveform of any length.
+
+        Scored as evaluation scores a track: the logits of every non-overlapping window of
+        ``window_samples`` are averaged. A tail shorter than a window is left out (a mostly
+        silent window is unlike any training input); a recording shorter than one window is one
+        zero-padded window whose padding frames are zeroed, as in training.
+        """
+        if wave.dim() != 1 or wave.numel() == 0:
+            raise ValueError(f"expected a non-empty 1-D waveform, got shape {tuple(wave.shape)}")
+        size = self.window_samples
+        count = max(1, wave.numel() // size)
+        windows = nn.functional.pad(wave.float(), (0, max(0, size - wave.numel())))
+        windows = windows[: count * size].view(count, size)
+        lengths = torch.full((count,), min(size, wave.numel()))
+        device = self.model.normalize.mean.device
+        model = self.waveform_model()
+        logits = torch.cat(
+            [
+                model(windows[i : i + WINDOW_BATCH].to(device), lengths[i : i + WINDOW_BATCH])
+                for i in range(0, count, WINDOW_BATCH)
+            ]
+        )
+        return logits.float().mean(dim=0).softmax(dim=0).cpu()
+
+
+def load_classifier(
+    ckpt_path: str | Path,
+    net_config: dict[str, Any] | None = None,
+    map_location: str | torch.device = "cpu",
+) -> Classifier:
+    """Rebuild the classifier saved in a training checkpoint.
+
+    Args:
+        ckpt_path: A ``.ckpt`` written by training (e.g. ``<run>/checkpoints/best.ckpt``).
+        net_config: Network config to build instead of the checkpoint's own (its weights must
+            fit it).
+        map_location: Where the weights are loaded.
+
+    Raises:
+        UserError: The file is missing, is not a genre_lightning checkpoint, or its weights do
+            not fit the network.
+    """
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise UserError(f"ckpt_path={ckpt_path}: no checkpoint file at {path.resolve()}")
+    ckpt = read_checkpoint(path, map_location)
+    hparams = ckpt.get("hyper_parameters")
+    if not isinstance(hparams, dict) or not hparams.get("net_config") or "state_dict" not in ckpt:
+        raise UserError(
+            f"{path} is not a genre_lightning checkpoint (no net_config in its hyper_parameters);"
+            f" use a .ckpt from a training run's checkpoints/ folder"
+        )
+    check_target(path, "net_config", hparams["net_config"])
+    check_target(path, "data_config", hparams.get("data_config") or {})
+    saved_target = hparams["net_config"].get("_target_")
+    wanted = dict(net_config or hparams["net_config"])
+    try:
+        net = instantiate(wanted)
+    except Exception as exc:  # hydra wraps import and argument errors alike
+        raise UserError(
+            f"{path}: cannot build the network {wanted.get('_target_')} (the checkpoint was "
+            f"trained with {saved_target}): {exc}"
+        ) from exc
+    # Every saved module setting (normalisation kind, ...) is passed back; training-only ones
+    # (augmentation, schedule) do nothing in eval mode. Unknown keys from other versions go.
+    accepted = inspect.signature(GenreClassifier.__init__).parameters
+    settings = {k: v for k, v in hparams.items() if k in accepted and k != "scheduler"}
+    settings["net_config"] = wanted
+    model = GenreClassifier(net=net, optimizer=torch.optim.Adam, **settings)  # never steps
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        detail = " ".join(line.strip() for line in str(exc).splitlines()[1:])
+        raise UserError(
+            f"{path}: its weights do not fit the network. The checkpoint was trained with "
+            f"{saved_target}; the requested network is {wanted.get('_target_')}. "
+            f"({detail[:300]}{' ...' if len(detail) > 300 else ''})"
+        ) from None
+    if not bool(model.normalize.fitted):
+        raise UserError(f"{path}: its normalisation statistics were never measured")
+    data_config = dict(hparams.get("data_config") or {})
+    sample_rate = int(data_config.get("sample_rate", SAMPLE_RATE))
+    clip_samples = int(data_config.get("clip_samples", 662_688))
+    window = window_samples(clip_samples, data_config.get("chunk_seconds"), sample_rate)
+    features = MelFeatures(sample_rate=sample_rate, **data_config.get("features", {}))
+    return Classifier(
+        model=model.eval().to(map_location),
+        features=features.eval().to(map_location),
+        class_names=list(hparams["class_names"]),
+        sample_rate=sample_rate,
+        clip_samples=clip_samples,
+        window_samples=window,
+        data_config=data_config,
+        path=path,
+    )

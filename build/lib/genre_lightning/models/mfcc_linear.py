@@ -1,0 +1,38 @@
+"""A classical baseline: MFCC mean/std statistics and one linear layer.
+
+Cepstral coefficients are the DCT of each frame's log-mel spectrum; their mean and standard
+deviation over time summarise timbre, the features of Tzanetakis & Cook's GTZAN baseline. Use it
+with log features (``experiment=mfcc_baseline`` sets ``data.features.log=true``): the DCT then
+acts on the (normalised) log-mel image that the LightningModule hands every network.
+"""
+
+from __future__ import annotations
+
+import torch
+import torchaudio.functional as AF
+from torch import nn
+
+
+class MfccLinear(nn.Module):
+    """Linear classifier on per-clip MFCC statistics.
+
+    Args:
+        num_classes: Number of genres.
+        n_mels: Mel bands of the input image.
+        n_mfcc: Cepstral coefficients kept.
+    """
+
+    dct: torch.Tensor
+
+    def __init__(self, num_classes: int = 10, n_mels: int = 64, n_mfcc: int = 20) -> None:
+        super().__init__()
+        self.register_buffer("dct", AF.create_dct(n_mfcc, n_mels, norm="ortho"))
+        # Standardising the statistics keeps the model linear but makes it train at any lr.
+        self.stats_norm = nn.BatchNorm1d(2 * n_mfcc, affine=False)
+        self.classifier = nn.Linear(2 * n_mfcc, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map (B, 1, frames, mels) images to logits (B, num_classes)."""
+        mfcc = x[:, 0] @ self.dct  # (B, frames, n_mfcc)
+        stats = torch.cat([mfcc.mean(dim=1), mfcc.std(dim=1)], dim=1)
+        return self.classifier(self.stats_norm(stats))

@@ -1,0 +1,165 @@
+"""Checkpoint files: never half-written, and read as data only.
+
+Trust model: a checkpoint is untrusted input (they are shared between people). It is read with
+``torch.load(weights_only=True)``, which unpickles tensors, numbers, strings and containers
+only, so a crafted file cannot run code while it is loaded; a file that needs any other Python
+object is refused. The classes a checkpoint names in its configs (``_target_``) are built only
+when they belong to this package's networks or data modules (:func:`check_target`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import re
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from genre_lightning.errors import UserError
+
+#: Where the classes a checkpoint may name live: ``net_config`` and ``data_config`` targets.
+TRUSTED_TARGETS = {
+    "net_config": "genre_lightning.models.",
+    "data_config": "genre_lightning.data.",
+}
+
+
+class UntrustedCheckpointError(UserError):
+    """A checkpoint holds something other than data, or names a class outside this package."""
+
+
+def read_checkpoint(
+    path: str | Path, map_location: Any = "cpu", mmap: bool = False
+) -> dict[str, Any]:
+    """Load a checkpoint file as data only (``weights_only=True``).
+
+    Args:
+        path: The ``.ckpt`` file.
+        map_location: Where tensors are loaded (as :func:`torch.load`'s argument).
+        mmap: Map the tensors' bytes instead of reading them (a cheap check of a large file).
+
+    Returns:
+        The checkpoint's dictionary.
+
+    Raises:
+        UntrustedCheckpointError: The file needs a Python object beyond tensors and plain
+            containers (a pickle that would run code, or a foreign framework's objects).
+        UserError: The file is missing, truncated or not a checkpoint at all.
+    """
+    path = Path(path)
+    try:
+        # Explicit True: not even TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD can turn it off.
+        ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if not found:  # not a pickle of anything: a text file, random bytes
+            raise UserError(f"{path} is not a readable checkpoint (not a .ckpt file)") from None
+        raise UntrustedCheckpointError(
+            f"{path}: refused to load: it needs the Python object {found.group(1)}, and "
+            f"checkpoints are read as data only "
+            f"(tensors, numbers, strings). genre_lightning's own checkpoints never need one; "
+            f"use a .ckpt from a training run's checkpoints/ folder."
+        ) from None
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such checkpoint file") from None
+    except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(
+            f"{path} is not a readable checkpoint (truncated or not a .ckpt file: {detail})"
+        ) from None
+    if not isinstance(ckpt, dict):
+        raise UserError(f"{path} is not a training checkpoint (it holds a {type(ckpt).__name__})")
+    return ckpt
+
+
+def check_resumable(path: str | Path) -> None:
+    """Check, before any data is decoded, that ``path`` is a checkpoint training can resume.
+
+    Raises:
+        UserError: It is unreadable, untrusted, or not a genre_lightning training checkpoint
+            (a bare state dict, another framework's file).
+    """
+    ckpt = read_checkpoint(path, mmap=True)
+    hparams = ckpt.get("hyper_parameters")
+    missing = [k for k in ("state_dict", "loops", "optimizer_states") if k not in ckpt]
+    if missing or not isinstance(hparams, dict) or "net_config" not in hparams:
+        raise UserError(
+            f"ckpt_path={path}: not a genre_lightning training checkpoint (it lacks "
+            f"{', '.join(missing) or 'hyper_parameters.net_config'}); resume from a run's "
+            f"checkpoints/last.ckpt, or leave ckpt_path unset to start afresh"
+        )
+    check_target(path, "net_config", hparams["net_config"])
+
+
+def check_target(path: str | Path, key: str, config: Any) -> None:
+    """Refuse a ``_target_`` anywhere in a checkpoint's ``key`` config that is not one of ours.
+
+    Hydra's ``instantiate`` calls whatever a ``_target_`` names, at any depth of the config, so
+    a checkpoint naming, say, ``os.system`` would run code as soon as it is built.
+
+    Raises:
+        UntrustedCheckpointError: A target lies outside :data:`TRUSTED_TARGETS`.
+    """
+    prefix = TRUSTED_TARGETS[key]
+    if isinstance(config, dict):
+        target = config.get("_target_", f"{prefix}none")  # no target: nothing is called
+        if not isinstance(target, str) or not re.fullmatch(re.escape(prefix) + r"[\w.]+", target):
+            raise UntrustedCheckpointError(
+                f"{path}: refused to build {key} with _target_={target!r}: a checkpoint may "
+                f"only name classes under {prefix}* (use a .ckpt from a genre_lightning run)"
+            )
+        children = list(config.values())
+    elif isinstance(config, list | tuple):
+        children = list(config)
+    else:
+        return
+    for child in children:
+        check_target(path, key, child)
+
+
+class CheckpointWriteError(UserError):
+    """A checkpoint could not be written (disk full, unwritable run directory)."""
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes each checkpoint to a temporary file in the same folder, then renames it.
+
+    A run killed while saving leaves the previous ``last.ckpt`` intact (a rename is atomic on
+    POSIX file systems), so resuming always finds a complete checkpoint.
+    """
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        """Save ``checkpoint`` to ``path`` atomically."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # the folder itself may be what failed
+                tmp.unlink(missing_ok=True)
+            raise CheckpointWriteError(
+                f"cannot write checkpoint {path} ({exc}). Free disk space or make the run "
+                f"directory writable (hydra.run.dir=...); the previous checkpoints are intact."
+            ) from exc
+
+    def load_checkpoint(
+        self,
+        path: Any,
+        map_location: Callable[..., Any] | None = lambda storage, loc: storage,
+        weights_only: bool | None = None,
+    ) -> dict[str, Any]:
+        """Read a checkpoint as data only, whatever Lightning asks (see :func:`read_checkpoint`)."""
+        return read_checkpoint(path, map_location)

@@ -1,0 +1,158 @@
+"""Pictures of a run: confusion matrices and mel spectrograms, for TensorBoard and PNG files.
+
+Drawn with Pillow (which TensorBoard itself requires), so no plotting library is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from PIL import Image, ImageDraw
+from pytorch_lightning.loggers import TensorBoardLogger
+
+CELL = 34  # pixels per confusion-matrix cell
+MARGIN = 84  # room for the class names
+
+
+def confusion_image(matrix: torch.Tensor, class_names: Sequence[str]) -> np.ndarray:
+    """Render a confusion matrix (rows: true genre, columns: predicted) as an RGB array.
+
+    Cells are shaded by the share of each true genre's clips (row-normalised) and show counts.
+
+    Returns:
+        uint8 array (height, width, 3).
+    """
+    counts = matrix.detach().cpu().to(torch.float64)
+    shares = counts / counts.sum(dim=1, keepdim=True).clamp_min(1)
+    n = len(class_names)
+    size = MARGIN + n * CELL + 8
+    image = Image.new("RGB", (size, size + 16), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((MARGIN, MARGIN - 36), "predicted (column = row number)", fill="black")
+    draw.text((4, MARGIN - 16), "true", fill="black")
+    for j in range(n):  # column heads: the row numbers, since names do not fit a cell
+        draw.text((MARGIN + j * CELL + CELL // 3, MARGIN - 16), str(j), fill="black")
+    for i, name in enumerate(class_names):
+        top = MARGIN + i * CELL
+        draw.text((4, top + CELL // 3), f"{i} {name}"[:13], fill="black")
+        for j in range(n):
+            shade = int(255 * (1 - float(shares[i, j])))
+            left = MARGIN + j * CELL
+            draw.rectangle([left, top, left + CELL - 1, top + CELL - 1], fill=(shade, shade, 255))
+            colour = "white" if shade < 128 else "black"
+            draw.text((left + 4, top + CELL // 3), str(int(counts[i, j])), fill=colour)
+    return np.asarray(image)
+
+
+def mel_image(mel: torch.Tensor, db: bool | None = None) -> np.ndarray:
+    """A (1, frames, mels) mel as a greyscale image: dB scale, low mels at the bottom.
+
+    Args:
+        mel: Power mel, or already decibels (``features.log=true``).
+        db: Whether ``mel`` is in decibels; ``None`` infers it (a power mel is never negative).
+    """
+    x = mel.detach().float().cpu()[0]
+    if db is None:
+        db = bool((x < 0).any())
+    level = x if db else 10 * torch.log10(x.clamp_min(1e-10))
+    # 80 dB of dynamic range, as spectrogram plots usually show
+    level = level.clamp_min(level.max() - 80)
+    scaled = (level - level.min()) / (level.max() - level.min()).clamp_min(1e-6)
+    return (scaled.T.flip(0) * 255).to(torch.uint8).numpy()
+
+
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
+
+
+def curves_image(
+    series: Mapping[str, Sequence[tuple[int, float]]],
+    title: str = "",
+    size: tuple[int, int] = (480, 280),
+) -> np.ndarray:
+    """Draw (step, value) curves on shared axes, e.g. ``train/loss`` and ``val/loss``.
+
+    Args:
+        series: Curve name -> points, as :meth:`genre_lightning.runs.Run.scalars` returns.
+        title: Text above the plot.
+        size: Image (width, height) in pixels.
+
+    Returns:
+        uint8 RGB array (height, width, 3).
+    """
+    width, height = size
+    left, right, top, bottom = 56, 12, 24, 34 + 14 * len(series)
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((left, 4), title, fill="black")
+    points = [p for curve in series.values() for p in curve]
+    if not points:
+        draw.text((left, height // 2), "no data", fill="black")
+        return np.asarray(image)
+    steps = [s for s, _ in points]
+    values = [v for _, v in points if np.isfinite(v)] or [0.0]
+    x0, x1 = min(steps), max(max(steps), min(steps) + 1)
+    y0, y1 = min(values), max(values)
+    y1 = y1 if y1 > y0 else y0 + 1.0
+
+    def xy(step: int, value: float) -> tuple[float, float]:
+        x = left + (step - x0) / (x1 - x0) * (width - left - right)
+        y = height - bottom - (value - y0) / (y1 - y0) * (height - top - bottom)
+        return x, y
+
+    draw.rectangle([left, top, width - right, height - bottom], outline="black")
+    draw.text((4, top), f"{y1:.3g}", fill="black")
+    draw.text((4, height - bottom - 10), f"{y0:.3g}", fill="black")
+    draw.text((left, height - bottom + 2), str(x0), fill="black")
+    draw.text((width - right - 40, height - bottom + 2), f"step {x1}", fill="black")
+    for i, (name, curve) in enumerate(series.items()):
+        colour = COLOURS[i % len(COLOURS)]
+        line = [xy(s, v) for s, v in sorted(curve) if np.isfinite(v)]
+        if len(line) > 1:
+            draw.line(line, fill=colour, width=2)
+        for x, y in line if len(line) < 40 else []:
+            draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colour)
+        draw.text((left, height - bottom + 18 + 14 * i), f"-- {name}", fill=colour)
+    return np.asarray(image)
+
+
+def save_png(array: np.ndarray, path: str | Path) -> None:
+    """Write an image array (HxW or HxWx3, uint8) as PNG."""
+    Image.fromarray(array).save(path)
+
+
+def _tensorboard(module: pl.LightningModule) -> TensorBoardLogger | None:
+    return next((lg for lg in module.loggers if isinstance(lg, TensorBoardLogger)), None)
+
+
+def tensorboard_log_examples(
+    module: pl.LightningModule,
+    mels: torch.Tensor,
+    targets: torch.Tensor,
+    preds: torch.Tensor,
+    class_names: Sequence[str],
+) -> None:
+    """Show validation clips' mel spectrograms with their true and predicted genres."""
+    logger = _tensorboard(module)
+    if logger is None:
+        return
+    for i in range(mels.shape[0]):
+        tag = f"val_examples/clip_{i}"
+        logger.experiment.add_image(tag, mel_image(mels[i]), module.global_step, dataformats="HW")
+        caption = f"true: {class_names[int(targets[i])]}, predicted: {class_names[int(preds[i])]}"
+        logger.experiment.add_text(tag, caption, module.global_step)
+
+
+def tensorboard_log_confusion(
+    module: pl.LightningModule, matrix: torch.Tensor, class_names: Sequence[str]
+) -> None:
+    """Show the test confusion matrix as an image."""
+    logger = _tensorboard(module)
+    if logger is not None:
+        image = confusion_image(matrix, class_names)
+        logger.experiment.add_image(
+            "test/confusion_matrix", image, module.global_step, dataformats="HWC"
+        )
