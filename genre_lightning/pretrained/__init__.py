@@ -1,0 +1,1 @@
+"""Pretrained networks from other projects: fetching their files and reading their weights."""
