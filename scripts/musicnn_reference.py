@@ -1,9 +1,9 @@
 """Run the ORIGINAL musicnn TensorFlow graph on real clips; write the parity fixture.
 
-Dev-only (CI never runs it): it builds a throwaway virtual environment with ``tensorflow-cpu``
-(never a dependency of this project) and writes ``tests/fixtures/musicnn_reference.npz``, which
-``tests/models/test_musicnn.py`` compares the PyTorch port against. Run it from the repository
-root with the project's Python (librosa, a dev dependency, makes the input patches)::
+Dev-only (CI never runs it): it builds a throwaway virtual environment with ``tensorflow-cpu``,
+librosa and resampy (none of them dependencies of this project) and writes
+``tests/fixtures/musicnn_reference.npz``, which ``tests/models/test_musicnn.py`` compares the
+PyTorch port and its front end against. Run it from the repository root with any Python 3.11::
 
     python scripts/musicnn_reference.py --wheel /tmp/musicnn-wheel/musicnn-0.1.0-py3-none-any.whl
 
@@ -13,11 +13,11 @@ MetaGraphDef, keeps the subgraph that computes the logits, strips every ``_outpu
 attribute, imports it, assigns the checkpoint's variables and feeds ``model/Placeholder``
 (N x 187 x 96 log-mel patches) with ``model/Placeholder_2`` (is_training) = False.
 
-Input patches: the original extractor's recipe with today's librosa: ``librosa.load(sr=16000)``
-(soxr_hq resampling; 2019's librosa used resampy's kaiser_best), ``melspectrogram`` with
-``pad_mode="reflect"`` (2019's default), ``log10(10000 x + 1)`` in float32 (not float16, which
-overflows). The network's parity does not depend on these choices: both sides get the same
-patches.
+Input patches: the original extractor's recipe, with 2019's defaults spelled out for today's
+librosa: ``librosa.load(sr=16000, res_type="kaiser_best")`` (resampy), ``melspectrogram`` with
+``pad_mode="reflect"``, then ``log10(10000 x + 1)`` in float32 (float16 overflows). The
+network's parity does not depend on them (both sides get the same patches); the front-end test
+does.
 
 The same file is the TensorFlow worker: ``--tf-worker`` is how the driver runs it inside the
 throwaway environment, where this project is not installed.
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-TF_REQUIREMENT = "tensorflow-cpu==2.21.0"
+REQUIREMENTS = ("tensorflow-cpu==2.21.0", "librosa==0.11.0", "resampy==0.4.3")
 MODELS = ("MSD_musicnn", "MTT_musicnn")
 #: One clip per genre where the tags are unambiguous, and two patches (of 10) from each.
 CLIPS = (
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--sample", type=Path, default=REPO.parent / "shared" / "gtzan-sample")
     parser.add_argument("--venv", type=Path, default=Path("/tmp/tfref"))
     parser.add_argument("--out", type=Path, default=REPO / "tests/fixtures/musicnn_reference.npz")
-    parser.add_argument("--tf-worker", nargs=3, metavar=("INPUT", "MODELS_DIR", "OUTPUT"))
+    parser.add_argument("--tf-worker", nargs=3, metavar=("SAMPLE", "MODELS_DIR", "OUTPUT"))
     args = parser.parse_args()
     if args.tf_worker:
         tf_worker(*(Path(p) for p in args.tf_worker))
@@ -70,16 +70,33 @@ def main() -> None:
 
 
 def drive(wheel: Path, sample: Path, venv: Path, out: Path) -> None:
-    """Make the patches, run the TF worker in the throwaway venv, write the fixture."""
-    import librosa
-
+    """Run the worker in the throwaway venv (made if missing); write the fixture."""
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", TF_REQUIREMENT], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", *REQUIREMENTS], check=True)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        with zipfile.ZipFile(wheel) as archive:
+            for member in archive.namelist():
+                if member.split("/")[1:2] and member.split("/")[1] in MODELS:
+                    archive.extract(member, tmp)
+        worker = [str(python), __file__, "--tf-worker", str(sample)]
+        subprocess.run([*worker, str(tmp / "musicnn"), str(tmp / "out.npz")], check=True)
+        with np.load(tmp / "out.npz") as results:
+            arrays = {k: results[k] for k in results.files}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, **arrays)
+    print(f"wrote {out} ({out.stat().st_size} bytes): {arrays['names']}, {arrays['versions']}")
+
+
+def original_patches(sample: Path) -> tuple[np.ndarray, list[str]]:
+    """Log-mel patches of CLIPS as musicnn's extractor made them (inside the venv)."""
+    import librosa
+
     patches, names = [], []
     for clip in CLIPS:
-        audio, sr = librosa.load(sample / clip, sr=16000)
+        audio, sr = librosa.load(sample / clip, sr=16000, res_type="kaiser_best")
         mel = librosa.feature.melspectrogram(
             y=audio, sr=sr, n_fft=512, hop_length=256, n_mels=96, pad_mode="reflect"
         ).T
@@ -87,34 +104,18 @@ def drive(wheel: Path, sample: Path, venv: Path, out: Path) -> None:
         for p in PATCHES:
             patches.append(logmel[p * 187 : (p + 1) * 187])
             names.append(f"{clip}#{p}")
-    batch = np.stack(patches).astype(np.float32)
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        with zipfile.ZipFile(wheel) as archive:
-            for member in archive.namelist():
-                if member.split("/")[1:2] and member.split("/")[1] in MODELS:
-                    archive.extract(member, tmp)
-        np.save(tmp / "input.npy", batch)
-        worker = [str(python), __file__, "--tf-worker", str(tmp / "input.npy")]
-        subprocess.run([*worker, str(tmp / "musicnn"), str(tmp / "out.npz")], check=True)
-        with np.load(tmp / "out.npz") as results:
-            arrays = {k: results[k] for k in results.files}
-    versions = json.loads(str(arrays.pop("versions")))
-    versions["librosa"] = librosa.__version__
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        out, patches=batch, names=np.array(names), versions=json.dumps(versions), **arrays
-    )
-    print(f"wrote {out} ({out.stat().st_size} bytes): {len(names)} patches, {versions}")
+    return np.stack(patches).astype(np.float32), names
 
 
-def tf_worker(input_path: Path, models_dir: Path, output_path: Path) -> None:
-    """Run each model's original graph on the patches (inside the TensorFlow venv)."""
+def tf_worker(sample: Path, models_dir: Path, output_path: Path) -> None:
+    """Make the patches, run each model's original graph on them (inside the venv)."""
+    import librosa
+    import resampy
     import tensorflow as tf
     from tensorflow.core.protobuf import meta_graph_pb2
 
     tf.compat.v1.disable_eager_execution()
-    batch = np.load(input_path)
+    batch, names = original_patches(sample)
     results: dict[str, np.ndarray] = {}
     for model in MODELS:
         prefix = str(models_dir / model) + "/"
@@ -146,8 +147,15 @@ def tf_worker(input_path: Path, models_dir: Path, output_path: Path) -> None:
         print(f"{model}: {len(variables)} variables, fused batch-norm epsilons {epsilons}")
         for key, value in fetched.items():
             results[f"{model}_{key}"] = np.asarray(value, dtype=np.float32)
-    versions = {"tensorflow": tf.__version__, "numpy": np.__version__}
-    np.savez(output_path, versions=json.dumps(versions), **results)
+    versions = {
+        "tensorflow": tf.__version__,
+        "librosa": librosa.__version__,
+        "resampy": resampy.__version__,
+        "numpy": np.__version__,
+    }
+    np.savez(
+        output_path, patches=batch, names=np.array(names), versions=json.dumps(versions), **results
+    )
 
 
 if __name__ == "__main__":

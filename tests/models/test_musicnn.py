@@ -2,8 +2,9 @@
 of real GTZAN clips, the front end against librosa, and the strict weight loader.
 
 ``tests/fixtures/musicnn_reference.npz`` holds six log-mel patches (two each of metal.00000,
-jazz.00000 and classical.00000) and what the original graph computed from them; it was made by
-``scripts/musicnn_reference.py`` (TensorFlow 2.21, see the file's ``versions``).
+jazz.00000 and classical.00000) made by the original extractor's recipe (librosa + resampy) and
+what the original graph computed from them; ``scripts/musicnn_reference.py`` made it
+(TensorFlow 2.21, librosa 0.11, resampy 0.4.3: see the file's ``versions``).
 """
 
 from __future__ import annotations
@@ -77,6 +78,26 @@ def test_top_tags_of_real_clips(
         probabilities = torch.sigmoid(msd(patches.flatten(0, 1)).logits).mean(dim=0)
     top5 = {MSD_TAGS[i] for i in probabilities.argsort(descending=True)[:5]}
     assert expected <= top5, f"top-5 tags of {clip}: {top5}"
+
+
+@pytest.mark.slow
+def test_front_end_reproduces_the_original_patches(
+    msd: Musicnn, gtzan_sample: Path, reference: dict[str, np.ndarray]
+) -> None:
+    """From the 22,050 Hz files: resampling as resampy's kaiser_best, mel, log and patches as
+    the original extractor (the fixture's patches), and so the same tags."""
+    front = MusicnnMel(sample_rate=22050)
+    ours = []
+    for name in reference["names"]:
+        clip, index = str(name).split("#")
+        ours.append(mel_patches(front(load_audio(gtzan_sample / clip)[None]))[0, int(index), 0])
+    patches = torch.stack(ours)
+    original = torch.from_numpy(reference["patches"])
+    assert (patches - original).abs().max() <= 5e-3  # of log-mel values up to ~5.5
+    with torch.no_grad():
+        probabilities = torch.sigmoid(msd(patches).logits)
+    original_probabilities = torch.sigmoid(torch.from_numpy(reference["MSD_musicnn_logits"]))
+    assert (probabilities - original_probabilities).abs().max() <= 1e-3
 
 
 def test_front_end_matches_librosa_on_a_real_clip(gtzan_sample: Path) -> None:
