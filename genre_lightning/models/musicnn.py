@@ -74,8 +74,11 @@ class MusicnnOutput(NamedTuple):
 
 
 class _FrontEndConv(nn.Module):
-    """Convolution (zero "same" padding in time, none in frequency), ReLU, batch norm, max over
-    frequency: (B, 1, T, mels) -> (B, filters, T)."""
+    """Front-end convolution, ReLU, batch norm, max over frequency: (B, 1, T, mels) -> (B, C, T).
+
+    Padded with zeros as TensorFlow's "same" in time (after the input batch norm, as the
+    original), not at all in frequency.
+    """
 
     def __init__(self, filters: int, kernel: tuple[int, int]) -> None:
         super().__init__()
