@@ -1,0 +1,1 @@
+"""Tests of genre_lightning.pretrained."""
