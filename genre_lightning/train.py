@@ -7,11 +7,9 @@ Builds everything from the Hydra config, fits, tests the best-``val/acc`` checkp
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
-import hydra
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
@@ -19,27 +17,17 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.callbacks import LearningRateMonitor
 from pytorch_lightning.utilities import rank_zero_only
 
+from genre_lightning import runs
+from genre_lightning.app import hydra_app
 from genre_lightning.data.datamodule import GenreDataModule
-from genre_lightning.errors import UserError
-from genre_lightning.files import write_json_atomic
-from genre_lightning.training.callbacks import EpochSeed, GracefulStop, Interrupted
+from genre_lightning.errors import Interrupted, UserError
+from genre_lightning.training.callbacks import EpochSeed, GracefulStop
 from genre_lightning.training.checkpoint import AtomicCheckpointIO, check_resumable
 from genre_lightning.training.distributed import sweep_job_ranks
 from genre_lightning.training.module import GenreClassifier
 from genre_lightning.training.speed import compile_network
 
 log = logging.getLogger(__name__)
-
-#: The Hydra configs ship inside the package (the repository's top-level conf/ links here).
-CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
-
-#: Exit status of a run stopped by SIGTERM (the shell's 128 + 15).
-EXIT_INTERRUPTED = 143
-
-# `resume=RUN_DIR` reuses that run directory: conf/hydra/default.yaml picks the run dir with it.
-OmegaConf.register_new_resolver(
-    "gl_or", lambda value, default: default if value in (None, "") else value, replace=True
-)
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -52,6 +40,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         The metrics also written to ``<paths.output_dir>/metrics.json``.
     """
     out_dir = Path(cfg.paths.output_dir)
+    run = runs.Run(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     resume_from = _resume_path(cfg, out_dir)
     _check_accelerator(cfg)  # before the data: decoding GTZAN takes minutes
@@ -87,8 +76,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         cfg.trainer, logger=loggers or False, callbacks=callbacks, plugins=[AtomicCheckpointIO()]
     )
     if _is_rank_zero():
-        datamodule.write_split(out_dir / "split.csv")
-    curves = f"  |  curves: tensorboard --logdir {out_dir / 'tensorboard'}" if loggers else ""
+        datamodule.write_split(run.file("split"))
+    curves = f"  |  curves: tensorboard --logdir {run.file('tensorboard')}" if loggers else ""
     log.info("outputs: %s%s", out_dir, curves)
 
     skipped = datamodule.skipped
@@ -101,14 +90,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     for lg in trainer.loggers:
         lg.log_metrics({"data/skipped_files": float(len(skipped))}, step=0)
         # The hparams tab: the run's whole config against the two numbers that matter.
-        lg.log_hyperparams(_flat_config(cfg), {"val/acc_best": 0.0, "test/acc": 0.0})
+        lg.log_hyperparams(_flat_config(cfg), {runs.VAL_ACC_BEST: 0.0, runs.TEST_ACC: 0.0})
 
     with sweep_job_ranks(trainer):  # DDP in a multirun: this job's ranks run this job only
         try:
             trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
         except Interrupted as exc:
             raise Interrupted(
-                f"{exc}. {out_dir / 'checkpoints' / 'last.ckpt'} holds the last completed "
+                f"{exc}. {run.checkpoint(runs.LAST)} holds the last completed "
                 f"epoch; resume with the same command plus `resume={out_dir}`."
             ) from None
         checkpoint = trainer.checkpoint_callback
@@ -118,21 +107,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     score = getattr(checkpoint, "best_model_score", None)
     metrics = {
         **model.test_results(),
-        "val/acc_best": float(score) if score is not None else None,
-        "best_ckpt": best,
-        "epochs": trainer.current_epoch,
-        "seed": cfg.seed,
-        "num_clips": {part: ds.num_tracks for part, ds in datamodule.datasets.items()},
-        "skipped_files": [p for p, _ in skipped],
+        runs.VAL_ACC_BEST: float(score) if score is not None else None,
+        runs.BEST_CKPT: best,
+        runs.EPOCHS: trainer.current_epoch,
+        runs.SEED: cfg.seed,
+        runs.NUM_CLIPS: {part: ds.num_tracks for part, ds in datamodule.datasets.items()},
+        runs.SKIPPED_FILES: [p for p, _ in skipped],
     }
     if _is_rank_zero():
-        write_json_atomic(out_dir / "metrics.json", metrics)
+        run.write_metrics(metrics)
     log.info(
         "test/acc %.4f  test/f1_macro %.4f  val/acc_best %s  -> %s",
-        metrics["test/acc"],
-        metrics["test/f1_macro"],
-        metrics["val/acc_best"],
-        out_dir / "metrics.json",
+        metrics[runs.TEST_ACC],
+        metrics[runs.TEST_F1_MACRO],
+        metrics[runs.VAL_ACC_BEST],
+        run.file("metrics"),
     )
     return metrics
 
@@ -152,7 +141,7 @@ def _resume_path(cfg: DictConfig, out_dir: Path) -> str | None:
         ckpt = "last"
     if ckpt is None:
         return None
-    path = out_dir / "checkpoints" / "last.ckpt" if ckpt == "last" else Path(ckpt)
+    path = runs.Run(out_dir).checkpoint(runs.LAST) if ckpt == "last" else Path(ckpt)
     if not path.is_file():
         raise UserError(
             f"ckpt_path={ckpt}: no checkpoint at {path}. Resume with the run's own "
@@ -216,19 +205,13 @@ def _flat_config(cfg: DictConfig) -> dict[str, Any]:
     return flat
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    """Hydra entry point; returns ``val/acc_best`` for sweepers that optimise it."""
-    try:
-        return train(cfg)["val/acc_best"]
-    except UserError as exc:
-        log.error("%s", exc)
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except Interrupted as exc:
-        log.error("%s", exc)
-        print(f"interrupted: {exc}", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+def _job(cfg: DictConfig) -> float | None:
+    """One training job; returns ``val/acc_best`` for sweepers that optimise it."""
+    return train(cfg)[runs.VAL_ACC_BEST]
+
+
+#: ``python -m genre_lightning`` / ``genre-lightning``.
+main = hydra_app("train", _job)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ import soundfile as sf
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from genre_lightning.train import CONFIG_DIR, train
+from genre_lightning.app import CONFIG_DIR
+from genre_lightning.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 #: 50 real GTZAN clips (5 per genre), beside the repository as ../shared/gtzan-sample.

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
-from genre_lightning.train import CONFIG_DIR
+from genre_lightning.app import CONFIG_DIR
 from genre_lightning.training.sweep import format_table, summarize_sweep
 
 from ..conftest import run_tiny_multirun
