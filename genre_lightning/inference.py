@@ -165,7 +165,7 @@ def load_classifier(
             f"{saved_target}; the requested network is {wanted.get('_target_')}. "
             f"({detail[:300]}{' ...' if len(detail) > 300 else ''})"
         ) from None
-    if not bool(model.normalize.fitted):
+    if model.normalize.per != "none" and not bool(model.normalize.fitted):
         raise UserError(f"{path}: its normalisation statistics were never measured")
     data_config = dict(hparams.get("data_config") or {})
     sample_rate = int(data_config.get("sample_rate", SAMPLE_RATE))

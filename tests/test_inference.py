@@ -5,6 +5,7 @@ The checkpoints come from conftest's session fixtures (trained once per test ses
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,17 @@ def test_parse_args() -> None:
         parse_args(["a.ckpt"], defaults)
     with pytest.raises(UserError, match="expected true or false"):
         parse_args(["check=maybe"], defaults)
+
+
+def test_checkpoint_from_before_the_restructure_still_loads() -> None:
+    # Written by the code of 2026-11-25 (flat package, network config with num_classes in the
+    # yaml); the JSON holds what that code's classify() gave on a fixed noise input.
+    fixture = Path(__file__).parent / "fixtures" / "checkpoints"
+    expected = json.loads((fixture / "mfcc_linear_2026-11-25.json").read_text())
+    classifier = load_classifier(fixture / "mfcc_linear_2026-11-25.ckpt")
+    assert classifier.class_names == expected["class_names"]
+    generator = torch.Generator().manual_seed(expected["wave_seed"])
+    wave = expected["scale"] * torch.randn(expected["samples"], generator=generator)
+    torch.testing.assert_close(
+        classifier.classify(wave), torch.tensor(expected["probabilities"]), rtol=1e-5, atol=1e-6
+    )

@@ -50,7 +50,9 @@ class GenreClassifier(pl.LightningModule):
             the parameters.
         class_names: Genre names in label order.
         feature_shape: Shape of one mel image, for the normalisation buffers.
-        normalize: Normalisation statistics ``per`` element (the paper) or ``mel`` band.
+        normalize: Normalisation statistics ``per`` element (the paper), ``mel`` band, or
+            ``none`` (no normalisation). The statistics are measured on the training set and
+            set with ``normalize.set_statistics`` before fit (train.py does).
         spec_augment: Keyword arguments of :class:`~genre_lightning.training.augment.SpecAugment`
             (applied to training batches), or ``None``.
         mixup_alpha: Beta(alpha, alpha) mixup of training batches; 0 turns it off.
@@ -124,14 +126,12 @@ class GenreClassifier(pl.LightningModule):
 
     # -- normalisation statistics -------------------------------------------------------------
     def on_fit_start(self) -> None:
-        """Measure the training set's mean/std once; a resumed run keeps its saved ones."""
-        if bool(self.normalize.fitted):
-            return
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if datamodule is None or not hasattr(datamodule, "feature_statistics"):
-            raise RuntimeError("GenreClassifier needs a datamodule with feature_statistics()")
-        mean, std = datamodule.feature_statistics(self.device)
-        self.normalize.set_statistics(mean.to(self.device), std.to(self.device))
+        """Refuse to train on unnormalised features (the statistics come from train.py)."""
+        if self.normalize.per != "none" and not bool(self.normalize.fitted):
+            raise RuntimeError(
+                "GenreClassifier.normalize has no statistics: set them with "
+                "normalize.set_statistics(*datamodule.feature_statistics(device)) before fit"
+            )
 
     # -- steps ----------------------------------------------------------------------------------
     def training_step(self, batch: Batch, batch_idx: int) -> Any:

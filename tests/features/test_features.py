@@ -123,5 +123,11 @@ def test_per_mel_normalisation_pools_over_time() -> None:
     torch.testing.assert_close(norm.mean[0, 0], pooled.mean(0))
     torch.testing.assert_close(norm.std[0, 0], pooled.std(0, unbiased=False), rtol=1e-4, atol=1e-5)
     assert torch.equal(norm.mean[0, 0], norm.mean[0, 5])  # the same for every frame
-    with pytest.raises(ValueError, match="element or mel"):
+    with pytest.raises(ValueError, match="use element, mel, none"):
         Normalize((1, 6, 4), per="clip")
+
+
+def test_no_normalisation_is_the_identity_and_needs_no_statistics() -> None:
+    norm = Normalize((1, 6, 4), per="none")
+    x = torch.randn(3, 1, 6, 4)
+    assert torch.equal(norm(x), x) and not bool(norm.fitted)
