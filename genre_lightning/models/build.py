@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
@@ -74,26 +75,40 @@ def build_network(
             f"model.{key} from the config or the command line"
         )
     net_config.update(facts)
-    net = instantiate(net_config)
-    _check_input(net, net_config, feature_shape)
+    try:
+        net = instantiate(net_config)
+        _forward_once(net, feature_shape)
+    except (InstantiationException, RuntimeError) as exc:
+        cause = exc.__cause__ if isinstance(exc, InstantiationException) else exc
+        if not isinstance(cause, RuntimeError):
+            raise UserError(f"model ({target}): {str(exc).splitlines()[-1]}") from None
+        raise UserError(_shape_error(net_config, feature_shape, cause)) from None
     return net, net_config
 
 
-def _check_input(net: nn.Module, net_config: dict[str, Any], feature_shape: Sequence[int]) -> None:
-    """One forward pass on a zero image: a network that cannot take the data's shape fails now."""
+def _forward_once(net: nn.Module, feature_shape: Sequence[int]) -> None:
+    """One forward pass on zero images: a network that cannot take the data's shape fails now."""
     was_training = net.training
     net.eval()
     try:
         with torch.no_grad():
             net(torch.zeros(2, *feature_shape))
-    except RuntimeError as exc:
-        name = net_config["_target_"].rsplit(".", 1)[-1]
-        frames = feature_shape[1]
-        raise UserError(
-            f"model={name} cannot take feature images of {frames} frames x {feature_shape[2]} "
-            f"mels, what data.clip_samples / data.chunk_seconds and data.features.* give "
-            f"({str(exc).splitlines()[0]}). Use longer windows (e.g. data.chunk_seconds=10 "
-            f"for AlexNet) or model=resnet, which takes any length."
-        ) from None
     finally:
         net.train(was_training)
+
+
+def _shape_error(
+    net_config: dict[str, Any], feature_shape: Sequence[int], cause: RuntimeError
+) -> str:
+    name = net_config["_target_"].rsplit(".", 1)[-1]
+    frames, mels = feature_shape[1], feature_shape[2]
+    fix = "Use longer windows (data.chunk_seconds, data.clip_samples) or model=resnet"
+    if net_config.get("adaptive") is False:  # AlexNet: the paper's layers need ~21 s of audio
+        fix = (
+            f"Use model.adaptive=true (any input of 57 frames or more) or {fix[0].lower()}{fix[1:]}"
+        )
+    return (
+        f"model={name} cannot take feature images of {frames} frames x {mels} mels, what "
+        f"data.clip_samples / data.chunk_seconds and data.features.* give "
+        f"({str(cause).splitlines()[0]}). {fix}, which takes any length."
+    )
