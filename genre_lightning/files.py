@@ -12,8 +12,8 @@ Guarantees of every writer here, on a POSIX file system:
   A process killed outright (SIGKILL, OOM) cannot clean up; its temporary names carry its
   process id, and :func:`remove_stale_temps` (called by the next run that writes there)
   deletes those whose process is gone.
-* **Concurrent writers do not mix.** Each process writes its own temporary name; the last
-  rename wins with a complete file.
+* **Concurrent writers do not mix.** Each writer (process or thread) writes its own temporary
+  name; the last rename wins with a complete file.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -33,15 +34,19 @@ from typing import IO, Any
 
 log = logging.getLogger(__name__)
 
-#: ``.<name>.tmp-<pid>``: hidden, and the owner's process id says when it is stale.
-_TEMP = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)$")
+#: ``.<name>.tmp-<pid>-<token>``: hidden, and the owner's process id says when it is stale.
+_TEMP = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)(-[0-9a-f]+)?$")
 #: When this process started writing (about): temporary files changed since are never stale.
 _STARTED = time.time()
 
 
 def temp_path(path: Path) -> Path:
-    """The temporary name this process writes ``path`` under before renaming it."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """A new temporary name to write ``path`` under before renaming it.
+
+    The process id tells :func:`remove_stale_temps` whether its writer still runs; the random
+    token keeps concurrent writers of one process (threads) apart.
+    """
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
 
 
 def commit(tmp: Path, path: Path) -> None:

@@ -26,6 +26,7 @@ import zlib
 from pathlib import Path
 
 from genre_lightning.errors import UserError
+from genre_lightning.files import atomic_folder, remove_stale_temps
 from genre_lightning.pretrained.tf_checkpoint import CheckpointError, read_checkpoint
 from genre_lightning.userdirs import user_cache_dir
 
@@ -139,20 +140,15 @@ def _unpack(wheel: Path, model: str, target: Path) -> None:
             f"is corrupt or another release, nothing was unpacked"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{model}.tmp-", dir=target.parent))
-    try:
+    remove_stale_temps(target.parent)  # unpackings of runs that were killed
+    # Filled beside its final place and renamed: a reader never sees half a checkpoint, and of
+    # two concurrent callers the second keeps the first's identical copy.
+    with atomic_folder(target) as staging:
         _extract(wheel, model, staging)
         try:
             read_checkpoint(staging)  # checks every CRC once, before anything is published
         except CheckpointError as exc:
             raise FetchError(f"{wheel}: the {model} checkpoint inside is corrupt ({exc})") from exc
-        try:
-            staging.rename(target)
-        except OSError:
-            if not _complete(target):  # not a concurrent caller's finished copy
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _extract(wheel: Path, model: str, folder: Path) -> None:

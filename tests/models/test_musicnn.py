@@ -1,5 +1,6 @@
-"""models/musicnn.py and musicnn_frontend.py: parity with the original TensorFlow graph, tags
-of real GTZAN clips, the front end against librosa, and the strict weight loader.
+"""models/musicnn.py and musicnn_tf.py: parity with the original TensorFlow graph, tags of real
+GTZAN clips, musicnn's front end (a MelFeatures configuration) against librosa and the original
+extractor, and the strict weight loader.
 
 ``tests/fixtures/musicnn_reference.npz`` holds six log-mel patches (two each of metal.00000,
 jazz.00000 and classical.00000) made by the original extractor's recipe (librosa + resampy) and
@@ -18,11 +19,28 @@ import torch
 
 from genre_lightning.audio import load_audio
 from genre_lightning.errors import UserError
-from genre_lightning.models.musicnn import MSD_TAGS, TAGS, Musicnn, load_tf_variables
-from genre_lightning.models.musicnn_frontend import PATCH_FRAMES, MusicnnMel, mel_patches
+from genre_lightning.features.mel import MelFeatures
+from genre_lightning.models.musicnn import MSD_TAGS, PATCH_FRAMES, TAGS, Musicnn, mel_patches
+from genre_lightning.models.musicnn_tf import load_tf_variables, pretrained_musicnn
 from genre_lightning.pretrained.tf_checkpoint import read_checkpoint
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "musicnn_reference.npz"
+#: musicnn's input as ``experiment=musicnn_probe`` configures MelFeatures (whole clips here;
+#: test_musicnn_recipe checks the recipe's config says the same).
+MUSICNN_FRONT_END = {
+    "resample_to": 16000,
+    "n_fft": 512,
+    "win_length": 512,
+    "hop_length": 256,
+    "n_mels": 96,
+    "num_frames": None,
+    "log": "musicnn",
+    "pad_mode": "reflect",
+}
+
+
+def musicnn_front_end(sample_rate: int = 22050) -> MelFeatures:
+    return MelFeatures(sample_rate=sample_rate, **MUSICNN_FRONT_END)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +51,7 @@ def reference() -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def msd(musicnn_cache: Path) -> Musicnn:
-    return Musicnn.from_pretrained("MSD_musicnn", cache_dir=musicnn_cache)
+    return pretrained_musicnn("MSD_musicnn", cache_dir=musicnn_cache)
 
 
 def _relative(ours: torch.Tensor, ref: np.ndarray) -> float:
@@ -44,7 +62,7 @@ def _relative(ours: torch.Tensor, ref: np.ndarray) -> float:
 def test_matches_the_original_tensorflow_graph(
     model: str, musicnn_cache: Path, reference: dict[str, np.ndarray]
 ) -> None:
-    network = Musicnn.from_pretrained(model, cache_dir=musicnn_cache)
+    network = pretrained_musicnn(model, cache_dir=musicnn_cache)
     assert network.tags == TAGS[model] and not network.training
     patches = torch.from_numpy(reference["patches"])  # (6, 187, 96), musicnn's layout
     with torch.no_grad():
@@ -72,7 +90,7 @@ def test_top_tags_of_real_clips(
     """Whole 30 s clips through front end, patches and network, averaged as musicnn does."""
     wave = load_audio(gtzan_sample / "genres_original" / clip)  # 22,050 Hz
     with torch.no_grad():
-        mel = MusicnnMel(sample_rate=22050)(wave[None])
+        mel = musicnn_front_end()(wave[None])
         patches = mel_patches(mel)
         assert patches.shape == (1, 10, 1, PATCH_FRAMES, 96)
         probabilities = torch.sigmoid(msd(patches.flatten(0, 1)).logits).mean(dim=0)
@@ -86,7 +104,7 @@ def test_front_end_reproduces_the_original_patches(
 ) -> None:
     """From the 22,050 Hz files: resampling as resampy's kaiser_best, mel, log and patches as
     the original extractor (the fixture's patches), and so the same tags."""
-    front = MusicnnMel(sample_rate=22050)
+    front = musicnn_front_end()
     ours = []
     for name in reference["names"]:
         clip, index = str(name).split("#")
@@ -107,7 +125,7 @@ def test_front_end_matches_librosa_on_a_real_clip(gtzan_sample: Path) -> None:
     reference = librosa.feature.melspectrogram(
         y=wave.numpy(), sr=16000, n_fft=512, hop_length=256, n_mels=96, pad_mode="reflect"
     )
-    front = MusicnnMel()
+    front = musicnn_front_end(sample_rate=16000)
     power = front.power_mel(wave[None])[0].double().numpy()
     assert power.shape == reference.shape == (96, 1 + wave.shape[0] // 256)
     assert np.abs(power - reference).max() / np.abs(reference).max() <= 1e-4
@@ -164,4 +182,4 @@ def test_loader_fills_every_parameter_and_buffer(msd_prefix: Path) -> None:
 
 def test_unknown_model_is_a_user_error() -> None:
     with pytest.raises(UserError, match="'MSD_vgg' is not known; use one of MSD_musicnn"):
-        Musicnn.from_pretrained("MSD_vgg")
+        pretrained_musicnn("MSD_vgg")
