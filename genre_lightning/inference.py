@@ -143,6 +143,8 @@ def load_classifier(
     check_target(path, "data_config", hparams.get("data_config") or {})
     saved_target = hparams["net_config"].get("_target_")
     wanted = dict(net_config or hparams["net_config"])
+    if "pretrained" in wanted:  # the state dict holds the weights: never fetch them again
+        wanted["pretrained"] = None
     try:
         net = instantiate(wanted)
     except Exception as exc:  # hydra wraps import and argument errors alike

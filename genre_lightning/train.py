@@ -28,6 +28,7 @@ from genre_lightning.training.builders import (
 )
 from genre_lightning.training.distributed import sweep_job_ranks
 from genre_lightning.training.speed import compile_network
+from genre_lightning.validate import check_train_config
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     Returns:
         The metrics also written to ``<paths.output_dir>/metrics.json``.
     """
+    check_train_config(cfg)  # every value, before any work
     run = runs.Run(Path(cfg.paths.output_dir))
     run.path.mkdir(parents=True, exist_ok=True)
     resume_from = resume_path(cfg, run)
