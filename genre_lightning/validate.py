@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -102,9 +102,7 @@ def check_train_config(
     """
     check(cfg, TRAIN_RULES)
     if data_check is not None:
-        data = OmegaConf.to_container(cfg.data, resolve=True)
-        assert isinstance(data, dict)
-        data_check(data)
+        data_check(cast(dict[str, Any], OmegaConf.to_container(cfg.data, resolve=True)))
 
 
 def _lookup(cfg: DictConfig | dict[str, Any], key: str) -> tuple[bool, Any]:
