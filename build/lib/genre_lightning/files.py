@@ -1,52 +1,191 @@
-"""Files a reader sees whole or not at all: written beside the target, then renamed.
+"""The one way this package replaces a file or a folder: write beside it, then rename.
 
-A run killed mid-write (or a notebook reading ``metrics.json`` while a run finishes) must never
-find half a file (results, cache metadata, the download marker): the rename is atomic within
-one file system.
+Guarantees of every writer here, on a POSIX file system:
+
+* **Whole or not at all.** A reader (a notebook reading ``metrics.json`` while a run finishes,
+  a second run opening the cache) sees the old content or the new, never half of either: the
+  data goes to a temporary name in the same folder and is renamed over the target, and a
+  rename within one file system is atomic.
+* **Durable once returned.** The temporary file is flushed and ``fsync``-ed before the rename,
+  and the folder after it, so a power loss right after a write does not leave an empty file.
+* **Nothing left behind on failure.** An exception while writing removes the temporary file.
+  A process killed outright (SIGKILL, OOM) cannot clean up; its temporary names carry its
+  process id, and :func:`remove_stale_temps` (called by the next run that writes there)
+  deletes those whose process is gone.
+* **Concurrent writers do not mix.** Each writer (process or thread) writes its own temporary
+  name; the last rename wins with a complete file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+log = logging.getLogger(__name__)
+
+#: ``.<name>.tmp-<pid>-<token>``: hidden, and the owner's process id says when it is stale.
+_TEMP = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)(-[0-9a-f]+)?$")
+#: When this process started writing (about): temporary files changed since are never stale.
+_STARTED = time.time()
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step.
+def temp_path(path: Path) -> Path:
+    """A new temporary name to write ``path`` under before renaming it.
+
+    The process id tells :func:`remove_stale_temps` whether its writer still runs; the random
+    token keeps concurrent writers of one process (threads) apart.
+    """
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def commit(tmp: Path, path: Path) -> None:
+    """Make ``tmp`` (a file or a folder this process wrote) durable and rename it to ``path``."""
+    for file in [tmp] if tmp.is_file() else sorted(p for p in tmp.rglob("*") if p.is_file()):
+        with open(file, "rb+") as f:
+            os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes the rename itself durable; some file systems do not allow opening a folder.
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_write(path: Path, mode: str = "w", **open_args: Any) -> Iterator[IO[Any]]:
+    """Open ``path`` for writing so that it is replaced only when the block succeeds.
 
     Args:
-        path: The file to (over)write.
-        text: Its new content.
+        path: The file to (over)write; its folder must exist.
+        mode: ``"w"`` (text) or ``"wb"`` (bytes).
+        **open_args: Passed to :func:`open` (``encoding``, ``newline``, ...).
+
+    Yields:
+        The open temporary file.
     """
-    # The process id keeps two writers of the same file (DDP ranks, parallel jobs) apart.
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    path = Path(path)
+    tmp = temp_path(path)
     try:
-        tmp.write_text(text, newline="")  # as given: CSV rows end in \r\n already
+        with open(tmp, mode, **open_args) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` (UTF-8, line ends as given)."""
+    with atomic_write(path, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Replace ``path`` with ``data`` as indented JSON, in one step."""
+    """Replace ``path`` with ``data`` as indented JSON."""
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
+def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any]], header: bool = True) -> str:
+    """Rows as CSV text (``\\r\\n`` line ends, as the csv module writes them)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=list(columns))
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
 def write_csv_atomic(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> None:
-    """Replace ``path`` with a CSV table (header first), in one step.
+    """Replace ``path`` with a CSV table (header first).
 
     Args:
         path: The file to (over)write.
         columns: Column names, in order.
         rows: One mapping per row, keyed by column name.
     """
-    buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, fieldnames=list(columns))
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text_atomic(path, buffer.getvalue())
+    write_text_atomic(path, csv_text(columns, rows))
+
+
+@contextlib.contextmanager
+def atomic_folder(path: Path) -> Iterator[Path]:
+    """Build a folder under a temporary name; it appears as ``path`` only when the block ends.
+
+    If ``path`` appeared meanwhile (another process built the same thing), the copy built here
+    is dropped and the existing one kept.
+
+    Yields:
+        The temporary folder to fill.
+    """
+    path = Path(path)
+    tmp = temp_path(path)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        try:
+            commit(tmp, path)
+        except OSError:
+            if not path.is_dir():  # not a lost race: a real failure
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Delete temporary files and folders in ``folder`` left by processes that no longer run.
+
+    Only names of :func:`temp_path`'s form are touched, and only when their process id is not
+    alive on this machine and they were last changed before this process started: a concurrent
+    writer, here or on another machine sharing the folder, keeps changing its file.
+
+    Returns:
+        What was removed.
+    """
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in Path(folder).iterdir():
+            found = _TEMP.match(entry.name)
+            if found is None or _alive(int(found["pid"])):
+                continue
+            if entry.lstat().st_mtime >= _STARTED:
+                continue
+            with contextlib.suppress(OSError):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+                removed.append(entry)
+    for entry in removed:
+        log.info("removed %s, left by a process that was killed while writing it", entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True

@@ -143,6 +143,8 @@ def load_classifier(
     check_target(path, "data_config", hparams.get("data_config") or {})
     saved_target = hparams["net_config"].get("_target_")
     wanted = dict(net_config or hparams["net_config"])
+    if "pretrained" in wanted:  # the state dict holds the weights: never fetch them again
+        wanted["pretrained"] = None
     try:
         net = instantiate(wanted)
     except Exception as exc:  # hydra wraps import and argument errors alike
@@ -165,7 +167,7 @@ def load_classifier(
             f"{saved_target}; the requested network is {wanted.get('_target_')}. "
             f"({detail[:300]}{' ...' if len(detail) > 300 else ''})"
         ) from None
-    if not bool(model.normalize.fitted):
+    if model.normalize.per != "none" and not bool(model.normalize.fitted):
         raise UserError(f"{path}: its normalisation statistics were never measured")
     data_config = dict(hparams.get("data_config") or {})
     sample_rate = int(data_config.get("sample_rate", SAMPLE_RATE))

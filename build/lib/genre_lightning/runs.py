@@ -1,8 +1,17 @@
-"""A finished training run read back from its directory: metrics, curves, checkpoints.
+"""The one owner of a run directory's layout and of the ``metrics.json`` keys.
 
-A run directory (``outputs/<date>/<time>`` or one job of a multirun) holds ``metrics.json``,
-``.hydra/config.yaml``, ``checkpoints/`` and ``tensorboard/`` event files. This is what the
-walkthrough notebook and other analysis code use instead of parsing those files themselves.
+Every tool writes and reads a run through this module: training (one run per job), evaluate
+(its own run directory), sweep summaries, reports and the walkthrough notebook. A training run
+directory (``outputs/<date>/<time>`` or one job of a multirun) holds::
+
+    .hydra/config.yaml   the composed config (and overrides.yaml, hydra.yaml)
+    metrics.json         the keys below
+    split.csv            where each track went (track, genre, part, path)
+    checkpoints/         best.ckpt (best val/acc, the one tested) and last.ckpt (latest epoch)
+    tensorboard/         event files
+
+The configs name these places through the ``gl_run`` resolver (``${gl_run:checkpoints}``), so
+this file is the only place that spells them.
 """
 
 from __future__ import annotations
@@ -14,13 +23,55 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from omegaconf import OmegaConf
 
 from genre_lightning.errors import UserError
+from genre_lightning.files import write_json_atomic
+
+#: Relative places inside a run directory, by name.
+LAYOUT = {
+    "metrics": "metrics.json",
+    "split": "split.csv",
+    "checkpoints": "checkpoints",
+    "tensorboard": "tensorboard",
+    "hydra": ".hydra",
+    "confusion_matrix": "confusion_matrix.png",
+    "predictions": "predictions.csv",
+}
+#: Checkpoint file stems inside ``checkpoints/`` (ModelCheckpoint's ``filename``).
+BEST, LAST = "best", "last"
+
+# metrics.json keys. The first five are also the TensorBoard tags they are logged under.
+TEST_ACC = "test/acc"
+TEST_F1_MACRO = "test/f1_macro"
+TEST_F1_PER_CLASS = "test/f1_per_class"
+VAL_ACC_BEST = "val/acc_best"
+VAL_ACC = "val/acc"
+CONFUSION_MATRIX = "confusion_matrix"
+CLASS_NAMES = "class_names"
+BEST_CKPT = "best_ckpt"
+CKPT_PATH = "ckpt_path"
+EPOCHS = "epochs"
+SEED = "seed"
+NUM_CLIPS = "num_clips"
+SKIPPED_FILES = "skipped_files"
+#: The numbers a sweep or a report compares runs by, in that order.
+RESULTS = (VAL_ACC_BEST, TEST_ACC, TEST_F1_MACRO)
+
+OmegaConf.register_new_resolver("gl_run", lambda name: _place(name), replace=True)
+
+
+def _place(name: str) -> str:
+    if name in LAYOUT:
+        return LAYOUT[name]
+    if name in (BEST, LAST):
+        return name
+    raise KeyError(f"gl_run:{name}: not a run-directory place ({', '.join(LAYOUT)})")
 
 
 @dataclass(frozen=True)
 class Run:
-    """One training run's directory.
+    """One run's directory: where its files are, and what they hold.
 
     Attributes:
         path: The run directory.
@@ -28,10 +79,26 @@ class Run:
 
     path: Path
 
+    # -- places ------------------------------------------------------------------------------
+    def file(self, name: str) -> Path:
+        """The path of a place of :data:`LAYOUT` (e.g. ``"metrics"``) in this run."""
+        return self.path / LAYOUT[name]
+
+    def checkpoint(self, stem: str = BEST) -> Path:
+        """``checkpoints/best.ckpt`` or ``checkpoints/last.ckpt``."""
+        return self.file("checkpoints") / f"{stem}.ckpt"
+
+    # -- contents ----------------------------------------------------------------------------
     @property
     def metrics(self) -> dict[str, Any]:
         """``metrics.json``: test/acc, test/f1_macro, val/acc_best, confusion matrix, ..."""
-        return dict(json.loads((self.path / "metrics.json").read_text()))
+        return dict(json.loads(self.file("metrics").read_text()))
+
+    def write_metrics(self, metrics: dict[str, Any]) -> Path:
+        """Replace ``metrics.json`` (whole: readers never see half of it)."""
+        path = self.file("metrics")
+        write_json_atomic(path, metrics)
+        return path
 
     @property
     def config(self) -> dict[str, Any]:
@@ -40,23 +107,29 @@ class Run:
         Raises:
             UserError: The run was not started through Hydra (e.g. ``train(cfg)`` in Python).
         """
-        path = self.path / ".hydra" / "config.yaml"
+        path = self.file("hydra") / "config.yaml"
         if not path.is_file():
             raise UserError(f"{path} does not exist: this run was not started from the CLI")
         return dict(yaml.safe_load(path.read_text()))
 
     @property
+    def overrides(self) -> list[str]:
+        """The command-line overrides of this run (``.hydra/overrides.yaml``); [] if none."""
+        path = self.file("hydra") / "overrides.yaml"
+        return list(yaml.safe_load(path.read_text()) or []) if path.is_file() else []
+
+    @property
     def best_ckpt(self) -> Path:
         """The checkpoint that was tested: best validation accuracy (else the last epoch)."""
-        best = self.metrics.get("best_ckpt")
-        for path in (best, self.path / "checkpoints" / "best.ckpt"):
+        best = self.metrics.get(BEST_CKPT)
+        for path in (best, self.checkpoint(BEST)):
             if path and Path(path).is_file():
                 return Path(path)
-        return self.path / "checkpoints" / "last.ckpt"
+        return self.checkpoint(LAST)
 
     def split(self, part: str | None = None) -> list[dict[str, str]]:
         """Rows of ``split.csv`` (track, genre, part, path), optionally of one part only."""
-        with open(self.path / "split.csv", newline="") as f:
+        with open(self.file("split"), newline="") as f:
             rows = list(csv.DictReader(f))
         return [r for r in rows if part is None or r["part"] == part]
 
@@ -71,18 +144,25 @@ class Run:
         # Imported here: tensorboard's reader is slow to import and only needed for this.
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-        if not any((self.path / "tensorboard").glob("events.out.tfevents.*")):
+        folder = self.file("tensorboard")
+        if not any(folder.glob("events.out.tfevents.*")):
             raise UserError(
-                f"{self.path} has no TensorBoard events in tensorboard/: it was trained with "
+                f"{self.path} has no TensorBoard events in {folder.name}/: it was trained with "
                 f"logger=none. Its metrics.json and checkpoints are there; curves need a run "
                 f"with the default logger=tensorboard."
             )
-        events = EventAccumulator(str(self.path / "tensorboard"), size_guidance={"scalars": 0})
+        events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
         events.Reload()
         return {
             tag: [(e.step, float(e.value)) for e in events.Scalars(tag)]
             for tag in events.Tags()["scalars"]
         }
+
+
+def run_of_checkpoint(ckpt_path: str | Path) -> Run:
+    """The training run a checkpoint belongs to (``<run>/checkpoints/x.ckpt`` -> ``<run>``)."""
+    parent = Path(ckpt_path).resolve().parent
+    return Run(parent.parent if parent.name == LAYOUT["checkpoints"] else parent)
 
 
 def load_run(path: str | Path) -> Run:
@@ -92,25 +172,34 @@ def load_run(path: str | Path) -> Run:
         UserError: ``path`` is not a finished run (no ``metrics.json``).
     """
     run = Run(Path(path))
-    if not (run.path / "metrics.json").is_file():
+    if not run.file("metrics").is_file():
         raise UserError(
-            f"{run.path} is not a finished run directory (no metrics.json); pass a directory "
-            f"under outputs/ whose training finished"
+            f"{run.path} is not a finished run directory (no {LAYOUT['metrics']}); pass a "
+            f"directory under outputs/ whose training finished"
         )
     return run
 
 
+def finished_runs(root: str | Path) -> list[Run]:
+    """Every finished training run under ``root`` (recursively), oldest first.
+
+    A training run has ``checkpoints/`` beside ``metrics.json`` (an evaluation's has not).
+    """
+    found = (
+        p.parent
+        for p in Path(root).glob(f"**/{LAYOUT['metrics']}")
+        if (p.parent / LAYOUT["checkpoints"]).is_dir()
+    )
+    return [Run(p) for p in sorted(found, key=lambda p: (p / LAYOUT["metrics"]).stat().st_mtime)]
+
+
 def latest_run(root: str | Path = "outputs") -> Run:
-    """The most recently finished run under ``root`` (searched recursively).
+    """The most recently finished training run under ``root``.
 
     Raises:
         UserError: No finished run is found.
     """
-    # A training run has checkpoints/ beside metrics.json (evaluate's output folder does not).
-    found = sorted(
-        (p for p in Path(root).glob("**/metrics.json") if (p.parent / "checkpoints").is_dir()),
-        key=lambda p: p.stat().st_mtime,
-    )
-    if not found:
+    runs = finished_runs(root)
+    if not runs:
         raise UserError(f"no finished run under {Path(root).resolve()}; train one first")
-    return Run(found[-1].parent)
+    return runs[-1]

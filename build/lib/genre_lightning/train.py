@@ -7,39 +7,30 @@ Builds everything from the Hydra config, fits, tests the best-``val/acc`` checkp
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
-import hydra
 import pytorch_lightning as pl
-import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf, open_dict
-from pytorch_lightning.callbacks import LearningRateMonitor
+from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_only
 
+from genre_lightning import runs
+from genre_lightning.app import hydra_app
 from genre_lightning.data.datamodule import GenreDataModule
-from genre_lightning.errors import UserError
-from genre_lightning.files import write_json_atomic
-from genre_lightning.training.callbacks import EpochSeed, GracefulStop, Interrupted
-from genre_lightning.training.checkpoint import AtomicCheckpointIO, check_resumable
+from genre_lightning.errors import Interrupted
+from genre_lightning.training.builders import (
+    build_module,
+    build_trainer,
+    check_batch_size,
+    flat_config,
+    resume_path,
+)
 from genre_lightning.training.distributed import sweep_job_ranks
-from genre_lightning.training.module import GenreClassifier
 from genre_lightning.training.speed import compile_network
+from genre_lightning.validate import check_train_config
 
 log = logging.getLogger(__name__)
-
-#: The Hydra configs ship inside the package (the repository's top-level conf/ links here).
-CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
-
-#: Exit status of a run stopped by SIGTERM (the shell's 128 + 15).
-EXIT_INTERRUPTED = 143
-
-# `resume=RUN_DIR` reuses that run directory: conf/hydra/default.yaml picks the run dir with it.
-OmegaConf.register_new_resolver(
-    "gl_or", lambda value, default: default if value in (None, "") else value, replace=True
-)
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -51,46 +42,69 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     Returns:
         The metrics also written to ``<paths.output_dir>/metrics.json``.
     """
-    out_dir = Path(cfg.paths.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    resume_from = _resume_path(cfg, out_dir)
-    _check_accelerator(cfg)  # before the data: decoding GTZAN takes minutes
+    check_train_config(cfg)  # every value, before any work
+    run = runs.Run(Path(cfg.paths.output_dir))
+    run.path.mkdir(parents=True, exist_ok=True)
+    resume_from = resume_path(cfg, run)
+    trainer = build_trainer(cfg)  # before the data: decoding GTZAN takes minutes
     pl.seed_everything(cfg.seed, workers=True)
 
     datamodule: GenreDataModule = instantiate(cfg.data)
     datamodule.prepare_data()  # stops here, before any model is built, when data is missing
     datamodule.setup("fit")
-    if cfg.data.get("num_classes") is None:  # data=folder: the folders decide, the model follows
-        with open_dict(cfg):
-            cfg.data.num_classes = datamodule.num_classes
-    _check_batch_size(cfg, len(datamodule.datasets["train"]))
-
-    model = GenreClassifier(
-        net=instantiate(cfg.model),
-        optimizer=_optimizer_factory(cfg),
-        class_names=datamodule.class_names,
-        feature_shape=datamodule.feature_shape(),
-        scheduler=instantiate(cfg.scheduler.scheduler) if cfg.scheduler.scheduler else None,
-        scheduler_interval=cfg.scheduler.interval,
-        **OmegaConf.to_container(cfg.module, resolve=True),  # type: ignore[arg-type]
-        net_config=OmegaConf.to_container(cfg.model, resolve=True),  # type: ignore[arg-type]
-        data_config=OmegaConf.to_container(cfg.data, resolve=True),  # type: ignore[arg-type]
-    )
+    check_batch_size(cfg, len(datamodule.datasets["train"]))
+    model = build_module(cfg, datamodule)
+    if resume_from is None and model.normalize.per != "none":  # a resumed run keeps its own
+        stats = datamodule.feature_statistics(trainer.strategy.root_device)
+        model.normalize.set_statistics(*(s.to(model.device) for s in stats))
     if cfg.get("compile"):
         compile_network(model.net)
-    loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
-    callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
-    if not loggers:  # logger=none: the learning-rate monitor has nowhere to write and would refuse
-        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    callbacks += [EpochSeed(cfg.seed), GracefulStop()]
-    trainer: pl.Trainer = instantiate(
-        cfg.trainer, logger=loggers or False, callbacks=callbacks, plugins=[AtomicCheckpointIO()]
-    )
-    if _is_rank_zero():
-        datamodule.write_split(out_dir / "split.csv")
-    curves = f"  |  curves: tensorboard --logdir {out_dir / 'tensorboard'}" if loggers else ""
-    log.info("outputs: %s%s", out_dir, curves)
+    _log_start(cfg, run, trainer, datamodule)
 
+    with sweep_job_ranks(trainer):  # DDP in a multirun: this job's ranks run this job only
+        try:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
+        except Interrupted as exc:
+            raise Interrupted(
+                f"{exc}. {run.checkpoint(runs.LAST)} holds the last completed "
+                f"epoch; resume with the same command plus `resume={run.path}`."
+            ) from None
+        checkpoint = trainer.checkpoint_callback
+        best = getattr(checkpoint, "best_model_path", "") or None
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+
+    score = getattr(checkpoint, "best_model_score", None)
+    metrics = {
+        **model.test_results(),
+        runs.VAL_ACC_BEST: float(score) if score is not None else None,
+        runs.BEST_CKPT: best,
+        runs.EPOCHS: trainer.current_epoch,
+        runs.SEED: cfg.seed,
+        runs.NUM_CLIPS: {part: ds.num_tracks for part, ds in datamodule.datasets.items()},
+        runs.SKIPPED_FILES: [p for p, _ in datamodule.skipped],
+    }
+    if _is_rank_zero():
+        run.write_metrics(metrics)
+        log.info(
+            "test/acc %.4f  test/f1_macro %.4f  val/acc_best %s  -> %s",
+            metrics[runs.TEST_ACC],
+            metrics[runs.TEST_F1_MACRO],
+            metrics[runs.VAL_ACC_BEST],
+            run.file("metrics"),
+        )
+    return metrics
+
+
+def _log_start(
+    cfg: DictConfig, run: runs.Run, trainer: pl.Trainer, datamodule: GenreDataModule
+) -> None:
+    """split.csv, where the outputs go, skipped files, and the hparams tab's record."""
+    if _is_rank_zero():
+        datamodule.write_split(run.file("split"))
+    curves = (
+        f"  |  curves: tensorboard --logdir {run.file('tensorboard')}" if trainer.loggers else ""
+    )
+    log.info("outputs: %s%s", run.path, curves if trainer.loggers else "")
     skipped = datamodule.skipped
     if skipped:
         log.warning(
@@ -101,40 +115,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     for lg in trainer.loggers:
         lg.log_metrics({"data/skipped_files": float(len(skipped))}, step=0)
         # The hparams tab: the run's whole config against the two numbers that matter.
-        lg.log_hyperparams(_flat_config(cfg), {"val/acc_best": 0.0, "test/acc": 0.0})
-
-    with sweep_job_ranks(trainer):  # DDP in a multirun: this job's ranks run this job only
-        try:
-            trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
-        except Interrupted as exc:
-            raise Interrupted(
-                f"{exc}. {out_dir / 'checkpoints' / 'last.ckpt'} holds the last completed "
-                f"epoch; resume with the same command plus `resume={out_dir}`."
-            ) from None
-        checkpoint = trainer.checkpoint_callback
-        best = getattr(checkpoint, "best_model_path", "") or None
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
-
-    score = getattr(checkpoint, "best_model_score", None)
-    metrics = {
-        **model.test_results(),
-        "val/acc_best": float(score) if score is not None else None,
-        "best_ckpt": best,
-        "epochs": trainer.current_epoch,
-        "seed": cfg.seed,
-        "num_clips": {part: ds.num_tracks for part, ds in datamodule.datasets.items()},
-        "skipped_files": [p for p, _ in skipped],
-    }
-    if _is_rank_zero():
-        write_json_atomic(out_dir / "metrics.json", metrics)
-    log.info(
-        "test/acc %.4f  test/f1_macro %.4f  val/acc_best %s  -> %s",
-        metrics["test/acc"],
-        metrics["test/f1_macro"],
-        metrics["val/acc_best"],
-        out_dir / "metrics.json",
-    )
-    return metrics
+        lg.log_hyperparams(flat_config(cfg), {runs.VAL_ACC_BEST: 0.0, runs.TEST_ACC: 0.0})
 
 
 def _is_rank_zero() -> bool:
@@ -146,89 +127,13 @@ def _is_rank_zero() -> bool:
     return rank_zero_only.rank == 0  # type: ignore[attr-defined]
 
 
-def _resume_path(cfg: DictConfig, out_dir: Path) -> str | None:
-    ckpt = cfg.get("ckpt_path")
-    if ckpt is None and cfg.get("resume"):
-        ckpt = "last"
-    if ckpt is None:
-        return None
-    path = out_dir / "checkpoints" / "last.ckpt" if ckpt == "last" else Path(ckpt)
-    if not path.is_file():
-        raise UserError(
-            f"ckpt_path={ckpt}: no checkpoint at {path}. Resume with the run's own "
-            f"directory (hydra.run.dir=<run dir>) or give the .ckpt path."
-        )
-    check_resumable(path)
-    return str(path)
+def _job(cfg: DictConfig) -> float | None:
+    """One training job; returns ``val/acc_best`` for sweepers that optimise it."""
+    return train(cfg)[runs.VAL_ACC_BEST]
 
 
-def _optimizer_factory(cfg: DictConfig) -> Any:
-    """The partial optimizer, with its settings checked before any training starts."""
-    lr = cfg.optimizer.get("lr")
-    if lr is not None and not float(lr) > 0:
-        raise UserError(f"optimizer.lr={lr} must be a positive number, e.g. optimizer.lr=5e-4")
-    factory = instantiate(cfg.optimizer)
-    try:  # build it once on a dummy parameter: torch validates the remaining arguments
-        factory([torch.nn.Parameter(torch.zeros(1))])
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"optimizer ({cfg.optimizer._target_}): {exc}; check optimizer.*") from exc
-    return factory
-
-
-def _check_accelerator(cfg: DictConfig) -> None:
-    if cfg.trainer.get("accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
-        raise UserError(
-            f"trainer.accelerator={cfg.trainer.accelerator} (trainer=gpu and trainer=ddp ask for "
-            f"CUDA) but no CUDA GPU is visible. Use trainer=default (picks the device) or "
-            f"trainer=cpu; or add trainer.accelerator=cpu to keep the other settings."
-        )
-
-
-def _check_batch_size(cfg: DictConfig, train_size: int) -> None:
-    if cfg.data.batch_size > train_size:
-        raise UserError(
-            f"data.batch_size={cfg.data.batch_size} is larger than the training set "
-            f"({train_size} clips): every epoch would be a single, smaller batch. Use "
-            f"data.batch_size={min(train_size, 32)} or less, or more data."
-        )
-
-
-def _flat_config(cfg: DictConfig) -> dict[str, Any]:
-    """The run config as flat ``a.b.c: value`` pairs (lists as text), for the hparams tab."""
-    flat: dict[str, Any] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(value, f"{prefix}{key}." if key != "_target_" else prefix)
-                if key == "_target_":
-                    flat[prefix.rstrip(".") or "target"] = value
-        else:
-            flat[prefix.rstrip(".")] = (
-                node if isinstance(node, int | float | str | bool) else str(node)
-            )
-
-    container = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(container, dict)
-    for group in ("model", "optimizer", "scheduler", "module", "data", "trainer"):
-        walk(container.get(group, {}), f"{group}.")
-    flat["seed"] = cfg.seed
-    return flat
-
-
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    """Hydra entry point; returns ``val/acc_best`` for sweepers that optimise it."""
-    try:
-        return train(cfg)["val/acc_best"]
-    except UserError as exc:
-        log.error("%s", exc)
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except Interrupted as exc:
-        log.error("%s", exc)
-        print(f"interrupted: {exc}", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+#: ``python -m genre_lightning`` / ``genre-lightning``.
+main = hydra_app("train", _job)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import numpy as np
 from genre_lightning.audio import AudioDecodeError, fix_length, load_audio, to_int16
 from genre_lightning.data.index import Clip
 from genre_lightning.errors import UserError
-from genre_lightning.files import write_text_atomic
+from genre_lightning.files import commit, remove_stale_temps, temp_path, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ def load_or_build(
             f"cannot create the waveform cache folder {cache_dir} ({exc}); "
             f"set data.cache_dir to a writable folder."
         ) from exc
+    remove_stale_temps(cache_dir)  # half-written arrays of builds that were killed
     return _build(clips, npy, meta, key, sample_rate, num_samples)
 
 
@@ -118,44 +119,42 @@ def _build(
     skipped: list[tuple[str, str]] = []
     # Per-process temporary names: two runs building the same cache at once never write into
     # the same file, and the rename makes whichever finishes last the (identical) winner.
-    suffix = f".tmp-{os.getpid()}"
-    tmp_npy = npy.with_name(npy.name + suffix)
-    # Rows go straight into a memory-mapped file: building GTZAN's 1.3 GB cache holds one
-    # decoded clip in memory at a time, not the whole array (twice, as stacking would).
-    rows = np.lib.format.open_memmap(
-        tmp_npy, mode="w+", dtype=np.int16, shape=(len(clips), num_samples)
-    )
-    for i, clip in enumerate(clips):
-        try:
-            wave = load_audio(clip.path, sample_rate)
-        except AudioDecodeError as exc:
-            log.warning("skipped undecodable file %s (%s)", clip.path, exc.reason)
-            skipped.append((str(clip.path), exc.reason))
-            continue
-        rows[len(kept)] = to_int16(fix_length(wave, num_samples)).numpy()
-        lengths.append(int(wave.shape[0]))
-        kept.append(i)
-    if not kept:
-        del rows
-        tmp_npy.unlink(missing_ok=True)
-        raise UserError(
-            f"none of the {len(clips)} audio files could be decoded; see the "
-            f"warnings above for each file and its reason."
-        )
-    if len(kept) < len(clips):  # drop the rows of skipped files (file to file, not via RAM)
-        full, tmp_full = rows, tmp_npy.with_name(tmp_npy.name + "-full")
-        os.replace(tmp_npy, tmp_full)
+    tmp_npy, tmp_full = temp_path(npy), temp_path(npy.with_name(npy.name + "-full"))
+    try:
+        # Rows go straight into a memory-mapped file: building GTZAN's 1.3 GB cache holds one
+        # decoded clip in memory at a time, not the whole array (twice, as stacking would).
         rows = np.lib.format.open_memmap(
-            tmp_npy, mode="w+", dtype=np.int16, shape=(len(kept), num_samples)
+            tmp_npy, mode="w+", dtype=np.int16, shape=(len(clips), num_samples)
         )
-        rows[:] = full[: len(kept)]
-        del full
-        tmp_full.unlink()
-    rows.flush()
-    del rows
-    with open(tmp_npy, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp_npy, npy)
+        for i, clip in enumerate(clips):
+            try:
+                wave = load_audio(clip.path, sample_rate)
+            except AudioDecodeError as exc:
+                log.warning("skipped undecodable file %s (%s)", clip.path, exc.reason)
+                skipped.append((str(clip.path), exc.reason))
+                continue
+            rows[len(kept)] = to_int16(fix_length(wave, num_samples)).numpy()
+            lengths.append(int(wave.shape[0]))
+            kept.append(i)
+        if not kept:
+            raise UserError(
+                f"none of the {len(clips)} audio files could be decoded; see the "
+                f"warnings above for each file and its reason."
+            )
+        if len(kept) < len(clips):  # drop the rows of skipped files (file to file, not via RAM)
+            full = rows
+            os.replace(tmp_npy, tmp_full)
+            rows = np.lib.format.open_memmap(
+                tmp_npy, mode="w+", dtype=np.int16, shape=(len(kept), num_samples)
+            )
+            rows[:] = full[: len(kept)]
+            del full
+        rows.flush()
+        del rows
+        commit(tmp_npy, npy)
+    finally:  # any failure (a crash in a decoder, Ctrl-C) leaves no half-written array
+        tmp_npy.unlink(missing_ok=True)
+        tmp_full.unlink(missing_ok=True)
     write_text_atomic(
         meta,
         json.dumps(

@@ -34,7 +34,7 @@ from rich.progress import (
 from genre_lightning.data.archive import UnsafeArchiveError, extract_tar
 from genre_lightning.data.index import DataNotFoundError, find_genre_root
 from genre_lightning.errors import UserError
-from genre_lightning.files import write_text_atomic
+from genre_lightning.files import remove_stale_temps, temp_path, write_text_atomic
 
 DEFAULT_URL = "https://huggingface.co/datasets/marsyas/gtzan/resolve/main/data/genres.tar.gz"
 #: Published SHA-256 of the original ``genres.tar.gz`` (1.23 GB).
@@ -199,7 +199,8 @@ def _extract(archive: Path, root: Path) -> None:
     entries are moved only when they hold audio in a known layout, so an archive of something
     else is never marked as a ready data set.
     """
-    tmp = root / f".tmp-extract-{os.getpid()}"
+    remove_stale_temps(root)  # extractions of runs that were killed
+    tmp = temp_path(root / "extract")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         extract_tar(archive, tmp)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import soundfile as sf
 
 from genre_lightning.audio import SAMPLE_RATE
 from genre_lightning.data.datamodule import GenreDataModule
+from genre_lightning.files import atomic_folder, remove_stale_temps
 
 #: Bump when generation changes, so old folders are not reused.
 SYNTHETIC_VERSION = 1
@@ -147,21 +146,17 @@ def ensure_synthetic_dataset(
     target = Path(root) / f"synthetic-{digest}"
     if (target / "settings.json").exists():
         return target
-    tmp = Path(root) / f".tmp-synthetic-{digest}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    for label, style in enumerate(STYLES):
-        (tmp / style.name).mkdir(parents=True)
-        for i in range(clips_per_class):
-            rng = np.random.default_rng([seed, label, i])  # each clip reproducible on its own
-            wave = synthesize_clip(style, rng, seconds)
-            sf.write(
-                tmp / style.name / f"{style.name}.{i:05d}.wav", wave, SAMPLE_RATE, subtype="PCM_16"
-            )
-    (tmp / "settings.json").write_text(json.dumps(settings, indent=1))
-    try:
-        os.replace(tmp, target)
-    except OSError:  # another process finished the same set first
-        shutil.rmtree(tmp, ignore_errors=True)
+    Path(root).mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(Path(root))  # sets half-written by runs that were killed
+    with atomic_folder(target) as tmp:
+        for label, style in enumerate(STYLES):
+            (tmp / style.name).mkdir()
+            for i in range(clips_per_class):
+                rng = np.random.default_rng([seed, label, i])  # each clip reproducible on its own
+                wave = synthesize_clip(style, rng, seconds)
+                name = tmp / style.name / f"{style.name}.{i:05d}.wav"
+                sf.write(name, wave, SAMPLE_RATE, subtype="PCM_16")
+        (tmp / "settings.json").write_text(json.dumps(settings, indent=1))
     return target
 
 

@@ -6,6 +6,8 @@ and they trace and export with it.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torchaudio
 from torch import nn
@@ -14,55 +16,118 @@ from genre_lightning.audio import SAMPLE_RATE
 
 #: Clips per STFT call on CPU (see MelFeatures.forward).
 CPU_CLIPS_PER_CALL = 2
+#: The compressions ``log`` may name: none (power, the paper), decibels, or musicnn's
+#: ``log10(10000 x + 1)``. ``False``/``True`` are kept as ``none``/``db`` for older configs.
+COMPRESSIONS = ("none", "db", "musicnn")
+#: resampy's ``kaiser_best`` filter (what librosa resampled with until 0.10): roll-off and
+#: Kaiser beta. Its window spans 50 zero crossings of the *unscaled* sinc, i.e. ``50 * rolloff``
+#: of the roll-off-scaled sinc that torchaudio counts in ``lowpass_filter_width``.
+KAISER_BEST_ROLLOFF = 0.9173473712608761
+KAISER_BEST_BETA = 12.9846
+KAISER_BEST_ZEROS = 50
 
 
 class MelFeatures(nn.Module):
-    """Power mel spectrogram laid out as the paper's (time, mel) image.
+    """Waveforms to mel images laid out as the paper's (time, mel) image.
 
     Defaults are Xie's: librosa-style power mel (no log), 64 slaney mels, n_fft 2048,
     window 1984, hop 992, zero ("constant") centre padding, cropped or padded to 668 frames.
+    The other configurations the recipes use:
+
+    * log-mel (``log="db"``): decibels floored ``top_db`` below each clip's peak;
+    * musicnn's input (``experiment=musicnn_probe``): resampled to 16 kHz with resampy's
+      ``kaiser_best`` filter, n_fft 512, hop 256, 96 mels, reflect padding, ``log="musicnn"``,
+      187-frame windows. The network is sensitive to the top mel bands (7-8 kHz), where the
+      resampling filters differ: with torchaudio's default filter (cutoff 0.99 of Nyquist
+      instead of kaiser_best's 0.917) tag probabilities moved by up to 0.25. The original
+      took the log of a float16 mel, where ``10000 x`` overflows for ``x > 6.55`` (1 % of the
+      bins of real GTZAN clips, NaN logits on some); here the log is taken in float32.
 
     Args:
         sample_rate: Rate of the incoming waveforms.
         n_fft: FFT size.
-        win_length: Hann window length.
-        hop_length: Hop between frames.
+        win_length: Hann window length (``None``: ``n_fft``).
+        hop_length: Hop between frames (at ``resample_to`` when given).
         n_mels: Number of mel bands.
         num_frames: Frames kept per clip (crop or zero-pad); ``None`` keeps them all.
-        log: Compress to decibels (``10 log10``), floored ``top_db`` below each clip's peak.
-            The paper uses raw power (``False``); a log scale suits the ear and the network.
-        top_db: Dynamic range kept by ``log``.
+        log: Compression of the power mel, one of :data:`COMPRESSIONS`.
+        top_db: Dynamic range kept by ``log="db"``.
+        pad_mode: Padding of the centred frames: ``constant`` (librosa >= 0.10, the paper's
+            features) or ``reflect`` (librosa before 0.10, musicnn's).
+        resample_to: Resample to this rate first (``None``: analyse at ``sample_rate``).
     """
 
     def __init__(
         self,
         sample_rate: int = SAMPLE_RATE,
         n_fft: int = 2048,
-        win_length: int = 1984,
+        win_length: int | None = 1984,
         hop_length: int = 992,
         n_mels: int = 64,
         num_frames: int | None = 668,
-        log: bool = False,
+        log: bool | str = False,
         top_db: float = 80.0,
+        pad_mode: str = "constant",
+        resample_to: int | None = None,
     ) -> None:
         super().__init__()
+        compression = {False: "none", True: "db"}.get(log, log) if isinstance(log, bool) else log
+        if compression not in COMPRESSIONS:
+            raise ValueError(f"log={log!r} is not known; use one of {', '.join(COMPRESSIONS)}")
         self.num_frames = num_frames
-        self.log, self.top_db = log, top_db
+        self.compression, self.top_db = compression, top_db
         self.n_mels = n_mels
+        self.sample_rate = sample_rate
+        self.analysis_rate = resample_to or sample_rate
+        # Resample keeps its sinc kernel as a buffer, so .to(device) moves it too.
+        self.resample: nn.Module = nn.Identity()
+        if self.analysis_rate != sample_rate:
+            self.resample = torchaudio.transforms.Resample(
+                sample_rate,
+                self.analysis_rate,
+                resampling_method="sinc_interp_kaiser",
+                # Not an integer: torchaudio only uses it in ceil() and as a float bound.
+                lowpass_filter_width=KAISER_BEST_ZEROS * KAISER_BEST_ROLLOFF,
+                rolloff=KAISER_BEST_ROLLOFF,
+                beta=KAISER_BEST_BETA,
+            )
         # slaney scale + slaney norm + constant padding is what librosa.feature.melspectrogram
         # does by default; with them torchaudio matches librosa to ~1e-6 relative.
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sample_rate,
+            sample_rate=self.analysis_rate,
             n_fft=n_fft,
             win_length=win_length,
             hop_length=hop_length,
             n_mels=n_mels,
             power=2.0,
             center=True,
-            pad_mode="constant",
+            pad_mode=pad_mode,
             mel_scale="slaney",
             norm="slaney",
         )
+
+    def power_mel(self, wave: torch.Tensor) -> torch.Tensor:
+        """The power mel spectrogram (B, n_mels, frames) of waveforms (B, T), before the log."""
+        if wave.dim() != 2:
+            raise ValueError(f"MelFeatures expects (batch, samples), got shape {tuple(wave.shape)}")
+        # The STFT runs in float32 even under bf16 autocast: power mel spans many decades.
+        with torch.autocast(device_type=wave.device.type, enabled=False):
+            wave = self._resampled(wave.float())
+            if wave.device.type == "cpu" and _eager():
+                # Two clips at a time keep the STFT's buffers in cache: ~2x faster per clip
+                # on CPU than one big batch (benchmarks/mel.py measures both). Not in traced
+                # or exported graphs: a split of fixed size would fix their batch size.
+                return torch.cat([self.mel(part) for part in wave.split(CPU_CLIPS_PER_CALL)])
+            return self.mel(wave)
+
+    def _resampled(self, wave: torch.Tensor) -> torch.Tensor:
+        if self.analysis_rate == self.sample_rate:
+            return wave
+        out = self.resample(wave)
+        # resampy makes floor(n * new / old) samples and librosa pads to the ceiling with a
+        # zero; torchaudio computes that last sample. Zero it, as the original did.
+        kept = wave.shape[1] * self.analysis_rate // self.sample_rate
+        return nn.functional.pad(out[:, :kept], (0, out.shape[1] - kept))
 
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Map waveforms (B, T) to mel images (B, 1, num_frames, n_mels).
@@ -70,24 +135,14 @@ class MelFeatures(nn.Module):
         Args:
             wave: Waveforms, zero-padded to a common length T.
             lengths: Samples of each clip before padding. Frames that librosa would not have
-                computed for a clip that short (from ``1 + length // hop`` on) are zeroed, so a
-                padded batch gives exactly the features of each clip on its own.
+                computed for a clip that short (from ``1 + length // hop`` on, counted at the
+                analysis rate) are zeroed, so a padded batch gives exactly the features of each
+                clip on its own.
         """
-        if wave.dim() != 2:
-            raise ValueError(f"MelFeatures expects (batch, samples), got shape {tuple(wave.shape)}")
-        # The STFT runs in float32 even under bf16 autocast: power mel spans many decades.
-        with torch.autocast(device_type=wave.device.type, enabled=False):
-            wave = wave.float()
-            if wave.device.type == "cpu" and _eager():
-                # Two clips at a time keep the STFT's buffers in cache: ~2x faster per clip
-                # on CPU than one big batch (benchmarks/mel.py measures both). Not in traced
-                # or exported graphs: a split of fixed size would fix their batch size.
-                spec = torch.cat([self.mel(part) for part in wave.split(CPU_CLIPS_PER_CALL)])
-            else:
-                spec = self.mel(wave)  # (B, n_mels, frames)
-        spec = spec.transpose(1, 2)  # (B, frames, n_mels), the paper's transpose
+        spec = self.power_mel(wave).transpose(1, 2)  # (B, frames, n_mels), the paper's layout
         if lengths is not None:
-            valid = 1 + lengths.to(spec.device) // self.mel.hop_length
+            analysed = lengths.to(spec.device) * self.analysis_rate // self.sample_rate
+            valid = 1 + analysed // self.mel.hop_length
             keep = torch.arange(spec.shape[1], device=spec.device)[None, :] < valid[:, None]
             spec = spec * keep[:, :, None]
         if self.num_frames is not None:
@@ -96,10 +151,13 @@ class MelFeatures(nn.Module):
                 spec = spec[:, : self.num_frames]
             else:
                 spec = nn.functional.pad(spec, (0, 0, 0, self.num_frames - frames))
-        if self.log:
+        if self.compression == "db":
             spec = 10.0 * torch.log10(spec.clamp_min(1e-10))
             peak = spec.amax(dim=(1, 2), keepdim=True)
             spec = torch.maximum(spec, peak - self.top_db)
+        elif self.compression == "musicnn":
+            # log1p keeps the precision of small values; float32 avoids float16's overflow.
+            spec = torch.log1p(10000.0 * spec) / math.log(10.0)
         return spec.unsqueeze(1)
 
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+#: What one mean/std pair is measured over: each element, each mel band, or nothing.
+PER = ("element", "mel", "none")
+
 
 class Normalize(nn.Module):
     """Per-element standardisation with statistics measured on the training set.
@@ -16,6 +19,8 @@ class Normalize(nn.Module):
         shape: Shape of one feature image, e.g. ``(1, 668, 64)``.
         per: ``element``: a mean/std for every (frame, mel) element, as the paper. ``mel``: one
             per mel band, pooled over frames (does not tie a statistic to a position in time).
+            ``none``: the identity, for a network that normalises its own input (musicnn's
+            input batch norm); it needs no statistics.
         eps: Added to the standard deviation so constant elements do not divide by zero.
     """
 
@@ -25,8 +30,8 @@ class Normalize(nn.Module):
 
     def __init__(self, shape: tuple[int, ...], per: str = "element", eps: float = 1e-8) -> None:
         super().__init__()
-        if per not in ("element", "mel"):
-            raise ValueError(f"normalisation per {per!r} is not known; use element or mel")
+        if per not in PER:
+            raise ValueError(f"normalisation per {per!r} is not known; use {', '.join(PER)}")
         self.per, self.eps = per, eps
         self.register_buffer("mean", torch.zeros(shape))
         self.register_buffer("std", torch.ones(shape))
@@ -52,6 +57,8 @@ class Normalize(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Standardise a batch (B, *shape)."""
+        if self.per == "none":
+            return x
         return (x - self.mean) / (self.std + self.eps)
 
 

@@ -2,8 +2,10 @@
 
 Cepstral coefficients are the DCT of each frame's log-mel spectrum; their mean and standard
 deviation over time summarise timbre, the features of Tzanetakis & Cook's GTZAN baseline. Use it
-with log features (``experiment=mfcc_baseline`` sets ``data.features.log=true``): the DCT then
-acts on the (normalised) log-mel image that the LightningModule hands every network.
+with dB features and no normalisation (``experiment=mfcc_baseline`` sets ``data.features.log=true
+module.normalize=none``): the DCT then acts on the dB log-mel itself, which gives librosa's MFCCs
+(orthonormal DCT-II of ``power_to_db`` with an 80 dB floor). The statistics are standardised
+before the linear layer, so it is a multinomial logistic regression on standardised features.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from genre_lightning.errors import Interrupted
+
 log = logging.getLogger(__name__)
 
 
@@ -28,10 +30,6 @@ class EpochSeed(pl.Callback):
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         torch.manual_seed(self.seed * 100_003 + trainer.current_epoch + 1)
-
-
-class Interrupted(Exception):
-    """Training was stopped by SIGTERM; the message says where it stopped."""
 
 
 class GracefulStop(pl.Callback):

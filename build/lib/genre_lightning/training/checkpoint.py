@@ -9,8 +9,6 @@ when they belong to this package's networks or data modules (:func:`check_target
 
 from __future__ import annotations
 
-import contextlib
-import os
 import pickle
 import re
 import zipfile
@@ -22,6 +20,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from genre_lightning.errors import UserError
+from genre_lightning.files import atomic_write
 
 #: Where the classes a checkpoint may name live: ``net_config`` and ``data_config`` targets.
 TRUSTED_TARGETS = {
@@ -139,17 +138,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> None:
         """Save ``checkpoint`` to ``path`` atomically."""
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
+            with atomic_write(path, "wb") as f:
                 torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
         except OSError as exc:
-            with contextlib.suppress(OSError):  # the folder itself may be what failed
-                tmp.unlink(missing_ok=True)
             raise CheckpointWriteError(
                 f"cannot write checkpoint {path} ({exc}). Free disk space or make the run "
                 f"directory writable (hydra.run.dir=...); the previous checkpoints are intact."

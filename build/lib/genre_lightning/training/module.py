@@ -1,8 +1,8 @@
-"""GenreClassifier: the LightningModule around the paper's networks.
+"""GenreClassifier: the LightningModule around every network.
 
-It owns the per-element normalisation (statistics measured on the training set at the start
-of ``fit`` and saved in every checkpoint), the cross-entropy objective, whole-epoch metrics and
-the optimizer built from the Hydra config.
+It owns the normalisation (statistics measured on the training set before ``fit`` and saved in
+every checkpoint), augmentation, the cross-entropy objective, track-level whole-epoch metrics
+and the optimizer built from the Hydra config.
 """
 
 from __future__ import annotations
@@ -14,17 +14,15 @@ from typing import Any, cast
 import pytorch_lightning as pl
 import torch
 from torch import nn
-from torchmetrics import MaxMetric
-from torchmetrics.classification import (
-    MulticlassAccuracy,
-    MulticlassConfusionMatrix,
-    MulticlassF1Score,
-)
+from torchmetrics.classification import MulticlassAccuracy
 
+from genre_lightning import runs
 from genre_lightning.errors import UserError
 from genre_lightning.features.normalize import Normalize
 from genre_lightning.training.augment import SpecAugment, mixup
+from genre_lightning.training.embeddings import EmbeddingCache
 from genre_lightning.training.figures import tensorboard_log_confusion, tensorboard_log_examples
+from genre_lightning.training.metrics import GenreMetrics, TestResults
 from genre_lightning.training.speed import channels_last, trains_on_cuda
 from genre_lightning.training.tracks import TrackLogits
 
@@ -50,7 +48,9 @@ class GenreClassifier(pl.LightningModule):
             the parameters.
         class_names: Genre names in label order.
         feature_shape: Shape of one mel image, for the normalisation buffers.
-        normalize: Normalisation statistics ``per`` element (the paper) or ``mel`` band.
+        normalize: Normalisation statistics ``per`` element (the paper), ``mel`` band, or
+            ``none`` (no normalisation). The statistics are measured on the training set and
+            set with ``normalize.set_statistics`` before fit (train.py does).
         spec_augment: Keyword arguments of :class:`~genre_lightning.training.augment.SpecAugment`
             (applied to training batches), or ``None``.
         mixup_alpha: Beta(alpha, alpha) mixup of training batches; 0 turns it off.
@@ -61,6 +61,9 @@ class GenreClassifier(pl.LightningModule):
         data_config: The data's Hydra config (decode settings, mel parameters, split), stored
             so predict/evaluate/export need nothing but the checkpoint.
         channels_last: Run the network in channels-last layout; ``None``: when on CUDA.
+        cache_embeddings: Compute the features of a frozen network's encoder (``net.embed``)
+            once per item and train only its head (``net.head``) on them: a linear probe.
+            Valid only when every item's input is fixed (train.py checks).
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class GenreClassifier(pl.LightningModule):
         net_config: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
         channels_last: bool | None = None,
+        cache_embeddings: bool = False,
     ) -> None:
         super().__init__()
         # The network and the optimizer factory are objects; their configs are what is saved.
@@ -89,21 +93,14 @@ class GenreClassifier(pl.LightningModule):
         self.augment = SpecAugment(**spec_augment) if spec_augment else nn.Identity()
         self.mixup_alpha = mixup_alpha
         self.criterion = nn.CrossEntropyLoss()
-        n = len(self.class_names)
-        self.train_acc = MulticlassAccuracy(num_classes=n, average="micro")  # synced over ranks
-        # Validation and test metrics are fed the predictions of every rank (TrackLogits
-        # gathers them), so syncing them again would count each track once per rank.
-        local = False  # sync_on_compute
-        self.val_acc = MulticlassAccuracy(n, average="micro", sync_on_compute=local)
-        self.test_acc = MulticlassAccuracy(n, average="micro", sync_on_compute=local)
-        self.test_f1 = MulticlassF1Score(n, average="macro", sync_on_compute=local)
-        self.test_f1_per_class = MulticlassF1Score(n, average=None, sync_on_compute=local)
-        self.test_confusion = MulticlassConfusionMatrix(n, sync_on_compute=local)
-        self.val_acc_best = MaxMetric(sync_on_compute=local)
-        self.test_confusion_matrix: torch.Tensor | None = None
+        # Training accuracy is synced over ranks; validation and test metrics are fed the
+        # predictions of every rank already (TrackLogits gathers them).
+        self.train_acc = MulticlassAccuracy(num_classes=len(self.class_names), average="micro")
+        self.metrics = GenreMetrics(self.class_names)
+        self.embeddings = EmbeddingCache() if cache_embeddings else None
+        self.test_results_: TestResults | None = None
         self.epoch_logits = TrackLogits()  # validation/test chunks of the current epoch
         self._val_examples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
-        self.test_per_class: dict[str, float] = {}
         self.memory_format = torch.contiguous_format
 
     def configure_model(self) -> None:
@@ -115,8 +112,16 @@ class GenreClassifier(pl.LightningModule):
             channels_last(self.net)
             self.memory_format = torch.channels_last
 
-    def _net(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.contiguous(memory_format=self.memory_format))
+    def _net(
+        self, x: torch.Tensor, part: str | None = None, items: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The network's logits; with ``cache_embeddings``, from the cached features of
+        ``items`` of ``part`` where known."""
+        x = x.contiguous(memory_format=self.memory_format)
+        if self.embeddings is not None and part is not None and items is not None:
+            net = cast(Any, self.net)
+            return cast(torch.Tensor, net.head(self.embeddings(part, items, x, net.embed)))
+        return cast(torch.Tensor, self.net(x))
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         """Logits for raw (un-normalised) mel images (B, 1, frames, mels)."""
@@ -124,18 +129,16 @@ class GenreClassifier(pl.LightningModule):
 
     # -- normalisation statistics -------------------------------------------------------------
     def on_fit_start(self) -> None:
-        """Measure the training set's mean/std once; a resumed run keeps its saved ones."""
-        if bool(self.normalize.fitted):
-            return
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if datamodule is None or not hasattr(datamodule, "feature_statistics"):
-            raise RuntimeError("GenreClassifier needs a datamodule with feature_statistics()")
-        mean, std = datamodule.feature_statistics(self.device)
-        self.normalize.set_statistics(mean.to(self.device), std.to(self.device))
+        """Refuse to train on unnormalised features (the statistics come from train.py)."""
+        if self.normalize.per != "none" and not bool(self.normalize.fitted):
+            raise RuntimeError(
+                "GenreClassifier.normalize has no statistics: set them with "
+                "normalize.set_statistics(*datamodule.feature_statistics(device)) before fit"
+            )
 
     # -- steps ----------------------------------------------------------------------------------
     def training_step(self, batch: Batch, batch_idx: int) -> Any:
-        mel, target, _, _ = batch
+        mel, target, _, item = batch
         x = self.augment(self.normalize(mel))
         if self.mixup_alpha > 0:
             x, target_b, other, lam = mixup(x, target, self.mixup_alpha)
@@ -144,7 +147,7 @@ class GenreClassifier(pl.LightningModule):
                 logits, other
             )
         else:
-            logits = self._net(x)
+            logits = self._net(x, "train", item)
             loss = self.criterion(logits, target)
         if not torch.isfinite(loss):
             # Stop at the first bad step: later ones only spread NaNs into the weights, and the
@@ -169,9 +172,9 @@ class GenreClassifier(pl.LightningModule):
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=bs)
         return loss
 
-    def _eval_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    def _eval_step(self, batch: Batch, part: str) -> tuple[torch.Tensor, torch.Tensor]:
         mel, target, track, item = batch
-        logits = self(mel)
+        logits = self._net(self.normalize(mel), part, item)
         self.epoch_logits.update(logits, target, track, item)
         return self.criterion(logits, target), logits
 
@@ -193,7 +196,7 @@ class GenreClassifier(pl.LightningModule):
         self.epoch_logits.reset()
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        loss, logits = self._eval_step(batch)
+        loss, logits = self._eval_step(batch, "val")
         bs = batch[1].shape[0]
         self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
         if batch_idx == 0:  # a few clips to show in TensorBoard
@@ -207,11 +210,10 @@ class GenreClassifier(pl.LightningModule):
         if not self.epoch_logits:
             return
         pred, target = self._track_predictions("val")
-        acc = self.val_acc(pred, target)
-        self.log("val/acc", acc, prog_bar=True, sync_dist=True)
+        acc = self.metrics.validation(pred, target)
+        self.log(runs.VAL_ACC, acc, prog_bar=True, sync_dist=True)
         if not self.trainer.sanity_checking:
-            self.val_acc_best.update(acc)
-            self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True)
+            self.log(runs.VAL_ACC_BEST, self.metrics.best(acc), sync_dist=True)
             if self._val_examples is not None:
                 mels, targets, preds = self._val_examples
                 tensorboard_log_examples(self, mels, targets, preds, self.class_names)
@@ -221,38 +223,23 @@ class GenreClassifier(pl.LightningModule):
         self.epoch_logits.reset()
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self._eval_step(batch)
+        self._eval_step(batch, "test")
 
     def on_test_epoch_end(self) -> None:
         pred, target = self._track_predictions("test")
-        metrics = (self.test_acc, self.test_f1, self.test_f1_per_class, self.test_confusion)
-        for metric in metrics:
-            metric.update(pred, target)
-        self.log("test/acc", self.test_acc.compute(), sync_dist=True)
-        self.log("test/f1_macro", self.test_f1.compute(), sync_dist=True)
-        per_class = self.test_f1_per_class.compute()
-        self.test_per_class = {
-            n: float(v) for n, v in zip(self.class_names, per_class, strict=True)
-        }
-        for name, value in self.test_per_class.items():
+        results = self.metrics.test(pred, target)
+        self.log(runs.TEST_ACC, results.acc, sync_dist=True)
+        self.log(runs.TEST_F1_MACRO, results.f1_macro, sync_dist=True)
+        for name, value in results.f1_per_class.items():
             self.log(f"test/f1/{name}", value, sync_dist=True)
-        self.test_confusion_matrix = self.test_confusion.compute().cpu()
-        tensorboard_log_confusion(self, self.test_confusion_matrix, self.class_names)
-        for metric in metrics:
-            metric.reset()
+        tensorboard_log_confusion(self, results.confusion, self.class_names)
+        self.test_results_ = results
 
     def test_results(self) -> dict[str, Any]:
         """The last test's numbers as ``metrics.json`` holds them (train and evaluate alike)."""
-        if self.test_confusion_matrix is None:
+        if self.test_results_ is None:
             raise RuntimeError("test_results() needs a finished trainer.test()")
-        return {
-            "test/acc": float(self.trainer.callback_metrics["test/acc"]),
-            "test/f1_macro": float(self.trainer.callback_metrics["test/f1_macro"]),
-            "test/f1_per_class": dict(self.test_per_class),
-            "class_names": list(self.class_names),
-            # rows: true genre, columns: predicted (tracks, with chunked evaluation)
-            "confusion_matrix": self.test_confusion_matrix.tolist(),
-        }
+        return self.test_results_.as_metrics(self.class_names)
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.parameters())

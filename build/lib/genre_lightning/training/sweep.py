@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
-import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from genre_lightning import runs
 from genre_lightning.files import write_csv_atomic
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("job", "overrides", "val/acc_best", "test/acc", "test/f1_macro", "epochs", "run_dir")
+COLUMNS = ("job", "overrides", *runs.RESULTS, runs.EPOCHS, "run_dir")
 
 
 def summarize_sweep(sweep_dir: str | Path) -> list[dict[str, Any]]:
@@ -30,26 +29,22 @@ def summarize_sweep(sweep_dir: str | Path) -> list[dict[str, Any]]:
     sweep_dir = Path(sweep_dir)
     rows = []
     for job_dir in sorted(sweep_dir.iterdir(), key=lambda p: (len(p.name), p.name)):
-        overrides_file = job_dir / ".hydra" / "overrides.yaml"
-        if not overrides_file.is_file():
+        run = runs.Run(job_dir)
+        if not (run.file("hydra") / "overrides.yaml").is_file():
             continue
-        overrides = yaml.safe_load(overrides_file.read_text()) or []
-        metrics_file = job_dir / "metrics.json"
-        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+        overrides = run.overrides
+        metrics = run.metrics if run.file("metrics").is_file() else {}
         rows.append(
             {
                 "job": job_dir.name,
                 "overrides": " ".join(o for o in overrides if not o.startswith("hydra.")),
-                **{
-                    k: metrics.get(k)
-                    for k in ("val/acc_best", "test/acc", "test/f1_macro", "epochs")
-                },
+                **{k: metrics.get(k) for k in (*runs.RESULTS, runs.EPOCHS)},
                 "run_dir": str(job_dir),
             }
         )
 
     def rank(row: dict[str, Any]) -> tuple[float, float]:
-        return (-(row["val/acc_best"] or -1.0), -(row["test/acc"] or -1.0))
+        return (-(row[runs.VAL_ACC_BEST] or -1.0), -(row[runs.TEST_ACC] or -1.0))
 
     rows.sort(key=rank)
     write_csv_atomic(sweep_dir / "sweep_summary.csv", COLUMNS, rows)

@@ -1,0 +1,129 @@
+"""Every command-line tool is a Hydra app built here: one way to start, to fail and to exit.
+
+``hydra_app("predict", task)`` gives the tool's console entry point. It
+
+* composes ``conf/<name>.yaml`` (shipped inside the package, so a wheel works from any folder),
+  with ``--help``, ``--cfg job``, ``-m`` sweeps and launchers as Hydra provides them;
+* checks the command line before anything runs: an unknown key, group option or a malformed
+  override is one ``error:`` line and exit status 2 (Hydra alone would exit 1 after its
+  multi-line report);
+* turns a :class:`~genre_lightning.errors.UserError` raised by the task into one ``error:``
+  line on stderr and exit status 2, and an interrupted run into status 143;
+* silences third-party messages a user cannot act on (:mod:`genre_lightning.quiet`).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra import compose, initialize_config_dir
+from hydra._internal.utils import get_args_parser
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from genre_lightning import quiet
+from genre_lightning.errors import Interrupted, UserError
+
+#: The Hydra configs (the repository's top-level conf/ links here).
+CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
+#: Exit status of bad input (the command line, a config value, a file).
+EXIT_USAGE = 2
+#: Exit status of a run stopped by SIGTERM (the shell's 128 + 15).
+EXIT_INTERRUPTED = 143
+
+# `resume=RUN_DIR` reuses that run directory: conf/hydra/default.yaml picks the run dir with it.
+OmegaConf.register_new_resolver(
+    "gl_or", lambda value, default: default if value in (None, "") else value, replace=True
+)
+
+
+def hydra_app(config_name: str, task: Callable[[DictConfig], Any]) -> Callable[[], Any]:
+    """The console entry point of a tool whose config is ``conf/<config_name>.yaml``.
+
+    Args:
+        config_name: The tool's primary config.
+        task: Runs one job with the composed config; its return value goes to Hydra (a
+            sweeper optimises it).
+    """
+
+    @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)
+    def run_job(cfg: DictConfig) -> Any:
+        try:
+            return task(cfg)
+        except UserError as exc:
+            fail(str(exc))
+        except Interrupted as exc:
+            print(f"interrupted: {exc}", file=sys.stderr)
+            sys.exit(EXIT_INTERRUPTED)
+
+    def main() -> Any:
+        quiet.silence_known_noise()
+        check_command_line(config_name, sys.argv[1:])
+        return run_job()
+
+    main.__doc__ = f"``{config_name}``: the Hydra app of conf/{config_name}.yaml."
+    return main
+
+
+def fail(message: str) -> None:
+    """Print ``error: <message>`` (one line) and exit with :data:`EXIT_USAGE`."""
+    print(f"error: {' '.join(message.split(chr(10)))}", file=sys.stderr)
+    sys.exit(EXIT_USAGE)
+
+
+def check_command_line(config_name: str, argv: list[str]) -> None:
+    """Compose the config as the command line asks, and fail in one line if it cannot be.
+
+    A sweep (``a=1,2``, ``choice(...)``, ``range(...)``, ``interval(...)``) is checked with its
+    first value: every job of a sweep has the same keys.
+    """
+    args, _ = get_args_parser().parse_known_args(argv)
+    if args.help or args.hydra_help or args.info or args.shell_completion:
+        return
+    try:
+        overrides = [
+            _first_of_sweep(o) for o in OverridesParser.create().parse_overrides(args.overrides)
+        ]
+        with initialize_config_dir(config_dir=args.config_dir or CONFIG_DIR, version_base="1.3"):
+            compose(args.config_name or config_name, overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as exc:
+        fail(_one_line(exc))
+
+
+def _first_of_sweep(override: Any) -> str:
+    if not override.is_sweep_override():
+        return str(override.input_line)
+    if override.is_interval_sweep():
+        value = override.value().start
+    else:
+        value = next(iter(override.sweep_string_iterator()))
+    return f"{override.get_key_element()}={value}"
+
+
+def _one_line(exc: BaseException) -> str:
+    """Hydra's multi-line composition error as one line that says what to do."""
+    text = str(exc)
+    unknown = re.match(r"Could not override '([^']+)'", text)
+    if unknown:
+        key = unknown.group(1)
+        return (
+            f"{key}: no such key (the keys are listed by --cfg job); to add a new key, "
+            f"write +{key}=..."
+        )
+    missing = re.search(r"Could not find '([^']+)/([^']+)'", text)
+    if missing:
+        group, option = missing.groups()
+        options = re.search(
+            r"Available options in '[^']+':(.*?)(?:Config search path|$)", text, re.S
+        )
+        listed = ", ".join(options.group(1).split()) if options else "see --help"
+        return f"{group}={option}: no such option (available: {listed})"
+    lines = [line.strip() for line in text.split("Config search path")[0].splitlines()]
+    return " ".join(line for line in lines if line and not line.startswith("full_key:"))

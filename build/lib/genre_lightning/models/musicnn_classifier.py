@@ -1,0 +1,89 @@
+"""musicnn as a genre classifier: the pretrained tagger's features and a new head.
+
+``model=musicnn`` builds it. Which of musicnn's layers feeds the head is a choice
+(``model.layer``): the 200-d penultimate features (what musicnn's authors used for transfer),
+the 1506-d max and mean pool of the mid-end, or the 50 tag logits. With ``model.freeze=true``
+the pretrained network is a fixed feature extractor (a linear probe); with ``false`` it is
+fine-tuned with the head.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import nn
+
+from genre_lightning.errors import UserError
+from genre_lightning.models.musicnn import Musicnn
+from genre_lightning.models.musicnn_tf import pretrained_musicnn
+
+#: Width of each layer a head can read.
+LAYERS = {"penultimate": 200, "pooled": 1506, "tags": 50}
+
+
+class MusicnnClassifier(nn.Module):
+    """musicnn's network with a head for the data's classes.
+
+    Args:
+        num_classes: Classes of the data.
+        n_mels: Mel bands of the input: musicnn was trained on 96.
+        pretrained: ``MSD_musicnn`` or ``MTT_musicnn``: load those weights (fetched once, see
+            :mod:`genre_lightning.pretrained.fetch`); ``None``: random weights, which is how a
+            trained checkpoint rebuilds the network before its own weights are loaded.
+        layer: What feeds the head: ``penultimate``, ``pooled`` or ``tags``.
+        freeze: Keep the pretrained weights and batch-norm statistics fixed.
+        dropout: Dropout before the head's linear layer.
+        source: Where the weights come from: the musicnn wheel or an unpacked model folder
+            (``None``: pip downloads the wheel).
+        cache_dir: Where unpacked weights are kept (``None``: the user cache directory).
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        n_mels: int = 96,
+        pretrained: str | None = "MSD_musicnn",
+        layer: str = "penultimate",
+        freeze: bool = True,
+        dropout: float = 0.0,
+        source: str | os.PathLike[str] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        super().__init__()
+        if layer not in LAYERS:
+            raise UserError(f"model.layer={layer}: use one of {', '.join(LAYERS)}")
+        if n_mels != 96:
+            raise UserError(
+                f"model=musicnn reads 96 mel bands, the data gives {n_mels}: use "
+                f"experiment=musicnn_probe (or its data.features) for musicnn's front end"
+            )
+        self.layer, self.freeze = layer, freeze
+        self.backbone = (
+            pretrained_musicnn(pretrained, source, cache_dir) if pretrained else Musicnn()
+        )
+        if freeze:
+            self.backbone.requires_grad_(False)
+        width = LAYERS[layer]
+        # The features differ in scale by layer (logits, pooled activations): standardising
+        # them keeps one learning rate right for every choice.
+        self.head = nn.Sequential(
+            nn.BatchNorm1d(width, affine=False), nn.Dropout(dropout), nn.Linear(width, num_classes)
+        )
+
+    def train(self, mode: bool = True) -> MusicnnClassifier:
+        """Training mode for the head; a frozen backbone stays in eval mode (fixed statistics)."""
+        super().train(mode)
+        if self.freeze:
+            self.backbone.eval()
+        return self
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The chosen layer's features (B, width) of log-mel patches (B, 1, frames, 96)."""
+        out = self.backbone(x)
+        features: torch.Tensor = getattr(out, "logits" if self.layer == "tags" else self.layer)
+        return features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (B, num_classes) of log-mel patches (B, 1, frames, 96)."""
+        return self.head(self.embed(x))

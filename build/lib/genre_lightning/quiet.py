@@ -1,0 +1,43 @@
+"""Third-party messages a user cannot act on, silenced where they come from.
+
+Each entry names one message; anything else, and every warning about the user's own data or
+config, still shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+#: Lightning's log lines (logger ``pytorch_lightning.utilities.rank_zero``) that say nothing
+#: about this run: an advertisement, and a note about our own rich model summary callback.
+LIGHTNING_NOISE = (
+    "💡 Tip:",
+    "Trainer already configured with model summary callbacks",
+)
+#: Warnings raised inside libraries about their own internals.
+WARNING_NOISE = (
+    # pytorch_lightning's _pytree calls a torch API that torch deprecated (fixed upstream).
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+)
+
+
+class _DropMessages(logging.Filter):
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefixes)
+
+
+def silence_known_noise() -> None:
+    """Install the filters (idempotent)."""
+    for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessages) for f in logger.filters):
+            logger.addFilter(_DropMessages(LIGHTNING_NOISE))
+    for message in WARNING_NOISE:
+        warnings.filterwarnings("ignore", message=message)
+    # Optuna's RDB storage runs alembic migrations, which log at INFO on every start.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

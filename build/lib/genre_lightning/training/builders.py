@@ -1,0 +1,151 @@
+"""What train.py builds from the config: the LightningModule, the trainer, the resume point.
+
+Each builder checks its part of the config before anything expensive runs and raises a
+:class:`~genre_lightning.errors.UserError` naming the key, the bad value and a good one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import LearningRateMonitor
+
+from genre_lightning import runs
+from genre_lightning.data.datamodule import GenreDataModule
+from genre_lightning.errors import UserError
+from genre_lightning.models.build import build_network
+from genre_lightning.training.callbacks import EpochSeed, GracefulStop
+from genre_lightning.training.checkpoint import AtomicCheckpointIO, check_resumable
+from genre_lightning.training.module import GenreClassifier
+
+
+def build_module(cfg: DictConfig, datamodule: GenreDataModule) -> GenreClassifier:
+    """The ``module`` config's LightningModule around the ``model`` network, for this data.
+
+    The network gets the data's class count and feature shape; the module gets the optimizer
+    and scheduler factories and everything a checkpoint must carry to be used alone.
+    """
+    net, net_config = build_network(cfg.model, datamodule.num_classes, datamodule.feature_shape())
+    if cfg.module.get("cache_embeddings"):
+        check_embedding_cache(cfg, net)
+    scheduler = cfg.scheduler.scheduler
+    module: GenreClassifier = instantiate(
+        cfg.module,
+        net=net,
+        optimizer=optimizer_factory(cfg),
+        scheduler=instantiate(scheduler) if scheduler else None,
+        scheduler_interval=cfg.scheduler.interval,
+        class_names=list(datamodule.class_names),
+        feature_shape=list(datamodule.feature_shape()),
+        net_config=net_config,
+        data_config=OmegaConf.to_container(cfg.data, resolve=True),
+    )
+    return module
+
+
+def check_embedding_cache(cfg: DictConfig, net: Any) -> None:
+    """``module.cache_embeddings`` is right only when a frozen encoder sees fixed inputs."""
+    key = "module.cache_embeddings=true"
+    if not (hasattr(net, "embed") and hasattr(net, "head") and getattr(net, "freeze", False)):
+        raise UserError(
+            f"{key} needs a frozen pretrained network (model=musicnn model.freeze=true), got "
+            f"model._target_={cfg.model._target_}; set module.cache_embeddings=false"
+        )
+    if cfg.module.get("spec_augment") or cfg.module.get("mixup_alpha"):
+        raise UserError(
+            f"{key} with module.spec_augment / module.mixup_alpha: augmentation changes the "
+            f"network's input every epoch, so its features cannot be computed once; turn one off"
+        )
+    random_chunks = cfg.data.get("chunk_seconds") and cfg.data.get("train_chunks") != "all"
+    if cfg.data.get("crop") == "random" or random_chunks:
+        raise UserError(
+            f"{key} with data.crop=random or random training chunks: the training windows "
+            f"change every epoch; use data.train_chunks=all (every chunk of each track)"
+        )
+
+
+def optimizer_factory(cfg: DictConfig) -> Any:
+    """The partial optimizer, with its settings checked before any training starts."""
+    lr = cfg.optimizer.get("lr")
+    if lr is not None and not (isinstance(lr, int | float) and lr > 0):
+        raise UserError(f"optimizer.lr={lr} must be a positive number, e.g. optimizer.lr=5e-4")
+    factory = instantiate(cfg.optimizer)
+    try:  # build it once on a dummy parameter: torch validates the remaining arguments
+        factory([torch.nn.Parameter(torch.zeros(1))])
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"optimizer ({cfg.optimizer._target_}): {exc}; check optimizer.*") from exc
+    return factory
+
+
+def build_trainer(cfg: DictConfig) -> pl.Trainer:
+    """The Lightning trainer with the configured loggers and callbacks, plus ours."""
+    if cfg.trainer.get("accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise UserError(
+            f"trainer.accelerator={cfg.trainer.accelerator} (trainer=gpu and trainer=ddp ask for "
+            f"CUDA) but no CUDA GPU is visible. Use trainer=default (picks the device) or "
+            f"trainer=cpu; or add trainer.accelerator=cpu to keep the other settings."
+        )
+    loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
+    callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
+    if not loggers:  # logger=none: the learning-rate monitor has nowhere to write and would refuse
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    callbacks += [EpochSeed(cfg.seed), GracefulStop()]
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer, logger=loggers or False, callbacks=callbacks, plugins=[AtomicCheckpointIO()]
+    )
+    return trainer
+
+
+def resume_path(cfg: DictConfig, run: runs.Run) -> str | None:
+    """The checkpoint to resume from (``ckpt_path=...``, or ``resume=<run dir>``), checked."""
+    ckpt = cfg.get("ckpt_path")
+    if ckpt is None and cfg.get("resume"):
+        ckpt = "last"
+    if ckpt is None:
+        return None
+    path = run.checkpoint(runs.LAST) if ckpt == "last" else Path(ckpt)
+    if not path.is_file():
+        raise UserError(
+            f"ckpt_path={ckpt}: no checkpoint at {path}. Resume with the run's own "
+            f"directory (resume=<run dir>) or give the .ckpt path."
+        )
+    check_resumable(path)
+    return str(path)
+
+
+def check_batch_size(cfg: DictConfig, train_size: int) -> None:
+    """A batch larger than the training set would make every epoch one smaller batch."""
+    if cfg.data.batch_size > train_size:
+        raise UserError(
+            f"data.batch_size={cfg.data.batch_size} is larger than the training set "
+            f"({train_size} clips): every epoch would be a single, smaller batch. Use "
+            f"data.batch_size={min(train_size, 32)} or less, or more data."
+        )
+
+
+def flat_config(cfg: DictConfig) -> dict[str, Any]:
+    """The run config as flat ``a.b.c: value`` pairs (lists as text), for the hparams tab."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}." if key != "_target_" else prefix)
+                if key == "_target_":
+                    flat[prefix.rstrip(".") or "target"] = value
+        else:
+            flat[prefix.rstrip(".")] = (
+                node if isinstance(node, int | float | str | bool) else str(node)
+            )
+
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(container, dict)
+    for group in ("model", "optimizer", "scheduler", "module", "data", "trainer"):
+        walk(container.get(group, {}), f"{group}.")
+    flat["seed"] = cfg.seed
+    return flat
