@@ -41,6 +41,8 @@ def _show(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return f"[{','.join(_show(v) for v in value)}]"
     return str(value)
 
 
@@ -59,7 +61,7 @@ def _number(low: float, *, whole: bool, above: bool, example: str, optional: boo
         if whole and not float(value).is_integer():
             raise _bad(key, value, "is not a whole number", example)
         if value < low or (above and value == low):
-            bound = f"{'above' if above else 'at least'} {low:g}"
+            bound = f"{'above' if above else 'at least'} {low:g}{', or null' if optional else ''}"
             raise _bad(key, value, f"must be {bound}", example)
 
     return check
