@@ -67,7 +67,7 @@ def _number(low: float, *, whole: bool, above: bool, example: str, optional: boo
     return check
 
 
-def _choice(options: Sequence[Any], example: str) -> Check:
+def _choice(options: Sequence[Any]) -> Check:
     shown = "|".join(_show(o) for o in options)
 
     def check(key: str, value: Any) -> None:
@@ -128,9 +128,9 @@ CHECKS: dict[str, Check] = {
     "num_workers": _whole(0, "2"),
     "chunk_seconds": _positive("3.0", optional=True),
     "max_seconds": _positive("120.0"),
-    "split": _choice(SPLIT_KINDS, "random"),
-    "crop": _choice(CROPS, "start"),
-    "cache_features": _choice(CACHE_FEATURES, "auto"),
+    "split": _choice(SPLIT_KINDS),
+    "crop": _choice(CROPS),
+    "cache_features": _choice(CACHE_FEATURES),
     "cache_keep": _whole(1, "3", optional=True),
     "split_seed": _whole(-(2**63), "42"),
     "shuffle_seed": _whole(-(2**63), "0"),

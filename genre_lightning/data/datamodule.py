@@ -35,8 +35,6 @@ from genre_lightning.data.splits import PARTS
 from genre_lightning.data.windows import draws_per_track, stored_samples, window_samples
 from genre_lightning.features.mel import MelFeatures
 
-__all__ = ["FeatureBatch", "GenreDataModule", "window_samples"]
-
 log = logging.getLogger(__name__)
 
 
@@ -44,51 +42,39 @@ class GenreDataModule(pl.LightningDataModule):
     """Audio folders laid out as ``<root>/<genre>/<clip>.<ext>`` (GTZAN and its layouts).
 
     Args:
-        root: Data root; GTZAN's Kaggle (``Data/genres_original``) and original (``genres``)
-            layouts are found under it. Only read: nothing is written inside it.
+        root: Data root (any layout of :data:`~genre_lightning.data.index.LAYOUTS`); only read.
         class_names: Genre folders in label order; ``None`` takes every sub-folder, sorted.
-        num_classes: Expected number of classes (checked against ``class_names``).
-        cache_dir: Where the decoded-waveform cache goes; ``None``: the root's own folder in
+        num_classes: Expected number of classes (checked against the folders).
+        cache_dir: Folder of the decoded-waveform caches; ``None``: the root's own folder in
             the user cache (:mod:`~genre_lightning.data.cache_dir`).
-        cache_keep: Caches of this root kept in the cache folder, the most recently used
-            (``None``: all).
+        cache_keep: Caches of this root kept, the most recently used (``None``: all).
         sample_rate: Decode rate (other rates are resampled).
         clip_samples: Every clip is cropped or zero-padded to this many samples. GTZAN's
-            default 662,688 = 667 hops of 992 plus half an FFT: exactly what the 668 centred
-            frames of the paper's mel read, so cropping changes no feature value.
-        split: ``random`` (the paper's shuffled split by track), ``filtered`` (the artist-
-            disjoint, fault-filtered GTZAN split) or ``kfold`` (stratified, by track).
-        split_fractions: Train/validation/test fractions (``random``).
+            662,688 are exactly what the paper's 668 centred mel frames read.
+        split: ``random`` (shuffled, by track), ``filtered`` (GTZAN's artist-disjoint,
+            fault-filtered split) or ``kfold`` (stratified, by track).
+        split_fractions: Train/validation/test fractions of ``random``.
         split_seed: Seed of the split (independent of the training seed).
         fold: Test fold of ``kfold`` (0-based).
         num_folds: Number of folds of ``kfold``.
-        val_fraction: Share of ``kfold``'s non-test tracks held out (stratified) for
-            validation, which picks the checkpoint that is tested.
+        val_fraction: Share of ``kfold``'s non-test tracks held out for validation.
         crop: Which ``clip_samples`` of a longer file are used: ``start``, ``centre``, or
-            ``random`` (a new random window every time a training clip is drawn; validation and
-            test use the centre). ``centre`` and ``random`` cache up to ``max_seconds`` per file.
-        max_seconds: Longest stretch of a file kept in the cache for ``centre``/``random``.
-        chunk_seconds: Train on random chunks of this length (as many draws per track and
-            epoch as the clip holds chunks) and evaluate on every chunk of each track, averaging
-            the chunks' logits per track. ``None``: whole clips, as in the paper.
-        download: Fetch GTZAN into ``root`` first when it is not there (``url``, ``sha256``).
+            ``random`` (training only; validation and test use the centre).
+        max_seconds: Longest stretch of a file cached for ``centre``/``random``.
+        chunk_seconds: Train on random chunks of this length and evaluate on every chunk of
+            a track (logits averaged per track); ``None``: whole clips, as in the paper.
+        download: Fetch GTZAN into ``root`` first when it is not there.
         url: Where GTZAN's ``genres.tar.gz`` is fetched from.
         sha256: Its expected checksum (``None`` skips the check).
-        batch_size: Clips per batch.
-        num_workers: DataLoader worker processes for parts whose batches carry samples (0
-            loads in the main process: the data is an in-memory array, so workers only pay
-            off on slow storage).
-        pin_memory: Pin host memory for faster, non-blocking copies to a GPU; ``None`` pins
-            when the trainer runs on CUDA.
-        on_device: Copy the whole int16 waveform array to the accelerator once and batch by
-            index (GTZAN is 1.3 GB as int16); windows are cut there.
-        cache_features: ``auto``: compute the mel images of every part whose windows are
-            fixed once, on the device, and reuse them every epoch; ``True``: the same, and an
-            error if the training part draws random windows; ``False``: mel per batch.
-        shuffle_seed: Seed of the training order; each epoch's order depends only on it and
-            the epoch number, so a resumed run sees the same batches.
-        features: Keyword arguments of :class:`~genre_lightning.features.MelFeatures`;
-            ``num_frames: null`` keeps every frame of a window.
+        batch_size: Windows per batch.
+        num_workers: DataLoader worker processes of parts whose batches carry samples.
+        pin_memory: Pin host memory for copies to a GPU; ``None`` pins when training on CUDA.
+        on_device: Keep the whole int16 waveform array on the accelerator; batch by index.
+        cache_features: ``auto``, ``True`` or ``False``: mel images computed once, for the
+            parts with fixed windows (:mod:`~genre_lightning.data.plan`).
+        shuffle_seed: Seed of the training order (with the epoch: exact resumes).
+        features: :class:`~genre_lightning.features.MelFeatures` settings; ``num_frames:
+            None`` keeps every frame of a window.
 
     Raises:
         UserError: A bad setting (see :func:`~genre_lightning.data.config.check_data_config`).
