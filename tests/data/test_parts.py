@@ -22,8 +22,9 @@ def loaded(gtzan_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Load
 
 
 def test_split_is_by_track_and_covers_every_clip(loaded: LoadedData) -> None:
-    kw = {"fractions": (0.6, 0.2, 0.2), "seed": 1, "fold": 0, "num_folds": 5}
-    rows = cut_split(loaded, "random", val_fraction=0.1, **kw)
+    rows = cut_split(
+        loaded, "random", fractions=(0.6, 0.2, 0.2), seed=1, fold=0, num_folds=5, val_fraction=0.1
+    )
     assert {p: len(r) for p, r in rows.items()} == {"train": 6, "val": 2, "test": 2}
     assert sorted(rows["train"] + rows["val"] + rows["test"]) == list(range(10))
 
