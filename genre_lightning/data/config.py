@@ -95,6 +95,12 @@ def _root(key: str, value: Any) -> None:
         )
 
 
+def _fraction(key: str, value: Any) -> None:
+    _positive("0.1")(key, value)
+    if value >= 1:
+        raise _bad(key, value, "must be in (0, 1)", "0.1")
+
+
 def _names(key: str, value: Any) -> None:
     if value is None:
         return
@@ -135,9 +141,9 @@ CHECKS: dict[str, Check] = {
     "split_seed": _whole(-(2**63), "42"),
     "shuffle_seed": _whole(-(2**63), "0"),
     "seed": _whole(-(2**63), "0"),
-    "fold": _whole(0, "0"),
+    "fold": _whole(-(2**63), "0"),
     "num_folds": _whole(2, "10"),
-    "val_fraction": _positive("0.1"),
+    "val_fraction": _fraction,
     "download": _flag(),
     "on_device": _flag(),
     "pin_memory": _flag(optional=True),
@@ -208,10 +214,10 @@ def _check_combinations(cfg: Mapping[str, Any]) -> None:
             raise _bad("split_fractions", fractions, "must sum to 1", "[0.8,0.1,0.1]")
     if split == "kfold":
         fold, folds = cfg.get("fold", 0), cfg.get("num_folds", 10)
-        if fold >= folds:
-            raise _bad("fold", fold, f"must be below data.num_folds={folds}", "0")
-        if cfg.get("val_fraction", 0.1) >= 1:
-            raise _bad("val_fraction", cfg["val_fraction"], "must be below 1", "0.1")
+        if not 0 <= fold < folds:
+            raise _bad(
+                "fold", fold, f"must be in [0, {folds - 1}] with data.num_folds={folds}", "0"
+            )
     if "cache_features" in cfg:  # the plan owns which parts can have a features table
         make_plan(
             cfg.get("crop", "start"),
