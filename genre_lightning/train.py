@@ -17,6 +17,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from genre_lightning import runs
 from genre_lightning.app import hydra_app
+from genre_lightning.data.config import check_data_config
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import Interrupted
 from genre_lightning.training.builders import (
@@ -49,6 +50,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer = build_trainer(cfg)  # before the data: decoding GTZAN takes minutes
     pl.seed_everything(cfg.seed, workers=True)
 
+    check_data_config(cfg.data)  # Hydra's instantiate would wrap the UserError
     datamodule: GenreDataModule = instantiate(cfg.data)
     datamodule.prepare_data()  # stops here, before any model is built, when data is missing
     datamodule.setup("fit")

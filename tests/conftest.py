@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,17 +26,29 @@ GTZAN_SAMPLE = Path(
 #: A real blues clip of the sample, used where one real recording is enough.
 BLUES = "genres_original/blues/blues.00000.wav"
 
-#: The demo shrunk to seconds: 12 two-second clips per class, CPU, no progress bar.
+#: The demo shrunk to seconds: 12 two-second clips per class (44,100 samples, 45 mel frames:
+#: both follow data.seconds), CPU, no progress bar.
 TINY = [
     "experiment=demo",
     "data.clips_per_class=12",
     "data.seconds=2.0",
-    "data.clip_samples=44100",
-    "data.features.num_frames=45",
     "data.batch_size=16",
     "callbacks.rich_progress_bar=null",
     "trainer.enable_progress_bar=false",
 ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The user cache folder of the whole session (and of the runs it starts): a temp folder.
+
+    Data modules keep their waveform caches there by default; tests never write to the home
+    folder of whoever runs them.
+    """
+    folder = tmp_path_factory.mktemp("user-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENRE_LIGHTNING_CACHE", str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from genre_lightning.data.index import DataNotFoundError
 from genre_lightning.errors import UserError
 
 
-def _dm(root: Path, cache: Path, **kwargs: object) -> GenreDataModule:
+def _dm(root: Path, cache: Path | None, **kwargs: object) -> GenreDataModule:
     return GenreDataModule(root=str(root), cache_dir=str(cache), batch_size=8, **kwargs)  # type: ignore[arg-type]
 
 

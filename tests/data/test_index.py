@@ -58,3 +58,17 @@ def test_a_genre_without_audio_is_a_clear_error(tmp_path: Path, gtzan_sample: Pa
     (tmp_path / "rock").mkdir()
     with pytest.raises(DataNotFoundError, match="'rock' has no audio"):
         index_clips(tmp_path, ["blues", "rock"])
+
+
+def test_a_folder_dataset_error_speaks_of_genre_folders_not_gtzan(tmp_path: Path) -> None:
+    (tmp_path / "music" / "notes").mkdir(parents=True)
+    (tmp_path / "music" / "notes" / "readme.txt").write_text("no audio here")
+    for names in (None, ["rock", "jazz"]):
+        with pytest.raises(DataNotFoundError) as caught:
+            index_clips(tmp_path / "music", names)
+        message = str(caught.value)
+        assert "GTZAN" not in message and "experiment=demo" not in message
+        assert f"data.root={tmp_path / 'music'}" in message and "one folder per genre" in message
+        assert "data=folder data.root=/path/to/genre/folders" in message
+    with pytest.raises(DataNotFoundError, match="your copy of GTZAN"):
+        index_clips(tmp_path / "music", GTZAN_GENRES)

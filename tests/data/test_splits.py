@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 import random
 from importlib import resources
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from genre_lightning.data.index import GTZAN_GENRES, Clip
+from genre_lightning.data.index import GTZAN_GENRES
 from genre_lightning.data.splits import (
     FILTERED_FILES,
     PARTS,
@@ -19,7 +18,6 @@ from genre_lightning.data.splits import (
     kfold_split,
     make_split,
     random_split,
-    write_split,
 )
 from genre_lightning.errors import UserError
 
@@ -46,17 +44,6 @@ def test_same_seed_same_split_other_seed_other_split() -> None:
 def test_bad_fractions_are_rejected(bad: tuple[float, ...]) -> None:
     with pytest.raises(UserError, match="split_fractions"):
         random_split(10, fractions=bad)
-
-
-def test_write_split_lists_every_track(tmp_path: Path) -> None:
-    clips = [Clip(Path(f"/x/{g}/{g}.0000{i}.wav"), k) for k, g in enumerate("ab") for i in range(5)]
-    parts = random_split(len(clips), seed=1)
-    write_split(tmp_path / "split.csv", clips, parts, ["a", "b"])
-    with open(tmp_path / "split.csv") as f:
-        rows = list(csv.DictReader(f))
-    assert len(rows) == 10 and {r["part"] for r in rows} == {"train", "val", "test"}
-    assert {r["track"] for r in rows} == {c.track for c in clips}
-    assert all(r["genre"] == r["track"][0] for r in rows)
 
 
 # --- fault-filtered split (Kereliuk, Sturm & Larsen 2015) -------------------------------------

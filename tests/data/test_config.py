@@ -1,0 +1,95 @@
+"""data/config.py: every bad data.* value is one clear error, raised before any audio is read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from omegaconf import DictConfig, OmegaConf
+
+from genre_lightning.data.config import check_data_config, seconds_to_samples
+from genre_lightning.data.datamodule import GenreDataModule
+from genre_lightning.data.synthetic import SyntheticDataModule
+from genre_lightning.errors import UserError
+
+from ..conftest import run_cli
+
+BAD = [
+    ({"batch_size": 0}, "data.batch_size=0 must be at least 1; e.g. data.batch_size=32"),
+    ({"batch_size": "abc"}, "data.batch_size=abc is not a number; e.g. data.batch_size=32"),
+    ({"batch_size": 2.5}, "data.batch_size=2.5 is not a whole number"),
+    ({"clip_samples": -5}, "data.clip_samples=-5 must be at least 1"),
+    ({"chunk_seconds": 0}, "data.chunk_seconds=0 must be above 0, or null"),
+    ({"sample_rate": 0}, "data.sample_rate=0 must be at least 1; e.g. data.sample_rate=22050"),
+    ({"split": "artist"}, "data.split=artist is not known; use data.split=random|filtered|kfold"),
+    ({"features": {"n_mels": 0}}, "data.features.n_mels=0 must be at least 1"),
+    ({"features": {"nmels": 64}}, "data.features.nmels is not a mel setting"),
+    ({"features": {"n_fft": 512, "win_length": 1024}}, "exceeds data.features.n_fft=512"),
+    ({"num_workers": -1}, "data.num_workers=-1 must be at least 0; e.g. data.num_workers=2"),
+    ({"crop": "middle"}, "data.crop=middle is not known; use data.crop=start|centre|random"),
+    ({"cache_features": "yes"}, "data.cache_features=yes is not known; use "),
+    ({"cache_features": 1}, "data.cache_features=1 is not known"),
+    ({"on_device": "no"}, "data.on_device=no must be true or false"),
+    ({"max_seconds": "long"}, "data.max_seconds=long is not a number"),
+    ({"cache_keep": 0}, "data.cache_keep=0 must be at least 1, or null"),
+    ({"class_names": ["a", "b", "a"]}, "data.class_names=[a,b,a] names a twice"),
+    ({"split": "random", "split_fractions": [0.5, 0.5]}, "must be three positive numbers"),
+    ({"split": "kfold", "fold": 5, "num_folds": 5}, "data.fold=5 must be in [0, 4] with data.num"),
+    ({"val_fraction": 1.5}, "data.val_fraction=1.5 must be in (0, 1); e.g. data.val_fraction=0.1"),
+    ({"seconds": 0}, "data.seconds=0 must be above 0"),
+    ({"root": None}, "data.root is required for data=folder"),
+    ({"crop": "random", "cache_features": True}, "data.cache_features=true, but the training"),
+]
+
+
+@pytest.mark.parametrize(("settings", "message"), BAD)
+def test_each_bad_value_is_named_with_a_fix(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(UserError) as caught:
+        check_data_config(settings)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)  # one line
+
+
+def test_every_shipped_data_config_passes(make_cfg: Callable[..., DictConfig]) -> None:
+    for option in ("gtzan", "synthetic"):
+        check_data_config(make_cfg([f"data={option}"]).data)
+    checked = make_cfg(["data=folder", "data.root=/somewhere"]).data
+    check_data_config(checked)  # a DictConfig as composed, interpolations and all
+    assert OmegaConf.select(checked, "root") == "/somewhere"
+
+
+def test_the_data_modules_check_before_reading_anything(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"data\.batch_size=0"):
+        GenreDataModule(root=str(tmp_path / "absent"), batch_size=0)
+    with pytest.raises(UserError, match=r"data\.seconds=-1"):
+        SyntheticDataModule(root=str(tmp_path / "synthetic"), seconds=-1)
+    assert not (tmp_path / "synthetic").exists()  # nothing generated
+
+
+def test_seconds_to_samples() -> None:
+    assert seconds_to_samples(6, 22050) == 132_300
+    assert seconds_to_samples("2.5", "16000") == 40_000  # resolver arguments may be strings
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["data=folder"], "error: data.root is required for data=folder"),
+        (["data.chunk_seconds=0"], "error: data.chunk_seconds=0 must be above 0"),
+        (["data.split=artist"], "error: data.split=artist is not known"),
+    ],
+)
+def test_cli_stops_with_one_error_line_and_status_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    # The data root is empty: a check that came after indexing would report missing audio.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run = tmp_path / "run"
+    proc = run_cli([*args, f"paths.data_dir={empty}", f"hydra.run.dir={run}"], cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(message), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "GTZAN" not in errors[0]

@@ -1,0 +1,43 @@
+"""data/parts.py: the split cut by track, each part a dataset built as its plan says."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from genre_lightning.data.load import LoadedData, load_data
+from genre_lightning.data.parts import cut_split, make_datasets
+from genre_lightning.data.plan import make_plan
+
+
+@pytest.fixture(scope="module")
+def loaded(gtzan_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> LoadedData:
+    root = tmp_path_factory.mktemp("music")
+    for genre in ("blues", "jazz"):
+        shutil.copytree(gtzan_sample / "genres_original" / genre, root / genre)
+    cache = tmp_path_factory.mktemp("cache")
+    return load_data(root, None, None, cache, 22050, 44_100, keep=3)
+
+
+def test_split_is_by_track_and_covers_every_clip(loaded: LoadedData) -> None:
+    rows = cut_split(
+        loaded, "random", fractions=(0.6, 0.2, 0.2), seed=1, fold=0, num_folds=5, val_fraction=0.1
+    )
+    assert {p: len(r) for p, r in rows.items()} == {"train": 6, "val": 2, "test": 2}
+    assert sorted(rows["train"] + rows["val"] + rows["test"]) == list(range(10))
+
+
+def test_datasets_follow_the_plan(loaded: LoadedData) -> None:
+    rows = {"train": [0, 1, 5, 6], "val": [2, 7], "test": [3, 8]}
+    plan = make_plan("random", chunked=True, on_device=False, cache_features="auto")
+    datasets = make_datasets(loaded, rows, plan, window=22_050, draws=2)
+    for part, dataset in datasets.items():
+        assert dataset.locate_only == (not plan[part].carries_samples)
+        assert dataset.fixed_windows == plan[part].fixed_windows
+        assert dataset.labels == [loaded.kept_clips[r].label for r in rows[part]]
+    assert len(datasets["train"]) == 8  # two random chunks per track and epoch
+    assert len(datasets["val"]) == 4  # every chunk: 44,100 samples hold two
+    assert datasets["train"][0].wave.shape == (22_050,)
+    assert datasets["val"][0].wave.numel() == 0 and datasets["val"][1].offset == 22_050
