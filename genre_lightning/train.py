@@ -44,13 +44,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         The metrics also written to ``<paths.output_dir>/metrics.json``.
     """
     check_train_config(cfg)  # every value, before any work
+    check_data_config(cfg.data)
     run = runs.Run(Path(cfg.paths.output_dir))
     run.path.mkdir(parents=True, exist_ok=True)
     resume_from = resume_path(cfg, run)
     trainer = build_trainer(cfg)  # before the data: decoding GTZAN takes minutes
     pl.seed_everything(cfg.seed, workers=True)
 
-    check_data_config(cfg.data)  # Hydra's instantiate would wrap the UserError
     datamodule: GenreDataModule = instantiate(cfg.data)
     datamodule.prepare_data()  # stops here, before any model is built, when data is missing
     datamodule.setup("fit")

@@ -132,8 +132,8 @@ def test_missing_data_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_unknown_model_lists_the_options(tmp_path: Path) -> None:
     proc = run_cli(["model=vgg"], cwd=tmp_path)
-    assert proc.returncode != 0
-    assert "alexnet" in proc.stderr and "resnet" in proc.stderr
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: model=vgg: no such option (available: alexnet")
 
 
 def test_console_script_composes_the_config(tmp_path: Path) -> None:
@@ -170,7 +170,7 @@ def test_unknown_names_list_the_options(
     tmp_path: Path, args: list[str], expected: list[str]
 ) -> None:
     proc = run_cli(args, cwd=tmp_path)
-    assert proc.returncode != 0
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert all(option in proc.stderr for option in expected), proc.stderr
 
 
@@ -181,23 +181,10 @@ def _fails_cleanly(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
         assert needle in proc.stderr, proc.stderr[-3000:]
 
 
-@pytest.mark.parametrize(
-    ("overrides", "explanation"),
-    [
-        (["optimizer.lr=-1"], "positive"),
-        (["data.batch_size=1000"], "training set (96 clips)"),
-        (["data.split=kfold", "data.fold=12"], "[0, 9] with data.num_folds=10"),
-        (["data.split=kfold", "data.val_fraction=1.5"], "must be in (0, 1)"),
-    ],
-)
-def test_bad_values_are_clear_errors(
-    overrides: list[str], explanation: str, tmp_path: Path, data_dir: Path
-) -> None:
-    proc = run_cli(
-        [*TINY, f"paths.data_dir={data_dir}", *overrides, f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=tmp_path,
-    )
-    _fails_cleanly(proc, overrides[-1], explanation)
+def test_batch_larger_than_the_training_set(tmp_path: Path, data_dir: Path) -> None:
+    # Found only once the data is indexed: the training set of the tiny demo has 96 clips.
+    proc = run_tiny(tmp_path / "run", data_dir, "data.batch_size=1000")
+    _fails_cleanly(proc, "data.batch_size=1000", "training set (96 clips)")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without a GPU")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -22,7 +22,8 @@ from genre_lightning.data.dataset import CROPS
 from genre_lightning.data.plan import CACHE_FEATURES, make_plan
 from genre_lightning.data.splits import SPLIT_KINDS
 from genre_lightning.errors import UserError
-from genre_lightning.features.mel import MelFeatures
+from genre_lightning.features.mel import COMPRESSIONS, MelFeatures
+from genre_lightning.validate import Check, bad, check_section, choice, flag, positive, whole
 
 
 def seconds_to_samples(seconds: Any, sample_rate: Any) -> int:
@@ -31,60 +32,6 @@ def seconds_to_samples(seconds: Any, sample_rate: Any) -> int:
 
 
 OmegaConf.register_new_resolver("gl_samples", seconds_to_samples, replace=True)
-
-Check = Callable[[str, Any], None]
-
-
-def _show(value: Any) -> str:
-    """A value as it is written on the command line."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return f"[{','.join(_show(v) for v in value)}]"
-    return str(value)
-
-
-def _bad(key: str, value: Any, problem: str, example: str) -> UserError:
-    return UserError(f"data.{key}={_show(value)} {problem}; e.g. data.{key}={example}")
-
-
-def _number(low: float, *, whole: bool, above: bool, example: str, optional: bool = False) -> Check:
-    """A check that a value is a number (a whole one if ``whole``) at least/above ``low``."""
-
-    def check(key: str, value: Any) -> None:
-        if value is None and optional:
-            return
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise _bad(key, value, "is not a number", example)
-        if whole and not float(value).is_integer():
-            raise _bad(key, value, "is not a whole number", example)
-        if value < low or (above and value == low):
-            bound = f"{'above' if above else 'at least'} {low:g}{', or null' if optional else ''}"
-            raise _bad(key, value, f"must be {bound}", example)
-
-    return check
-
-
-def _choice(options: Sequence[Any]) -> Check:
-    shown = "|".join(_show(o) for o in options)
-
-    def check(key: str, value: Any) -> None:
-        # `1 in (True, ...)` holds in Python: compare types too, so only real options pass.
-        if not any(value == o and type(value) is type(o) for o in options):
-            raise UserError(f"data.{key}={_show(value)} is not known; use data.{key}={shown}")
-
-    return check
-
-
-def _flag(optional: bool = False) -> Check:
-    def check(key: str, value: Any) -> None:
-        if not isinstance(value, bool) and not (value is None and optional):
-            options = "true, false or null" if optional else "true or false"
-            raise _bad(key, value, f"must be {options}", "true")
-
-    return check
 
 
 def _root(key: str, value: Any) -> None:
@@ -96,9 +43,9 @@ def _root(key: str, value: Any) -> None:
 
 
 def _fraction(key: str, value: Any) -> None:
-    _positive("0.1")(key, value)
+    positive("0.1")(key, value)
     if value >= 1:
-        raise _bad(key, value, "must be in (0, 1)", "0.1")
+        raise bad(key, value, "must be in (0, 1)", "0.1")
 
 
 def _names(key: str, value: Any) -> None:
@@ -106,58 +53,52 @@ def _names(key: str, value: Any) -> None:
         return
     names = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else None
     if not names or not all(isinstance(n, str) and n for n in names):
-        raise _bad(key, value, "must be a list of genre folder names, or null", "[blues,jazz]")
+        raise bad(key, value, "must be a list of genre folder names, or null", "[blues,jazz]")
     if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
-        raise _bad(key, value, f"names {', '.join(twice)} twice", "[blues,jazz]")
-
-
-def _whole(low: int, example: str, optional: bool = False) -> Check:
-    return _number(low, whole=True, above=False, example=example, optional=optional)
-
-
-def _positive(example: str, optional: bool = False) -> Check:
-    return _number(0, whole=False, above=True, example=example, optional=optional)
+        raise bad(key, value, f"names {', '.join(twice)} twice", "[blues,jazz]")
 
 
 #: Checks of the top-level keys, in order: a rate or a length is checked before the settings
 #: derived from it are read (reading ``clip_samples`` may resolve ``gl_samples``).
 CHECKS: dict[str, Check] = {
     "root": _root,
-    "sample_rate": _whole(1, "22050"),
-    "seconds": _positive("4.0"),
-    "clips_per_class": _whole(1, "40"),
-    "clip_samples": _whole(1, "662688"),
+    "sample_rate": whole(1, "22050"),
+    "seconds": positive("4.0"),
+    "clips_per_class": whole(1, "40"),
+    "clip_samples": whole(1, "662688"),
     "class_names": _names,
-    "num_classes": _whole(1, "10", optional=True),
-    "batch_size": _whole(1, "32"),
-    "num_workers": _whole(0, "2"),
-    "chunk_seconds": _positive("3.0", optional=True),
-    "max_seconds": _positive("120.0"),
-    "split": _choice(SPLIT_KINDS),
-    "crop": _choice(CROPS),
-    "cache_features": _choice(CACHE_FEATURES),
-    "cache_keep": _whole(1, "3", optional=True),
-    "split_seed": _whole(-(2**63), "42"),
-    "shuffle_seed": _whole(-(2**63), "0"),
-    "seed": _whole(-(2**63), "0"),
-    "fold": _whole(-(2**63), "0"),
-    "num_folds": _whole(2, "10"),
+    "num_classes": whole(1, "10", optional=True),
+    "batch_size": whole(1, "32"),
+    "num_workers": whole(0, "2"),
+    "chunk_seconds": positive("3.0", optional=True),
+    "max_seconds": positive("120.0"),
+    "split": choice(SPLIT_KINDS),
+    "crop": choice(CROPS),
+    "cache_features": choice(CACHE_FEATURES),
+    "cache_keep": whole(1, "3", optional=True),
+    "split_seed": whole(-(2**63), "42"),
+    "shuffle_seed": whole(-(2**63), "0"),
+    "seed": whole(-(2**63), "0"),
+    "fold": whole(-(2**63), "0"),
+    "num_folds": whole(2, "10"),
     "val_fraction": _fraction,
-    "download": _flag(),
-    "on_device": _flag(),
-    "pin_memory": _flag(optional=True),
+    "download": flag(),
+    "on_device": flag(),
+    "pin_memory": flag(optional=True),
 }
 
 #: Checks of the mel settings (``data.features.*``).
 FEATURE_CHECKS: dict[str, Check] = {
-    "n_mels": _whole(1, "64"),
-    "n_fft": _whole(1, "2048"),
-    "win_length": _whole(1, "1984"),
-    "hop_length": _whole(1, "992"),
-    "num_frames": _whole(1, "668", optional=True),
-    "log": _flag(),
-    "top_db": _positive("80.0"),
+    "n_mels": whole(1, "64"),
+    "n_fft": whole(1, "2048"),
+    "win_length": whole(1, "1984", optional=True),
+    "hop_length": whole(1, "992"),
+    "num_frames": whole(1, "668", optional=True),
+    "log": choice([False, True, *COMPRESSIONS]),
+    "top_db": positive("80.0"),
+    "pad_mode": choice(["constant", "reflect"]),
+    "resample_to": whole(1, "16000", optional=True),
 }
 
 
@@ -170,9 +111,7 @@ def check_data_config(cfg: Mapping[str, Any]) -> None:
     Raises:
         UserError: The first bad value, as ``data.<key>=<value>`` with a value that works.
     """
-    for key, check in CHECKS.items():
-        if key in cfg:
-            check(key, cfg[key])
+    check_section(cfg, CHECKS, prefix="data.")
     _check_features(cfg.get("features"))
     _check_combinations(cfg)
 
@@ -181,7 +120,7 @@ def _check_features(features: Any) -> None:
     if features is None:
         return
     if not isinstance(features, Mapping):
-        raise _bad("features", features, "must be a group of mel settings", "{n_mels:64}")
+        raise bad("data.features", features, "must be a group of mel settings", "{n_mels:64}")
     known = [p for p in inspect.signature(MelFeatures).parameters if p != "sample_rate"]
     for key in features:
         if key not in known:
@@ -191,10 +130,12 @@ def _check_features(features: Any) -> None:
             )
         check = FEATURE_CHECKS.get(str(key))
         if check is not None:
-            check(f"features.{key}", features[key])
+            check(f"data.features.{key}", features[key])
     n_fft, win = features.get("n_fft"), features.get("win_length")
     if n_fft is not None and win is not None and win > n_fft:
-        raise _bad("features.win_length", win, f"exceeds data.features.n_fft={n_fft}", str(n_fft))
+        raise bad(
+            "data.features.win_length", win, f"exceeds data.features.n_fft={n_fft}", str(n_fft)
+        )
 
 
 def _check_combinations(cfg: Mapping[str, Any]) -> None:
@@ -207,16 +148,16 @@ def _check_combinations(cfg: Mapping[str, Any]) -> None:
             isinstance(f, numbers.Real) and not isinstance(f, bool) for f in fractions
         )
         if not numbers_ok or len(fractions) != 3 or min(fractions) <= 0:
-            raise _bad(
-                "split_fractions", fractions, "must be three positive numbers", "[0.8,0.1,0.1]"
+            raise bad(
+                "data.split_fractions", fractions, "must be three positive numbers", "[0.8,0.1,0.1]"
             )
         if abs(sum(fractions) - 1.0) > 1e-6:
-            raise _bad("split_fractions", fractions, "must sum to 1", "[0.8,0.1,0.1]")
+            raise bad("data.split_fractions", fractions, "must sum to 1", "[0.8,0.1,0.1]")
     if split == "kfold":
         fold, folds = cfg.get("fold", 0), cfg.get("num_folds", 10)
         if not 0 <= fold < folds:
-            raise _bad(
-                "fold", fold, f"must be in [0, {folds - 1}] with data.num_folds={folds}", "0"
+            raise bad(
+                "data.fold", fold, f"must be in [0, {folds - 1}] with data.num_folds={folds}", "0"
             )
     if "cache_features" in cfg:  # the plan owns which parts can have a features table
         make_plan(

@@ -32,7 +32,9 @@ class MusicnnClassifier(nn.Module):
             :mod:`genre_lightning.pretrained.fetch`); ``None``: random weights, which is how a
             trained checkpoint rebuilds the network before its own weights are loaded.
         layer: What feeds the head: ``penultimate``, ``pooled`` or ``tags``.
-        freeze: Keep the pretrained weights and batch-norm statistics fixed.
+        freeze: Keep the pretrained weights fixed (a probe). Either way, the batch-norm
+            statistics of pretrained weights stay as they are: small batches of one data set
+            would overwrite what a million songs estimated.
         dropout: Dropout before the head's linear layer.
         source: Where the weights come from: the musicnn wheel or an unpacked model folder
             (``None``: pip downloads the wheel).
@@ -59,6 +61,7 @@ class MusicnnClassifier(nn.Module):
                 f"experiment=musicnn_probe (or its data.features) for musicnn's front end"
             )
         self.layer, self.freeze = layer, freeze
+        self.keep_statistics = pretrained is not None
         self.backbone = (
             pretrained_musicnn(pretrained, source, cache_dir) if pretrained else Musicnn()
         )
@@ -72,10 +75,15 @@ class MusicnnClassifier(nn.Module):
         )
 
     def train(self, mode: bool = True) -> MusicnnClassifier:
-        """Training mode for the head; a frozen backbone stays in eval mode (fixed statistics)."""
+        """Training mode, except for what stays fixed: a frozen backbone, and the batch-norm
+        statistics of pretrained weights (their affine weights still train when fine-tuned)."""
         super().train(mode)
         if self.freeze:
             self.backbone.eval()
+        elif self.keep_statistics:
+            for module in self.backbone.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         return self
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:

@@ -57,9 +57,9 @@ def test_improved_recipe_with_alexnet_on_short_clips_is_one_error_line(
     tmp_path: Path, data_dir: Path
 ) -> None:
     # What experiment=improved_resnet model=alexnet does on the tiny set's 2 s clips: chunks of
-    # 1.5 s, padded to the tiny set's 45 frames, are too short for AlexNet.
+    # 1.5 s, 34 frames, are too short for AlexNet.
     proc = run_tiny(tmp_path / "run", data_dir, "model=alexnet", "data.chunk_seconds=1.5")
     assert proc.returncode == 2, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: model=AlexNet cannot take feature images of 45 frames")
+    assert last.startswith("error: model=AlexNet cannot take feature images of 34 frames")
     assert "Traceback" not in proc.stderr and proc.stderr.count("error:") == 1

@@ -17,6 +17,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from genre_lightning import runs
 from genre_lightning.app import hydra_app
+from genre_lightning.data.config import check_data_config
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import Interrupted
 from genre_lightning.training.builders import (
@@ -43,6 +44,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         The metrics also written to ``<paths.output_dir>/metrics.json``.
     """
     check_train_config(cfg)  # every value, before any work
+    check_data_config(cfg.data)
     run = runs.Run(Path(cfg.paths.output_dir))
     run.path.mkdir(parents=True, exist_ok=True)
     resume_from = resume_path(cfg, run)

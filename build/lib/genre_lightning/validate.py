@@ -1,122 +1,134 @@
 """One check of the user's values before any work: types, ranges and names.
 
-Every training run passes its composed config through :func:`check_train_config` before a file
-is decoded or a network built. A value of the wrong type or out of range is one
-:class:`~genre_lightning.errors.UserError` naming ``key=value`` and an example of a good value.
-The data keys are the data package's own rules
-(:func:`genre_lightning.data.checks.check_data_config`).
+A *check* takes a dotted key and its value and raises a
+:class:`~genre_lightning.errors.UserError` naming ``key=value`` and a value that works. The
+factories here build them; :data:`TRAIN_CHECKS` holds the training config's own keys, and the
+data package declares the ``data.*`` ones with the same factories
+(:mod:`genre_lightning.data.config`). train.py runs both on the composed config before a file is
+decoded or a network built.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, cast
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from genre_lightning.errors import UserError
 from genre_lightning.features.normalize import PER
 
-
-@dataclass(frozen=True)
-class Rule:
-    """What one key must hold.
-
-    Attributes:
-        key: Dotted config key.
-        kind: ``int``, ``number``, ``bool`` or ``choice``.
-        low: Smallest allowed value (numbers), or None.
-        low_open: ``low`` itself is not allowed.
-        choices: Allowed values (``choice``).
-        optional: ``null`` is allowed.
-        example: A good value, shown in the message.
-    """
-
-    key: str
-    kind: str
-    example: str
-    low: float | None = None
-    low_open: bool = False
-    choices: Sequence[Any] = ()
-    optional: bool = False
-
-    def check(self, value: Any) -> str | None:
-        """Why ``value`` is not allowed, or None."""
-        if value is None:
-            return None if self.optional else "must be set"
-        if self.kind == "choice":
-            allowed = ", ".join(map(str, self.choices))
-            return None if value in self.choices else f"must be one of {allowed}"
-        if self.kind == "bool":
-            return None if isinstance(value, bool) else "must be true or false"
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return "must be an integer" if self.kind == "int" else "must be a number"
-        if self.kind == "int" and not float(value).is_integer():
-            return "must be an integer"
-        if not math.isfinite(value):
-            return "must be finite"
-        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
-            return f"must be {'>' if self.low_open else '>='} {self.low:g}"
-        return None
+#: ``check(key, value)``: raises UserError if ``value`` is not allowed for the dotted ``key``.
+Check = Callable[[str, Any], None]
 
 
-#: Rules of the training config outside ``data`` (the data package checks its own keys).
-TRAIN_RULES = (
-    Rule("seed", "int", "seed=42", low=0),
-    Rule("trainer.max_epochs", "int", "trainer.max_epochs=100", low=1),
-    Rule("optimizer.lr", "number", "optimizer.lr=5e-4", low=0, low_open=True, optional=True),
-    Rule("optimizer.weight_decay", "number", "optimizer.weight_decay=1e-2", low=0, optional=True),
-    Rule("module.normalize", "choice", "module.normalize=element", choices=PER),
-    Rule("module.mixup_alpha", "number", "module.mixup_alpha=0.2", low=0),
-    Rule("module.cache_embeddings", "bool", "module.cache_embeddings=false"),
-    Rule("module.channels_last", "bool", "module.channels_last=true", optional=True),
-    Rule("compile", "bool", "compile=true"),
-)
-
-
-def check(cfg: DictConfig | dict[str, Any], rules: Sequence[Rule]) -> None:
-    """Check every rule whose key is in ``cfg``.
-
-    Raises:
-        UserError: The first value that breaks its rule.
-    """
-    for rule in rules:
-        found, value = _lookup(cfg, rule.key)
-        if not found:
-            continue
-        reason = rule.check(value)
-        if reason is not None:
-            raise UserError(f"{rule.key}={_shown(value)}: {reason}, e.g. {rule.example}")
-
-
-def check_train_config(
-    cfg: DictConfig, data_check: Callable[[dict[str, Any]], None] | None = None
-) -> None:
-    """Check a composed training config (see the module docstring).
-
-    Args:
-        cfg: The composed config.
-        data_check: The data package's check of ``cfg.data`` (as a plain dict).
-    """
-    check(cfg, TRAIN_RULES)
-    if data_check is not None:
-        data_check(cast(dict[str, Any], OmegaConf.to_container(cfg.data, resolve=True)))
-
-
-def _lookup(cfg: DictConfig | dict[str, Any], key: str) -> tuple[bool, Any]:
-    node: Any = cfg
-    for part in key.split("."):
-        if not isinstance(node, DictConfig | dict) or part not in node:
-            return False, None
-        node = node[part]
-    return True, node
-
-
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """A value as it is written on the command line."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return f"[{','.join(shown(v) for v in value)}]"
     return str(value)
+
+
+def bad(key: str, value: Any, problem: str, example: str) -> UserError:
+    """``key=value <problem>; e.g. key=<example>``."""
+    return UserError(f"{key}={shown(value)} {problem}; e.g. {key}={example}")
+
+
+def number(low: float, *, whole: bool, above: bool, example: str, optional: bool = False) -> Check:
+    """A number (a whole one if ``whole``) at least (or above) ``low``; null if ``optional``."""
+
+    def check(key: str, value: Any) -> None:
+        if value is None and optional:
+            return
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise bad(key, value, "is not a number", example)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise bad(key, value, "is not a finite number", example)
+        if whole and not float(value).is_integer():
+            raise bad(key, value, "is not a whole number", example)
+        if value < low or (above and value == low):
+            bound = f"{'above' if above else 'at least'} {low:g}{', or null' if optional else ''}"
+            raise bad(key, value, f"must be {bound}", example)
+
+    return check
+
+
+def whole(low: int, example: str, optional: bool = False) -> Check:
+    """A whole number at least ``low``."""
+    return number(low, whole=True, above=False, example=example, optional=optional)
+
+
+def positive(example: str, optional: bool = False) -> Check:
+    """A number above 0."""
+    return number(0, whole=False, above=True, example=example, optional=optional)
+
+
+def choice(options: Sequence[Any]) -> Check:
+    """One of ``options`` (compared with their types: ``1`` is not ``true``)."""
+    listed = "|".join(shown(o) for o in options)
+
+    def check(key: str, value: Any) -> None:
+        if not any(value == o and type(value) is type(o) for o in options):
+            raise UserError(f"{key}={shown(value)} is not known; use {key}={listed}")
+
+    return check
+
+
+def flag(optional: bool = False) -> Check:
+    """``true`` or ``false`` (or null if ``optional``)."""
+
+    def check(key: str, value: Any) -> None:
+        if not isinstance(value, bool) and not (value is None and optional):
+            options = "true, false or null" if optional else "true or false"
+            raise bad(key, value, f"must be {options}", "true")
+
+    return check
+
+
+def check_section(
+    section: Mapping[str, Any], checks: Mapping[str, Check], prefix: str = ""
+) -> None:
+    """Run the check of every dotted key of ``checks`` that ``section`` holds.
+
+    Args:
+        section: A config section (plain mapping or DictConfig).
+        checks: Checks by dotted key, relative to ``section``.
+        prefix: Written before each key in messages (``"data."``).
+    """
+    for key, check in checks.items():
+        found, value = _lookup(section, key)
+        if found:
+            check(prefix + key, value)
+
+
+#: The training config's keys outside ``data`` (the data package checks its own).
+TRAIN_CHECKS: dict[str, Check] = {
+    "seed": whole(0, "42"),
+    "trainer.max_epochs": whole(1, "100"),
+    "optimizer.lr": positive("5e-4", optional=True),
+    "optimizer.weight_decay": number(0, whole=False, above=False, example="1e-2", optional=True),
+    "module.normalize": choice(PER),
+    "module.mixup_alpha": number(0, whole=False, above=False, example="0.2"),
+    "module.cache_embeddings": flag(),
+    "module.channels_last": flag(optional=True),
+    "compile": flag(),
+}
+
+
+def check_train_config(cfg: DictConfig) -> None:
+    """Check a composed training config's own keys (the data keys: ``check_data_config``)."""
+    check_section(cfg, TRAIN_CHECKS)
+
+
+def _lookup(section: Mapping[str, Any], key: str) -> tuple[bool, Any]:
+    node: Any = section
+    for part in key.split("."):
+        if not isinstance(node, Mapping | DictConfig) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node

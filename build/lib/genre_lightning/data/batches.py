@@ -1,12 +1,8 @@
 """From a collated batch of windows to mel images on the batch's device.
 
-Three sources, chosen per part of the split by the data module:
-
-* the DataLoader carries the int16 samples (the default when windows are drawn at random);
-* ``data.on_device``: the whole int16 waveform array sits on the device once and each batch
-  only carries where its windows are, so nothing but indices crosses the bus;
-* the features table: when every access of an item yields the same window (no random crops
-  or random chunks), its mel image is computed once, on the device, and looked up afterwards.
+Each part of the split gets its mel images the way its :class:`~genre_lightning.data.plan.Plan`
+says: from the samples the DataLoader carried, from the waveform array kept on the device, or
+from a features table computed once.
 """
 
 from __future__ import annotations
@@ -20,6 +16,7 @@ import torch
 
 from genre_lightning.audio import from_int16
 from genre_lightning.data.dataset import WaveformDataset
+from genre_lightning.data.plan import Plan, Source
 from genre_lightning.features.mel import MelFeatures
 
 log = logging.getLogger(__name__)
@@ -76,8 +73,7 @@ class BatchFeatures:
         features: The mel front end.
         waves: The cached int16 waveforms (memory-mapped).
         datasets: The parts of the split, by name.
-        on_device: Keep the whole waveform array on the batch's device.
-        tables: Parts whose mel images are computed once and looked up afterwards.
+        plan: Where each part's mel images come from.
         batch_size: Clips per mel call while building a table.
     """
 
@@ -86,31 +82,34 @@ class BatchFeatures:
         features: MelFeatures,
         waves: np.ndarray,
         datasets: Mapping[str, WaveformDataset],
-        on_device: bool,
-        tables: set[str],
+        plan: Plan,
         batch_size: int,
     ) -> None:
         self.features, self.host_waves, self.datasets = features, waves, dict(datasets)
-        self.on_device, self.table_parts, self.batch_size = on_device, tables, batch_size
+        self.plan, self.batch_size = plan, batch_size
         self._device_waves: torch.Tensor | None = None
         self._tables: dict[str, torch.Tensor] = {}
+
+    @property
+    def table_parts(self) -> set[str]:
+        """Parts whose mel images are computed once and looked up afterwards."""
+        return self.plan.tables
 
     def __call__(self, batch: WindowBatch, part: str) -> FeatureBatch:
         """Mel images of ``batch`` (from ``part``) on the batch's device."""
         device = batch.label.device
         self.features.to(device)  # a no-op once the buffers live there
-        if part in self.table_parts:
+        source = self.plan[part].source
+        if source is Source.TABLE:
             mel = self.table(part, device)[batch.item.to(device)]
         else:
-            mel = self.features(from_int16(self._samples(batch, part, device)), batch.length)
+            if source is Source.DEVICE:
+                window = self.datasets[part].window
+                wave = gather_windows(self.device_waves(device), batch.row, batch.offset, window)
+            else:
+                wave = batch.wave
+            mel = self.features(from_int16(wave), batch.length)
         return FeatureBatch(mel, batch.label, batch.track, batch.item)
-
-    def _samples(self, batch: WindowBatch, part: str, device: torch.device) -> torch.Tensor:
-        if batch.wave.numel():
-            return batch.wave
-        # Batches without samples come from on-device parts (table parts never get here).
-        window = self.datasets[part].window
-        return gather_windows(self.device_waves(device), batch.row, batch.offset, window)
 
     def device_waves(self, device: torch.device) -> torch.Tensor:
         """The whole int16 waveform array on ``device`` (copied there once)."""
@@ -137,7 +136,7 @@ class BatchFeatures:
         for start in range(0, len(windows), self.batch_size):
             chunk = windows[start : start + self.batch_size]
             rows, offsets = [w.row for w in chunk], [w.offset for w in chunk]
-            if self.on_device:
+            if self.plan.on_device:
                 waves = self.device_waves(device)
                 wave = gather_windows(
                     waves, torch.tensor(rows), torch.tensor(offsets), dataset.window

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from genre_lightning.audio import AudioDecodeError, fix_length, load_audio, to_int16
+from genre_lightning.data.cache_dir import mark_used, prune
 from genre_lightning.data.index import Clip
 from genre_lightning.errors import UserError
 from genre_lightning.files import commit, remove_stale_temps, temp_path, write_text_atomic
@@ -52,12 +53,28 @@ def cache_key(clips: Sequence[Clip], sample_rate: int, num_samples: int) -> str:
 
 
 def load_or_build(
-    clips: Sequence[Clip], cache_dir: str | Path, sample_rate: int, num_samples: int
+    clips: Sequence[Clip],
+    cache_dir: str | Path,
+    sample_rate: int,
+    num_samples: int,
+    *,
+    root: str | Path | None = None,
+    keep: int | None = None,
 ) -> WaveformCache:
     """Return the waveforms of ``clips``, decoding them only if no valid cache exists.
 
     Files that fail to decode are skipped, each with a warning naming it and the reason; the
     list is stored with the cache so a cache hit reports them again.
+
+    Args:
+        clips: The files, in row order.
+        cache_dir: The folder of the caches.
+        sample_rate: Decode rate.
+        num_samples: Samples stored per clip (cropped or zero-padded).
+        root: The data root the clips come from, recorded with the cache so that old caches
+            of the same root can be pruned.
+        keep: After building, keep this many caches of ``root`` in ``cache_dir`` (the most
+            recently used); ``None`` keeps them all.
 
     Raises:
         UserError: The cache folder cannot be written, or no clip could be decoded.
@@ -72,6 +89,7 @@ def load_or_build(
         for path, why in skipped:
             log.warning("skipped undecodable file %s (%s) [from cache]", path, why)
         waves = np.load(npy, mmap_mode="r")
+        mark_used(meta)
         return WaveformCache(
             waves,
             info["lengths"],
@@ -89,7 +107,11 @@ def load_or_build(
             f"set data.cache_dir to a writable folder."
         ) from exc
     remove_stale_temps(cache_dir)  # half-written arrays of builds that were killed
-    return _build(clips, npy, meta, key, sample_rate, num_samples)
+    owner = str(Path(root).resolve()) if root is not None else None
+    built = _build(clips, npy, meta, key, sample_rate, num_samples, owner)
+    if owner is not None and keep is not None:
+        prune(cache_dir, owner, keep)
+    return built
 
 
 def _check(npy: Path, meta: Path, key: str, num_samples: int) -> str | None:
@@ -112,7 +134,13 @@ def _check(npy: Path, meta: Path, key: str, num_samples: int) -> str | None:
 
 
 def _build(
-    clips: Sequence[Clip], npy: Path, meta: Path, key: str, sample_rate: int, num_samples: int
+    clips: Sequence[Clip],
+    npy: Path,
+    meta: Path,
+    key: str,
+    sample_rate: int,
+    num_samples: int,
+    root: str | None,
 ) -> WaveformCache:
     kept: list[int] = []
     lengths: list[int] = []
@@ -160,6 +188,7 @@ def _build(
         json.dumps(
             {
                 "key": key,
+                "root": root,
                 "kept": kept,
                 "lengths": lengths,
                 "skipped": skipped,

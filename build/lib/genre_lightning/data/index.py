@@ -60,11 +60,19 @@ def find_genre_root(root: Path, class_names: Sequence[str] | None = None) -> Pat
         if candidate.is_dir() and _genre_dirs(candidate, class_names):
             return candidate
     looked = ", ".join(str((root / layout).resolve()) for layout in LAYOUTS)
+    if class_names is not None and tuple(class_names) == GTZAN_GENRES:
+        raise DataNotFoundError(
+            f"no audio found under data.root={root} (looked for genre folders in: {looked}).\n"
+            f"Either point data.root at your copy of GTZAN, e.g. `python -m genre_lightning "
+            f"data.root=/path/to/gtzan`, or run the built-in synthetic demo: "
+            f"`python -m genre_lightning experiment=demo`."
+        )
+    wanted = f" named {', '.join(class_names)}" if class_names is not None else ""
     raise DataNotFoundError(
-        f"no audio found under data.root={root} (looked for genre folders in: {looked}).\n"
-        f"Either point data.root at your copy of GTZAN, e.g. `python -m genre_lightning "
-        f"data.root=/path/to/gtzan`, or run the built-in synthetic demo: "
-        f"`python -m genre_lightning experiment=demo`."
+        f"no genre folders{wanted} with audio files under data.root={root} (looked in: "
+        f"{looked}). data.root must hold one folder per genre, each with its audio files "
+        f"(<root>/<genre>/<clip>.wav|flac|mp3|...): point data.root at that folder, e.g. "
+        f"`python -m genre_lightning data=folder data.root=/path/to/genre/folders`."
     )
 
 

@@ -7,13 +7,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
-from pathlib import Path
 
 import torch
 
-from genre_lightning.data.index import Clip
 from genre_lightning.errors import UserError
-from genre_lightning.files import write_csv_atomic
 
 log = logging.getLogger(__name__)
 
@@ -61,23 +58,6 @@ def random_split(
         "test": order[n_train + n_val :],
     }
     return {k: sorted(v) for k, v in parts.items()}
-
-
-def write_split(
-    path: str | Path, clips: Sequence[Clip], parts: dict[str, list[int]], class_names: Sequence[str]
-) -> None:
-    """Write which track went where as CSV (``track,genre,part,path``) so a run can be audited."""
-    rows = [
-        {
-            "track": clips[i].track,
-            "genre": class_names[clips[i].label],
-            "part": part,
-            "path": str(clips[i].path),
-        }
-        for part in PARTS
-        for i in parts[part]
-    ]
-    write_csv_atomic(Path(path), ["track", "genre", "part", "path"], rows)
 
 
 @cache

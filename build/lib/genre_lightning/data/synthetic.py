@@ -1,17 +1,17 @@
 """A built-in, deterministic "synthetic genres" data set for demos and tests.
 
-Ten classes of generated music that differ the way genres do: tempo and rhythm density, where
-the beats fall, pitch register, harmonic versus noisy timbre and note envelope. Every clip draws
-its own tempo, key, melody, loudness and noise level, so the classes overlap enough that a model
-has to learn them. The clips are written as 16-bit .wav files and read back through the same
-decode path as GTZAN.
+The clips (:mod:`genre_lightning.data.synthesis`) are written as 16-bit .wav files, one folder
+per set of generation settings, and read back through the same decode path as GTZAN. Sets are
+only ever written into a folder of their own: an empty or new one, or one that holds nothing
+but earlier sets, recognised by their ``settings.json``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+import re
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,108 +19,22 @@ import numpy as np
 import soundfile as sf
 
 from genre_lightning.audio import SAMPLE_RATE
+from genre_lightning.data.config import check_data_config
 from genre_lightning.data.datamodule import GenreDataModule
+from genre_lightning.data.synthesis import STYLES, Style, synthesize_clip
+from genre_lightning.errors import UserError
 from genre_lightning.files import atomic_folder, remove_stale_temps
+
+__all__ = ["STYLES", "Style", "SyntheticDataModule", "ensure_synthetic_dataset", "synthesize_clip"]
 
 #: Bump when generation changes, so old folders are not reused.
 SYNTHETIC_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Style:
-    """What makes one synthetic genre: rhythm, register, timbre and envelope."""
-
-    name: str
-    bpm: float
-    hits_per_beat: int  # percussive events per beat; 0 = no percussion
-    offbeat: bool  # hits fall between beats (reggae's skank)
-    kick: bool  # a low thump on every beat
-    midi: int  # centre of the melodic register
-    notes_per_beat: float
-    partials: int  # 1 = sine; many = bright, buzzy
-    noise: float  # broadband noise mixed into the texture
-    attack: float  # seconds
-    decay: float  # note decay, as a fraction of the note length
-
-
-STYLES = (
-    Style("drone", 70, 0, False, False, 45, 0.5, 6, 0.05, 0.15, 2.0),
-    Style("chorale", 60, 0, False, False, 67, 1, 2, 0.01, 0.20, 1.5),
-    Style("pluck", 105, 1, False, False, 62, 2, 10, 0.02, 0.003, 0.25),
-    Style("fourfloor", 122, 2, True, True, 57, 1, 4, 0.05, 0.01, 0.6),
-    Style("bassbeat", 88, 1, False, True, 36, 1, 3, 0.10, 0.01, 0.8),
-    Style("swing", 150, 3, False, False, 60, 2, 4, 0.05, 0.01, 0.5),
-    Style("distorted", 175, 4, False, True, 41, 2, 24, 0.60, 0.002, 0.9),
-    Style("bright", 115, 2, False, True, 76, 2, 5, 0.05, 0.005, 0.5),
-    Style("offbeat", 76, 1, True, False, 50, 1, 5, 0.10, 0.005, 0.35),
-    Style("driving", 138, 2, False, True, 52, 2, 12, 0.35, 0.005, 0.7),
-)
-
-_SCALE = np.array([0, 2, 3, 5, 7, 8, 10, 12])  # natural minor, one octave
-
-
-def synthesize_clip(
-    style: Style, rng: np.random.Generator, seconds: float, sample_rate: int = SAMPLE_RATE
-) -> np.ndarray:
-    """Generate one clip of ``style`` with per-clip random tempo, key, melody and levels.
-
-    Returns:
-        A float32 mono waveform with peak amplitude in [0.3, 0.9].
-    """
-    n = round(seconds * sample_rate)
-    out = np.zeros(n, dtype=np.float64)
-    beat = 60.0 / (style.bpm * rng.uniform(0.9, 1.1))
-    key = style.midi + int(rng.integers(-4, 5))
-
-    # Melody: notes on a grid, pitches drawn from the scale around the register.
-    note_len = beat / style.notes_per_beat
-    onset = rng.uniform(0, note_len)
-    while onset < seconds:
-        f0 = 440.0 * 2 ** ((key + rng.choice(_SCALE) - 69) / 12)
-        _add(out, onset, _tone(style, rng, f0, note_len, sample_rate), sample_rate)
-        onset += note_len * rng.uniform(0.97, 1.03)
-
-    # Percussion: filtered noise bursts, and a pitch-dropping kick on each beat.
-    if style.hits_per_beat:
-        step = beat / style.hits_per_beat
-        t0 = step / 2 if style.offbeat else 0.0
-        for k in range(int(seconds / step) + 1):
-            burst = np.diff(rng.standard_normal(int(0.06 * sample_rate)), prepend=0.0)
-            burst *= np.exp(-np.arange(burst.size) / (0.012 * sample_rate)) * 0.6
-            _add(out, t0 + k * step, burst, sample_rate)
-    if style.kick:
-        t = np.arange(int(0.15 * sample_rate)) / sample_rate
-        kick = np.sin(2 * np.pi * (55 * t + 60 * (1 - np.exp(-t / 0.03)) * 0.03))
-        kick *= np.exp(-t / 0.05) * 1.2
-        for k in range(int(seconds / beat) + 1):
-            _add(out, k * beat, kick, sample_rate)
-
-    out += rng.uniform(0.005, 0.05) * rng.standard_normal(n)  # recording noise floor
-    out *= rng.uniform(0.3, 0.9) / max(np.abs(out).max(), 1e-9)
-    return out.astype(np.float32)
-
-
-def _tone(
-    style: Style, rng: np.random.Generator, f0: float, note_len: float, sample_rate: int
-) -> np.ndarray:
-    length = int(note_len * sample_rate)
-    t = np.arange(length) / sample_rate
-    wave = np.zeros(length)
-    for h in range(1, style.partials + 1):
-        if h * f0 >= sample_rate / 2:
-            break
-        wave += np.sin(2 * np.pi * h * f0 * t + rng.uniform(0, 2 * np.pi)) / h
-    wave += style.noise * rng.standard_normal(length)
-    envelope = np.minimum(t / style.attack, 1.0) * np.exp(-t / (style.decay * note_len))
-    return wave * envelope * rng.uniform(0.5, 1.0)
-
-
-def _add(out: np.ndarray, start_s: float, sound: np.ndarray, sample_rate: int) -> None:
-    start = int(start_s * sample_rate)
-    if start >= out.size:
-        return
-    end = min(out.size, start + sound.size)
-    out[start:end] += sound[: end - start]
+#: Each set's marker: its generation settings.
+SETTINGS = "settings.json"
+#: What a generated set, or one being written (files.temp_path), is called.
+_OWN = re.compile(r"^\.?synthetic-[0-9a-f]{12}(\.tmp-\d+)?$")
+#: Earlier versions kept the waveform cache in ``<root>/.cache``: files of these names.
+_OLD_CACHE = re.compile(r"^\.?waves-[0-9a-f]{20}\.(npy|json)(\.tmp-\d+|-full\.tmp-\d+)?$")
 
 
 def ensure_synthetic_dataset(
@@ -134,6 +48,9 @@ def ensure_synthetic_dataset(
 
     Returns:
         A folder laid out as ``<class>/<class>.NNNNN.wav``.
+
+    Raises:
+        UserError: ``root`` holds anything but synthetic sets (e.g. a user's music).
     """
     settings: dict[str, Any] = {
         "version": SYNTHETIC_VERSION,
@@ -144,8 +61,9 @@ def ensure_synthetic_dataset(
     }
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     target = Path(root) / f"synthetic-{digest}"
-    if (target / "settings.json").exists():
+    if (target / SETTINGS).exists():
         return target
+    check_own_folder(Path(root))
     Path(root).mkdir(parents=True, exist_ok=True)
     remove_stale_temps(Path(root))  # sets half-written by runs that were killed
     with atomic_folder(target) as tmp:
@@ -156,17 +74,53 @@ def ensure_synthetic_dataset(
                 wave = synthesize_clip(style, rng, seconds)
                 name = tmp / style.name / f"{style.name}.{i:05d}.wav"
                 sf.write(name, wave, SAMPLE_RATE, subtype="PCM_16")
-        (tmp / "settings.json").write_text(json.dumps(settings, indent=1))
+        (tmp / SETTINGS).write_text(json.dumps(settings, indent=1))
     return target
+
+
+def check_own_folder(root: Path) -> None:
+    """Make sure ``root`` is the synthetic sets' own: missing, empty, or only sets of ours.
+
+    Raises:
+        UserError: ``root`` is a file, or holds other entries, named in the message.
+    """
+    if not root.exists():
+        return
+    foreign = [root.name] if not root.is_dir() else [e.name for e in root.iterdir() if not _own(e)]
+    if foreign:
+        shown = ", ".join(sorted(foreign)[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise UserError(
+            f"data.root={root} is not a folder of synthetic sets (it holds {shown}); data="
+            f"synthetic only writes into an empty folder or one holding its earlier sets. "
+            f"Pick an empty folder (e.g. data.root=data/synthetic), or train on the audio "
+            f"there with data=folder data.root={root}."
+        )
+
+
+def _own(entry: Path) -> bool:
+    """Whether ``entry`` of a synthetic root was written by this module."""
+    if not entry.is_dir() or not _OWN.match(entry.name):
+        return entry.name == ".cache" and entry.is_dir() and _old_cache(entry)
+    if entry.name.startswith("."):
+        return True  # a set being written, or left by a killed run (removed before writing)
+    try:
+        return "styles" in json.loads((entry / SETTINGS).read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _old_cache(folder: Path) -> bool:
+    # Our own waveform cache from before caches moved to the user cache folder.
+    return all(_OLD_CACHE.match(f.name) for f in folder.iterdir())
 
 
 class SyntheticDataModule(GenreDataModule):
     """:class:`GenreDataModule` over the generated set (written under ``root`` on first use).
 
     Args:
-        root: Where generated sets are kept.
+        root: Where generated sets are kept: a folder of their own.
         clips_per_class: Clips generated per class.
-        seconds: Length of each clip; also the decode length.
+        seconds: Length of each clip; ``clip_samples`` follows it unless given.
         seed: Generation seed (the same seed always writes the same files).
         **kwargs: Any other :class:`GenreDataModule` argument.
     """
@@ -179,8 +133,12 @@ class SyntheticDataModule(GenreDataModule):
         seed: int = 0,
         **kwargs: Any,
     ) -> None:
+        # Checked before the clip length is derived from them.
+        check_data_config({"seconds": seconds, "clips_per_class": clips_per_class, **kwargs})
         kwargs.setdefault("class_names", [s.name for s in STYLES])
-        kwargs.setdefault("clip_samples", round(seconds * SAMPLE_RATE))
+        if kwargs.get("clip_samples") is None:  # the generated length, decoded at the data rate
+            rate = kwargs.get("sample_rate", SAMPLE_RATE)
+            kwargs["clip_samples"] = round(float(seconds) * int(rate))
         super().__init__(root=root, **kwargs)
         self.clips_per_class, self.seconds, self.seed = clips_per_class, seconds, seed
 

@@ -1,0 +1,168 @@
+"""Checks of the data settings (``data.*``), made before anything is read or decoded.
+
+:func:`check_data_config` takes the ``data`` section as a mapping (a plain dict, a DictConfig or
+a data module's hyperparameters), so it can run as soon as the config is composed; the data
+modules call it again when they are built. Each bad value is one :class:`UserError` naming
+``data.<key>=<value>`` and a value that works.
+
+The ``gl_samples`` resolver registered here lets a config derive a clip length from seconds
+(``clip_samples: ${gl_samples:${data.seconds},${data.sample_rate}}``), so a length has one owner.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from genre_lightning.data.dataset import CROPS
+from genre_lightning.data.plan import CACHE_FEATURES, make_plan
+from genre_lightning.data.splits import SPLIT_KINDS
+from genre_lightning.errors import UserError
+from genre_lightning.features.mel import COMPRESSIONS, MelFeatures
+from genre_lightning.validate import Check, bad, check_section, choice, flag, positive, whole
+
+
+def seconds_to_samples(seconds: Any, sample_rate: Any) -> int:
+    """Samples in ``seconds`` at ``sample_rate`` (the ``gl_samples`` resolver)."""
+    return round(float(seconds) * int(sample_rate))
+
+
+OmegaConf.register_new_resolver("gl_samples", seconds_to_samples, replace=True)
+
+
+def _root(key: str, value: Any) -> None:
+    if value is None or str(value).strip() in ("", "???"):
+        raise UserError(
+            "data.root is required for data=folder (the folder holding one folder per "
+            "genre): data=folder data.root=/path/to/genre/folders"
+        )
+
+
+def _fraction(key: str, value: Any) -> None:
+    positive("0.1")(key, value)
+    if value >= 1:
+        raise bad(key, value, "must be in (0, 1)", "0.1")
+
+
+def _names(key: str, value: Any) -> None:
+    if value is None:
+        return
+    names = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else None
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise bad(key, value, "must be a list of genre folder names, or null", "[blues,jazz]")
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise bad(key, value, f"names {', '.join(twice)} twice", "[blues,jazz]")
+
+
+#: Checks of the top-level keys, in order: a rate or a length is checked before the settings
+#: derived from it are read (reading ``clip_samples`` may resolve ``gl_samples``).
+CHECKS: dict[str, Check] = {
+    "root": _root,
+    "sample_rate": whole(1, "22050"),
+    "seconds": positive("4.0"),
+    "clips_per_class": whole(1, "40"),
+    "clip_samples": whole(1, "662688"),
+    "class_names": _names,
+    "num_classes": whole(1, "10", optional=True),
+    "batch_size": whole(1, "32"),
+    "num_workers": whole(0, "2"),
+    "chunk_seconds": positive("3.0", optional=True),
+    "max_seconds": positive("120.0"),
+    "split": choice(SPLIT_KINDS),
+    "crop": choice(CROPS),
+    "cache_features": choice(CACHE_FEATURES),
+    "cache_keep": whole(1, "3", optional=True),
+    "split_seed": whole(-(2**63), "42"),
+    "shuffle_seed": whole(-(2**63), "0"),
+    "seed": whole(-(2**63), "0"),
+    "fold": whole(-(2**63), "0"),
+    "num_folds": whole(2, "10"),
+    "val_fraction": _fraction,
+    "download": flag(),
+    "on_device": flag(),
+    "pin_memory": flag(optional=True),
+}
+
+#: Checks of the mel settings (``data.features.*``).
+FEATURE_CHECKS: dict[str, Check] = {
+    "n_mels": whole(1, "64"),
+    "n_fft": whole(1, "2048"),
+    "win_length": whole(1, "1984", optional=True),
+    "hop_length": whole(1, "992"),
+    "num_frames": whole(1, "668", optional=True),
+    "log": choice([False, True, *COMPRESSIONS]),
+    "top_db": positive("80.0"),
+    "pad_mode": choice(["constant", "reflect"]),
+    "resample_to": whole(1, "16000", optional=True),
+}
+
+
+def check_data_config(cfg: Mapping[str, Any]) -> None:
+    """Check the ``data`` settings before anything is read; only the keys present are checked.
+
+    Args:
+        cfg: The ``data`` section (``data.*`` keys, ``features`` as a nested mapping).
+
+    Raises:
+        UserError: The first bad value, as ``data.<key>=<value>`` with a value that works.
+    """
+    check_section(cfg, CHECKS, prefix="data.")
+    _check_features(cfg.get("features"))
+    _check_combinations(cfg)
+
+
+def _check_features(features: Any) -> None:
+    if features is None:
+        return
+    if not isinstance(features, Mapping):
+        raise bad("data.features", features, "must be a group of mel settings", "{n_mels:64}")
+    known = [p for p in inspect.signature(MelFeatures).parameters if p != "sample_rate"]
+    for key in features:
+        if key not in known:
+            raise UserError(
+                f"data.features.{key} is not a mel setting; the settings are "
+                f"{', '.join(f'data.features.{k}' for k in known)}"
+            )
+        check = FEATURE_CHECKS.get(str(key))
+        if check is not None:
+            check(f"data.features.{key}", features[key])
+    n_fft, win = features.get("n_fft"), features.get("win_length")
+    if n_fft is not None and win is not None and win > n_fft:
+        raise bad(
+            "data.features.win_length", win, f"exceeds data.features.n_fft={n_fft}", str(n_fft)
+        )
+
+
+def _check_combinations(cfg: Mapping[str, Any]) -> None:
+    """Settings that are fine alone but not together (each key was checked on its own)."""
+    split = cfg.get("split")
+    if split == "random" and "split_fractions" in cfg:
+        fractions = cfg["split_fractions"]
+        numbers_ok = isinstance(fractions, Sequence) and not isinstance(fractions, str)
+        numbers_ok = numbers_ok and all(
+            isinstance(f, numbers.Real) and not isinstance(f, bool) for f in fractions
+        )
+        if not numbers_ok or len(fractions) != 3 or min(fractions) <= 0:
+            raise bad(
+                "data.split_fractions", fractions, "must be three positive numbers", "[0.8,0.1,0.1]"
+            )
+        if abs(sum(fractions) - 1.0) > 1e-6:
+            raise bad("data.split_fractions", fractions, "must sum to 1", "[0.8,0.1,0.1]")
+    if split == "kfold":
+        fold, folds = cfg.get("fold", 0), cfg.get("num_folds", 10)
+        if not 0 <= fold < folds:
+            raise bad(
+                "data.fold", fold, f"must be in [0, {folds - 1}] with data.num_folds={folds}", "0"
+            )
+    if "cache_features" in cfg:  # the plan owns which parts can have a features table
+        make_plan(
+            cfg.get("crop", "start"),
+            cfg.get("chunk_seconds") is not None,
+            bool(cfg.get("on_device", False)),
+            cfg["cache_features"],
+        )

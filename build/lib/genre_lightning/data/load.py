@@ -1,0 +1,80 @@
+"""Loading a dataset: index its folders, check its classes, and decode it (or hit the cache)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from genre_lightning.data.cache import WaveformCache, load_or_build
+from genre_lightning.data.cache_dir import default_cache_dir
+from genre_lightning.data.index import Clip, index_clips
+from genre_lightning.errors import UserError
+
+
+@dataclass(frozen=True)
+class LoadedData:
+    """An indexed and decoded dataset.
+
+    Attributes:
+        root: The folder that was indexed.
+        clips: Every audio file found, with its label.
+        class_names: Genre names in label order.
+        cache: The decoded waveforms of the clips that could be decoded (``cache.kept``).
+    """
+
+    root: Path
+    clips: list[Clip]
+    class_names: list[str]
+    cache: WaveformCache
+
+    @property
+    def kept_clips(self) -> list[Clip]:
+        """The clips of the cache's rows, in row order."""
+        return [self.clips[i] for i in self.cache.kept]
+
+
+def load_data(
+    root: Path,
+    class_names: Sequence[str] | None,
+    num_classes: int | None,
+    cache_dir: str | Path | None,
+    sample_rate: int,
+    num_samples: int,
+    keep: int | None,
+) -> LoadedData:
+    """Index ``root``, check its classes and return its decoded waveforms.
+
+    Args:
+        root: The folder holding the genre folders (any layout of
+            :data:`~genre_lightning.data.index.LAYOUTS`).
+        class_names: Genre folders in label order; ``None`` takes every sub-folder, sorted.
+        num_classes: Expected number of classes, or ``None``.
+        cache_dir: The cache folder; ``None`` is the root's folder in the user cache.
+        sample_rate: Decode rate.
+        num_samples: Samples cached per clip.
+        keep: Caches of this root kept in the cache folder (``None``: all).
+
+    Raises:
+        UserError: No audio, a class count that differs from ``num_classes``, a class none
+            of whose files decode, or no writable cache folder.
+    """
+    clips, names = index_clips(root, list(class_names) if class_names is not None else None)
+    if num_classes is not None and num_classes != len(names):
+        raise UserError(
+            f"data.num_classes={num_classes} but the data has "
+            f"{len(names)} classes ({', '.join(names)}); "
+            f"set data.num_classes={len(names)}."
+        )
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir(root)
+    cache = load_or_build(clips, folder, sample_rate, num_samples, root=root, keep=keep)
+    labels = {clips[i].label for i in cache.kept}
+    for label, name in enumerate(names):
+        if label not in labels:
+            bad = [Path(p).name for p, _ in cache.skipped if Path(p).parent.name == name]
+            raise UserError(
+                f"genre '{name}' has no usable clip: all {len(bad)} of its files failed to "
+                f"decode ({', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}). Replace "
+                f"them, or leave the genre out of data.class_names."
+            )
+    return LoadedData(root, clips, names, cache)
