@@ -59,9 +59,10 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor
     """
     path = Path(path)
     try:
-        data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
+        # Bytes, not str: soundfile encodes names strictly and would refuse a non-UTF-8 one.
+        data, file_rate = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises several types (LibsndfileError, RuntimeError)
-        raise AudioDecodeError(path, f"cannot decode audio ({exc})") from exc
+        raise AudioDecodeError(path, f"cannot decode audio ({_reason(exc)})") from exc
     missing = _truncated_bytes(path)
     if missing:
         raise AudioDecodeError(path, f"file is truncated ({missing} bytes of audio missing)")
@@ -200,13 +201,14 @@ class WindowReader:
             missing = _truncated_bytes(path)
         except OSError as exc:  # read here first: libsndfile would only say "System error"
             raise AudioDecodeError(path, f"cannot read the file ({exc.strerror or exc})") from None
-        if missing:
-            raise AudioDecodeError(path, f"file is truncated ({missing} bytes of audio missing)")
         try:
             # Bytes, not str: soundfile encodes names strictly and would refuse a non-UTF-8 one.
             sound = sf.SoundFile(os.fsencode(path))
         except Exception as exc:  # soundfile raises several types (LibsndfileError, RuntimeError)
             raise AudioDecodeError(path, f"cannot decode audio ({_reason(exc)})") from exc
+        if missing:  # (after the decoder's verdict: a header of garbage promises anything)
+            sound.close()
+            raise AudioDecodeError(path, f"file is truncated ({missing} bytes of audio missing)")
         window = np.zeros(self.window_samples, np.float32)
         filled = 0
         self.samples = self.windows = 0

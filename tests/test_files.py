@@ -17,8 +17,8 @@ from genre_lightning.files import (
     atomic_folder,
     check_writable,
     partial_path,
-    streaming_write,
     remove_stale_temps,
+    streaming_write,
     write_csv_atomic,
     write_json_atomic,
     write_text_atomic,
@@ -125,7 +125,7 @@ def test_output_places_are_checked_before_any_work(tmp_path: Path) -> None:
         (Path("/proc/genre_lightning/out.csv"), False, "cannot create files in /proc"),
     ]
     for path, folder, message in cases:
-        with pytest.raises(UserError, match="^output=") as err:
+        with pytest.raises(UserError, match=r"^output=") as err:
             check_writable(path, "output", folder=folder)
         assert message in str(err.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]  # the probe is gone
