@@ -114,15 +114,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         runs.NUM_CLIPS: {part: ds.num_tracks for part, ds in datamodule.datasets.items()},
         runs.SKIPPED_FILES: [p for p, _ in skipped],
     }
-    if _is_rank_zero():
+    if _is_rank_zero():  # with DDP every rank gets here: one file, one final line
         run.write_metrics(metrics)
-    log.info(
-        "test/acc %.4f  test/f1_macro %.4f  val/acc_best %s  -> %s",
-        metrics[runs.TEST_ACC],
-        metrics[runs.TEST_F1_MACRO],
-        metrics[runs.VAL_ACC_BEST],
-        run.file("metrics"),
-    )
+        log.info(
+            "test/acc %.4f  test/f1_macro %.4f  val/acc_best %s  -> %s",
+            metrics[runs.TEST_ACC],
+            metrics[runs.TEST_F1_MACRO],
+            metrics[runs.VAL_ACC_BEST],
+            run.file("metrics"),
+        )
     return metrics
 
 
