@@ -7,9 +7,10 @@ ARGS ?=
 PYTEST_ARGS ?=
 # make report: the real GTZAN clips beside the repository, 5 folds (each fold tested once).
 SAMPLE ?= $(abspath ../shared/gtzan-sample)
-REPORT_ARGS ?= data.root=$(SAMPLE) data.cache_dir=$(abspath outputs/cache) data.split=kfold \
-	data.num_folds=5 data.val_fraction=0.2 data.batch_size=16 trainer.max_epochs=40 \
-	callbacks.rich_progress_bar=null trainer.enable_progress_bar=false
+# Training overrides of every run of the report: a Hydra list, one quoted item each.
+REPORT_OVERRIDES ?= "data.root=$(SAMPLE)","data.cache_dir=$(abspath outputs/cache)", \
+	"data.split=kfold","data.num_folds=5","data.val_fraction=0.2","data.batch_size=16", \
+	"trainer.max_epochs=40","callbacks.rich_progress_bar=null","trainer.enable_progress_bar=false"
 
 .PHONY: install demo train test lint tensorboard clean bench bench-gpu report
 
@@ -49,5 +50,6 @@ bench-gpu: install ## GPU throughput (ResNet/AlexNet, fp32 vs bf16, DataLoader v
 	$(PY) -m benchmarks.run --only gpu --out benchmarks/results-gpu.json $(ARGS)
 
 report: install ## paper vs improved recipe vs MFCC baseline, 5-fold CV on the GTZAN sample
-	$(PY) -m genre_lightning.report --recipes seed_resnet improved_resnet mfcc_baseline \
-		--sweep data.fold=0,1,2,3,4 --out reports/gtzan-sample-cv -- $(REPORT_ARGS)
+	$(PY) -m genre_lightning.report 'recipes=[seed_resnet,improved_resnet,mfcc_baseline]' \
+		'sweep="data.fold=0,1,2,3,4"' out=reports/gtzan-sample-cv \
+		'overrides=[$(strip $(REPORT_OVERRIDES))]' $(ARGS)

@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(f"benchmarks.{name}")
         new = module.run(quick=args.quick)
         seconds[name] = time.perf_counter() - start
-        print(format_table(new), f"\n({name}: {seconds[name]:.0f} s)\n", file=sys.stderr)
+        # Progress only: the table of every row is printed once, at the end.
+        print(f"   {name}: {len(new)} rows in {seconds[name]:.0f} s", file=sys.stderr, flush=True)
         rows += new
 
     info = machine_info()

@@ -4,9 +4,9 @@
 
 * composes ``conf/<name>.yaml`` (shipped inside the package, so a wheel works from any folder),
   with ``--help``, ``--cfg job``, ``-m`` sweeps and launchers as Hydra provides them;
-* checks the command line before anything runs: an unknown key, group option or a malformed
-  override is one ``error:`` line and exit status 2 (Hydra alone would exit 1 after its
-  multi-line report);
+* checks the command line before anything runs: an unknown key, group option, a malformed
+  override, a mandatory key (``???``) left unset or a sweep without ``-m`` is one ``error:``
+  line and exit status 2 (Hydra alone would exit 1 after its multi-line report);
 * turns a :class:`~genre_lightning.errors.UserError` raised by the task into one ``error:``
   line on stderr and exit status 2, and an interrupted run into status 143;
 * silences third-party messages a user cannot act on (:mod:`genre_lightning.quiet`).
@@ -28,7 +28,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from genre_lightning import quiet
+from genre_lightning import quiet, runs
 from genre_lightning.errors import Interrupted, UserError
 
 #: The Hydra configs (the repository's top-level conf/ links here).
@@ -38,6 +38,8 @@ EXIT_USAGE = 2
 #: Exit status of a run stopped by SIGTERM (the shell's 128 + 15).
 EXIT_INTERRUPTED = 143
 
+# Configs name run-directory places as ${gl_run:<place>}; runs.py owns the names.
+assert runs.LAYOUT
 # `resume=RUN_DIR` reuses that run directory: conf/hydra/default.yaml picks the run dir with it.
 OmegaConf.register_new_resolver(
     "gl_or", lambda value, default: default if value in (None, "") else value, replace=True
@@ -87,14 +89,62 @@ def check_command_line(config_name: str, argv: list[str]) -> None:
     args, _ = get_args_parser().parse_known_args(argv)
     if args.help or args.hydra_help or args.info or args.shell_completion:
         return
+    parser = OverridesParser.create()
+    parsed = []
+    for arg in args.overrides:
+        try:
+            parsed += parser.parse_overrides([arg])
+        except HydraException as exc:
+            fail(_parse_error(arg, exc))
+    if not args.multirun:
+        sweeps = [o for o in parsed if o.is_sweep_override()]
+        if sweeps:
+            arg = str(sweeps[0].input_line)
+            fail(
+                f"{arg}: a value with commas (or choice/range) is a sweep; add -m to run one "
+                f"job per value, or quote it to pass it as one text: {_quoted(arg)}"
+            )
     try:
-        overrides = [
-            _first_of_sweep(o) for o in OverridesParser.create().parse_overrides(args.overrides)
-        ]
         with initialize_config_dir(config_dir=args.config_dir or CONFIG_DIR, version_base="1.3"):
-            compose(args.config_name or config_name, overrides=overrides)
+            cfg = compose(
+                args.config_name or config_name, overrides=list(map(_first_of_sweep, parsed))
+            )
     except (HydraException, OmegaConfBaseException) as exc:
         fail(_one_line(exc))
+    missing = _missing_keys(OmegaConf.to_container(cfg, resolve=False))
+    if missing and not args.cfg:  # --cfg job shows the ??? keys: that is what it is for
+        fail(
+            f"missing {' '.join(f'{key}=...' for key in missing)}: no default; give "
+            f"{'it' if len(missing) == 1 else 'them'} on the command line (--help has examples)"
+        )
+
+
+def _missing_keys(node: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose value is still ``???`` (without resolving any interpolation)."""
+    if not isinstance(node, dict):
+        return []
+    found = []
+    for key, value in node.items():
+        if value == "???":
+            found.append(f"{prefix}{key}")
+        found += _missing_keys(value, f"{prefix}{key}.")
+    return found
+
+
+def _parse_error(arg: str, exc: BaseException) -> str:
+    reason = str(exc).split("\n")[0]
+    if reason.startswith("LexerNoViableAltException"):
+        reason = "a character Hydra does not read unquoted"
+    return (
+        f"{arg}: cannot be read as key=value ({reason}); quote a value that holds '=', ',', "
+        f"spaces, brackets or non-ASCII letters, e.g. {_quoted(arg)}"
+    )
+
+
+def _quoted(arg: str) -> str:
+    """``key=value`` as the shell should pass it for Hydra to read the value as one text."""
+    key, _, value = arg.partition("=")
+    return f"'{key}=\"{value}\"'"
 
 
 def _first_of_sweep(override: Any) -> str:

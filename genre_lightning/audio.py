@@ -1,18 +1,24 @@
-"""Decoding audio files into fixed-length mono waveforms.
+"""Decoding audio files into mono waveforms at one sample rate.
 
-Every path that reads audio (the GTZAN index, the synthetic set, later ``predict``) goes through
-:func:`load_audio`, so a file decodes the same way for training and for inference.
+The data pipeline (the GTZAN index, the synthetic set) decodes whole clips with
+:func:`load_audio`. ``predict`` reads recordings of any length with :class:`WindowReader`,
+which decodes block by block and yields the same samples as :func:`load_audio` cut into
+fixed-length windows, so its memory stays bounded whatever the file's length.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
 import torchaudio.functional as AF
+from torchaudio.transforms import Resample
 
 #: GTZAN's sample rate, and the rate every clip is resampled to.
 SAMPLE_RATE = 22050
@@ -20,6 +26,9 @@ SAMPLE_RATE = 22050
 #: File extensions treated as audio. Anything else in a genre folder (GTZAN's ``.mf`` lists,
 #: ``.DS_Store``) is not audio and is ignored without a warning.
 AUDIO_EXTENSIONS = frozenset({".wav", ".au", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".snd"})
+#: Frames decoded at a time by :class:`WindowReader` (1.5 s at 44.1 kHz; 0.5 MB as float32
+#: stereo): the memory of a decode does not grow with the file.
+BLOCK_FRAMES = 1 << 16
 
 
 class AudioDecodeError(RuntimeError):
@@ -50,9 +59,10 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor
     """
     path = Path(path)
     try:
-        data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
+        # Bytes, not str: soundfile encodes names strictly and would refuse a non-UTF-8 one.
+        data, file_rate = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises several types (LibsndfileError, RuntimeError)
-        raise AudioDecodeError(path, f"cannot decode audio ({exc})") from exc
+        raise AudioDecodeError(path, f"cannot decode audio ({_reason(exc)})") from exc
     missing = _truncated_bytes(path)
     if missing:
         raise AudioDecodeError(path, f"file is truncated ({missing} bytes of audio missing)")
@@ -88,6 +98,161 @@ def _truncated_bytes(path: Path) -> int:
             data_offset, length = struct.unpack(">II", head[4:12])
             return max(0, length - (size - data_offset)) if length != 0xFFFFFFFF else 0
     return 0
+
+
+class StreamingResampler:
+    """torchaudio's sinc resampling of a long signal fed in blocks, with the whole-signal result.
+
+    :func:`torchaudio.functional.resample` pads the signal with zeros and convolves it with a
+    bank of ``new`` filters at a stride of ``orig`` input samples (rates divided by their
+    gcd): output frame ``k`` reads input samples ``k*orig - width`` to ``k*orig + orig + width``.
+    This class keeps the input samples that later frames still read (at most ``2*width + orig``
+    plus one block) and computes every frame as soon as its input is complete, so the
+    concatenated outputs equal one call on the whole signal, zero padding at both ends included
+    (to float32 rounding: torchaudio's transform computes the filters in float64).
+
+    The arithmetic is numpy's: on one channel of a block it is a small matrix product, which
+    torch would spread over its thread pool for no gain (and much loss on a busy machine).
+
+    Args:
+        orig_freq: The input rate.
+        new_freq: The output rate.
+    """
+
+    def __init__(self, orig_freq: int, new_freq: int) -> None:
+        gcd = math.gcd(orig_freq, new_freq)
+        self.orig, self.new = orig_freq // gcd, new_freq // gcd
+        transform = Resample(orig_freq, new_freq)
+        # (new, 2*width + orig) -> transposed for frames @ filters
+        self.filters = transform.kernel[:, 0, :].numpy().T.copy()
+        self.width: int = transform.width
+        self.pending = np.zeros(self.width, np.float32)  # torchaudio pads zeros at the start
+        self.seen = 0  # input samples fed
+        self.made = 0  # output samples returned
+
+    def _frames(self) -> np.ndarray:
+        """Every output whose input is complete; drops input no later frame reads."""
+        span = 2 * self.width + self.orig
+        count = (self.pending.size - span) // self.orig + 1
+        if count <= 0:
+            return np.zeros(0, np.float32)
+        # The strided convolution as one matrix product over overlapping views of the input.
+        windows = np.lib.stride_tricks.sliding_window_view(self.pending, span)[:: self.orig]
+        out = windows[:count] @ self.filters  # (count, new): frame k's output samples
+        self.pending = self.pending[count * self.orig :]
+        return out.reshape(-1)
+
+    def feed(self, block: np.ndarray) -> np.ndarray:
+        """Resample the next block of input; returns the output samples it completed."""
+        self.seen += block.size
+        self.pending = np.concatenate([self.pending, block.astype(np.float32, copy=False)])
+        out = self._frames()
+        self.made += out.size
+        return out
+
+    def flush(self) -> np.ndarray:
+        """The last output samples (the end of the signal, zero-padded as torchaudio does)."""
+        self.pending = np.concatenate([self.pending, np.zeros(self.width + self.orig, np.float32)])
+        total = math.ceil(self.new * self.seen / self.orig)
+        out = self._frames()[: max(0, total - self.made)]
+        self.made += out.size
+        return out
+
+
+class WindowReader:
+    """A recording of any length as mono float32 windows at ``sample_rate``, decoded in blocks.
+
+    Iterating yields ``(window, length)``: every whole window of ``window_samples`` in order
+    from the start, each with ``length == window_samples``; the tail shorter than a window is
+    left out. A recording shorter than one window is one zero-padded window with its true
+    length. The samples are those of :func:`load_audio` (same decode, channel mean and sinc
+    resampling, computed block by block), but only about one block and one window are held at
+    a time. After iterating, :attr:`samples` is the recording's length at ``sample_rate`` and
+    :attr:`windows` the number of windows yielded.
+
+    Args:
+        path: Any file libsndfile can read; names that are not valid UTF-8 work too.
+        sample_rate: The rate to decode at.
+        window_samples: Samples per window.
+        block_frames: Frames decoded at a time.
+
+    Raises:
+        AudioDecodeError: (while iterating) the file cannot be read (the reason says why, e.g.
+            ``Permission denied``), is not audio, is truncated, holds no samples or decodes to
+            non-finite values.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        sample_rate: int,
+        window_samples: int,
+        block_frames: int = BLOCK_FRAMES,
+    ) -> None:
+        self.path = Path(path)
+        self.sample_rate, self.window_samples = sample_rate, window_samples
+        self.block_frames = block_frames
+        self.samples = 0
+        self.windows = 0
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
+        path = self.path
+        try:
+            missing = _truncated_bytes(path)
+        except OSError as exc:  # read here first: libsndfile would only say "System error"
+            raise AudioDecodeError(path, f"cannot read the file ({exc.strerror or exc})") from None
+        try:
+            # Bytes, not str: soundfile encodes names strictly and would refuse a non-UTF-8 one.
+            sound = sf.SoundFile(os.fsencode(path))
+        except Exception as exc:  # soundfile raises several types (LibsndfileError, RuntimeError)
+            raise AudioDecodeError(path, f"cannot decode audio ({_reason(exc)})") from exc
+        if missing:  # (after the decoder's verdict: a header of garbage promises anything)
+            sound.close()
+            raise AudioDecodeError(path, f"file is truncated ({missing} bytes of audio missing)")
+        window = np.zeros(self.window_samples, np.float32)
+        filled = 0
+        self.samples = self.windows = 0
+        with sound:
+            for out in self._resampled(sound):
+                self.samples += out.size
+                while out.size:
+                    take = min(out.size, self.window_samples - filled)
+                    window[filled : filled + take] = out[:take]
+                    filled, out = filled + take, out[take:]
+                    if filled == self.window_samples:
+                        self.windows += 1
+                        yield torch.from_numpy(window.copy()), self.window_samples
+                        filled = 0
+        if self.samples == 0:
+            raise AudioDecodeError(path, "file holds no samples")
+        if self.windows == 0:  # shorter than one window: zero-padded, as in training
+            window[filled:] = 0.0
+            self.windows = 1
+            yield torch.from_numpy(window), filled
+
+    def _resampled(self, sound: sf.SoundFile) -> Iterator[np.ndarray]:
+        """Mono blocks at the target rate, as they are decoded."""
+        rate = int(sound.samplerate)
+        resampler = StreamingResampler(rate, self.sample_rate) if rate != self.sample_rate else None
+        while True:
+            try:
+                data = sound.read(self.block_frames, dtype="float32", always_2d=True)
+            except Exception as exc:
+                raise AudioDecodeError(self.path, f"cannot decode audio ({_reason(exc)})") from exc
+            if data.shape[0] == 0:
+                break
+            # Averaging channels keeps the level of a centred mono source (as load_audio does).
+            mono = data.mean(axis=1)
+            if not np.isfinite(mono).all():
+                raise AudioDecodeError(self.path, "decoded samples are not finite")
+            yield resampler.feed(mono) if resampler else mono
+        if resampler:
+            yield resampler.flush()
+
+
+def _reason(exc: Exception) -> str:
+    """libsndfile's own words, without soundfile's "Error opening <name>:" prefix."""
+    return str(getattr(exc, "error_string", "") or exc)
 
 
 def fix_length(wave: torch.Tensor, num_samples: int) -> torch.Tensor:

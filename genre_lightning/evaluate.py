@@ -1,67 +1,114 @@
-"""Test a trained checkpoint on its data's test part (or other data) and write the metrics.
+"""Test a trained checkpoint on its data's test part, or on other data, and write the metrics.
 
-Usage::
+Usage (a Hydra app: ``--help``, ``--cfg job`` and ``-m`` sweeps work as for training)::
 
-    python -m genre_lightning.evaluate ckpt_path=RUN/checkpoints/best.ckpt \\
-        [data.root=DIR data.cache_dir=DIR data.batch_size=N ...] [output_dir=DIR] \\
-        [accelerator=auto|cpu|gpu]
+    python -m genre_lightning.evaluate ckpt_path=RUN/checkpoints/best.ckpt [data.<key>=...]
+    python -m genre_lightning.evaluate ckpt_path=... data=folder data.root=/my/music
+    python -m genre_lightning.evaluate -m ckpt_path=A.ckpt,B.ckpt
 
-The data module is rebuilt from the data config saved in the checkpoint, with any ``data.*``
-overrides on top; its test part is classified clip by clip as in training. Writes
-``metrics.json`` (test/acc, test/f1_macro, test/f1_per_class, confusion matrix) and
-``confusion_matrix.png`` into ``output_dir`` (default: ``<run dir>/evaluate``).
+The config is ``conf/evaluate.yaml``. Which data is tested:
+
+* ``data=checkpoint`` (the default): the data config saved in the checkpoint, with any
+  ``data.<key>=...`` given on the command line merged on top (e.g. ``data.root=...`` where the
+  data moved, ``data.fold=3``). It is an open mapping (:data:`CHECKPOINT_DATA`), so any key of
+  the checkpoint's data module can be changed; a key that module does not take is an error.
+* ``data=gtzan|folder|synthetic``: that option of ``conf/data/``, composed exactly as training
+  composes it.
+
+The checkpoint's class names must equal the data's, in order: when the config names the
+classes this is checked before anything is read, otherwise the folders are listed (nothing is
+decoded) and then checked. The data's feature shape must be the network's. Writes
+``metrics.json`` and ``confusion_matrix.png`` into ``output`` (default: the tool's run
+directory, ``outputs/evaluate/<date>/<time>``), whose writability is checked first of all.
+
+torch and Lightning take seconds to import, so they are imported by the functions that use
+them: ``--help``, ``--cfg job`` and a bad command line or output path answer at once.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import pytorch_lightning as pl
-import torch
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_class, instantiate
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-from genre_lightning.cli import run_main
-from genre_lightning.data.datamodule import GenreDataModule
+from genre_lightning import runs
+from genre_lightning.app import hydra_app
 from genre_lightning.errors import UserError
-from genre_lightning.files import write_json_atomic
-from genre_lightning.inference import Classifier, load_classifier
-from genre_lightning.training.figures import confusion_image, save_png
+from genre_lightning.files import check_writable
+
+if TYPE_CHECKING:
+    import torch
+
+    from genre_lightning.data.datamodule import GenreDataModule
+    from genre_lightning.inference import Classifier
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {"ckpt_path": None, "output_dir": None, "accelerator": "auto"}
+#: ``data=checkpoint``: an empty mapping that accepts any key (Hydra's yaml configs are closed
+#: to new keys), meaning "the checkpoint's data config, with these keys changed". Registered
+#: here rather than as conf/data/checkpoint.yaml so that training does not offer it.
+CHECKPOINT_DATA = "checkpoint"
+#: Keys of a data config that are instructions to Hydra, not data module arguments.
+_HYDRA_KEYS = ("_target_", "_convert_", "_recursive_", "_partial_")
 
 
-def run_dir(ckpt_path: Path) -> Path:
-    """The training run a checkpoint belongs to (``<run>/checkpoints/x.ckpt`` -> ``<run>``)."""
-    parent = ckpt_path.resolve().parent
-    return parent.parent if parent.name == "checkpoints" else parent
+def _open_mapping() -> DictConfig:
+    node = OmegaConf.create({})
+    OmegaConf.set_struct(node, False)
+    return node
 
 
-def data_config(classifier: Classifier, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The checkpoint's data config with ``data.*`` overrides merged in.
+ConfigStore.instance().store(group="data", name=CHECKPOINT_DATA, node=_open_mapping())
 
-    When the override switches ``_target_`` to another data module, keys the new one does not
-    accept (e.g. the synthetic set's ``clips_per_class``) are dropped.
+
+def checkpoint_data_config(classifier: Classifier, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The checkpoint's data config with ``overrides`` (nested ``data`` entries) merged in.
+
+    Raises:
+        UserError: An override names a key the data module does not take.
     """
-    merged = cast(
-        dict[str, Any], OmegaConf.to_container(OmegaConf.merge(classifier.data_config, overrides))
-    )
-    if "_target_" in overrides and overrides["_target_"] != classifier.data_config["_target_"]:
-        try:
-            params = inspect.signature(get_class(merged["_target_"])).parameters
-        except Exception as exc:  # hydra raises ImportError or ValueError
-            raise UserError(f"data._target_={merged['_target_']}: {exc}") from exc
-        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-            for key in [k for k in merged if not k.startswith("_") and k not in params]:
-                log.warning("data.%s dropped: %s does not take it", key, merged["_target_"])
-                del merged[key]
+    saved = classifier.data_config
+    merged = cast(dict[str, Any], OmegaConf.to_container(OmegaConf.merge(saved, overrides)))
+    accepted = _arguments(merged["_target_"])
+    if accepted is None:
+        return merged
+    unknown = [k for k in overrides if k not in accepted and k not in _HYDRA_KEYS]
+    if unknown:
+        raise UserError(
+            f"data.{unknown[0]}: {merged['_target_']} has no such setting (it takes: "
+            f"{', '.join(sorted(accepted))})"
+        )
+    # A switched _target_ (e.g. from the synthetic set to GenreDataModule) does not take every
+    # key the checkpoint saved for the old one (e.g. clips_per_class): those go.
+    for key in [k for k in merged if k not in accepted and k not in _HYDRA_KEYS]:
+        log.warning("data.%s dropped: %s does not take it", key, merged["_target_"])
+        del merged[key]
     return merged
+
+
+def _arguments(target: str) -> set[str] | None:
+    """The keyword arguments a data module class takes (None: it takes any)."""
+    try:
+        cls = get_class(target)
+    except Exception as exc:  # hydra raises ImportError or ValueError
+        raise UserError(f"data._target_={target}: {exc}") from exc
+    names: set[str] = set()
+    for klass in cls.__mro__:  # a subclass passes **kwargs on to GenreDataModule
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters
+        names |= {n for n, p in params.items() if n != "self" and p.kind is not p.VAR_KEYWORD}
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return names
+    return None
 
 
 def _check_classes(trained: list[str], data: list[str]) -> None:
@@ -73,53 +120,88 @@ def _check_classes(trained: list[str], data: list[str]) -> None:
         )
 
 
-def build_datamodule(classifier: Classifier, overrides: dict[str, Any]) -> GenreDataModule:
-    """Instantiate, prepare and set up the data module; check it fits the checkpoint.
+def build_datamodule(classifier: Classifier, config: Mapping[str, Any]) -> GenreDataModule:
+    """Instantiate, prepare and set up the data module; check that it fits the checkpoint.
+
+    The checks that need no audio come first: named classes, then (when the classes come from
+    the folders) the folder listing, then the feature shape. Only then is anything decoded.
 
     Raises:
         UserError: Its classes or its feature shape differ from the checkpoint's.
     """
-    config = data_config(classifier, overrides)
-    if config.get("class_names") is not None:  # fail before decoding anything
-        _check_classes(classifier.class_names, config["class_names"])
-    datamodule: GenreDataModule = instantiate(config)
+    from genre_lightning.data.index import index_clips
+
+    named = config.get("class_names")
+    if named is not None:
+        _check_classes(classifier.class_names, list(named))
+    datamodule: GenreDataModule = instantiate(dict(config))
+    if named is None:  # the folders decide: list them (reads no audio) and compare
+        _check_classes(classifier.class_names, index_clips(datamodule.dataset_root())[1])
+    trained_shape = tuple(classifier.model.hparams["feature_shape"])
+    if datamodule.feature_shape() != trained_shape:
+        saved = {**classifier.data_config, **classifier.data_config.get("features", {})}
+        keep = " ".join(
+            f"data.{'features.' if k == 'num_frames' else ''}{k}="
+            f"{'null' if saved[k] is None else saved[k]}"
+            for k in ("sample_rate", "clip_samples", "chunk_seconds", "num_frames")
+            if k in saved
+        )
+        raise UserError(
+            f"these data settings give features of shape {datamodule.feature_shape()}, the "
+            f"checkpoint was trained on {trained_shape}; use the checkpoint's settings: {keep}"
+        )
     datamodule.prepare_data()
     datamodule.setup("test")
     _check_classes(classifier.class_names, datamodule.class_names)
-    trained_shape = tuple(classifier.model.hparams["feature_shape"])
-    if datamodule.feature_shape() != trained_shape:
-        raise UserError(
-            f"these data settings give features of shape {datamodule.feature_shape()}, the "
-            f"checkpoint was trained on {trained_shape}; keep data.clip_samples and "
-            f"data.features.* as they were in training"
-        )
     return datamodule
+
+
+def _lightning_device(device: torch.device) -> dict[str, Any]:
+    if device.type == "cpu":
+        return {"accelerator": "cpu", "devices": 1}
+    return {"accelerator": "gpu", "devices": [device.index or 0]}
 
 
 def evaluate(
     ckpt_path: str | Path,
-    data_overrides: dict[str, Any] | None = None,
-    output_dir: str | Path | None = None,
-    accelerator: str = "auto",
+    output: str | Path,
+    data_overrides: Mapping[str, Any] | None = None,
+    data_config: Mapping[str, Any] | None = None,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Test a checkpoint and write ``metrics.json`` and ``confusion_matrix.png``.
 
     Args:
         ckpt_path: The checkpoint.
-        data_overrides: Nested ``data`` config entries to change (e.g. ``{"root": ...}``).
-        output_dir: Where results go; default ``<run dir>/evaluate``.
-        accelerator: Lightning accelerator (``auto``, ``cpu``, ``gpu``).
+        output: The folder the results are written into (created).
+        data_overrides: Nested ``data`` entries changed in the checkpoint's data config (e.g.
+            ``{"root": ...}``).
+        data_config: A whole data config (``_target_`` and its arguments) to test on instead of
+            the checkpoint's; excludes ``data_overrides``.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
 
     Returns:
         The metrics written to ``metrics.json``.
     """
+    if data_overrides and data_config is not None:
+        raise ValueError("give data_overrides or data_config, not both")
+    out = runs.Run(check_writable(output, "output", folder=True))
+    import pytorch_lightning as pl  # after the quick checks
+    import torch
+
+    from genre_lightning.inference import load_classifier, resolve_device
+    from genre_lightning.training.figures import confusion_image, save_png
+
+    target = resolve_device(device)
     classifier = load_classifier(ckpt_path)
-    datamodule = build_datamodule(classifier, data_overrides or {})
-    out = Path(output_dir) if output_dir else run_dir(classifier.path) / "evaluate"
-    out.mkdir(parents=True, exist_ok=True)
+    if data_config is None:
+        config = checkpoint_data_config(classifier, data_overrides or {})
+    else:
+        config = dict(data_config)
+    datamodule = build_datamodule(classifier, config)
+    out.path.mkdir(parents=True, exist_ok=True)
     trainer = pl.Trainer(
-        accelerator=accelerator,
-        devices=1,
+        **_lightning_device(target),
         logger=False,
         enable_checkpointing=False,
         enable_model_summary=False,
@@ -130,32 +212,35 @@ def evaluate(
     trainer.test(model, datamodule=datamodule, verbose=False)
     metrics = {
         **model.test_results(),
-        "ckpt_path": str(classifier.path.resolve()),
-        "num_clips": datamodule.datasets["test"].num_tracks,
+        runs.CKPT_PATH: str(classifier.path.resolve()),
+        runs.NUM_CLIPS: datamodule.datasets["test"].num_tracks,
+        runs.DATA_CONFIG: config,
     }
-    write_json_atomic(out / "metrics.json", metrics)
-    confusion = torch.tensor(metrics["confusion_matrix"])
-    save_png(confusion_image(confusion, classifier.class_names), out / "confusion_matrix.png")
+    out.write_metrics(metrics)
+    confusion = torch.tensor(metrics[runs.CONFUSION_MATRIX])
+    save_png(confusion_image(confusion, classifier.class_names), out.file("confusion_matrix"))
     return metrics
 
 
-def _evaluate(args: dict[str, Any]) -> int:
-    ckpt = Path(args["ckpt_path"])
-    out = Path(args["output_dir"]) if args["output_dir"] else run_dir(ckpt) / "evaluate"
-    metrics = evaluate(ckpt, args["data"], out, args["accelerator"])
+def _job(cfg: DictConfig) -> None:
+    data = cast(dict[str, Any], OmegaConf.to_container(cfg.data, resolve=True))
+    from_checkpoint = HydraConfig.get().runtime.choices.get("data") == CHECKPOINT_DATA
+    metrics = evaluate(
+        cfg.ckpt_path,
+        cfg.output,
+        data_overrides=data if from_checkpoint else None,
+        data_config=None if from_checkpoint else data,
+        device=cfg.device,
+    )
     print(
-        f"test/acc {metrics['test/acc']:.4f}  test/f1_macro {metrics['test/f1_macro']:.4f}  "
-        f"({metrics['num_clips']} clips) -> {out / 'metrics.json'}"
+        f"test/acc {metrics[runs.TEST_ACC]:.4f}  test/f1_macro {metrics[runs.TEST_F1_MACRO]:.4f}"
+        f"  ({metrics[runs.NUM_CLIPS]} clips) -> {runs.Run(Path(cfg.output)).file('metrics')}"
     )
-    return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
-    return run_main(
-        _evaluate, argv, defaults=DEFAULTS, required=("ckpt_path",), open_groups=("data",)
-    )
+#: ``python -m genre_lightning.evaluate`` / ``genre-lightning-evaluate``.
+main = hydra_app("evaluate", _job)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,9 +1,12 @@
 """Export a checkpoint as one waveform-in, logits-out model: ONNX or TorchScript.
 
-Usage::
+Usage (a Hydra app: ``--help``, ``--cfg job`` and ``-m`` sweeps work as for training)::
 
-    python -m genre_lightning.export ckpt_path=RUN/checkpoints/best.ckpt format=onnx|torchscript \\
-        [output=PATH] [exporter=auto|dynamo|legacy] [check=true|false]
+    python -m genre_lightning.export ckpt_path=RUN/checkpoints/best.ckpt \\
+        [format=onnx|torchscript] [output=PATH] [exporter=auto|dynamo|legacy] [check=true|false]
+
+The config is ``conf/export.yaml``. By default the model goes to the tool's own run directory:
+``outputs/export/<date>/<time>/model.onnx`` (or ``model.torchscript.pt``).
 
 The exported model maps float waveforms (batch, window_samples) in [-1, 1], decoded at the
 training sample rate, to logits (batch, classes): mel features, normalisation and network in
@@ -16,42 +19,47 @@ compares it with the PyTorch model.
 ONNX has no complex numbers, so the ONNX graph computes the STFT as a convolution with DFT
 kernels (same values as torchaudio's, to float32 rounding). ``exporter=auto`` uses the
 torch.export-based exporter when ``onnxscript`` is installed, else the TorchScript-based one.
+
+torch and Lightning take seconds to import, so they are imported by the functions that use
+them: ``--help``, ``--cfg job`` and a bad command line or output path answer at once.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
+from omegaconf import DictConfig
 
-from genre_lightning.cli import run_main
+from genre_lightning import runs
+from genre_lightning.app import hydra_app
 from genre_lightning.errors import UserError
-from genre_lightning.files import write_json_atomic
-from genre_lightning.inference import Classifier, load_classifier
+from genre_lightning.files import check_writable, write_json_atomic
 
-DEFAULTS: dict[str, Any] = {
-    "ckpt_path": None,
-    "format": None,
-    "output": None,
-    "exporter": "auto",
-    "check": True,
-}
-FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
+if TYPE_CHECKING:
+    import torch
+
+    from genre_lightning.inference import Classifier
+
+#: The formats, each the name of its model file's place in a run directory (runs.LAYOUT).
+FORMATS = ("onnx", "torchscript")
+EXPORTERS = ("auto", "dynamo", "legacy")
 
 
 def example_input(classifier: Classifier, batch: int = 1) -> torch.Tensor:
     """A fixed noise waveform (batch, window_samples) to trace and check with."""
+    import torch
+
     generator = torch.Generator().manual_seed(0)
     return 0.1 * torch.randn(batch, classifier.window_samples, generator=generator)
 
 
 def export_torchscript(classifier: Classifier, path: Path) -> None:
     """Trace the waveform model (torchaudio's STFT traces as it is) and save it."""
+    import torch
+
     model = classifier.waveform_model()
     with warnings.catch_warnings():
         # torch.jit is deprecated in favour of torch.export, but is what this format means.
@@ -68,6 +76,8 @@ def export_onnx(classifier: Classifier, path: Path, exporter: str = "auto") -> s
     Returns:
         The exporter used: ``dynamo`` or ``legacy``.
     """
+    import torch
+
     if exporter == "auto":
         exporter = "dynamo" if importlib.util.find_spec("onnxscript") else "legacy"
     needs = ["onnx", "onnxscript"] if exporter == "dynamo" else ["onnx"]
@@ -107,6 +117,9 @@ def check_export(classifier: Classifier, path: Path, fmt: str) -> float | None:
     Raises:
         UserError: The difference exceeds 1e-3 of the logits' scale.
     """
+    import numpy as np
+    import torch
+
     wave = example_input(classifier, batch=2)
     with torch.no_grad():
         expected = classifier.waveform_model()(wave).numpy()
@@ -130,29 +143,29 @@ def check_export(classifier: Classifier, path: Path, fmt: str) -> float | None:
 def export(
     ckpt_path: str | Path,
     fmt: str,
-    output: str | Path | None = None,
+    output: str | Path,
     exporter: str = "auto",
     check: bool = True,
 ) -> Path:
     """Export a checkpoint; write ``<output>.json`` with what a consumer must know.
 
+    The settings and the output path are checked before the checkpoint is read.
+
     Args:
         ckpt_path: The checkpoint.
         fmt: ``onnx`` or ``torchscript``.
-        output: The model file; default beside the checkpoint (``best.onnx``,
-            ``best.torchscript.pt``).
+        output: The model file (its folder is created).
         exporter: ONNX only: ``auto``, ``dynamo`` (needs onnxscript) or ``legacy``.
         check: Run the exported file once and compare it with PyTorch.
 
     Returns:
         The model file.
     """
-    if fmt not in FORMATS:
-        raise UserError(f"format={fmt}: use format={'|'.join(FORMATS)}")
-    if exporter not in ("auto", "dynamo", "legacy"):
-        raise UserError(f"exporter={exporter}: use exporter=auto|dynamo|legacy")
+    check_format(fmt, exporter)
+    path = check_writable(output, "output", example=runs.LAYOUT[fmt])
+    from genre_lightning.inference import load_classifier  # after the quick checks
+
     classifier = load_classifier(ckpt_path)
-    path = Path(output) if output else classifier.path.with_suffix(FORMATS[fmt])
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "torchscript":
         export_torchscript(classifier, path)
@@ -179,18 +192,23 @@ def export(
     return path
 
 
-def _export(args: dict[str, Any]) -> int:
-    path = export(
-        args["ckpt_path"], args["format"], args["output"], args["exporter"], args["check"]
-    )
-    print(f"exported {args['format']} -> {path} (+ {path.name}.json)")
-    return 0
+def check_format(fmt: str, exporter: str) -> None:
+    """Raise a UserError naming the key unless ``format`` and ``exporter`` are known."""
+    if fmt not in FORMATS:
+        raise UserError(f"format={fmt}: use format={'|'.join(FORMATS)}")
+    if exporter not in EXPORTERS:
+        raise UserError(f"exporter={exporter}: use exporter={'|'.join(EXPORTERS)}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
-    return run_main(_export, argv, defaults=DEFAULTS, required=("ckpt_path", "format"))
+def _job(cfg: DictConfig) -> None:
+    check_format(cfg.format, cfg.exporter)  # before cfg.output, which is named by the format
+    path = export(cfg.ckpt_path, cfg.format, cfg.output, cfg.exporter, cfg.check)
+    print(f"exported {cfg.format} -> {path} (+ {path.name}.json)")
+
+
+#: ``python -m genre_lightning.export`` / ``genre-lightning-export``.
+main = hydra_app("export", _job)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -14,6 +14,11 @@ Guarantees of every writer here, on a POSIX file system:
   deletes those whose process is gone.
 * **Concurrent writers do not mix.** Each writer (process or thread) writes its own temporary
   name; the last rename wins with a complete file.
+
+:func:`streaming_write` is the one exception to "whole or not at all", for results produced
+over a long time (predict's CSV): rows go to a visible ``<name>.partial`` as they are made, so
+a crash keeps the work done, and the final name appears only when everything is written.
+:func:`check_writable` checks an output place before any work starts.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
+
+from genre_lightning.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +98,90 @@ def atomic_write(path: Path, mode: str = "w", **open_args: Any) -> Iterator[IO[A
         _fsync_dir(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def partial_path(path: Path) -> Path:
+    """The visible name :func:`streaming_write` fills before renaming it to ``path``."""
+    return path.with_name(f"{path.name}.partial")
+
+
+@contextlib.contextmanager
+def streaming_write(path: Path, **open_args: Any) -> Iterator[IO[str]]:
+    """Open ``path`` for text written bit by bit; it gets its final name only when complete.
+
+    The text goes to :func:`partial_path` (``<name>.partial``), which the caller flushes after
+    each unit of work, so what was written survives a crash of the process (SIGKILL, OOM) or an
+    error later on. When the block ends normally the file is ``fsync``-ed and renamed over
+    ``path``. When it raises (including ``KeyboardInterrupt``), the ``.partial`` file is kept
+    with every flushed row: the caller says where it is. A rerun starts it afresh.
+
+    Args:
+        path: The final file; its folder must exist.
+        **open_args: Passed to :func:`open` (``encoding``, ``errors``, ``newline``, ...).
+
+    Yields:
+        The open ``.partial`` file, in text mode.
+    """
+    path = Path(path)
+    partial = partial_path(path)
+    with open(partial, "w", **open_args) as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
+    _fsync_dir(path.parent)
+
+
+def check_writable(path: str | Path, key: str, folder: bool = False, example: str = "NAME") -> Path:
+    """Fail early, in one line, if a tool could not write its result at ``path``.
+
+    Called before any model is loaded or any audio decoded, so a bad output path costs
+    nothing. Nothing is left behind: the nearest existing folder above ``path`` is probed with
+    a temporary file, which also catches read-only file systems and folders such as ``/proc``
+    where the permission bits (or being root) say yes but creating a file fails.
+
+    Args:
+        path: The file (or with ``folder=True``, the folder) the tool will write.
+        key: The config key that set it (e.g. ``output``), for the message.
+        folder: Whether ``path`` is a folder that results are written into.
+        example: A file name to suggest when ``path`` is a folder but a file is expected.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        UserError: ``path`` is a folder where a file is expected (or a file where a folder
+            is), lies under a file, or its nearest existing folder cannot be written.
+    """
+    path = Path(path)
+    if path.is_dir() and not folder:
+        raise UserError(
+            f"{key}={path}: is a folder, but {key} names the file to write; give a file name, "
+            f"e.g. {key}={path / example}"
+        )
+    if path.exists() and not path.is_dir() and folder:
+        raise UserError(
+            f"{key}={path}: is a file, but {key} names a folder to write results into; give a "
+            f"folder (it is created if missing)"
+        )
+    existing = path if path.is_dir() else path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(
+            f"{key}={path}: {existing} is a file, so nothing can be created under it; give "
+            f"a path in a folder"
+        )
+    probe = temp_path(existing / ".write-check")
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(
+            f"{key}={path}: cannot create files in {existing} ({exc.strerror or exc}); give "
+            f"a path in a folder you can write to"
+        ) from None
+    return path
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -8,6 +8,7 @@ but the ``.ckpt`` file.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,19 +98,69 @@ class Classifier:
         if wave.dim() != 1 or wave.numel() == 0:
             raise ValueError(f"expected a non-empty 1-D waveform, got shape {tuple(wave.shape)}")
         size = self.window_samples
-        count = max(1, wave.numel() // size)
-        windows = nn.functional.pad(wave.float(), (0, max(0, size - wave.numel())))
-        windows = windows[: count * size].view(count, size)
-        lengths = torch.full((count,), min(size, wave.numel()))
+        if wave.numel() < size:
+            padded = nn.functional.pad(wave.float(), (0, size - wave.numel()))
+            return self.classify_windows([(padded, wave.numel())])
+        count = wave.numel() // size
+        return self.classify_windows((w, size) for w in wave.float()[: count * size].split(size))
+
+    @torch.no_grad()
+    def classify_windows(self, windows: Iterable[tuple[torch.Tensor, int]]) -> torch.Tensor:
+        """Genre probabilities (classes,) of a recording given as a stream of windows.
+
+        Takes ``(window, length)`` pairs as :class:`~genre_lightning.audio.WindowReader`
+        yields them (``length`` < ``window_samples`` only for a zero-padded short recording)
+        and averages their logits. At most :data:`WINDOW_BATCH` windows are held at a time, so
+        a recording of any length is classified in bounded memory.
+        """
         device = self.model.normalize.mean.device
         model = self.waveform_model()
-        logits = torch.cat(
-            [
-                model(windows[i : i + WINDOW_BATCH].to(device), lengths[i : i + WINDOW_BATCH])
-                for i in range(0, count, WINDOW_BATCH)
-            ]
+        total: torch.Tensor | None = None
+        count = 0
+        batch: list[torch.Tensor] = []
+        lengths: list[int] = []
+
+        def run() -> torch.Tensor:
+            waves = torch.stack(batch).to(device)
+            logits = model(waves, torch.tensor(lengths)).double().sum(dim=0)
+            batch.clear()
+            lengths.clear()
+            return logits
+
+        for window, length in windows:
+            batch.append(window)
+            lengths.append(length)
+            count += 1
+            if len(batch) == WINDOW_BATCH:
+                total = run() if total is None else total + run()
+        if batch:
+            total = run() if total is None else total + run()
+        if total is None:
+            raise ValueError("no windows to classify")
+        return (total / count).float().softmax(dim=0).cpu()
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device of a ``device=`` setting: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Raises:
+        UserError: The name is not one of those, or names a CUDA device this machine lacks.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    index = name.partition(":")[2]
+    if name not in ("cpu", "cuda") and not (name.startswith("cuda:") and index.isdigit()):
+        raise UserError(f"device={name}: use device=auto, cpu, cuda or cuda:N (N a GPU number)")
+    if name == "cpu":
+        return torch.device("cpu")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise UserError(f"device={name}, but no CUDA GPU is visible; use device=cpu or auto")
+    if index and int(index) >= count:
+        raise UserError(
+            f"device={name}, but this machine has {count} GPU(s): use cuda:0..{count - 1}"
         )
-        return logits.float().mean(dim=0).softmax(dim=0).cpu()
+    return torch.device(name)
 
 
 def load_classifier(

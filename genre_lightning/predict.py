@@ -1,38 +1,61 @@
-"""Classify audio files with a trained checkpoint; one CSV row per file.
+"""Classify audio files with a trained checkpoint; one CSV row per file, written as it is done.
 
-Usage::
+Usage (a Hydra app: ``--help``, ``--cfg job`` and ``-m`` sweeps work as for training)::
 
     python -m genre_lightning.predict ckpt_path=RUN/checkpoints/best.ckpt input=FILE_OR_DIR \\
-        [output=predictions.csv] [device=auto|cpu|cuda]
+        [output=predictions.csv] [device=auto|cpu|cuda|cuda:N]
 
-A directory is searched recursively for audio files (wav, au, flac, ogg, mp3, aiff). Recordings
-of any length are cut into windows of the training clip length and their logits averaged.
-CSV columns: file, genre, confidence, error, then one probability per genre. A file that cannot
-be decoded gets a row with only ``error`` filled; the exit status is 0 when at least one file
-was classified, 2 otherwise.
+The config is ``conf/predict.yaml``; by default the CSV goes to the tool's own run directory,
+``outputs/predict/<date>/<time>/predictions.csv``. A directory is searched recursively for
+audio files (wav, au, flac, ogg, mp3, aiff). Each file is decoded block by block and
+classified window by window (training-length windows, logits averaged), so memory does not grow
+with its length; the ``seconds`` and ``windows`` columns say how much of it was used.
+
+CSV columns: file, genre, confidence, error, seconds, windows, then one probability per genre.
+A file that cannot be read or decoded gets a row with only ``error`` filled, saying why. The
+exit status is 0 when at least one file was classified, 2 otherwise.
+
+**What survives a failure.** Rows are appended to ``<output>.partial`` and flushed as each file
+is done; the file is renamed to ``<output>`` only when every file has its row. If the run is
+killed (SIGKILL, out of memory), interrupted (Ctrl-C, SIGTERM) or fails on a later file,
+``<output>.partial`` keeps a complete row for every file finished before that (a last row cut
+by SIGKILL mid-write can be incomplete); a rerun writes it afresh. File names are written
+exactly: names that are not valid UTF-8 keep their bytes (``errors="surrogateescape"``; read the
+CSV back the same way and ``os.fsencode`` gives the file's path).
+
+torch and Lightning take seconds to import, so they are imported by the functions that use
+them: ``--help``, ``--cfg job`` and a bad command line or output path answer at once.
 """
 
 from __future__ import annotations
 
-import sys
+import contextlib
+import csv
+import logging
+import os
+import signal
+import threading
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
-import torch
+from omegaconf import DictConfig
 
-from genre_lightning.audio import AUDIO_EXTENSIONS, AudioDecodeError, load_audio
-from genre_lightning.cli import run_main
-from genre_lightning.errors import UserError
-from genre_lightning.files import write_csv_atomic
-from genre_lightning.inference import Classifier, load_classifier
+from genre_lightning.app import hydra_app
+from genre_lightning.errors import Interrupted, UserError
+from genre_lightning.files import check_writable, partial_path, streaming_write
 
-DEFAULTS: dict[str, Any] = {
-    "ckpt_path": None,
-    "input": None,
-    "output": "predictions.csv",
-    "device": "auto",
-}
+if TYPE_CHECKING:
+    from genre_lightning.inference import Classifier
+
+log = logging.getLogger(__name__)
+
+#: The columns before the per-genre probabilities.
+COLUMNS = ("file", "genre", "confidence", "error", "seconds", "windows")
+#: Files longer than one window listed by name in the console summary (all are in the CSV).
+LISTED_LONG_FILES = 10
 
 
 def find_audio(path: Path) -> list[Path]:
@@ -41,6 +64,8 @@ def find_audio(path: Path) -> list[Path]:
     Raises:
         UserError: The path does not exist, or a directory holds no audio file.
     """
+    from genre_lightning.audio import AUDIO_EXTENSIONS
+
     if path.is_file():
         return [path]  # named explicitly: tried whatever its extension
     if not path.is_dir():
@@ -56,67 +81,146 @@ def find_audio(path: Path) -> list[Path]:
     return files
 
 
-def predict_files(classifier: Classifier, files: list[Path]) -> list[dict[str, Any]]:
-    """One CSV row per file: prediction and probabilities, or the decode error."""
-    rows = []
-    for path in files:
-        row: dict[str, Any] = {"file": str(path), "genre": "", "confidence": "", "error": ""}
-        row.update(dict.fromkeys(classifier.class_names, ""))
-        try:
-            wave = load_audio(path, classifier.sample_rate)
-        except AudioDecodeError as exc:
-            row["error"] = exc.reason
-            rows.append(row)
-            continue
-        probs = classifier.classify(wave)
-        best = int(probs.argmax())
-        row.update(genre=classifier.class_names[best], confidence=f"{float(probs[best]):.6g}")
-        row.update(
-            {n: f"{float(p):.6g}" for n, p in zip(classifier.class_names, probs, strict=True)}
+def shown(path: str | Path) -> str:
+    """A file name for the console and the log: bytes that are not UTF-8 as ``\\xNN``.
+
+    A name read from the file system may hold such bytes (as lone surrogates); printed as is,
+    it would stop the program with a UnicodeEncodeError.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def predict_file(classifier: Classifier, path: Path) -> dict[str, Any]:
+    """The CSV row of one file: prediction, probabilities and how much was used, or the error."""
+    from genre_lightning.audio import AudioDecodeError, WindowReader
+
+    row: dict[str, Any] = dict.fromkeys([*COLUMNS, *classifier.class_names], "")
+    row["file"] = str(path)
+    reader = WindowReader(path, classifier.sample_rate, classifier.window_samples)
+    try:
+        probs = classifier.classify_windows(reader)
+    except AudioDecodeError as exc:
+        row["error"] = exc.reason
+        return row
+    best = int(probs.argmax())
+    row.update(
+        genre=classifier.class_names[best],
+        confidence=f"{float(probs[best]):.6g}",
+        seconds=f"{reader.samples / classifier.sample_rate:.3f}",
+        windows=reader.windows,
+    )
+    row.update({n: f"{float(p):.6g}" for n, p in zip(classifier.class_names, probs, strict=True)})
+    return row
+
+
+def predict(
+    ckpt_path: str | Path, input: str | Path, output: str | Path, device: str = "auto"
+) -> list[dict[str, Any]]:
+    """Classify a file or every audio file under a folder; stream the rows to ``output``.
+
+    The output path and the input are checked before the checkpoint is read.
+
+    Args:
+        ckpt_path: A checkpoint written by training.
+        input: An audio file or a folder.
+        output: The CSV file (its folder is created).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Returns:
+        The rows written, in file order.
+
+    Raises:
+        UserError: Bad output, input, checkpoint or device; or no file could be decoded.
+        Interrupted: Ctrl-C or SIGTERM; the rows so far are in ``<output>.partial``.
+    """
+    output = check_writable(output, "output", example="predictions.csv")
+    files = find_audio(Path(input))
+    from genre_lightning.inference import load_classifier, resolve_device  # after the quick checks
+
+    target = resolve_device(device)
+    classifier = load_classifier(ckpt_path).to(target)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    columns = [*COLUMNS, *classifier.class_names]
+    rows: list[dict[str, Any]] = []
+    partial = partial_path(output)
+    try:
+        with (
+            _sigterm_interrupts(),
+            streaming_write(output, encoding="utf-8", errors="surrogateescape", newline="") as f,
+        ):
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            for path in files:
+                row = predict_file(classifier, path)
+                writer.writerow(row)
+                f.flush()  # the row is on disk before the next file starts
+                rows.append(row)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"stopped after {len(rows)} of {len(files)} file(s); their rows are in {partial}"
+        ) from None
+    except Exception:
+        log.error(
+            "failed after %d of %d file(s); their rows are in %s", len(rows), len(files), partial
         )
-        rows.append(row)
+        raise
+    _summarise(rows, classifier, output)
     return rows
 
 
-def write_csv(rows: list[dict[str, Any]], class_names: list[str], path: Path) -> None:
-    """Write the rows with the columns in a fixed order."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_csv_atomic(path, ["file", "genre", "confidence", "error", *class_names], rows)
+class _Sigterm(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: the rows so far stay and the program says where."""
 
 
-def _device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        raise UserError(f"device={name}: use auto, cpu or cuda")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device={name}, but no CUDA device is available; use device=cpu")
-    return name
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`_Sigterm` (only the main thread has signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise _Sigterm()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
-def _predict(args: dict[str, Any]) -> int:
-    files = find_audio(Path(args["input"]))
-    classifier = load_classifier(args["ckpt_path"]).to(_device(args["device"]))
-    rows = predict_files(classifier, files)
-    output = Path(args["output"])
-    write_csv(rows, classifier.class_names, output)
-
+def _summarise(rows: list[dict[str, Any]], classifier: Classifier, output: Path) -> None:
     failed = [r for r in rows if r["error"]]
     counts = Counter(r["genre"] for r in rows if not r["error"])
     print(f"classified {len(rows) - len(failed)} of {len(rows)} file(s) -> {output}")
     if counts:
         print("  " + ", ".join(f"{g}: {n}" for g, n in counts.most_common()))
+    window = classifier.window_samples / classifier.sample_rate
+    long = [r for r in rows if not r["error"] and int(r["windows"]) > 1]
+    if long:
+        print(
+            f"  {len(long)} file(s) longer than one {window:g} s window: each classified by the "
+            f"mean of every whole window (a shorter tail is left out; columns seconds, windows)"
+        )
+    for row in long[:LISTED_LONG_FILES]:
+        used = int(row["windows"]) * window
+        print(
+            f"    {shown(row['file'])}: {row['windows']} windows, {used:.1f} of "
+            f"{float(row['seconds']):.1f} s"
+        )
     for row in failed:
-        print(f"  not decoded: {row['file']}: {row['error']}")
+        print(f"  not classified: {shown(row['file'])}: {row['error']}")
     if len(failed) == len(rows):
         raise UserError(f"none of the {len(rows)} file(s) could be decoded (see {output})")
-    return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
-    return run_main(_predict, argv, defaults=DEFAULTS, required=("ckpt_path", "input"))
+def _job(cfg: DictConfig) -> None:
+    predict(cfg.ckpt_path, cfg.input, cfg.output, cfg.device)
+
+
+#: ``python -m genre_lightning.predict`` / ``genre-lightning-predict``.
+main = hydra_app("predict", _job)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -15,6 +15,10 @@ LIGHTNING_NOISE = (
     "💡 Tip:",
     "Trainer already configured with model summary callbacks",
 )
+#: torch.onnx's exporter (logger ``torch.onnx._internal.exporter._registration``) registers
+#: torchvision's detection operators when it builds its op table, and says so, four lines, when
+#: torchvision is not installed; no model of this package uses them.
+ONNX_NOISE = ("torchvision is not installed",)
 #: Warnings raised inside libraries about their own internals.
 WARNING_NOISE = (
     # pytorch_lightning's _pytree calls a torch API that torch deprecated (fixed upstream).
@@ -37,7 +41,13 @@ def silence_known_noise() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropMessages) for f in logger.filters):
             logger.addFilter(_DropMessages(LIGHTNING_NOISE))
+    onnx = logging.getLogger("torch.onnx._internal.exporter._registration")
+    if not any(isinstance(f, _DropMessages) for f in onnx.filters):
+        onnx.addFilter(_DropMessages(ONNX_NOISE))
     for message in WARNING_NOISE:
         warnings.filterwarnings("ignore", message=message)
-    # Optuna's RDB storage runs alembic migrations, which log at INFO on every start.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Optuna's RDB storage runs alembic migrations, which log at INFO on every start; the ONNX
+    # exporter's graph passes (onnxscript, onnx_ir) log each rewrite and removal at INFO, which
+    # Hydra's logging setup would print.
+    for name in ("alembic", "onnxscript", "onnx_ir"):
+        logging.getLogger(name).setLevel(logging.WARNING)

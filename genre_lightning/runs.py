@@ -1,14 +1,18 @@
 """The one owner of a run directory's layout and of the ``metrics.json`` keys.
 
-Every tool writes and reads a run through this module: training (one run per job), evaluate
-(its own run directory), sweep summaries, reports and the walkthrough notebook. A training run
-directory (``outputs/<date>/<time>`` or one job of a multirun) holds::
+Every tool writes and reads a run through this module: training (one run per job), the tools
+(each run in its own directory), sweep summaries, reports and the walkthrough notebook. A
+training run directory (``outputs/<date>/<time>`` or one job of a multirun) holds::
 
     .hydra/config.yaml   the composed config (and overrides.yaml, hydra.yaml)
     metrics.json         the keys below
     split.csv            where each track went (track, genre, part, path)
     checkpoints/         best.ckpt (best val/acc, the one tested) and last.ckpt (latest epoch)
     tensorboard/         event files
+
+A tool's run directory (``outputs/<tool>/<date>/<time>``) holds ``.hydra/``, ``<tool>.log`` and
+its results: ``predictions.csv`` (predict); ``metrics.json`` and ``confusion_matrix.png``
+(evaluate); ``model.onnx`` or ``model.torchscript.pt`` and its ``.json`` (export).
 
 The configs name these places through the ``gl_run`` resolver (``${gl_run:checkpoints}``), so
 this file is the only place that spells them.
@@ -37,6 +41,9 @@ LAYOUT = {
     "hydra": ".hydra",
     "confusion_matrix": "confusion_matrix.png",
     "predictions": "predictions.csv",
+    # export: the model file of each format (and <name>.json beside it)
+    "onnx": "model.onnx",
+    "torchscript": "model.torchscript.pt",
 }
 #: Checkpoint file stems inside ``checkpoints/`` (ModelCheckpoint's ``filename``).
 BEST, LAST = "best", "last"
@@ -55,6 +62,9 @@ EPOCHS = "epochs"
 SEED = "seed"
 NUM_CLIPS = "num_clips"
 SKIPPED_FILES = "skipped_files"
+#: evaluate: the data config that was tested (the checkpoint's with the changes given, or a
+#: data option composed as training does).
+DATA_CONFIG = "data_config"
 #: The numbers a sweep or a report compares runs by, in that order.
 RESULTS = (VAL_ACC_BEST, TEST_ACC, TEST_F1_MACRO)
 

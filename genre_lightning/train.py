@@ -85,7 +85,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         runs.NUM_CLIPS: {part: ds.num_tracks for part, ds in datamodule.datasets.items()},
         runs.SKIPPED_FILES: [p for p, _ in datamodule.skipped],
     }
-    if _is_rank_zero():
+    if _is_rank_zero():  # with DDP every rank gets here: one file, one final line
         run.write_metrics(metrics)
         log.info(
             "test/acc %.4f  test/f1_macro %.4f  val/acc_best %s  -> %s",

@@ -130,6 +130,23 @@ def run_cli(
     )
 
 
+def start_cli(
+    args: Sequence[str], cwd: Path, module: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start ``python -m <module> ARGS`` like :func:`run_cli`, without waiting for it.
+
+    Several started together overlap their (seconds-long) imports; ``.communicate()`` waits.
+    """
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HYDRA_FULL_ERROR": "0", **(env or {})},
+    )
+
+
 def run_tiny(run: Path, data_dir: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
     """A one-epoch, two-batch run of the tiny demo into ``run`` (``hydra.run.dir``)."""
     args = [*TINY, "trainer.max_epochs=1", "+trainer.limit_train_batches=2", *overrides]

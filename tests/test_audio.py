@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import torchaudio.functional as AF
 
 from genre_lightning.audio import (
     AudioDecodeError,
+    StreamingResampler,
+    WindowReader,
     fix_length,
     from_int16,
     load_audio,
@@ -66,3 +69,49 @@ def test_to_int16_clips_out_of_range() -> None:
     out = to_int16(torch.tensor([-2.0, -1.0, 0.0, 1.0, 2.0]))
     assert out.tolist() == [-32768, -32768, 0, 32767, 32767]
     assert np.issubdtype(out.numpy().dtype, np.int16)
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(44100, 2), (48000, 1), (8000, 2), (22050, 1)])
+def test_window_reader_gives_load_audio_s_samples(tmp_path: Path, rate: int, channels: int) -> None:
+    path = tmp_path / "noise.wav"
+    noise = np.random.default_rng(rate).standard_normal((int(rate * 3.3), channels)) * 0.2
+    sf.write(path, noise.astype(np.float32), rate)
+    whole = load_audio(path)
+    # Blocks of 777 frames: block edges fall everywhere relative to windows and filter frames.
+    reader = WindowReader(path, 22050, 22050, block_frames=777)
+    windows = list(reader)
+    assert reader.samples == whole.numel() and reader.windows == len(windows) == 3
+    assert all(length == 22050 for _, length in windows)
+    # The same samples up to float32 rounding of the resampling filters.
+    torch.testing.assert_close(
+        torch.cat([w for w, _ in windows]), whole[: 3 * 22050], atol=1e-5, rtol=0
+    )
+
+
+def test_resampler_fed_in_pieces_equals_one_call() -> None:
+    signal = torch.randn(10_007, generator=torch.Generator().manual_seed(0))
+    resampler = StreamingResampler(44100, 22050)
+    pieces = [resampler.feed(part.numpy()) for part in signal.split(1000)]
+    got = np.concatenate([*pieces, resampler.flush()])
+    expected = AF.resample(signal, 44100, 22050).numpy()
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_short_recording_is_one_padded_window(tmp_path: Path) -> None:
+    write_tone(tmp_path / "short.wav", seconds=0.25)
+    windows = list(WindowReader(tmp_path / "short.wav", 22050, 22050))
+    assert len(windows) == 1 and windows[0][1] == 5512
+    assert windows[0][0][5512:].eq(0).all() and windows[0][0][:5512].abs().max() > 0.4
+
+
+def test_window_reader_says_why_a_file_is_unusable(tmp_path: Path) -> None:
+    (tmp_path / "text.wav").write_text("not audio")
+    with pytest.raises(AudioDecodeError, match="cannot decode audio") as err:
+        list(WindowReader(tmp_path / "text.wav", 22050, 22050))
+    assert "Error opening" not in err.value.reason  # libsndfile's words, not soundfile's prefix
+    sf.write(tmp_path / "empty.wav", np.zeros((0, 1), np.float32), 22050)
+    with pytest.raises(AudioDecodeError, match="holds no samples"):
+        list(WindowReader(tmp_path / "empty.wav", 22050, 22050))
+    with pytest.raises(AudioDecodeError, match=r"cannot read the file \(No such file"):
+        list(WindowReader(tmp_path / "gone.wav", 22050, 22050))

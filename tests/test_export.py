@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from genre_lightning import runs
 from genre_lightning.audio import fix_length, load_audio
-from genre_lightning.export import main
+from genre_lightning.errors import UserError
+from genre_lightning.export import export
 from genre_lightning.inference import Classifier, load_classifier
 
 from .conftest import BLUES, run_cli
+
+MODULE = "genre_lightning.export"
 
 HAS_ORT = importlib.util.find_spec("onnxruntime") is not None
 HAS_ONNXSCRIPT = importlib.util.find_spec("onnxscript") is not None
@@ -64,27 +70,24 @@ def test_onnx_cli_matches_pytorch(
 ) -> None:
     import onnxruntime
 
-    proc = run_cli(
-        [
-            f"ckpt_path={gtzan_ckpt}",
-            "format=onnx",
-            f"exporter={exporter}",
-            f"output={tmp_path / 'm.onnx'}",
-        ],
-        cwd=tmp_path,
-        module="genre_lightning.export",
-    )
+    # No output=: the model goes into this run's own directory under outputs/export/.
+    proc = run_cli([f"ckpt_path={gtzan_ckpt}", f"exporter={exporter}"], tmp_path, MODULE)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    (path,) = (tmp_path / "outputs" / "export").glob(f"*/*/{runs.LAYOUT['onnx']}")
+    assert f"exported onnx -> {path}" in proc.stdout
     assert "check: exported logits differ" in proc.stdout
-    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
+    # The exporters' own chatter (torchvision's missing ops, graph passes) is not shown.
+    assert proc.stderr == "" and proc.stdout.count("\n") == 2, (proc.stdout, proc.stderr)
+    session = onnxruntime.InferenceSession(str(path))
     expected = _reference(gtzan, real_clips)
     for batch in (real_clips[:1], real_clips):  # the batch axis is dynamic
         got = session.run(["logits"], {"waveform": batch.numpy()})[0]
         _assert_close(got, expected[: len(batch)])
 
-    meta = json.loads((tmp_path / "m.onnx.json").read_text())
+    meta = json.loads(path.with_name(path.name + ".json").read_text())
     assert meta["class_names"] == gtzan.class_names and meta["sample_rate"] == 22050
     assert meta["input"]["shape"] == ["batch", 662_688] and meta["format"] == "onnx"
+    assert meta["exporter"] == exporter
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
@@ -92,10 +95,9 @@ def test_torchscript_matches_pytorch(
     gtzan: Classifier,
     gtzan_ckpt: Path,
     real_clips: torch.Tensor,
+    tmp_path: Path,
 ) -> None:
-    # Default output: beside the checkpoint.
-    assert main([f"ckpt_path={gtzan_ckpt}", "format=torchscript"]) == 0
-    path = gtzan_ckpt.with_suffix(".torchscript.pt")
+    path = export(gtzan_ckpt, "torchscript", tmp_path / "models" / "genre.pt")
     loaded = torch.jit.load(str(path))
     with torch.no_grad():
         got = loaded(real_clips).numpy()
@@ -103,8 +105,21 @@ def test_torchscript_matches_pytorch(
     assert json.loads(path.with_name(path.name + ".json").read_text())["format"] == "torchscript"
 
 
-def test_bad_format(gtzan_ckpt: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([f"ckpt_path={gtzan_ckpt}", "format=tflite"]) == 2
-    assert "format=tflite: use format=onnx|torchscript" in capsys.readouterr().err
-    assert main([f"ckpt_path={gtzan_ckpt}"]) == 2
-    assert "missing format=" in capsys.readouterr().err
+def test_bad_settings_and_outputs_are_refused_before_the_checkpoint_is_read(
+    tmp_path: Path,
+) -> None:
+    unread = tmp_path / "not-read.ckpt"
+    with pytest.raises(UserError, match=re.escape("format=tflite: use format=onnx|torchscript")):
+        export(unread, "tflite", tmp_path / "m")
+    with pytest.raises(UserError, match=re.escape("exporter=tvm: use exporter=auto|dynamo|legacy")):
+        export(unread, "onnx", tmp_path / "m", exporter="tvm")
+    with pytest.raises(UserError, match=r"is a folder, but output names the file to write"):
+        export(unread, "onnx", tmp_path)
+    assert f"output={tmp_path / 'model.onnx'}" in _message(lambda: export(unread, "onnx", tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+def _message(call: Callable[[], object]) -> str:
+    with pytest.raises(UserError) as err:
+        call()
+    return str(err.value)

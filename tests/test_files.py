@@ -12,9 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from genre_lightning.errors import UserError
 from genre_lightning.files import (
     atomic_folder,
+    check_writable,
+    partial_path,
     remove_stale_temps,
+    streaming_write,
     write_csv_atomic,
     write_json_atomic,
     write_text_atomic,
@@ -91,3 +95,44 @@ def test_atomic_folder_appears_whole_or_not_at_all(tmp_path: Path) -> None:
         assert not target.exists()
     assert (target / "a.txt").read_text() == "1"
     assert [p.name for p in tmp_path.iterdir()] == ["set"]
+
+
+def test_streamed_rows_stay_in_partial_after_a_failure(tmp_path: Path) -> None:
+    path = tmp_path / "predictions.csv"
+    path.write_text("an earlier, complete result\n")
+    with pytest.raises(RuntimeError), streaming_write(path, encoding="utf-8") as f:
+        f.write("row 1\n")
+        f.flush()
+        raise RuntimeError("a later file fails hard")
+    assert partial_path(path).read_text() == "row 1\n"
+    assert path.read_text() == "an earlier, complete result\n"  # replaced only when complete
+    with streaming_write(path, encoding="utf-8") as f:  # a rerun starts afresh
+        f.write("row 1\nrow 2\n")
+    assert path.read_text() == "row 1\nrow 2\n" and not partial_path(path).exists()
+
+
+def test_output_places_are_checked_before_any_work(tmp_path: Path) -> None:
+    (tmp_path / "file.txt").write_text("x")
+    assert check_writable(tmp_path / "new" / "deeper" / "a.csv", "output") == (
+        tmp_path / "new" / "deeper" / "a.csv"
+    )
+    assert not (tmp_path / "new").exists()  # checked, not created
+    cases = [
+        (tmp_path, False, "is a folder, but output names the file to write"),
+        (tmp_path / "file.txt", True, "is a file, but output names a folder"),
+        (tmp_path / "file.txt" / "a" / "b.csv", False, f"{tmp_path / 'file.txt'} is a file"),
+        # /proc refuses new files even to root, whatever its permission bits say.
+        (Path("/proc/genre_lightning/out.csv"), False, "cannot create files in /proc"),
+    ]
+    for path, folder, message in cases:
+        with pytest.raises(UserError, match=r"^output=") as err:
+            check_writable(path, "output", folder=folder)
+        assert message in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]  # the probe is gone
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "ro").mkdir(mode=0o555)
+    with pytest.raises(UserError, match="Permission denied"):
+        check_writable(tmp_path / "ro" / "a.csv", "output")

@@ -12,11 +12,10 @@ import pytest
 import torch
 
 from genre_lightning.audio import fix_length, load_audio
-from genre_lightning.cli import parse_args
 from genre_lightning.errors import UserError
 from genre_lightning.features.dft import DftMelSpectrogram, with_dft_stft
 from genre_lightning.features.mel import MelFeatures
-from genre_lightning.inference import Classifier, load_classifier
+from genre_lightning.inference import Classifier, load_classifier, resolve_device
 
 from .conftest import BLUES
 
@@ -88,31 +87,6 @@ def test_weights_of_another_network_are_refused(tiny_ckpt: Path) -> None:
         load_classifier(tiny_ckpt, net_config={"_target_": "no.such.Net"})
 
 
-def test_parse_args() -> None:
-    defaults = {"ckpt_path": None, "input": None, "check": True, "opset": 17}
-    args = parse_args(
-        ["ckpt_path=a.ckpt", "input=01", "check=false", "opset=18", "data.class_names=[a,b]"],
-        defaults,
-        required=["ckpt_path"],
-        open_groups=["data"],
-    )
-    assert args == {
-        "ckpt_path": "a.ckpt",
-        "input": "01",  # a file name stays text
-        "check": False,
-        "opset": 18,
-        "data": {"class_names": ["a", "b"]},
-    }
-    with pytest.raises(UserError, match="unknown key 'inputs'"):
-        parse_args(["inputs=x"], defaults)
-    with pytest.raises(UserError, match="missing ckpt_path="):
-        parse_args(["input=x"], defaults, required=["ckpt_path"])
-    with pytest.raises(UserError, match="expected key=value"):
-        parse_args(["a.ckpt"], defaults)
-    with pytest.raises(UserError, match="expected true or false"):
-        parse_args(["check=maybe"], defaults)
-
-
 def test_checkpoint_from_before_the_restructure_still_loads() -> None:
     # Written by the code of 2026-11-25 (flat package, network config with num_classes in the
     # yaml); the JSON holds what that code's classify() gave on a fixed noise input.
@@ -125,3 +99,23 @@ def test_checkpoint_from_before_the_restructure_still_loads() -> None:
     torch.testing.assert_close(
         classifier.classify(wave), torch.tensor(expected["probabilities"]), rtol=1e-5, atol=1e-6
     )
+
+
+def test_windows_stream_gives_what_classify_gives(tiny: Classifier) -> None:
+    wave = 0.3 * torch.randn(44100 * 20 + 777, generator=torch.Generator().manual_seed(3))
+    # 20 windows: more than one batch of WINDOW_BATCH, so the sum runs over batches.
+    windows = ((w, 44100) for w in wave[: 20 * 44100].split(44100))
+    torch.testing.assert_close(tiny.classify_windows(windows), tiny.classify(wave))
+    with pytest.raises(ValueError, match="no windows"):
+        tiny.classify_windows([])
+
+
+def test_device_names() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    for bad in ("gpu", "cuda:x", "tpu"):
+        with pytest.raises(UserError, match=f"device={bad}: use device=auto, cpu, cuda or cuda:N"):
+            resolve_device(bad)
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    with pytest.raises(UserError, match=f"device=cuda:{count}, but"):
+        resolve_device(f"cuda:{count}")

@@ -1,105 +1,279 @@
-"""predict.py: a folder of recordings (good, broken, any length) to one CSV row each."""
+"""predict.py: recordings of any kind to one CSV row each, streamed, in bounded memory.
+
+Every run here is the real CLI in a subprocess (``python -m genre_lightning.predict``), except
+where a test says otherwise.
+"""
 
 from __future__ import annotations
 
 import csv
+import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from genre_lightning.audio import load_audio
+from genre_lightning.errors import UserError
+from genre_lightning.files import partial_path
 from genre_lightning.inference import load_classifier
-from genre_lightning.predict import main
+from genre_lightning.predict import COLUMNS, predict, shown
 
-from .conftest import run_cli, write_tone
+from .conftest import TINY, _train, run_cli, start_cli, write_tone
+
+MODULE = "genre_lightning.predict"
+#: A file name that is not valid UTF-8 (Latin-1 "café" and a stray byte).
+NON_UTF8 = b"caf\xe9 \xff.wav"
 
 
 def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with open(path, newline="") as f:
+    # The names are written as the file system holds them: read them back the same way.
+    with open(path, newline="", encoding="utf-8", errors="surrogateescape") as f:
         reader = csv.DictReader(f)
         return list(reader.fieldnames or []), list(reader)
 
 
+def _make_unreadable(path: Path) -> str:
+    """A file the process cannot read; returns the reason the OS gives."""
+    if os.geteuid() != 0:
+        write_tone(path)
+        path.chmod(0)
+        return "Permission denied"
+    # Root reads any file; /proc/self/mem cannot be read from its start by anyone.
+    path.symlink_to("/proc/self/mem")
+    return "Input/output error"
+
+
 @pytest.fixture
-def music(tmp_path: Path, data_dir: Path) -> Path:
-    """Two training clips, a long and a short tone, a broken file and a non-audio file."""
+def music(tmp_path: Path, data_dir: Path) -> tuple[Path, str]:
+    """Training clips (one under a non-UTF-8 name), a long and a short tone, a broken file,
+    an unreadable file and a non-audio file; and the reason the unreadable one gives."""
     folder = tmp_path / "music"
     folder.mkdir()
     for genre in ("drone", "swing"):
         shutil.copy(sorted((data_dir / "synthetic").glob(f"synthetic-*/{genre}/*.wav"))[0], folder)
-    write_tone(folder / "sub" / "long.flac", seconds=5.0)
+    shutil.copy(folder / "drone.00000.wav", os.fsdecode(bytes(folder) + b"/" + NON_UTF8))
+    write_tone(folder / "sub" / "long.flac", seconds=5.0, sr=44100, channels=2)
     write_tone(folder / "sub" / "short.wav", seconds=0.5)
     (folder / "broken.wav").write_bytes(b"RIFF\x00\x00 junk, not audio")
+    reason = _make_unreadable(folder / "locked.wav")
     (folder / "notes.txt").write_text("not audio, not listed")
-    return folder
+    return folder, reason
 
 
-def test_cli_writes_one_row_per_file(tiny_ckpt: Path, music: Path, tmp_path: Path) -> None:
-    out = tmp_path / "preds.csv"
-    proc = run_cli(
-        [f"ckpt_path={tiny_ckpt}", f"input={music}", f"output={out}", "device=cpu"],
-        cwd=tmp_path,
-        module="genre_lightning.predict",
-    )
+def test_cli_writes_one_row_per_file_into_its_run_dir(
+    tiny_ckpt: Path, music: tuple[Path, str], tmp_path: Path
+) -> None:
+    folder, unreadable = music
+    proc = run_cli([f"ckpt_path={tiny_ckpt}", f"input={folder}", "device=cpu"], tmp_path, MODULE)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "classified 4 of 5 file(s)" in proc.stdout and "broken.wav" in proc.stdout
+    # The default output: this run's own directory under outputs/predict/.
+    (out,) = (tmp_path / "outputs" / "predict").glob("*/*/predictions.csv")
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d/\d\d-\d\d-\d\d-\d{6}", out.parent.relative_to(out.parents[2]).as_posix()
+    )
+    assert (out.parent / "predict.log").is_file() and not partial_path(out).exists()
+    assert f"classified 5 of 7 file(s) -> {out}" in proc.stdout
+    assert "sub/long.flac: 2 windows, 4.0 of 5.0 s" in proc.stdout
 
     classifier = load_classifier(tiny_ckpt)
     columns, rows = _read(out)
-    assert columns == ["file", "genre", "confidence", "error", *classifier.class_names]
-    names = [Path(r["file"]).relative_to(music).as_posix() for r in rows]
-    assert names == sorted(names) and "notes.txt" not in names and len(names) == 5
-    for row in rows:
-        if row["file"].endswith("broken.wav"):
-            assert row["error"] and not row["genre"] and not row["confidence"]
-            assert all(row[n] == "" for n in classifier.class_names)
+    assert columns == [*COLUMNS, *classifier.class_names]
+    by_name = {os.fsencode(Path(r["file"]).relative_to(folder)): r for r in rows}
+    assert list(by_name) == sorted(by_name) and len(rows) == 7 and b"notes.txt" not in by_name
+    assert by_name[b"broken.wav"]["error"].startswith("cannot decode audio (")
+    assert by_name[b"locked.wav"]["error"] == f"cannot read the file ({unreadable})"
+    for name in (b"broken.wav", b"locked.wav"):
+        row = by_name[name]
+        assert not row["genre"] and not row["windows"]
+        assert all(row[n] == "" for n in classifier.class_names)
+    assert (by_name[b"sub/long.flac"]["windows"], by_name[b"sub/long.flac"]["seconds"]) == (
+        "2",
+        "5.000",
+    )
+    assert (by_name[b"sub/short.wav"]["windows"], by_name[b"sub/short.wav"]["seconds"]) == (
+        "1",
+        "0.500",
+    )
+    for name, row in by_name.items():
+        if row["error"]:
             continue
         probs = torch.tensor([float(row[n]) for n in classifier.class_names])
-        assert not row["error"] and float(probs.sum()) == pytest.approx(1.0, abs=1e-4)
+        assert float(probs.sum()) == pytest.approx(1.0, abs=1e-4)
         assert row["genre"] == classifier.class_names[int(probs.argmax())]
         assert float(row["confidence"]) == pytest.approx(float(probs.max()), abs=1e-5)
-        # The CSV holds exactly what the library computes for the file.
-        expected = classifier.classify(load_audio(row["file"], classifier.sample_rate))
+        # The streamed, windowed decode gives what the library gives for the whole file.
+        expected = classifier.classify(load_audio(folder / os.fsdecode(name)))
         torch.testing.assert_close(probs, expected, atol=1e-5, rtol=0)
+    # The non-UTF-8 name is the very file: its bytes went into the CSV unchanged...
+    assert by_name[NON_UTF8]["genre"] == by_name[b"drone.00000.wav"]["genre"]
+    # ...and the console shows it escaped (printing it as is would raise UnicodeEncodeError).
+    assert shown(os.fsdecode(NON_UTF8)) == "caf\\xe9 \\xff.wav"
 
 
-def test_nothing_decodable_exits_2(
-    tiny_ckpt: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+def test_multirun_predicts_each_input(tiny_ckpt: Path, tmp_path: Path, data_dir: Path) -> None:
+    clips = sorted((data_dir / "synthetic").glob("synthetic-*/*/*.00000.wav"))
+    for folder, clip in zip(("a", "b"), clips[:2], strict=True):
+        (tmp_path / folder).mkdir()
+        shutil.copy(clip, tmp_path / folder)
+    proc = run_cli(["-m", f"ckpt_path={tiny_ckpt}", "input=a,b", "device=cpu"], tmp_path, MODULE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = sorted((tmp_path / "outputs" / "predict" / "multirun").glob("*/*/*/predictions.csv"))
+    assert [p.parent.name for p in jobs] == ["0", "1"]
+    for job, folder, clip in zip(jobs, ("a", "b"), clips[:2], strict=True):
+        (row,) = _read(job)[1]
+        assert row["file"] == f"{folder}/{clip.name}" and row["genre"]
+
+
+def test_bad_outputs_are_refused_before_any_work(tmp_path: Path) -> None:
+    # Not a checkpoint: were it read before the output is checked, the error would say so.
+    (tmp_path / "garbage.ckpt").write_text("not a checkpoint")
+    write_tone(tmp_path / "in" / "a.wav")
+    (tmp_path / "file.txt").write_text("x")
+    common = ["ckpt_path=garbage.ckpt", "input=in"]
+    cases = {
+        "a folder": (["output=in"], "output=in: is a folder, but output names the file"),
+        "under a file": (["output=file.txt/p.csv"], "file.txt is a file, so nothing can be"),
+        "unwritable": (["output=/proc/gl/p.csv"], "output=/proc/gl/p.csv: cannot create files"),
+    }
+    started = {k: start_cli([*common, *extra], tmp_path, MODULE) for k, (extra, _) in cases.items()}
+    for case, proc in started.items():
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 2, (case, err)
+        assert err.startswith("error: ") and err.count("\n") == 1, (case, err)
+        assert cases[case][1] in err, (case, err)
+    assert not list(tmp_path.glob("**/*.csv*")) and not list(tmp_path.glob("in/*.csv*"))
+
+
+def test_the_check_comes_before_any_import_of_torch(tmp_path: Path) -> None:
+    # In-process: the output check runs first, so nothing heavy is needed to refuse.
+    code = (
+        "import sys\nfrom genre_lightning.predict import predict\n"
+        "try:\n    predict('x.ckpt', 'in', '/proc/gl/p.csv')\n"
+        "except Exception as e:\n    print(type(e).__name__, 'torch' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.strip() == "UserError False", proc.stderr
+
+
+def _rows_in(path: Path) -> int:
+    """Complete rows in a CSV being written (a last line without its newline is not one)."""
+    if not path.exists():
+        return 0
+    return max(0, path.read_bytes().count(b"\n") - 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM])
+def test_rows_survive_a_stop_midway(
+    stop: signal.Signals, tiny_ckpt: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    clip = sorted((data_dir / "synthetic").glob("synthetic-*/drone/*.wav"))[0]
+    (tmp_path / "in").mkdir()
+    for i in range(400):  # 400 names of one clip: classifying them all takes a while
+        os.link(clip, tmp_path / "in" / f"{i:03d}.wav")
+    out = tmp_path / "p.csv"
+    proc = start_cli([f"ckpt_path={tiny_ckpt}", "input=in", f"output={out}"], tmp_path, MODULE)
+    deadline = time.monotonic() + 240
+    while _rows_in(partial_path(out)) < 5 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(stop)
+    _, err = proc.communicate(timeout=120)
+
+    assert not out.exists()  # the final name only appears when every file has its row
+    _, rows = _read(partial_path(out))
+    assert len(rows) >= 5 and len(rows) < 400, "stopped too late to test anything"
+    complete = [r for r in rows if r["drone"]]  # SIGKILL may cut the very last row short
+    assert len(complete) >= len(rows) - 1
+    assert [r["file"] for r in complete] == [f"in/{i:03d}.wav" for i in range(len(complete))]
+    assert all(r["genre"] == complete[0]["genre"] and not r["error"] for r in complete)
+    if stop == signal.SIGTERM:  # handled: it says where the rows are, and exits 143
+        assert proc.returncode == 143
+        assert err.strip().endswith(
+            f"interrupted: stopped after {len(rows)} of 400 file(s); their rows are in "
+            f"{partial_path(out)}"
+        )
+
+
+def test_nothing_decodable_is_an_error_and_the_csv_says_why(
+    tiny_ckpt: Path, tmp_path: Path
 ) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "bad.au").write_bytes(b".snd garbage")
     out = tmp_path / "preds.csv"
-    assert main([f"ckpt_path={tiny_ckpt}", f"input={tmp_path / 'in'}", f"output={out}"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: none of the 1 file(s) could be decoded")
-    assert "Traceback" not in err
-    assert _read(out)[1][0]["error"]  # the CSV still says why
+    with pytest.raises(UserError, match=r"none of the 1 file\(s\) could be decoded"):
+        predict(tiny_ckpt, tmp_path / "in", out)
+    assert _read(out)[1][0]["error"].startswith("cannot decode audio")
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["input=x"], "missing ckpt_path="),
-        (["ckpt_path=x.ckpt", "input=x", "outptu=y"], "unknown key 'outptu'"),
-        (["ckpt_path=x.ckpt", "input=nowhere"], "input=nowhere: no such file or directory"),
-    ],
-)
-def test_usage_errors(
-    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(args) == 2
-    assert message in capsys.readouterr().err
-
-
-def test_empty_folder_and_missing_checkpoint(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main([f"ckpt_path={tmp_path / 'x.ckpt'}", f"input={tmp_path}"]) == 2
-    assert "no audio files" in capsys.readouterr().err
+def test_missing_input_and_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"input=.*nowhere: no such file or directory"):
+        predict(tmp_path / "x.ckpt", tmp_path / "nowhere", tmp_path / "p.csv")
+    with pytest.raises(UserError, match="no audio files"):
+        predict(tmp_path / "x.ckpt", tmp_path, tmp_path / "p.csv")
     write_tone(tmp_path / "a.wav")
-    assert main([f"ckpt_path={tmp_path / 'x.ckpt'}", f"input={tmp_path}"]) == 2
-    assert "no checkpoint file at" in capsys.readouterr().err
+    with pytest.raises(UserError, match="no checkpoint file at"):
+        predict(tmp_path / "x.ckpt", tmp_path, tmp_path / "p.csv")
+
+
+@pytest.fixture(scope="module")
+def mfcc_ckpt(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """The MFCC baseline on the tiny set: classifying an hour of 2 s windows takes seconds."""
+    overrides = [
+        *TINY,
+        "model=mfcc_linear",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=2",
+    ]
+    return _train("mfcc", tmp_path_factory, data_dir, overrides)
+
+
+def _peak_rss(args: list[str], cwd: Path) -> tuple[int, float]:
+    """Run the CLI; return its exit status and peak resident memory (MiB)."""
+    # One thread: the per-window work is small, and on a busy 2-core machine thread hand-offs
+    # would make the hour take minutes. It changes nothing about memory.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0"}
+    proc = subprocess.Popen([sys.executable, "-m", MODULE, *args], cwd=cwd, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss / 1024  # kilobytes on Linux
+
+
+def _write_sparse_hour(path: Path, seconds: int, rate: int = 44100) -> None:
+    """Stereo FLAC, written 10 s at a time: silence with a 2 s tone every 5 minutes."""
+    t = np.arange(2 * rate) / rate
+    with sf.SoundFile(path, "w", rate, 2, format="FLAC", subtype="PCM_16") as f:
+        for block in range(seconds // 10):
+            data = np.zeros((10 * rate, 2), np.float32)
+            if block % 30 == 0:
+                data[: 2 * rate] = 0.3 * np.sin(2 * np.pi * (220 + block) * t)[:, None]
+            f.write(data)
+
+
+@pytest.mark.slow
+def test_an_hour_is_classified_in_bounded_memory(mfcc_ckpt: Path, tmp_path: Path) -> None:
+    (tmp_path / "short").mkdir()
+    (tmp_path / "long").mkdir()
+    _write_sparse_hour(tmp_path / "short" / "10s.flac", 10)
+    _write_sparse_hour(tmp_path / "long" / "hour.flac", 3600)
+    args = [f"ckpt_path={mfcc_ckpt}", "device=cpu"]
+    status, short_peak = _peak_rss([*args, "input=short", "output=short.csv"], tmp_path)
+    assert status == 0
+    status, long_peak = _peak_rss([*args, "input=long", "output=long.csv"], tmp_path)
+    assert status == 0
+
+    (row,) = _read(tmp_path / "long.csv")[1]
+    assert (row["seconds"], row["windows"], row["error"]) == ("3600.000", "1800", "")
+    # Decoding the whole file would hold its 159 million float32 stereo frames (1.2 GiB) at
+    # once, before the mono mix and the resampled copy. Block by block it stays near the
+    # memory of classifying 10 seconds.
+    whole_file = 3600 * 44100 * 2 * 4 / 2**20
+    assert long_peak - short_peak < whole_file / 4, (short_peak, long_peak)

@@ -1,4 +1,4 @@
-"""report.py: recipes over seeds or folds, summarised as mean ± std."""
+"""report.py: recipes over seeds or folds, summarised as mean ± std, merged into one report."""
 
 from __future__ import annotations
 
@@ -8,58 +8,147 @@ import statistics
 from pathlib import Path
 
 import pytest
+import yaml
 
-from genre_lightning.report import main
+from genre_lightning.errors import UserError
+from genre_lightning.report import make_report
 
-from .conftest import TINY
+from .conftest import TINY, run_cli
+
+#: What `make report` passes to every run: long, and the same for every row.
+COMMON = [
+    "data.fold=0,1,2",
+    "data.root=/work/shared/gtzan-sample",
+    "data.cache_dir=/work/main/outputs/cache",
+    "data.split=kfold",
+    "data.num_folds=5",
+    "trainer.max_epochs=40",
+]
 
 
-def test_collect_only_summarises_existing_runs(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _fake_sweep(out: Path, recipe: str, accs: list[float], task: list[str] | None = None) -> None:
+    """A finished multirun of ``recipe`` under ``out``: metrics.json per job, multirun.yaml."""
+    for job, acc in enumerate(accs):
+        (out / recipe / str(job)).mkdir(parents=True)
+        metrics = {"test/acc": acc, "test/f1_macro": acc / 2, "val/acc_best": acc}
+        (out / recipe / str(job) / "metrics.json").write_text(json.dumps(metrics))
+    if task is not None:
+        record = {"hydra": {"overrides": {"task": [f"experiment={recipe}", *task]}}}
+        (out / recipe / "multirun.yaml").write_text(yaml.safe_dump(record))
+
+
+def _rows(out: Path) -> list[dict[str, str]]:
+    with open(out / "report.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_collect_only_summarises_existing_runs(tmp_path: Path) -> None:
     values = {"a": [0.5, 0.7, 0.9], "b": [0.2, 0.2]}
     for recipe, accs in values.items():
-        for job, acc in enumerate(accs):
-            (tmp_path / recipe / str(job)).mkdir(parents=True)
-            metrics = {"test/acc": acc, "test/f1_macro": acc / 2, "val/acc_best": acc}
-            (tmp_path / recipe / str(job) / "metrics.json").write_text(json.dumps(metrics))
-    assert main(["--recipes", "a", "b", "--out", str(tmp_path), "--collect-only"]) == 0
-    with open(tmp_path / "report.csv") as f:
-        rows = list(csv.DictReader(f))
+        _fake_sweep(tmp_path, recipe, accs, COMMON)
+    make_report(["a", "b"], tmp_path, collect_only=True)
+    rows = _rows(tmp_path)
     assert float(rows[0]["test/acc mean"]) == pytest.approx(0.7)
     assert float(rows[0]["test/acc std"]) == pytest.approx(statistics.stdev(values["a"]))
     assert rows[1]["runs"] == "2" and float(rows[1]["test/acc std"]) == 0.0
-    assert "| a | 3 | 0.700 ± 0.200 |" in (tmp_path / "report.md").read_text()
+    markdown = (tmp_path / "report.md").read_text()
+    assert "| a | 3 | 0.700 ± 0.200 |" in markdown
+    record = json.loads((tmp_path / "report.json").read_text())
+    assert record["rows"][0]["test/acc"]["values"] == values["a"]
+    assert record["rows"][0]["overrides"] == ["experiment=a", *COMMON]
 
 
-def test_missing_runs_are_an_error(tmp_path: Path) -> None:
-    assert main(["--recipes", "nothing", "--out", str(tmp_path), "--collect-only"]) == 2
+def test_tables_show_only_what_differs_between_rows(tmp_path: Path) -> None:
+    _fake_sweep(tmp_path, "a", [0.5, 0.6], COMMON)
+    _fake_sweep(tmp_path, "b", [0.4], COMMON)
+    make_report(["a", "b"], tmp_path, collect_only=True)
+    # Nothing but the recipe differs: no overrides column, the shared command once, below.
+    markdown = (tmp_path / "report.md").read_text()
+    table = [line for line in markdown.splitlines() if line.startswith("|")]
+    assert table[0] == "| recipe | runs | test acc | test macro F1 | best val acc |"
+    assert max(map(len, table)) < 80
+    assert markdown.count("data.cache_dir=") == 1
+    assert "python -m genre_lightning -m experiment=RECIPE data.fold=0,1,2 data.root=" in markdown
+    assert all(row["overrides"] == "" for row in _rows(tmp_path))
+
+    # A recipe run with other settings: its row shows how it differs, nothing else repeats.
+    _fake_sweep(tmp_path, "c", [0.9], [*COMMON[:-1], "trainer.max_epochs=80"])
+    make_report(["c"], tmp_path, collect_only=True)
+    rows = {row["recipe"]: row for row in _rows(tmp_path)}
+    assert rows["a"]["overrides"] == rows["b"]["overrides"] == "trainer.max_epochs=40"
+    assert rows["c"]["overrides"] == "trainer.max_epochs=80"
+    markdown = (tmp_path / "report.md").read_text()
+    assert "| c | 1 | `trainer.max_epochs=80` | 0.900 ± 0.000 |" in markdown
+    assert markdown.count("data.cache_dir=") == 1
+
+
+def test_collect_only_merges_into_the_existing_report(tmp_path: Path) -> None:
+    _fake_sweep(tmp_path, "a", [0.5, 0.7], COMMON)
+    _fake_sweep(tmp_path, "b", [0.2], COMMON)
+    make_report(["a", "b"], tmp_path, collect_only=True)
+    (tmp_path / "b" / "1").mkdir()  # b got another run; a's runs are gone meanwhile
+    (tmp_path / "b" / "1" / "metrics.json").write_text(
+        json.dumps({"test/acc": 0.4, "test/f1_macro": 0.2, "val/acc_best": 0.4})
+    )
+    for job in ("0", "1"):
+        (tmp_path / "a" / job / "metrics.json").unlink()
+    make_report(["b"], tmp_path, collect_only=True)
+    rows = _rows(tmp_path)
+    assert [r["recipe"] for r in rows] == ["a", "b"]  # a's row stays, in its place
+    assert float(rows[0]["test/acc mean"]) == pytest.approx(0.6)
+    assert rows[1]["runs"] == "2" and float(rows[1]["test/acc mean"]) == pytest.approx(0.3)
+
+
+def test_a_report_from_before_report_json_is_merged_too(tmp_path: Path) -> None:
+    command = "python -m genre_lightning -m experiment=old " + " ".join(COMMON)
+    columns = ["recipe", "runs", "command"] + [
+        f"{k} {s}" for k in ("test/acc", "test/f1_macro", "val/acc_best") for s in ("mean", "std")
+    ]
+    with open(tmp_path / "report.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        writer.writerow(["old", 5, command, 0.22, 0.045, 0.16, 0.06, 0.35, 0.056])
+    _fake_sweep(tmp_path, "new", [0.5], COMMON)
+    make_report(["new"], tmp_path, collect_only=True)
+    rows = _rows(tmp_path)
+    assert [r["recipe"] for r in rows] == ["old", "new"] and "command" not in rows[0]
+    assert float(rows[0]["test/acc mean"]) == 0.22 and rows[0]["overrides"] == ""
+
+
+def test_missing_or_existing_runs_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"no finished runs under .*nothing: collect_only=true"):
+        make_report(["nothing"], tmp_path, collect_only=True)
+    _fake_sweep(tmp_path, "a", [0.5])
+    with pytest.raises(UserError, match="already holds runs of a; to summarise them add"):
+        make_report(["a"], tmp_path)
+    with pytest.raises(UserError, match=r"^out=.*: is a file"):
+        make_report(["a"], tmp_path / "a" / "0" / "metrics.json", collect_only=True)
 
 
 @pytest.mark.slow
-def test_runs_a_recipe_over_two_seeds(tmp_path: Path, data_dir: Path) -> None:
+def test_the_cli_runs_a_recipe_over_two_seeds(tmp_path: Path, data_dir: Path) -> None:
     extra = [o for o in TINY if not o.startswith("experiment=")]
-    code = main(
-        [
-            "--recipes",
-            "demo",
-            "--sweep",
-            "seed=1,2",
-            "--out",
-            str(tmp_path),
-            "--",
-            *extra,
-            "trainer.max_epochs=1",
-            f"paths.data_dir={data_dir}",
-        ]
+    extra += [
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=2",
+        f"paths.data_dir={data_dir}",
+    ]
+    args = [
+        "recipes=[demo]",
+        'sweep="seed=1,2"',
+        "overrides=[" + ",".join(f'"{o}"' for o in extra) + "]",
+        "out=rep",
+    ]
+    proc = run_cli(args, tmp_path, "genre_lightning.report")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "rep"
+    assert len(list((out / "demo").glob("*/metrics.json"))) == 2
+    report = (out / "report.md").read_text()
+    assert (
+        "| demo | 2 |" in report and "experiment=RECIPE seed=1,2 data.clips_per_class=12" in report
     )
-    assert code == 0
-    assert len(list((tmp_path / "demo").glob("*/metrics.json"))) == 2
-    report = (tmp_path / "report.md").read_text()
-    assert "| demo | 2 |" in report and "experiment=demo seed=1,2" in report
-    # Summarising the same runs later recovers the command from Hydra's multirun.yaml.
-    with open(tmp_path / "report.csv") as f:
-        command = next(csv.DictReader(f))["command"]
-    assert main(["--recipes", "demo", "--out", str(tmp_path), "--collect-only"]) == 0
-    with open(tmp_path / "report.csv") as f:
-        assert next(csv.DictReader(f))["command"] == command
+    assert report in proc.stdout
+    # Summarising the same runs later recovers the overrides from Hydra's multirun.yaml.
+    before = json.loads((out / "report.json").read_text())
+    make_report(["demo"], out, collect_only=True)
+    assert json.loads((out / "report.json").read_text()) == before

@@ -3,25 +3,25 @@
 ``ensure_gtzan(root)`` leaves the original tarball's layout, ``root/genres/<genre>/*.au``, and a
 completion marker; later calls see the marker (or data placed by hand) and return at once, so it
 is safe to call before every run. Where the download cannot work (offline, a moved URL), the
-error says how to place the data by hand. Also a CLI::
+error says how to place the data by hand. Also a Hydra app (``conf/download.yaml``, with
+``--help`` and ``--cfg job``)::
 
-    python -m genre_lightning.data.download --root data/gtzan [--archive genres.tar.gz]
+    python -m genre_lightning.data.download root=data/gtzan [archive=genres.tar.gz] [sha256=null]
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import http.client
 import os
 import shutil
-import sys
 import tarfile
 import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
 
+from omegaconf import DictConfig
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -31,8 +31,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from genre_lightning.app import hydra_app
 from genre_lightning.data.archive import UnsafeArchiveError, extract_tar
-from genre_lightning.data.index import DataNotFoundError, find_genre_root
 from genre_lightning.errors import UserError
 from genre_lightning.files import remove_stale_temps, temp_path, write_text_atomic
 
@@ -94,6 +94,9 @@ def ensure_gtzan(
 
 def _has_data(root: Path) -> bool:
     """Whether genre folders with audio are already there, e.g. extracted by hand."""
+    # Imported here: the index pulls in torch (seconds), which --help need not wait for.
+    from genre_lightning.data.index import DataNotFoundError, find_genre_root
+
     try:
         find_genre_root(root)
     except (DataNotFoundError, OSError):
@@ -104,7 +107,7 @@ def _has_data(root: Path) -> bool:
 def _manual_help(root: Path) -> str:
     return (
         f"To place the data by hand: download {ARCHIVE_NAME} elsewhere and run `python -m "
-        f"genre_lightning.data.download --archive PATH --root {root}`, or extract it yourself "
+        f"genre_lightning.data.download archive=PATH root={root}`, or extract it yourself "
         f"so that {root}/genres/<genre>/<genre>.000NN.au exists (the Kaggle layout "
         f"{root}/Data/genres_original/<genre>/*.wav also works). To use another mirror, "
         f"override data.url=... (and data.sha256=... for its checksum)."
@@ -185,7 +188,7 @@ def _verify(archive: Path, expected: str) -> None:
         raise GTZANDownloadError(
             f"sha256 mismatch for {archive}: expected {expected}, got {actual}. The file is "
             f"corrupt or a different release; delete it and retry, or, if you trust it, pass "
-            f"`--sha256 {actual}` (data.sha256={actual}), or `--sha256 none` "
+            f"sha256={actual} (training: data.sha256={actual}), or sha256=null "
             f"(data.sha256=null) to skip verification."
         )
 
@@ -230,24 +233,14 @@ def _extract(archive: Path, root: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status."""
-    parser = argparse.ArgumentParser(description="Download and extract GTZAN.")
-    parser.add_argument("--root", default="data/gtzan", help="folder to hold the data set")
-    parser.add_argument("--url", default=DEFAULT_URL, help="where to download genres.tar.gz")
-    parser.add_argument("--sha256", default=DEFAULT_SHA256, help="expected digest, or 'none'")
-    parser.add_argument("--archive", default=None, help="local genres.tar.gz to use instead")
-    parser.add_argument("--timeout", type=float, default=10.0, help="network timeout, seconds")
-    args = parser.parse_args(argv)
-    sha256 = None if args.sha256.lower() in ("none", "null", "") else args.sha256
-    try:
-        root = ensure_gtzan(args.root, args.url, sha256, args.archive, args.timeout)
-    except GTZANDownloadError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+def _job(cfg: DictConfig) -> None:
+    root = ensure_gtzan(cfg.root, cfg.url, cfg.sha256, cfg.archive, float(cfg.timeout))
     print(f"GTZAN is ready under {root.resolve()}")
-    return 0
+
+
+#: ``python -m genre_lightning.data.download`` / ``genre-lightning-download``.
+main = hydra_app("download", _job)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,8 +1,13 @@
-"""After a multirun: one table of every job's overrides and results."""
+"""After a multirun: one table of every job's overrides and results.
+
+The table shows the overrides that tell the jobs apart (the swept values); those every job
+shares are printed once above it, not repeated in each row.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,27 +22,53 @@ log = logging.getLogger(__name__)
 COLUMNS = ("job", "overrides", *runs.RESULTS, runs.EPOCHS, "run_dir")
 
 
+def split_overrides(rows: Sequence[Sequence[str]]) -> tuple[list[str], list[list[str]]]:
+    """The overrides every row has, and each row's others: what tells the rows apart.
+
+    Args:
+        rows: Each row's overrides (``key=value`` as given on the command line).
+
+    Returns:
+        The shared overrides in the first row's order, and each row's remaining ones.
+    """
+    if not rows:
+        return [], []
+    common = [o for o in rows[0] if all(o in row for row in rows[1:])]
+    return common, [[o for o in row if o not in common] for row in rows]
+
+
+def job_overrides(sweep_dir: str | Path) -> dict[Path, list[str]]:
+    """Each job directory of a sweep (in job order) with its overrides, Hydra's own left out."""
+    found = {}
+    for job_dir in sorted(Path(sweep_dir).iterdir(), key=lambda p: (len(p.name), p.name)):
+        run = runs.Run(job_dir)
+        if (run.file("hydra") / "overrides.yaml").is_file():
+            found[job_dir] = [o for o in run.overrides if not o.startswith("hydra.")]
+    return found
+
+
 def summarize_sweep(sweep_dir: str | Path) -> list[dict[str, Any]]:
     """Collect every job under ``sweep_dir`` and write ``sweep_summary.csv`` there.
 
     Rows are sorted by ``val/acc_best`` (then ``test/acc``), best first: selecting on validation
-    keeps the test numbers honest. A job that failed has no metrics and sorts last.
+    keeps the test numbers honest. A job that failed has no metrics and sorts last. The
+    ``overrides`` column holds only the overrides that differ between jobs (see
+    :func:`split_overrides`); each job's full list is in its ``.hydra/overrides.yaml``.
 
     Returns:
         The rows written.
     """
     sweep_dir = Path(sweep_dir)
+    jobs = job_overrides(sweep_dir)
+    _, varying = split_overrides(list(jobs.values()))
     rows = []
-    for job_dir in sorted(sweep_dir.iterdir(), key=lambda p: (len(p.name), p.name)):
+    for job_dir, differs in zip(jobs, varying, strict=True):
         run = runs.Run(job_dir)
-        if not (run.file("hydra") / "overrides.yaml").is_file():
-            continue
-        overrides = run.overrides
         metrics = run.metrics if run.file("metrics").is_file() else {}
         rows.append(
             {
                 "job": job_dir.name,
-                "overrides": " ".join(o for o in overrides if not o.startswith("hydra.")),
+                "overrides": " ".join(differs),
                 **{k: metrics.get(k) for k in (*runs.RESULTS, runs.EPOCHS)},
                 "run_dir": str(job_dir),
             }
@@ -77,4 +108,6 @@ class SweepSummary(Callback):
         if not sweep_dir.is_dir():
             return
         rows = summarize_sweep(sweep_dir)
-        print(f"\nSweep summary ({sweep_dir / 'sweep_summary.csv'}):\n{format_table(rows)}")
+        common, _ = split_overrides(list(job_overrides(sweep_dir).values()))
+        shared = f"every job: {' '.join(common)}\n" if common else ""
+        print(f"\nSweep summary ({sweep_dir / 'sweep_summary.csv'}):\n{shared}{format_table(rows)}")

@@ -57,7 +57,7 @@ def test_payload_does_not_run_when_read(evil_ckpt: tuple[Path, Path]) -> None:
     ("module", "args"),
     [
         ("genre_lightning.predict", ["input={music}", "output={tmp}/p.csv"]),
-        ("genre_lightning.evaluate", ["output_dir={tmp}/eval"]),
+        ("genre_lightning.evaluate", ["output={tmp}/eval"]),
         ("genre_lightning.export", ["format=torchscript", "output={tmp}/m.pt"]),
     ],
 )

@@ -10,17 +10,26 @@ from pathlib import Path
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from genre_lightning.app import CONFIG_DIR
-from genre_lightning.training.sweep import format_table, summarize_sweep
+from genre_lightning.training.sweep import (
+    SweepSummary,
+    format_table,
+    split_overrides,
+    summarize_sweep,
+)
 
 from ..conftest import run_tiny_multirun
 
 
-def _fake_job(sweep: Path, num: int, lr: str, val: float | None, test: float) -> None:
+def _fake_job(
+    sweep: Path, num: int, lr: str, val: float | None, test: float, common: tuple[str, ...] = ()
+) -> None:
     job = sweep / str(num)
     (job / ".hydra").mkdir(parents=True)
-    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"optimizer.lr={lr}"]))
+    overrides = [*common, f"optimizer.lr={lr}"]
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     if val is not None:
         metrics = {"val/acc_best": val, "test/acc": test, "test/f1_macro": test, "epochs": 3}
         (job / "metrics.json").write_text(json.dumps(metrics))
@@ -41,6 +50,33 @@ def test_summary_sorts_by_validation_and_keeps_failed_jobs(tmp_path: Path) -> No
     ]
     table = format_table(rows)
     assert "0.8000" in table.splitlines()[1] and table.splitlines()[3].count("-") >= 3
+
+
+def test_the_table_shows_only_what_differs_between_jobs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ("experiment=demo", "data.root=/a/long/path/to/the/data", "trainer.max_epochs=40")
+    _fake_job(tmp_path, 0, "1e-4", 0.5, 0.9, common)
+    _fake_job(tmp_path, 1, "1e-3", 0.8, 0.4, common)
+    summarize_sweep(tmp_path)
+    with open(tmp_path / "sweep_summary.csv") as f:
+        assert [r["overrides"] for r in csv.DictReader(f)] == [
+            "optimizer.lr=1e-3",
+            "optimizer.lr=1e-4",
+        ]
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+    SweepSummary().on_multirun_end(config)
+    printed = capsys.readouterr().out
+    assert printed.count("data.root=/a/long/path") == 1  # once, above the table
+    assert "every job: experiment=demo data.root=/a/long/path/to/the/data" in printed
+    assert max(len(line) for line in printed.splitlines() if "optimizer.lr" in line) < 80
+
+
+def test_split_overrides() -> None:
+    rows = [["a=1", "b=2", "c=3"], ["a=1", "b=5", "c=3"], ["c=3", "a=1"]]
+    assert split_overrides(rows) == (["a=1", "c=3"], [["b=2"], ["b=5"], []])
+    assert split_overrides([["a=1"]]) == (["a=1"], [[]])
+    assert split_overrides([]) == ([], [])
 
 
 @pytest.mark.slow

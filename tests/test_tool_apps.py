@@ -1,0 +1,143 @@
+"""Every tool is a Hydra app with one convention: --help, --cfg job, one-line errors, key names.
+
+The ``--help`` and ``--cfg job`` runs are real subprocesses, started together so that their
+imports overlap; the command-line checks of app.py run in-process (they compose only).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+
+import genre_lightning.evaluate  # noqa: F401 - registers data=checkpoint, as the tool does
+from genre_lightning.app import CONFIG_DIR, check_command_line
+from genre_lightning.data.download import DEFAULT_SHA256, DEFAULT_URL
+
+from .conftest import start_cli
+
+#: Tool name (hydra.job.name, conf/<name>.yaml) -> module run by ``python -m``.
+TOOLS = {
+    "predict": "genre_lightning.predict",
+    "evaluate": "genre_lightning.evaluate",
+    "export": "genre_lightning.export",
+    "report": "genre_lightning.report",
+    "download": "genre_lightning.data.download",
+}
+#: The keys of each tool's config (paths, task_name and hydra aside).
+KEYS = {
+    "predict": {"ckpt_path", "input", "output", "device"},
+    "evaluate": {"ckpt_path", "device", "output", "data", "seed"},
+    "export": {"ckpt_path", "format", "output", "exporter", "check"},
+    "report": {"recipes", "sweep", "overrides", "out", "collect_only"},
+    "download": {"root", "url", "sha256", "archive", "timeout"},
+}
+
+
+@pytest.fixture(scope="module")
+def shown(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], tuple[int, str]]:
+    """(tool, "--help" | "--cfg") -> (exit status, stdout) of real runs."""
+    cwd = tmp_path_factory.mktemp("apps")
+    started = {
+        (tool, flag): start_cli([flag, "job"] if flag == "--cfg" else [flag], cwd, module)
+        for tool, module in TOOLS.items()
+        for flag in ("--help", "--cfg")
+    }
+    done = {}
+    for key, proc in started.items():
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, (key, err[-2000:])
+        done[key] = (proc.returncode, out)
+    assert not (cwd / "outputs").exists()  # neither writes a run directory
+    return done
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_help_says_what_it_is_with_examples(
+    tool: str, shown: dict[tuple[str, str], tuple[int, str]]
+) -> None:
+    _, text = shown[tool, "--help"]
+    assert text.startswith(f"{TOOLS[tool]}: ")
+    description, _, rest = text.partition("Examples:")
+    assert len(description.split()) > 25  # a paragraph, not a usage line
+    examples = [line for line in rest.splitlines() if line.startswith(f"  python -m {TOOLS[tool]}")]
+    assert 2 <= len(examples) <= 4, examples
+    assert "== Config" in text and all(f"{key}:" in text for key in KEYS[tool])
+    assert f"outputs/{tool}/" in text  # where it writes by default
+    assert "trainer: cpu" not in text  # training's groups are not a tool's
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_cfg_job_prints_the_tool_s_keys(
+    tool: str, shown: dict[tuple[str, str], tuple[int, str]]
+) -> None:
+    config = yaml.safe_load(shown[tool, "--cfg"][1])
+    assert set(config) - {"paths", "task_name"} == KEYS[tool]
+    assert config["task_name"] == tool
+    if "ckpt_path" in config:
+        assert config["ckpt_path"] == "???"  # mandatory, shown as such
+    if "device" in config:
+        assert config["device"] == "auto"
+
+
+def test_download_defaults_are_the_data_config_s() -> None:
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        tool = compose("download")
+        train = compose("train")
+    assert tool.url == train.data.url == DEFAULT_URL
+    assert tool.sha256 == train.data.sha256 == DEFAULT_SHA256
+
+
+@pytest.mark.parametrize(
+    ("tool", "argv", "message"),
+    [
+        ("predict", ["input=x"], "missing ckpt_path=...: no default"),
+        ("predict", ["ckpt_path=a", "input=x", "outptu=y"], "outptu: no such key"),
+        (
+            "predict",
+            ["ckpt_path=a", "input=a,b"],
+            "a value with commas (or choice/range) is a sweep",
+        ),
+        ("predict", ["ckpt_path=a", "input=/music/ä"], """quote a value that holds '='"""),
+        ("report", ["recipes=[a]", "sweep=data.fold=0,1"], """'sweep="data.fold=0,1"'"""),
+        ("evaluate", ["ckpt_path=a", "data=nosuch"], "available: checkpoint, folder, gtzan"),
+        ("evaluate", ["ckpt_path=a", "data=gtzan", "data.rot=1"], "data.rot: no such key"),
+        ("export", ["ckpt_path=a", "exporter"], "cannot be read as key=value"),
+    ],
+)
+def test_command_line_errors_are_one_line(
+    tool: str, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        check_command_line(tool, argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert message in err, err
+
+
+def test_a_checkpoint_s_data_takes_any_key_and_a_sweep_with_m() -> None:
+    # data=checkpoint is open (the checkpoint's data module decides what it takes)...
+    check_command_line("evaluate", ["ckpt_path=a", "data.root=/x", "data.features.n_mels=32"])
+    # ...and -m makes a comma list the sweep it is.
+    check_command_line("predict", ["-m", "ckpt_path=a", "input=a,b"])
+
+
+def test_the_console_scripts_are_declared() -> None:
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    for tool, module in TOOLS.items():
+        assert f'genre-lightning-{tool} = "{module}:main"' in text
+    assert 'genre-lightning = "genre_lightning.train:main"' in text
+
+
+def test_training_does_not_offer_the_checkpoint_data_option() -> None:
+    # A fresh interpreter: this one imported genre_lightning.evaluate, which registers it.
+    code = (
+        "from genre_lightning.app import check_command_line as c; c('train', ['data=checkpoint'])"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert "data=checkpoint: no such option (available: folder, gtzan, synthetic)" in proc.stderr
