@@ -75,10 +75,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         best = getattr(checkpoint, "best_model_path", "") or None
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
 
-    score = getattr(checkpoint, "best_model_score", None)
+    history = model.val_history
     metrics = {
         **model.test_results(),
-        runs.VAL_ACC_BEST: float(score) if score is not None else None,
+        runs.VAL_ACC_BEST: max(history) if history else None,
+        runs.VAL_ACC: model.tested_val_acc,
         runs.BEST_CKPT: best,
         runs.EPOCHS: trainer.current_epoch,
         runs.SEED: cfg.seed,

@@ -26,11 +26,25 @@ COMMON = [
 ]
 
 
-def _fake_sweep(out: Path, recipe: str, accs: list[float], task: list[str] | None = None) -> None:
-    """A finished multirun of ``recipe`` under ``out``: metrics.json per job, multirun.yaml."""
+def _fake_sweep(
+    out: Path,
+    recipe: str,
+    accs: list[float],
+    task: list[str] | None = None,
+    jobs: list[list[str]] | None = None,
+    val: list[float] | None = None,
+) -> None:
+    """A finished multirun of ``recipe`` under ``out`` as Hydra and training leave it: per job
+    ``.hydra/overrides.yaml`` and ``metrics.json``; ``multirun.yaml`` when ``task`` is given."""
     for job, acc in enumerate(accs):
-        (out / recipe / str(job)).mkdir(parents=True)
+        (out / recipe / str(job) / ".hydra").mkdir(parents=True)
+        overrides = [f"experiment={recipe}", *(jobs[job] if jobs else [f"seed={job}"])]
+        (out / recipe / str(job) / ".hydra" / "overrides.yaml").write_text(
+            yaml.safe_dump(overrides)
+        )
         metrics = {"test/acc": acc, "test/f1_macro": acc / 2, "val/acc_best": acc}
+        if val is not None:
+            metrics["val/acc"] = val[job]
         (out / recipe / str(job) / "metrics.json").write_text(json.dumps(metrics))
     if task is not None:
         record = {"hydra": {"overrides": {"task": [f"experiment={recipe}", *task]}}}
@@ -86,7 +100,8 @@ def test_collect_only_merges_into_the_existing_report(tmp_path: Path) -> None:
     _fake_sweep(tmp_path, "a", [0.5, 0.7], COMMON)
     _fake_sweep(tmp_path, "b", [0.2], COMMON)
     make_report(["a", "b"], tmp_path, collect_only=True)
-    (tmp_path / "b" / "1").mkdir()  # b got another run; a's runs are gone meanwhile
+    (tmp_path / "b" / "1" / ".hydra").mkdir(parents=True)  # b got another run; a's are gone
+    (tmp_path / "b" / "1" / ".hydra" / "overrides.yaml").write_text("[experiment=b, seed=1]\n")
     (tmp_path / "b" / "1" / "metrics.json").write_text(
         json.dumps({"test/acc": 0.4, "test/f1_macro": 0.2, "val/acc_best": 0.4})
     )
@@ -152,3 +167,23 @@ def test_the_cli_runs_a_recipe_over_two_seeds(tmp_path: Path, data_dir: Path) ->
     before = json.loads((out / "report.json").read_text())
     make_report(["demo"], out, collect_only=True)
     assert json.loads((out / "report.json").read_text()) == before
+
+
+def test_a_setting_chosen_on_validation_reports_only_its_runs(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    folds = [f"data.fold={f}" for f in range(3)]
+    jobs = [[fold, f"optimizer.weight_decay={wd}"] for wd in ("0.001", "0.1") for fold in folds]
+    # weight decay 0.1 validates better (0.8 vs 0.6 on average) but tests worse: the test
+    # numbers must not decide.
+    val = [0.6, 0.6, 0.6, 0.8, 0.8, 0.8]
+    test = [0.9, 0.9, 0.9, 0.5, 0.6, 0.7]
+    _fake_sweep(out, "mfcc_baseline", test, task=[], jobs=jobs, val=val)
+    markdown = make_report(
+        ["mfcc_baseline"], out, collect_only=True, select="optimizer.weight_decay"
+    )
+    (row,) = json.loads((out / "report.json").read_text())["rows"]
+    assert row["chosen"]["value"] == "0.1" and row["chosen"]["val_acc"] == pytest.approx(0.8)
+    assert row["runs"] == 3 and row["test/acc"]["values"] == [0.5, 0.6, 0.7]
+    assert "optimizer.weight_decay=0.1 (chosen on val)" in markdown
+    with pytest.raises(UserError, match=r"select=optimizer\.lr: recipe mfcc_baseline has a run"):
+        make_report(["mfcc_baseline"], out, collect_only=True, select="optimizer.lr")

@@ -19,7 +19,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from genre_lightning.data.dataset import CROPS
-from genre_lightning.data.plan import CACHE_FEATURES, make_plan
+from genre_lightning.data.plan import CACHE_FEATURES, TRAIN_CHUNKS, make_plan
 from genre_lightning.data.splits import SPLIT_KINDS
 from genre_lightning.errors import UserError
 from genre_lightning.features.mel import COMPRESSIONS, MelFeatures
@@ -72,6 +72,7 @@ CHECKS: dict[str, Check] = {
     "batch_size": whole(1, "32"),
     "num_workers": whole(0, "2"),
     "chunk_seconds": positive("3.0", optional=True),
+    "train_chunks": choice(TRAIN_CHUNKS),
     "max_seconds": positive("120.0"),
     "split": choice(SPLIT_KINDS),
     "crop": choice(CROPS),
@@ -165,4 +166,5 @@ def _check_combinations(cfg: Mapping[str, Any]) -> None:
             cfg.get("chunk_seconds") is not None,
             bool(cfg.get("on_device", False)),
             cfg["cache_features"],
+            cfg.get("train_chunks", "random"),
         )

@@ -61,8 +61,10 @@ class GenreDataModule(pl.LightningDataModule):
         crop: Which ``clip_samples`` of a longer file are used: ``start``, ``centre``, or
             ``random`` (training only; validation and test use the centre).
         max_seconds: Longest stretch of a file cached for ``centre``/``random``.
-        chunk_seconds: Train on random chunks of this length and evaluate on every chunk of
-            a track (logits averaged per track); ``None``: whole clips, as in the paper.
+        chunk_seconds: Train on chunks of this length and evaluate on every chunk of a track
+            (logits averaged per track); ``None``: whole clips, as in the paper.
+        train_chunks: With ``chunk_seconds``: ``random`` (random chunks, drawn anew every
+            epoch) or ``all`` (every chunk of each training track, the same every epoch).
         download: Fetch GTZAN into ``root`` first when it is not there.
         url: Where GTZAN's ``genres.tar.gz`` is fetched from.
         sha256: Its expected checksum (``None`` skips the check).
@@ -98,6 +100,7 @@ class GenreDataModule(pl.LightningDataModule):
         crop: str = "start",
         max_seconds: float = 120.0,
         chunk_seconds: float | None = None,
+        train_chunks: str = "random",
         download: bool = False,
         url: str | None = None,
         sha256: str | None = None,
@@ -115,7 +118,8 @@ class GenreDataModule(pl.LightningDataModule):
         self.save_hyperparameters(logger=False)
         check_data_config(self.hparams)
         self.root = Path(str(root))
-        self.plan = make_plan(crop, chunk_seconds is not None, on_device, cache_features)
+        chunked = chunk_seconds is not None
+        self.plan = make_plan(crop, chunked, on_device, cache_features, train_chunks)
         self.features = MelFeatures(sample_rate=sample_rate, **(features or {}))
         self.cache_dir: Path | None = Path(cache_dir) if cache_dir else None
         self.class_names: list[str] = list(class_names) if class_names is not None else []

@@ -23,6 +23,8 @@ from genre_lightning.errors import UserError
 
 #: Values of ``data.cache_features``.
 CACHE_FEATURES = ("auto", True, False)
+#: Values of ``data.train_chunks``: random chunks drawn anew every epoch, or every chunk.
+TRAIN_CHUNKS = ("random", "all")
 
 
 class Source(enum.Enum):
@@ -89,11 +91,18 @@ class Plan:
         return f"computed once for {', '.join(tables)}{rest}"
 
 
-def make_plan(crop: str, chunked: bool, on_device: bool, cache_features: bool | str) -> Plan:
+def make_plan(
+    crop: str,
+    chunked: bool,
+    on_device: bool,
+    cache_features: bool | str,
+    train_chunks: str = "random",
+) -> Plan:
     """Decide how every part is served.
 
-    Training uses ``crop`` and, with ``chunked``, random chunks; validation and test always
-    see fixed windows (the centre of a clip for ``crop=random``; every chunk when chunked).
+    Training uses ``crop`` and, with ``chunked``, ``train_chunks`` (random chunks, or every
+    chunk of each track); validation and test always see fixed windows (the centre of a clip
+    for ``crop=random``; every chunk when chunked).
 
     Args:
         crop: ``data.crop``.
@@ -101,6 +110,7 @@ def make_plan(crop: str, chunked: bool, on_device: bool, cache_features: bool | 
         on_device: ``data.on_device``.
         cache_features: ``data.cache_features``: ``auto`` (a table for every part with fixed
             windows), ``True`` (the same, and the training part must have one), ``False``.
+        train_chunks: ``data.train_chunks``: ``random`` or ``all``.
 
     Raises:
         UserError: ``cache_features=True`` while the training part draws random windows.
@@ -109,7 +119,7 @@ def make_plan(crop: str, chunked: bool, on_device: bool, cache_features: bool | 
     for part in PARTS:
         training = part == "train"
         part_crop = crop if training or crop != "random" else "centre"
-        chunks = ("random" if training else "all") if chunked else None
+        chunks = (train_chunks if training else "all") if chunked else None
         fixed = PartPlan(part_crop, chunks, Source.LOADER).fixed_windows
         if cache_features in (True, "auto") and fixed:
             source = Source.TABLE
@@ -119,8 +129,8 @@ def make_plan(crop: str, chunked: bool, on_device: bool, cache_features: bool | 
     if cache_features is True and parts["train"].source is not Source.TABLE:
         raise UserError(
             "data.cache_features=true, but the training part draws a new window every "
-            "time (data.crop=random or data.chunk_seconds): its mel images cannot be "
-            "computed once. Use data.cache_features=auto (tables for validation and test "
-            "only) or false."
+            "time (data.crop=random, or data.chunk_seconds with data.train_chunks=random): its "
+            "mel images cannot be computed once. Use data.train_chunks=all (every chunk), "
+            "data.cache_features=auto (tables for validation and test only) or false."
         )
     return Plan(parts, on_device)

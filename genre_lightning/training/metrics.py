@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torchmetrics import MaxMetric
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassConfusionMatrix,
@@ -49,7 +48,7 @@ class TestResults:
 
 
 class GenreMetrics(nn.Module):
-    """Validation accuracy (and its best so far) and the test metrics.
+    """Validation accuracy and the test metrics.
 
     Args:
         class_names: Class names in label order.
@@ -63,7 +62,6 @@ class GenreMetrics(nn.Module):
         # once per rank.
         local = False  # sync_on_compute
         self.val_acc = MulticlassAccuracy(n, average="micro", sync_on_compute=local)
-        self.val_acc_best = MaxMetric(sync_on_compute=local)
         self.test_acc = MulticlassAccuracy(n, average="micro", sync_on_compute=local)
         self.test_f1 = MulticlassF1Score(n, average="macro", sync_on_compute=local)
         self.test_f1_per_class = MulticlassF1Score(n, average=None, sync_on_compute=local)
@@ -74,11 +72,6 @@ class GenreMetrics(nn.Module):
         acc = self.val_acc(pred, target)
         self.val_acc.reset()
         return acc
-
-    def best(self, acc: torch.Tensor) -> torch.Tensor:
-        """The best validation accuracy so far, ``acc`` included."""
-        self.val_acc_best.update(acc)
-        return self.val_acc_best.compute()
 
     def test(self, pred: torch.Tensor, target: torch.Tensor) -> TestResults:
         """Accuracy, macro and per-class F1 and the confusion matrix of one test."""

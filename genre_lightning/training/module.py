@@ -28,6 +28,8 @@ from genre_lightning.training.tracks import TrackLogits
 
 #: Validation clips shown in TensorBoard each epoch.
 EXAMPLES = 4
+#: The checkpoint entry with this module's own state (beside Lightning's).
+CHECKPOINT_KEY = "genre_lightning"
 
 
 class NonFiniteLossError(UserError):
@@ -99,6 +101,10 @@ class GenreClassifier(pl.LightningModule):
         self.metrics = GenreMetrics(self.class_names)
         self.embeddings = EmbeddingCache() if cache_embeddings else None
         self.test_results_: TestResults | None = None
+        # Validation accuracy of every finished epoch (kept in checkpoints, so a resumed run
+        # knows the epochs before it), and that of the checkpoint a test loaded.
+        self.val_history: list[float] = []
+        self.tested_val_acc: float | None = None
         self.epoch_logits = TrackLogits()  # validation/test chunks of the current epoch
         self._val_examples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self.memory_format = torch.contiguous_format
@@ -213,7 +219,8 @@ class GenreClassifier(pl.LightningModule):
         acc = self.metrics.validation(pred, target)
         self.log(runs.VAL_ACC, acc, prog_bar=True, sync_dist=True)
         if not self.trainer.sanity_checking:
-            self.log(runs.VAL_ACC_BEST, self.metrics.best(acc), sync_dist=True)
+            self.val_history.append(float(acc))
+            self.log(runs.VAL_ACC_BEST, max(self.val_history), sync_dist=True)
             if self._val_examples is not None:
                 mels, targets, preds = self._val_examples
                 tensorboard_log_examples(self, mels, targets, preds, self.class_names)
@@ -240,6 +247,17 @@ class GenreClassifier(pl.LightningModule):
         if self.test_results_ is None:
             raise RuntimeError("test_results() needs a finished trainer.test()")
         return self.test_results_.as_metrics(self.class_names)
+
+    # -- what checkpoints carry besides weights ------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_KEY] = {"val_history": list(self.val_history)}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        history = list(checkpoint.get(CHECKPOINT_KEY, {}).get("val_history", []))
+        if self._trainer is not None and self.trainer.state.fn == "fit":
+            self.val_history = history  # a resumed run continues its record
+        else:  # a test of this checkpoint: its own epoch's validation accuracy
+            self.tested_val_acc = history[-1] if history else None
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.parameters())

@@ -1,0 +1,205 @@
+"""The rows of a report: each recipe's runs collected, chosen on validation, summarised.
+
+:mod:`genre_lightning.report` runs the recipes; this module turns their run directories into
+rows and the rows into ``report.md``, ``report.csv`` and ``report.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shlex
+import statistics
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from genre_lightning import runs
+from genre_lightning.errors import UserError
+from genre_lightning.files import write_csv_atomic, write_json_atomic, write_text_atomic
+from genre_lightning.training.sweep import job_overrides, split_overrides
+
+#: The numbers of a row, in table order.
+METRICS = (runs.TEST_ACC, runs.TEST_F1_MACRO, runs.VAL_ACC_BEST)
+#: Their column titles in report.md.
+TITLES = ("test acc", "test macro F1", "best val acc")
+#: How every recipe is trained (the command the rows' overrides complete).
+TRAIN = "python -m genre_lightning -m"
+#: The report's files in ``out``.
+MARKDOWN, TABLE, RECORD = "report.md", "report.csv", "report.json"
+
+
+def recorded_overrides(sweep_dir: Path) -> list[str] | None:
+    """The overrides a multirun was started with, from its ``multirun.yaml`` (None: unknown)."""
+    record = sweep_dir / "multirun.yaml"
+    if not record.is_file():
+        return None
+    return list(yaml.safe_load(record.read_text())["hydra"]["overrides"]["task"])
+
+
+def collect(sweep_dir: Path) -> list[dict[str, Any]]:
+    """Every finished job of a sweep, in job order ([] when there are none).
+
+    Returns:
+        ``{"overrides": [...], "metrics": {...}}`` per job (its own overrides, Hydra's left out).
+    """
+    if not sweep_dir.is_dir():
+        return []
+    return [
+        {"overrides": overrides, "metrics": runs.Run(job).metrics}
+        for job, overrides in job_overrides(sweep_dir).items()
+        if job.name.isdigit() and runs.Run(job).file("metrics").is_file()
+    ]
+
+
+def choose_on_validation(
+    results: list[dict[str, Any]], key: str, recipe: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Keep the runs of the value of ``key`` with the best mean validation accuracy.
+
+    Each value of a swept setting (``optimizer.weight_decay=1e-3,1e-2,...``) is scored by the
+    mean over its runs (e.g. its folds) of ``val/acc``, the validation accuracy of the
+    checkpoint each run tested; the test metrics of the other values are never looked at. Ties
+    go to the value swept first.
+
+    Returns:
+        The chosen value's runs, and what was chosen: ``{"key", "value", "val_acc"}``.
+
+    Raises:
+        UserError: ``key`` was not swept, or the runs have no validation accuracy.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        values = [o.split("=", 1)[1] for o in result["overrides"] if o.split("=", 1)[0] == key]
+        if not values:
+            raise UserError(
+                f"select={key}: recipe {recipe} has a run without {key}=...; sweep it, e.g. "
+                f"'sweep=\"data.fold=0,1,2,3,4 {key}=1e-3,1e-2,1e-1\"'"
+            )
+        groups.setdefault(values[0], []).append(result)
+    scores = {}
+    for value, group in groups.items():
+        accs = [r["metrics"].get(runs.VAL_ACC) for r in group]
+        if any(a is None for a in accs):
+            raise UserError(f"select={key}: runs of {recipe} have no {runs.VAL_ACC} to choose by")
+        scores[value] = statistics.fmean(accs)
+    best = max(scores, key=lambda v: scores[v])  # the first of equals: dicts keep sweep order
+    return groups[best], {"key": key, "value": best, "val_acc": scores[best], "scores": scores}
+
+
+def summarise(
+    recipe: str, results: list[dict[str, Any]], overrides: list[str] | None
+) -> dict[str, Any]:
+    """One row: mean and sample standard deviation of each metric over a recipe's runs."""
+    row: dict[str, Any] = {"recipe": recipe, "runs": len(results), "overrides": overrides}
+    for key in METRICS:
+        values = [float(r[key]) for r in results if r.get(key) is not None]
+        row[key] = {
+            "mean": statistics.fmean(values) if values else float("nan"),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "values": values,
+        }
+    return row
+
+
+def load_rows(out: Path) -> list[dict[str, Any]]:
+    """The rows of the report already in ``out`` ([] if none).
+
+    Read from ``report.json``; a report written before it existed is read from ``report.csv``,
+    whose ``command`` column held each row's command.
+    """
+    if (out / RECORD).is_file():
+        return list(json.loads((out / RECORD).read_text())["rows"])
+    if not (out / TABLE).is_file():
+        return []
+    with open(out / TABLE, newline="") as f:
+        old = list(csv.DictReader(f))
+    rows = []
+    for line in old:
+        command = line.get("command", "")
+        words = shlex.split(command) if command.startswith(TRAIN) else None
+        row: dict[str, Any] = {
+            "recipe": line["recipe"],
+            "runs": int(line["runs"]),
+            "overrides": words[len(shlex.split(TRAIN)) :] if words else None,
+        }
+        for key in METRICS:
+            row[key] = {
+                "mean": float(line[f"{key} mean"]),
+                "std": float(line[f"{key} std"]),
+                "values": [],
+            }
+        rows.append(row)
+    return rows
+
+
+def merge(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``old`` with each recipe of ``new`` replacing its row in place, or appended."""
+    fresh = {r["recipe"]: r for r in new}
+    merged = [fresh.pop(r["recipe"], r) for r in old]
+    return merged + [r for r in new if r["recipe"] in fresh]
+
+
+def _distinct(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """What every row's command shares, and each row's own overrides, ``experiment=`` aside."""
+    own = [
+        [o for o in r["overrides"] if o != f"experiment={r['recipe']}"]
+        for r in rows
+        if r["overrides"] is not None
+    ]
+    common, varying = split_overrides(own)
+    texts = iter(" ".join(v) for v in varying)
+    return common, [
+        next(texts) if r["overrides"] is not None else "(command unknown)" for r in rows
+    ]
+
+
+def write_report(rows: list[dict[str, Any]], out: Path) -> str:
+    """Write report.md, report.csv and report.json; return the markdown."""
+    common, varying = _distinct(rows)
+    write_json_atomic(out / RECORD, {"command": TRAIN, "rows": rows})
+    columns = ["recipe", "runs", "overrides"]
+    columns += [f"{k} {s}" for k in METRICS for s in ("mean", "std")]
+    table = [
+        {
+            "recipe": r["recipe"],
+            "runs": r["runs"],
+            "overrides": differs,
+            **{f"{k} {s}": r[k][s] for k in METRICS for s in ("mean", "std")},
+        }
+        for r, differs in zip(rows, varying, strict=True)
+    ]
+    write_csv_atomic(out / TABLE, columns, table)
+
+    shown = any(varying)
+    chosen = [r.get("chosen") for r in rows]
+    if any(chosen):  # a value chosen on validation is part of what tells the rows apart
+        shown = True
+        varying = [
+            " ".join(x for x in (v, f"{c['key']}={c['value']} (chosen on val)" if c else "") if x)
+            for v, c in zip(varying, chosen, strict=True)
+        ]
+        for entry, differs in zip(table, varying, strict=True):
+            entry["overrides"] = differs
+    head = ["recipe", "runs", *(["overrides"] if shown else []), *TITLES]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row, differs in zip(table, varying, strict=True):
+        cells = [str(row["recipe"]), str(row["runs"])]
+        cells += [f"`{differs}`" if differs else ""] if shown else []
+        cells += [f"{row[f'{k} mean']:.3f} ± {row[f'{k} std']:.3f}" for k in METRICS]
+        lines.append("| " + " | ".join(cells) + " |")
+    shared = shlex.join(["experiment=RECIPE", *common])
+    lines += [
+        "",
+        f"Each row: `{TRAIN} {shared}`" + (" plus its overrides." if shown else "."),
+        "Mean ± sample standard deviation over the row's runs.",
+    ]
+    if any(chosen):
+        lines.append(
+            "A value marked (chosen on val) had the best mean validation accuracy of the "
+            "values swept; the row holds the test results of its runs only."
+        )
+    markdown = "\n".join(lines) + "\n"
+    write_text_atomic(out / MARKDOWN, markdown)
+    return markdown
