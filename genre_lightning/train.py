@@ -68,8 +68,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
         except Interrupted as exc:
             raise Interrupted(
-                f"{exc}. {run.checkpoint(runs.LAST)} holds the last completed "
-                f"epoch; resume with the same command plus `resume={run.path}`."
+                f"{exc}. Resume with the same command plus `resume={run.path}`."
             ) from None
         checkpoint = trainer.checkpoint_callback
         best = getattr(checkpoint, "best_model_path", "") or None

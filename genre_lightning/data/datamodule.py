@@ -155,7 +155,8 @@ class GenreDataModule(pl.LightningDataModule):
         )
         window = self.window_samples()
         draws = draws_per_track(hp["clip_samples"], window)
-        self.datasets = make_datasets(loaded, self.parts, self.plan, window, draws)
+        seed = hp["shuffle_seed"]
+        self.datasets = make_datasets(loaded, self.parts, self.plan, window, draws, seed)
         self.batch_features = BatchFeatures(
             self.features, loaded.cache.waves, self.datasets, self.plan, hp["batch_size"]
         )

@@ -45,15 +45,16 @@ class WaveformDataset(Dataset[Window]):
         labels: Label of each row.
         lengths: Decoded length of each row's file.
         window: Samples returned per item (the clip length, or the chunk length).
-        crop: Where a window sits in a longer clip: ``start``, ``centre``, or ``random`` (a new
-            offset on every access, drawn from torch's RNG, which Lightning seeds per worker and
-            :class:`~genre_lightning.training.callbacks.EpochSeed` per epoch).
+        crop: Where a window sits in a longer clip: ``start``, ``centre``, or ``random`` (an
+            offset drawn from (seed, epoch, index): the same in every worker process and after
+            a resume, new every epoch).
         chunks: ``None``: one window per track. ``"random"``: ``draws`` random windows per track
             and epoch (training on chunks). ``"all"``: every non-overlapping window of each
             track, in order (evaluating on chunks).
         draws: Windows per track and epoch for ``chunks="random"``.
         locate_only: Yield where each window is, not its samples (``wave`` is empty).
         part: A number naming the dataset's part of the split, passed on in every item.
+        seed: Seed of the random offsets.
     """
 
     def __init__(
@@ -68,8 +69,9 @@ class WaveformDataset(Dataset[Window]):
         draws: int = 1,
         locate_only: bool = False,
         part: int = 0,
+        seed: int = 0,
     ) -> None:
-        self.waves, self.rows = waves, list(rows)
+        self.waves, self.rows, self.seed = waves, list(rows), seed
         self.locate_only, self.part = locate_only, part
         self.labels, self.lengths = list(labels), list(lengths)
         self.window, self.crop = window, "random" if chunks == "random" else crop
@@ -106,13 +108,17 @@ class WaveformDataset(Dataset[Window]):
             wave = torch.nn.functional.pad(wave, (0, self.window - wave.shape[0]))
         return wave
 
-    def __getitem__(self, i: int) -> Window:
+    def __getitem__(self, key: int | tuple[int, int]) -> Window:
+        """Item ``key``, or ``(index, epoch)`` as the training sampler hands it."""
+        i, epoch = key if isinstance(key, tuple) else (key, 0)
         track, offset = self.items[i]
         available = self._available(track)
         if offset == BY_CROP:
             spare = max(0, available - self.window)
             if self.crop == "random" and spare:
-                offset = int(torch.randint(0, spare + 1, ()).item())
+                key = ((self.seed * 1_000_003 + epoch) * 1_000_003 + i) % 2**63
+                draw = torch.Generator().manual_seed(key)
+                offset = int(torch.randint(0, spare + 1, (), generator=draw).item())
             else:
                 offset = spare // 2 if self.crop == "centre" else 0
         row = self.rows[track]

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 from genre_lightning.data.dataset import WaveformDataset
 from genre_lightning.data.plan import PartPlan
-from genre_lightning.data.sampler import EpochShuffleSampler
+from genre_lightning.data.sampler import EpochShuffleSampler, ResumableLoader
 from genre_lightning.training.speed import trains_on_cuda
 
 
@@ -30,13 +30,18 @@ def make_loader(
         batch_size: Windows per batch.
         num_workers: Worker processes for parts whose batches carry samples.
         pin_memory: Pin the samples' host memory (only where batches carry samples).
-        shuffle_seed: Shuffle with an order that depends only on this seed and the epoch;
-            ``None`` keeps the dataset's order.
+        shuffle_seed: Shuffle with an order that depends only on this seed and the epoch, in
+            a :class:`~genre_lightning.data.sampler.ResumableLoader`; ``None`` keeps the
+            dataset's order.
     """
     # Batches of window places are a few integers: worker processes would only cost.
     workers = num_workers if plan.carries_samples else 0
-    sampler = EpochShuffleSampler(len(dataset), shuffle_seed) if shuffle_seed is not None else None
-    return DataLoader(
+    if shuffle_seed is None:
+        loader: type[DataLoader[Any]] = DataLoader
+        sampler = None
+    else:  # the training part: its order, and its place in an epoch, survive a resume
+        loader, sampler = ResumableLoader, EpochShuffleSampler(len(dataset), shuffle_seed)
+    return loader(
         dataset,
         batch_size=batch_size,
         sampler=sampler,

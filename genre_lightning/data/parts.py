@@ -39,7 +39,12 @@ def cut_split(
 
 
 def make_datasets(
-    data: LoadedData, rows: dict[str, list[int]], plan: Plan, window: int, draws: int
+    data: LoadedData,
+    rows: dict[str, list[int]],
+    plan: Plan,
+    window: int,
+    draws: int,
+    seed: int = 0,
 ) -> dict[str, WaveformDataset]:
     """One dataset of windows per part, cut and located as the part's plan says.
 
@@ -49,6 +54,7 @@ def make_datasets(
         plan: How each part cuts its windows and whether its batches carry samples.
         window: Samples per window.
         draws: Random chunks per track and epoch (parts that draw random chunks).
+        seed: Seed of random windows (with the epoch and the item).
     """
     cache, kept = data.cache, data.kept_clips
     datasets = {}
@@ -65,5 +71,6 @@ def make_datasets(
             draws=draws,
             locate_only=not part_plan.carries_samples,
             part=code,
+            seed=seed,
         )
     return datasets

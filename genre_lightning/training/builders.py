@@ -19,7 +19,7 @@ from genre_lightning import runs
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import UserError
 from genre_lightning.models.build import build_network
-from genre_lightning.training.callbacks import EpochSeed, GracefulStop
+from genre_lightning.training.callbacks import GracefulStop, StepSeed
 from genre_lightning.training.checkpoint import AtomicCheckpointIO, check_resumable
 from genre_lightning.training.module import GenreClassifier
 
@@ -94,7 +94,8 @@ def build_trainer(cfg: DictConfig) -> pl.Trainer:
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
     if not loggers:  # logger=none: the learning-rate monitor has nowhere to write and would refuse
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    callbacks += [EpochSeed(cfg.seed), GracefulStop()]
+    last = runs.Run(Path(cfg.paths.output_dir)).checkpoint(runs.LAST)
+    callbacks += [StepSeed(cfg.seed), GracefulStop(last)]
     trainer: pl.Trainer = instantiate(
         cfg.trainer, logger=loggers or False, callbacks=callbacks, plugins=[AtomicCheckpointIO()]
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -15,11 +16,14 @@ from genre_lightning.errors import Interrupted
 log = logging.getLogger(__name__)
 
 
-class EpochSeed(pl.Callback):
-    """Reseeds torch's global RNG at the start of every training epoch from (seed, epoch).
+class StepSeed(pl.Callback):
+    """Reseeds torch's global RNG before every training step from (seed, epoch, step).
 
-    Dropout and any other random op then depend only on the seed and the epoch, so a run
-    resumed from ``last.ckpt`` continues exactly as the uninterrupted run would have.
+    Dropout, SpecAugment and mixup draw from it, so they depend only on where a step is, not
+    on what ran before it: a run resumed from any checkpoint (the end of an epoch, or the step
+    a SIGTERM stopped at) draws what the uninterrupted run drew. It also tells the training
+    loader how many batches of the epoch are done, which checkpoints record
+    (:class:`~genre_lightning.data.sampler.ResumableLoader`).
 
     Args:
         seed: The run's seed.
@@ -28,25 +32,45 @@ class EpochSeed(pl.Callback):
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
 
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        torch.manual_seed((self.seed * 100_003 + trainer.current_epoch) * 100_003 + batch_idx)
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any
+    ) -> None:
+        _set_completed(trainer, args[-1] + 1)
+
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        torch.manual_seed(self.seed * 100_003 + trainer.current_epoch + 1)
+        _set_completed(trainer, 0)
+
+
+def _set_completed(trainer: pl.Trainer, batches: int) -> None:
+    loader: Any = trainer.train_dataloader
+    if hasattr(loader, "completed"):
+        loader.completed = batches
 
 
 class GracefulStop(pl.Callback):
-    """The first SIGTERM finishes the current step and stops training; a second one kills.
+    """The first SIGTERM finishes the current step, saves where it is, and stops training.
 
-    Stopping raises :class:`Interrupted` from the end of the step instead of setting
-    ``trainer.should_stop``: Lightning would otherwise validate and write ``last.ckpt`` from the
-    half-finished epoch. ``last.ckpt`` therefore always holds a completed epoch, and a resume
-    replays the interrupted epoch exactly.
+    The checkpoint written at that step (``last``) holds the weights, the optimizer, the
+    loops' progress, the loader's place in the epoch and the module's records, so resuming from
+    it continues with the next step exactly as the uninterrupted run would have. A second
+    SIGTERM kills at once; then (and after a SIGKILL) ``last`` is the last completed epoch.
+
+    Args:
+        last: Where the interrupted run's checkpoint goes (the run's ``last.ckpt``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, last: str | Path | None = None) -> None:
+        self.last = Path(last) if last is not None else None
         self.interrupted = False
         self._previous: Any = None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        log.warning("SIGTERM: finishing the current step, then stopping (again to kill now)")
+        log.warning("SIGTERM: finishing the current step, then saving and stopping")
         self.interrupted = True
         signal.signal(signal.SIGTERM, self._previous or signal.SIG_DFL)
 
@@ -57,11 +81,15 @@ class GracefulStop(pl.Callback):
             self._previous = None
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
-        if self.interrupted:
-            raise Interrupted(
-                f"stopped by SIGTERM in epoch {trainer.current_epoch} after global step "
-                f"{trainer.global_step}"
-            )
+        if not self.interrupted:
+            return
+        where = f"in epoch {trainer.current_epoch} after global step {trainer.global_step}"
+        if self.last is not None:
+            # Raising from here instead of setting trainer.should_stop: Lightning would run
+            # validation and the epoch-end checkpoints of a half-finished epoch.
+            trainer.save_checkpoint(self.last)
+            raise Interrupted(f"stopped by SIGTERM {where}; {self.last} holds that step")
+        raise Interrupted(f"stopped by SIGTERM {where}")
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self._previous is not None and not self.interrupted:

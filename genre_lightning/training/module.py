@@ -14,6 +14,7 @@ from typing import Any, cast
 import pytorch_lightning as pl
 import torch
 from torch import nn
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from genre_lightning import runs
@@ -30,6 +31,12 @@ from genre_lightning.training.tracks import TrackLogits
 EXAMPLES = 4
 #: The checkpoint entry with this module's own state (beside Lightning's).
 CHECKPOINT_KEY = "genre_lightning"
+
+
+def _mid_epoch(trainer: pl.Trainer) -> bool:
+    """Whether the trainer stopped inside a training epoch (some, not all, batches done)."""
+    done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+    return 0 < done < trainer.num_training_batches
 
 
 class NonFiniteLossError(UserError):
@@ -98,6 +105,7 @@ class GenreClassifier(pl.LightningModule):
         # Training accuracy is synced over ranks; validation and test metrics are fed the
         # predictions of every rank already (TrackLogits gathers them).
         self.train_acc = MulticlassAccuracy(num_classes=len(self.class_names), average="micro")
+        self.train_loss = MeanMetric()
         self.metrics = GenreMetrics(self.class_names)
         self.embeddings = EmbeddingCache() if cache_embeddings else None
         self.test_results_: TestResults | None = None
@@ -163,19 +171,13 @@ class GenreClassifier(pl.LightningModule):
                 f"{self.current_epoch}); stopped. Lower optimizer.lr, or check the input data; "
                 f"checkpoints of completed epochs are kept."
             )
-        self.train_acc(logits.argmax(dim=1), target)
         bs = target.shape[0]
-        # sync_dist: with DDP the epoch's loss is averaged over every rank, not rank 0's.
-        self.log(
-            "train/loss",
-            loss,
-            on_step=False,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=bs,
-            sync_dist=True,
-        )
-        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=bs)
+        self.train_acc(logits.argmax(dim=1), target)
+        self.train_loss(loss.detach(), weight=bs)
+        # Metric objects: torchmetrics syncs them over DDP ranks, and their sums travel in a
+        # checkpoint written mid-epoch, so a resumed epoch's curves count every batch.
+        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
         return loss
 
     def _eval_step(self, batch: Batch, part: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -250,14 +252,31 @@ class GenreClassifier(pl.LightningModule):
 
     # -- what checkpoints carry besides weights ------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CHECKPOINT_KEY] = {"val_history": list(self.val_history)}
+        state: dict[str, Any] = {"val_history": list(self.val_history)}
+        if self._trainer is not None and _mid_epoch(self.trainer):
+            # What the epoch's training curves have summed so far (a SIGTERM's checkpoint).
+            state["train_metrics"] = {
+                name: {key: getattr(metric, key).detach().cpu() for key in metric._defaults}
+                for name, metric in self._train_metrics().items()
+            }
+        checkpoint[CHECKPOINT_KEY] = state
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        history = list(checkpoint.get(CHECKPOINT_KEY, {}).get("val_history", []))
-        if self._trainer is not None and self.trainer.state.fn == "fit":
-            self.val_history = history  # a resumed run continues its record
-        else:  # a test of this checkpoint: its own epoch's validation accuracy
+        state = checkpoint.get(CHECKPOINT_KEY, {})
+        history = list(state.get("val_history", []))
+        if self._trainer is None or self.trainer.state.fn != "fit":
+            # A test of this checkpoint: its own epoch's validation accuracy.
             self.tested_val_acc = history[-1] if history else None
+            return
+        self.val_history = history  # a resumed run continues its record
+        for name, saved in state.get("train_metrics", {}).items():
+            metric = self._train_metrics()[name]
+            for key, value in saved.items():
+                setattr(metric, key, value.to(self.device))
+            metric._update_count = max(metric._update_count, 1)
+
+    def _train_metrics(self) -> dict[str, Any]:
+        return {"train_loss": self.train_loss, "train_acc": self.train_acc}
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.parameters())
