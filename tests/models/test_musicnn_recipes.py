@@ -1,0 +1,147 @@
+"""experiment=musicnn_probe / musicnn_finetune end to end: real checkpoint, real clips, real CLI.
+
+The probe trains on four genres of the shared sample (a folder of links to its clips), then its
+checkpoint is used by predict (which must fetch nothing) and export.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from genre_lightning.models.musicnn_tf import pretrained_musicnn
+from genre_lightning.runs import Run
+
+from ..conftest import run_cli
+
+GENRES = ("classical", "hiphop", "jazz", "metal")
+QUIET = ["callbacks.rich_progress_bar=null", "trainer.enable_progress_bar=false"]
+
+
+@pytest.fixture(scope="module")
+def four_genres(tmp_path_factory: pytest.TempPathFactory, gtzan_sample: Path) -> Path:
+    """A data=folder root of links to the sample's clips of four genres (5 each)."""
+    root = tmp_path_factory.mktemp("four") / "music"
+    for genre in GENRES:
+        (root / genre).mkdir(parents=True)
+        for clip in sorted((gtzan_sample / "genres_original" / genre).glob("*.wav")):
+            (root / genre / clip.name).symlink_to(clip)
+    return root
+
+
+def _train(run: Path, root: Path, wheel: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    args = [
+        "data=folder",
+        f"data.root={root}",
+        f"model.source={wheel}",
+        "data.split=kfold",
+        "data.num_folds=5",  # 4 test tracks (one per genre), 2 validation, 14 training
+        f"hydra.run.dir={run}",
+        *QUIET,
+        *extra,
+    ]
+    return run_cli(args, cwd=run.parent)
+
+
+@pytest.fixture(scope="module")
+def probe_run(
+    tmp_path_factory: pytest.TempPathFactory, four_genres: Path, musicnn_wheel: Path
+) -> Path:
+    run = tmp_path_factory.mktemp("probe") / "run"
+    proc = _train(run, four_genres, musicnn_wheel, "experiment=musicnn_probe")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run
+
+
+@pytest.mark.slow
+def test_probe_learns_the_genres(probe_run: Path) -> None:
+    metrics = json.loads((probe_run / "metrics.json").read_text())
+    assert metrics["class_names"] == list(GENRES)
+    assert metrics["num_clips"] == {"train": 14, "val": 2, "test": 4}
+    # Four distinct genres from musicnn's features: chance is 0.25.
+    assert metrics["test/acc"] >= 0.75, metrics
+    assert metrics["epochs"] == 60 and metrics["val/acc"] is not None
+    log = (probe_run / "train.log").read_text()
+    assert "features table for train" in log  # fixed training windows: mel computed once
+
+
+@pytest.mark.slow
+def test_predict_uses_the_checkpoint_alone(probe_run: Path, tmp_path: Path) -> None:
+    """predict on the test tracks: the checkpoint carries the weights, nothing is fetched, and
+    its verdicts are the test's (same windows, logits averaged per track)."""
+    test_rows = Run(probe_run).split("test")
+    folder = tmp_path / "input"
+    for row in test_rows:
+        (folder / row["genre"]).mkdir(parents=True, exist_ok=True)
+        (folder / row["genre"] / Path(row["path"]).name).symlink_to(row["path"])
+    empty_cache = tmp_path / "cache"
+    empty_cache.mkdir()
+    out = tmp_path / "preds.csv"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "genre_lightning.predict",
+            f"ckpt_path={probe_run / 'checkpoints' / 'best.ckpt'}",
+            f"input={folder}",
+            f"output={out}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GENRE_LIGHTNING_CACHE": str(empty_cache)},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert list(empty_cache.iterdir()) == []  # no musicnn wheel, no unpacked weights
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    right = sum(Path(r["file"]).parent.name == r["genre"] for r in rows)
+    metrics = json.loads((probe_run / "metrics.json").read_text())
+    assert len(rows) == 4 and right / len(rows) == pytest.approx(metrics["test/acc"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_export_matches_pytorch(probe_run: Path, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"model.{fmt}"
+    proc = run_cli(
+        [f"ckpt_path={probe_run / 'checkpoints' / 'best.ckpt'}", f"format={fmt}", f"output={out}"],
+        cwd=tmp_path,
+        module="genre_lightning.export",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "check: exported logits differ from PyTorch's by at most" in proc.stdout
+    meta = json.loads(out.with_name(out.name + ".json").read_text())
+    assert meta["window_samples"] == 66150 and meta["class_names"] == list(GENRES)
+
+
+@pytest.mark.slow
+def test_finetune_trains_the_network_and_keeps_its_statistics(
+    tmp_path: Path, four_genres: Path, musicnn_wheel: Path, musicnn_cache: Path
+) -> None:
+    run = tmp_path / "run"
+    proc = _train(
+        run,
+        four_genres,
+        musicnn_wheel,
+        "experiment=musicnn_finetune",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=2",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    tuned = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    state = tuned["state_dict"]
+    original = pretrained_musicnn("MSD_musicnn", cache_dir=musicnn_cache).state_dict()
+    # Two steps at lr 1e-4 move every trained weight, a little.
+    for key in ("front.0.conv.weight", "mid.2.conv.weight", "dense.weight"):
+        assert not torch.equal(state[f"net.backbone.{key}"], original[key]), key
+    # The pretrained batch-norm statistics stay what a million songs estimated.
+    for key in ("input_norm.running_mean", "mid.0.norm.running_var", "dense_norm.running_mean"):
+        assert torch.equal(state[f"net.backbone.{key}"], original[key]), key
