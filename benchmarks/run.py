@@ -20,7 +20,14 @@ from pathlib import Path
 from benchmarks.common import REPO, Row, machine_info
 
 #: Benchmark name -> module under ``benchmarks`` with a ``run(quick) -> list[Row]``.
-BENCHMARKS = ("mel", "loop", "features_cache", "decode_cache", "memory")  # loop: data_wait too
+BENCHMARKS = (
+    "mel",
+    "loop",
+    "features_cache",
+    "decode_cache",
+    "memory",
+    "musicnn",
+)  # loop: data_wait too
 #: Also runnable with --only: needs a CUDA GPU (``make bench-gpu``).
 EXTRA = ("gpu",)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,12 @@ def hydra_app(config_name: str, task: Callable[[DictConfig], Any]) -> Callable[[
 
     main.__doc__ = f"``{config_name}``: the Hydra app of conf/{config_name}.yaml."
     return main
+
+
+def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """A tool's config composed in Python, as the command line would compose it."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name, overrides=list(overrides))
 
 
 def fail(message: str) -> None:

@@ -23,6 +23,9 @@ ONNX_NOISE = ("torchvision is not installed",)
 WARNING_NOISE = (
     # pytorch_lightning's _pytree calls a torch API that torch deprecated (fixed upstream).
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+    # A pretrained network keeps its batch-norm statistics (MusicnnClassifier.train): those
+    # layers are in eval mode on purpose.
+    r"Found \d+ module\(s\) in eval mode at the start of training",
 )
 
 

@@ -11,12 +11,15 @@ what the original graph computed from them; ``scripts/musicnn_reference.py`` mad
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import librosa
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
+from genre_lightning.app import compose_config
 from genre_lightning.audio import load_audio
 from genre_lightning.errors import UserError
 from genre_lightning.features.mel import MelFeatures
@@ -25,22 +28,14 @@ from genre_lightning.models.musicnn_tf import load_tf_variables, pretrained_musi
 from genre_lightning.pretrained.tf_checkpoint import read_checkpoint
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "musicnn_reference.npz"
-#: musicnn's input as ``experiment=musicnn_probe`` configures MelFeatures (whole clips here;
-#: test_musicnn_recipe checks the recipe's config says the same).
-MUSICNN_FRONT_END = {
-    "resample_to": 16000,
-    "n_fft": 512,
-    "win_length": 512,
-    "hop_length": 256,
-    "n_mels": 96,
-    "num_frames": None,
-    "log": "musicnn",
-    "pad_mode": "reflect",
-}
 
 
 def musicnn_front_end(sample_rate: int = 22050) -> MelFeatures:
-    return MelFeatures(sample_rate=sample_rate, **MUSICNN_FRONT_END)  # type: ignore[arg-type]
+    """musicnn's input as ``experiment=musicnn_probe`` configures MelFeatures, for whole clips
+    (the recipe cuts 3 s windows to 187 frames; here every frame is kept)."""
+    recipe = compose_config("train", ["experiment=musicnn_probe"]).data.features
+    features = cast(dict[str, Any], OmegaConf.to_container(recipe))
+    return MelFeatures(sample_rate=sample_rate, **{**features, "num_frames": None})
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,98 @@
+"""``musicnn``: musicnn's features per clip on the CPU, and the probe recipe end to end.
+
+Extraction: real 30 s sample clips through the front end (resampling to 16 kHz, mel, log) and
+the pretrained network, 10 patches of 3 s per clip in one batch, as the probe computes them.
+End to end: ``python -m genre_lightning experiment=musicnn_probe`` on the 50 sample clips in a
+subprocess (decode, features once, 60 epochs of the head, test), wall-clock. The weights come
+from the user cache (fetched with pip the first time) or ``GENRE_LIGHTNING_MUSICNN_WHEEL``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from benchmarks.common import REPO, Row, median, sample_root
+from genre_lightning.app import compose_config
+from genre_lightning.audio import load_audio
+from genre_lightning.features.mel import MelFeatures
+from genre_lightning.models.musicnn_tf import pretrained_musicnn
+
+CHUNK = 66_150  # 3 s at 22,050 Hz
+
+
+def _source() -> str | None:
+    return os.environ.get("GENRE_LIGHTNING_MUSICNN_WHEEL")
+
+
+def extraction(root: Path, clips: int) -> list[Row]:
+    """Seconds per 30 s clip: front end + network, features of every 3 s chunk."""
+    recipe = compose_config("train", ["experiment=musicnn_probe"])  # musicnn's front end
+    front = MelFeatures(sample_rate=22050, **OmegaConf.to_container(recipe.data.features))  # type: ignore[arg-type]
+    net = pretrained_musicnn("MSD_musicnn", source=_source())
+    files = sorted(root.glob("genres_original/*/*.wav"))[:: max(1, 50 // clips)][:clips]
+    waves = [load_audio(f) for f in files]
+    times = []
+    with torch.no_grad():
+        for i, wave in enumerate([waves[0], *waves]):  # the first, again: a warm-up
+            count = wave.numel() // CHUNK
+            start = time.perf_counter()
+            net(front(wave[: count * CHUNK].view(count, CHUNK)))
+            if i:
+                times.append(time.perf_counter() - start)
+    threads = torch.get_num_threads()
+    note = f"{len(times)} clips, 10 patches each, {threads} threads"
+    return [
+        Row(
+            "musicnn",
+            "features of a 30 s clip (front end + network)",
+            median(times),
+            "s/clip",
+            note,
+        )
+    ]
+
+
+def end_to_end(root: Path, epochs: int) -> list[Row]:
+    """Wall-clock seconds of the probe recipe on the sample, in a fresh process."""
+    with tempfile.TemporaryDirectory(prefix="gl-bench-musicnn-") as tmp:
+        args = [
+            "experiment=musicnn_probe",
+            "data=folder",
+            f"data.root={root / 'genres_original'}",
+            f"data.cache_dir={tmp}/cache",
+            f"trainer.max_epochs={epochs}",
+            f"hydra.run.dir={tmp}/run",
+            "callbacks.rich_progress_bar=null",
+            "trainer.enable_progress_bar=false",
+        ]
+        if _source():
+            args.append(f"model.source={_source()}")
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "genre_lightning", *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        return [Row("musicnn", f"probe failed: {done.stderr.strip()[-200:]}", 0, "")]
+    note = f"50 clips, first decode included, {epochs} epochs"
+    return [Row("musicnn", "experiment=musicnn_probe end to end", seconds, "s", note)]
+
+
+def run(quick: bool = False) -> list[Row]:
+    """Rows: extraction s/clip, and the probe's end-to-end time."""
+    root = sample_root()
+    if root is None:
+        return [Row("musicnn", "skipped: no GTZAN sample (set GENRE_LIGHTNING_SAMPLE)", 0, "")]
+    rows = extraction(root, clips=3 if quick else 10)
+    return rows + end_to_end(root, epochs=5 if quick else 60)
