@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,16 @@ from .conftest import REPO, TINY
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The package built as a wheel from this checkout and installed into a fresh folder."""
     dist, site = tmp_path_factory.mktemp("dist"), tmp_path_factory.mktemp("site")
+    # Built from a copy of the sources: setuptools writes build/ beside them, and a stale build/
+    # in the checkout would put deleted modules into the wheel.
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, source / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "genre_lightning", source / "genre_lightning", ignore=ignore)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     # The venv's own setuptools builds it (no download of a build environment).
-    build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(REPO)]
+    build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source)]
     subprocess.run(build, check=True, capture_output=True, text=True, cwd=dist)
     (wheel,) = dist.glob("genre_lightning-*.whl")
     install = [*pip, "install", "--no-deps", "--no-compile", "--target", str(site), str(wheel)]

@@ -218,7 +218,6 @@ def test_genre_with_no_usable_file(tmp_path: Path, gtzan_sample: Path) -> None:
         [
             f"data.root={root}",
             "data.class_names=[blues,rock]",
-            "data.num_classes=2",
             f"hydra.run.dir={tmp_path / 'run'}",
         ],
         cwd=tmp_path,

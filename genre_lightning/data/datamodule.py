@@ -44,7 +44,8 @@ class GenreDataModule(pl.LightningDataModule):
     Args:
         root: Data root (any layout of :data:`~genre_lightning.data.index.LAYOUTS`); only read.
         class_names: Genre folders in label order; ``None`` takes every sub-folder, sorted.
-        num_classes: Expected number of classes (checked against the folders).
+        num_classes: Expected number of classes, checked against the folders (no config sets
+            it any more: the class list decides; older checkpoints carry it).
         cache_dir: Folder of the decoded-waveform caches; ``None``: the root's own folder in
             the user cache (:mod:`~genre_lightning.data.cache_dir`).
         cache_keep: Caches of this root kept, the most recently used (``None``: all).

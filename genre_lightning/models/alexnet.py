@@ -32,7 +32,7 @@ class AlexNet(nn.Module):
 
     def __init__(
         self,
-        num_classes: int = 10,
+        num_classes: int,
         in_channels: int = 1,
         dropout: float = 0.5,
         input_shape: tuple[int, int] | None = (668, 64),

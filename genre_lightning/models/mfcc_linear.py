@@ -26,7 +26,7 @@ class MfccLinear(nn.Module):
 
     dct: torch.Tensor
 
-    def __init__(self, num_classes: int = 10, n_mels: int = 64, n_mfcc: int = 20) -> None:
+    def __init__(self, num_classes: int, n_mels: int = 64, n_mfcc: int = 20) -> None:
         super().__init__()
         self.register_buffer("dct", AF.create_dct(n_mfcc, n_mels, norm="ortho"))
         # Standardising the statistics keeps the model linear but makes it train at any lr.

@@ -55,7 +55,7 @@ class ResNet(nn.Module):
 
     def __init__(
         self,
-        num_classes: int = 10,
+        num_classes: int,
         in_channels: int = 1,
         channels: tuple[int, ...] = (64, 128, 256, 512),
         blocks_per_stage: int = 2,

@@ -141,7 +141,6 @@ def test_corrupt_and_truncated_caches_are_rebuilt_then_training_runs(
         f"data.root={small_root}",
         f"data.cache_dir={tmp_path / 'c'}",
         "data.class_names=[jazz,metal]",
-        "data.num_classes=2",
         "data.batch_size=2",
         "data.split=kfold",
         "data.num_folds=3",

@@ -27,14 +27,16 @@ def test_short_clip_keeps_its_valid_length() -> None:
     assert wave.tolist()[:5] == list(range(5)) and valid == 5  # no spare samples: offset 0
 
 
-def test_random_windows_vary_and_follow_the_seed() -> None:
-    ds = _ds("random", [20, 20])
+def test_random_windows_vary_by_epoch_and_follow_the_seed() -> None:
+    ds = _ds("random", [20, 20], seed=7)
     torch.manual_seed(0)
-    first = [ds[0][0][0].item() for _ in range(30)]
-    torch.manual_seed(0)
-    again = [ds[0][0][0].item() for _ in range(30)]
-    assert first == again and len(set(first)) > 5 and min(first) >= 0 and max(first) <= 12
-    wave, _, valid, *_ = ds[0]
+    first = [ds[0, epoch][0][0].item() for epoch in range(30)]
+    torch.manual_seed(1)  # the global RNG plays no part: a resumed run draws the same windows
+    again = [ds[0, epoch][0][0].item() for epoch in range(30)]
+    other = [_ds("random", [20, 20], seed=8)[0, epoch][0][0].item() for epoch in range(30)]
+    assert first == again and first != other
+    assert len(set(first)) > 5 and min(first) >= 0 and max(first) <= 12
+    wave, _, valid, *_ = ds[0, 3]
     assert valid == 8 and wave.tolist() == list(range(int(wave[0]), int(wave[0]) + 8))
 
 
@@ -48,9 +50,9 @@ def test_evaluation_chunks_cover_each_track_in_order() -> None:
 def test_training_chunks_draw_each_track_several_times() -> None:
     ds = _ds("start", [20, 20], chunks="random", draws=3)
     assert len(ds) == 6 and sorted(ds[i][3] for i in range(6)) == [0, 0, 0, 1, 1, 1]
-    torch.manual_seed(1)
-    starts = {ds[0][0][0].item() for _ in range(20)}
-    assert len(starts) > 3  # a new random chunk on every draw
+    starts = {ds[0, epoch][0][0].item() for epoch in range(20)}
+    draws = {ds[i, 0][0][0].item() for i in (0, 2, 4)}  # track 0's three draws in epoch 0
+    assert len(starts) > 3 and len(draws) > 1  # a new random chunk every epoch and every draw
 
 
 def test_located_windows_carry_no_samples_but_find_the_same_ones() -> None:

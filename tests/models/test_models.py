@@ -15,7 +15,7 @@ def n_params(model: nn.Module) -> int:
 
 @pytest.mark.parametrize(("cls", "expected"), [(AlexNet, 93_550_218), (ResNet, 11_178_378)])
 def test_parameter_counts_match_the_paper(cls: type[nn.Module], expected: int) -> None:
-    assert n_params(cls()) == expected
+    assert n_params(cls(num_classes=10)) == expected
 
 
 @pytest.mark.parametrize("cls", [AlexNet, ResNet])
@@ -29,18 +29,18 @@ def test_output_shape_and_backward(cls: type[nn.Module]) -> None:
 
 
 def test_alexnet_first_linear_layer_is_8960_to_6400() -> None:
-    fc = AlexNet().classifier[0]
+    fc = AlexNet(num_classes=10).classifier[0]
     assert isinstance(fc, nn.Linear) and (fc.in_features, fc.out_features) == (8960, 6400)
 
 
 def test_resnet_accepts_other_lengths() -> None:
-    assert ResNet()(torch.randn(2, 1, 89, 64)).shape == (2, 10)
+    assert ResNet(num_classes=10)(torch.randn(2, 1, 89, 64)).shape == (2, 10)
 
 
 @pytest.mark.parametrize("cls", [AlexNet, ResNet])
 def test_xavier_uniform_init(cls: type[nn.Module]) -> None:
     torch.manual_seed(0)
-    for m in cls().modules():
+    for m in cls(num_classes=10).modules():
         if isinstance(m, nn.Conv2d | nn.Linear):
             assert m.bias is not None and m.bias.abs().max() == 0
             fan_in = m.weight[0].numel()
@@ -53,7 +53,7 @@ def test_xavier_uniform_init(cls: type[nn.Module]) -> None:
 def test_adaptive_alexnet_keeps_the_paper_layers_for_any_length() -> None:
     from genre_lightning.models import MfccLinear
 
-    adaptive = AlexNet(adaptive=True)
+    adaptive = AlexNet(num_classes=10, adaptive=True)
     assert n_params(adaptive) == 93_550_218
     for frames in (57, 223, 668):
         assert adaptive(torch.randn(1, 1, frames, 64)).shape == (1, 10)

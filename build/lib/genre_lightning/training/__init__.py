@@ -1,2 +1,0 @@
-"""Training: the LightningModule, its callbacks, checkpoint IO, augmentation and the
-track-level evaluation of chunked recordings."""
