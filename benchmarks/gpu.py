@@ -114,7 +114,8 @@ def run(quick: bool = False) -> list[Row]:
             for source, kwargs in SOURCES.items():
                 dm = _datamodule(per_class, batch, **kwargs)
                 torch.manual_seed(0)
-                rate = _epochs_per_second(dm, net_class(num_classes=10), precision, epochs, accelerator)
+                net = net_class(num_classes=10)
+                rate = _epochs_per_second(dm, net, precision, epochs, accelerator)
                 note = f"100 epochs: {100 / rate / 60:.1f} min; batch {batch}"
                 rows.append(
                     Row("gpu", f"{model_name} {precision} {source}", rate, "epochs/s", note)

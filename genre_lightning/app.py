@@ -5,8 +5,9 @@
 * composes ``conf/<name>.yaml`` (shipped inside the package, so a wheel works from any folder),
   with ``--help``, ``--cfg job``, ``-m`` sweeps and launchers as Hydra provides them;
 * checks the command line before anything runs: an unknown key, group option, a malformed
-  override, a mandatory key (``???``) left unset or a sweep without ``-m`` is one ``error:``
-  line and exit status 2 (Hydra alone would exit 1 after its multi-line report);
+  override, a mandatory key (``???``) left unset, a sweep without ``-m``, a run folder that
+  cannot be created or the SLURM launcher off a cluster is one ``error:`` line and exit
+  status 2 (Hydra alone would exit 1 after its multi-line report or a traceback);
 * turns a :class:`~genre_lightning.errors.UserError` raised by the task into one ``error:``
   line on stderr and exit status 2, and an interrupted run into status 143;
 * silences third-party messages a user cannot act on (:mod:`genre_lightning.quiet`).
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +32,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from genre_lightning import quiet, runs
 from genre_lightning.errors import Interrupted, UserError
+from genre_lightning.files import check_writable
 
 #: The Hydra configs (the repository's top-level conf/ links here).
 CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
@@ -113,16 +116,43 @@ def check_command_line(config_name: str, argv: list[str]) -> None:
     try:
         with initialize_config_dir(config_dir=args.config_dir or CONFIG_DIR, version_base="1.3"):
             cfg = compose(
-                args.config_name or config_name, overrides=list(map(_first_of_sweep, parsed))
+                args.config_name or config_name,
+                overrides=list(map(_first_of_sweep, parsed)),
+                return_hydra_config=True,
             )
     except (HydraException, OmegaConfBaseException) as exc:
         fail(_one_line(exc))
-    missing = _missing_keys(OmegaConf.to_container(cfg, resolve=False))
+    if not args.cfg:
+        _check_launch(cfg.hydra, multirun=bool(args.multirun))
+    job = OmegaConf.to_container(cfg, resolve=False)
+    assert isinstance(job, dict)
+    job.pop("hydra")
+    missing = _missing_keys(job)
     if missing and not args.cfg:  # --cfg job shows the ??? keys: that is what it is for
         fail(
             f"missing {' '.join(f'{key}=...' for key in missing)}: no default; give "
             f"{'it' if len(missing) == 1 else 'them'} on the command line (--help has examples)"
         )
+
+
+def _check_launch(hydra_cfg: DictConfig, multirun: bool) -> None:
+    """Fail in one line where Hydra would fail with a traceback: no SLURM, no run folder."""
+    target = str(OmegaConf.select(hydra_cfg, "launcher._target_", default=""))
+    if multirun and target.endswith("SlurmLauncher") and shutil.which("srun") is None:
+        fail(
+            "hydra/launcher=slurm: srun is not on this machine's PATH, so there is no SLURM "
+            "cluster to submit to; run it on the cluster's login node, or leave the launcher "
+            "out to run the jobs here one after another"
+        )
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    try:
+        folder = OmegaConf.select(hydra_cfg, key.removeprefix("hydra."))
+    except OmegaConfBaseException:  # it names run values known only once the job starts
+        return
+    try:
+        check_writable(folder, key, folder=True)
+    except UserError as exc:
+        fail(str(exc))
 
 
 def _missing_keys(node: Any, prefix: str = "") -> list[str]:

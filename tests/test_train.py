@@ -136,6 +136,24 @@ def test_unknown_model_lists_the_options(tmp_path: Path) -> None:
     assert proc.stderr.startswith("error: model=vgg: no such option (available: alexnet")
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["hydra.run.dir=afile/run"], "error: hydra.run.dir=afile/run: afile is a file"),
+        (["-m", "seed=1,2", "hydra.sweep.dir=afile/x"], "error: hydra.sweep.dir=afile/x: afile"),
+        (["-m", "hydra/launcher=slurm", "seed=1,2"], "error: hydra/launcher=slurm: srun is not"),
+    ],
+)
+def test_launch_problems_are_one_error_line(args: list[str], expected: str, tmp_path: Path) -> None:
+    if "hydra/launcher=slurm" in args and shutil.which("srun"):
+        pytest.skip("this machine has srun")
+    (tmp_path / "afile").write_text("")
+    proc = run_cli([*args, "experiment=demo"], cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith(expected), proc.stderr[-2000:]
+    assert len(proc.stderr.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # nothing was started
+
+
 def test_console_script_composes_the_config(tmp_path: Path) -> None:
     script = Path(sys.executable).parent / "genre-lightning"
     assert script.is_file(), "console script not installed (pip install -e .)"
