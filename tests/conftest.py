@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -176,3 +177,12 @@ def write_tone(
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, data, sr, **kwargs)
     return mono
+
+
+def copy_sample(gtzan_sample: Path, root: Path, genres: Sequence[str], per_genre: int) -> Path:
+    """Copy the first ``per_genre`` real clips of each of ``genres`` into ``root/<genre>/``."""
+    for genre in genres:
+        (root / genre).mkdir(parents=True)
+        for src in sorted((gtzan_sample / "genres_original" / genre).iterdir())[:per_genre]:
+            shutil.copy(src, root / genre / src.name)
+    return root

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,17 +18,14 @@ from genre_lightning.data.cache import load_or_build
 from genre_lightning.data.index import index_clips
 from genre_lightning.train import train
 
+from ..conftest import copy_sample
+
 N = 22050  # 1 s keeps these tests fast
 
 
 @pytest.fixture
 def small_root(tmp_path: Path, gtzan_sample: Path) -> Path:
-    root = tmp_path / "gtzan"
-    for genre in ("jazz", "metal"):
-        (root / genre).mkdir(parents=True)
-        for src in sorted((gtzan_sample / "genres_original" / genre).iterdir())[:3]:
-            shutil.copy(src, root / genre / src.name)
-    return root
+    return copy_sample(gtzan_sample, tmp_path / "gtzan", ("jazz", "metal"), per_genre=3)
 
 
 def test_builds_then_hits(small_root: Path, tmp_path: Path) -> None:

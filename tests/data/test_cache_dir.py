@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,15 +13,12 @@ from genre_lightning.data.cache_dir import default_cache_dir, root_key
 from genre_lightning.data.index import index_clips
 from genre_lightning.errors import UserError
 
+from ..conftest import copy_sample
+
 
 @pytest.fixture
 def small_root(tmp_path: Path, gtzan_sample: Path) -> Path:
-    root = tmp_path / "gtzan"
-    for genre in ("jazz", "metal"):
-        (root / genre).mkdir(parents=True)
-        for src in sorted((gtzan_sample / "genres_original" / genre).iterdir())[:2]:
-            shutil.copy(src, root / genre / src.name)
-    return root
+    return copy_sample(gtzan_sample, tmp_path / "gtzan", ("jazz", "metal"), per_genre=2)
 
 
 def test_root_key_is_readable_and_one_per_resolved_root(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,17 +14,15 @@ import torch
 
 from genre_lightning.data.datamodule import GenreDataModule
 
-from ..conftest import run_cli, write_tone
+from ..conftest import copy_sample, run_cli, write_tone
 
 
 @pytest.fixture(scope="module")
 def music(gtzan_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three genres of real GTZAN clips plus every kind of file a user's folder holds."""
-    root = tmp_path_factory.mktemp("music")
-    for genre in ("blues", "classical", "metal"):
-        (root / genre).mkdir()
-        for src in sorted((gtzan_sample / "genres_original" / genre).iterdir())[:4]:
-            shutil.copy(src, root / genre / src.name)
+    root = copy_sample(
+        gtzan_sample, tmp_path_factory.mktemp("music"), ("blues", "classical", "metal"), 4
+    )
     real, _ = sf.read(str(gtzan_sample / "genres_original" / "blues" / "blues.00000.wav"))
     stereo_44k = np.stack([real[:441000], real[:441000]], axis=1)  # 10 s, played as 44.1 kHz
     sf.write(root / "blues" / "stereo44k.flac", stereo_44k, 44100)

@@ -9,6 +9,8 @@ import pytest
 
 from genre_lightning.data.index import GTZAN_GENRES, DataNotFoundError, index_clips
 
+from ..conftest import copy_sample
+
 
 def test_indexes_the_real_sample_in_label_order(gtzan_sample: Path) -> None:
     clips, names = index_clips(gtzan_sample, GTZAN_GENRES)
@@ -22,11 +24,7 @@ def test_indexes_the_real_sample_in_label_order(gtzan_sample: Path) -> None:
 @pytest.mark.parametrize("layout", ["Data/genres_original", "genres", "."])
 def test_finds_each_gtzan_layout(tmp_path: Path, gtzan_sample: Path, layout: str) -> None:
     root = tmp_path / "gtzan"
-    target = root / layout
-    for genre in ("blues", "rock"):
-        (target / genre).mkdir(parents=True)
-        for src in sorted((gtzan_sample / "genres_original" / genre).iterdir())[:2]:
-            shutil.copy(src, target / genre / src.name)
+    target = copy_sample(gtzan_sample, root / layout, ("blues", "rock"), per_genre=2)
     (target / "blues" / "blues.mf").write_text("not audio\n")  # GTZAN ships these lists
     (target / "rock" / ".DS_Store").write_bytes(b"\0")
     clips, names = index_clips(root, ["blues", "rock"])

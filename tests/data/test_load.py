@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,15 +14,7 @@ from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.data.load import load_data
 from genre_lightning.errors import UserError
 
-from ..conftest import run_cli
-
-
-def _copy(gtzan_sample: Path, root: Path, genres: tuple[str, ...], per_genre: int) -> Path:
-    for genre in genres:
-        (root / genre).mkdir(parents=True)
-        for src in sorted((gtzan_sample / "genres_original" / genre).iterdir())[:per_genre]:
-            shutil.copy(src, root / genre / src.name)
-    return root
+from ..conftest import copy_sample, run_cli
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
@@ -38,7 +29,7 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
 @pytest.fixture
 def read_only_root(gtzan_sample: Path, tmp_path: Path) -> Iterator[Path]:
     """Real clips of three genres in a folder nobody may write to (``chmod -R a-w``)."""
-    root = _copy(gtzan_sample, tmp_path / "music", ("blues", "jazz", "metal"), 3)
+    root = copy_sample(gtzan_sample, tmp_path / "music", ("blues", "jazz", "metal"), 3)
     writable = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
     for path in [root, *root.rglob("*")]:
         path.chmod(path.stat().st_mode & ~writable)
@@ -89,7 +80,7 @@ def test_read_only_dataset_trains_with_default_settings(
 
 
 def test_explicit_cache_dir_is_used_as_is(gtzan_sample: Path, tmp_path: Path) -> None:
-    root = _copy(gtzan_sample, tmp_path / "music", ("blues", "jazz"), 2)
+    root = copy_sample(gtzan_sample, tmp_path / "music", ("blues", "jazz"), 2)
     loaded = load_data(root, None, 2, tmp_path / "mine", 22050, 2205, keep=3)
     assert loaded.cache.path.parent == tmp_path / "mine" and loaded.root == root
     assert [c.track for c in loaded.kept_clips] == [c.track for c in loaded.clips]
@@ -97,7 +88,7 @@ def test_explicit_cache_dir_is_used_as_is(gtzan_sample: Path, tmp_path: Path) ->
 
 
 def test_class_count_and_undecodable_genres_are_named(gtzan_sample: Path, tmp_path: Path) -> None:
-    root = _copy(gtzan_sample, tmp_path / "music", ("blues", "jazz"), 2)
+    root = copy_sample(gtzan_sample, tmp_path / "music", ("blues", "jazz"), 2)
     with pytest.raises(UserError, match=r"data\.num_classes=3 but the data has 2 classes"):
         load_data(root, None, 3, tmp_path / "cache", 22050, 2205, keep=3)
     assert not (tmp_path / "cache").exists()  # checked before decoding

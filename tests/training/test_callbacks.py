@@ -104,9 +104,7 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(
     proc.communicate(timeout=60)
     assert not (run / "metrics.json").exists()  # it really died before finishing
 
-    resumed = run_cli([*RECIPE, f"paths.data_dir={data_dir}", f"resume={run}"], cwd=tmp_path)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert _comparable(run) == reference
+    _resume_and_compare(reference, run, data_dir, f"resume={run}")
 
 
 def _steps_done_in_epoch(checkpoint: Path) -> tuple[int, int]:
@@ -130,10 +128,12 @@ def test_sigterm_saves_the_step_and_resumes_to_the_same_result(
     epoch, done = _steps_done_in_epoch(run / "checkpoints" / "last.ckpt")
     assert epoch < EPOCHS - 1 and done > 0  # saved inside an epoch, not at its end
 
-    resumed = run_cli(
-        [*RECIPE, f"paths.data_dir={data_dir}", f"hydra.run.dir={run}", "ckpt_path=last"],
-        cwd=tmp_path,
-    )
+    _resume_and_compare(reference, run, data_dir, f"hydra.run.dir={run}", "ckpt_path=last")
+
+
+def _resume_and_compare(reference: dict[str, object], run: Path, data_dir: Path, *how: str) -> None:
+    """Resume the stopped ``run`` as ``how`` says; it must end as the uninterrupted run did."""
+    resumed = run_cli([*RECIPE, f"paths.data_dir={data_dir}", *how], cwd=run.parent)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert _comparable(run) == reference
 
