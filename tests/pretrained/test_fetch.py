@@ -42,6 +42,14 @@ def _accept(monkeypatch: pytest.MonkeyPatch, wheel: Path) -> None:
     monkeypatch.setattr(fetch, "WHEEL_SHA256", hashlib.sha256(wheel.read_bytes()).hexdigest())
 
 
+def _refused(monkeypatch: pytest.MonkeyPatch, wheel: Path, cache: Path, match: str) -> None:
+    """A hand-made wheel whose checksum passes is refused for ``match``; nothing is unpacked."""
+    _accept(monkeypatch, wheel)
+    with pytest.raises(FetchError, match=match):
+        musicnn_checkpoint(source=wheel, cache_dir=cache)
+    assert _files(cache) == ["musicnn-0.1.0"]
+
+
 def test_local_wheel_is_unpacked_once_then_reused(
     musicnn_wheel: Path, tmp_path: Path, offline_pip: Path
 ) -> None:
@@ -96,10 +104,7 @@ def test_truncated_wheel_is_not_a_zip(
 ) -> None:
     wheel = tmp_path / "cut.whl"
     wheel.write_bytes(musicnn_wheel.read_bytes()[:1_000_000])
-    _accept(monkeypatch, wheel)
-    with pytest.raises(FetchError, match=r"cut\.whl: not a readable zip archive"):
-        musicnn_checkpoint(source=wheel, cache_dir=tmp_path / "cache")
-    assert _files(tmp_path / "cache") == ["musicnn-0.1.0"]
+    _refused(monkeypatch, wheel, tmp_path / "cache", r"cut\.whl: not a readable zip archive")
 
 
 def test_corrupt_member_is_caught_by_the_zip_crc(
@@ -111,10 +116,7 @@ def test_corrupt_member_is_caught_by_the_zip_crc(
     raw[info.header_offset + 200_000] ^= 0xFF  # inside the compressed weights
     wheel = tmp_path / "flipped.whl"
     wheel.write_bytes(bytes(raw))
-    _accept(monkeypatch, wheel)
-    with pytest.raises(FetchError, match=r"flipped\.whl: not a readable zip archive"):
-        musicnn_checkpoint(source=wheel, cache_dir=tmp_path / "cache")
-    assert _files(tmp_path / "cache") == ["musicnn-0.1.0"]
+    _refused(monkeypatch, wheel, tmp_path / "cache", r"flipped\.whl: not a readable zip archive")
 
 
 def _rezip(source: Path, dest: Path, replace: dict[str, bytes | None]) -> None:
@@ -148,10 +150,12 @@ def test_checkpoint_corrupt_inside_a_good_zip(
         data = archive.read(CHECKPOINT[1])
     wheel = tmp_path / "short.whl"
     _rezip(musicnn_wheel, wheel, {CHECKPOINT[1]: data[:4_000_000]})
-    _accept(monkeypatch, wheel)
-    with pytest.raises(FetchError, match=r"MSD_musicnn checkpoint inside is corrupt .*truncated"):
-        musicnn_checkpoint(source=wheel, cache_dir=tmp_path / "cache")
-    assert _files(tmp_path / "cache") == ["musicnn-0.1.0"]
+    _refused(
+        monkeypatch,
+        wheel,
+        tmp_path / "cache",
+        r"MSD_musicnn checkpoint inside is corrupt .*truncated",
+    )
 
 
 def test_member_that_is_a_link_is_refused(
@@ -163,9 +167,7 @@ def test_member_that_is_a_link_is_refused(
         link = zipfile.ZipInfo(CHECKPOINT[0])
         link.external_attr = (stat.S_IFLNK | 0o777) << 16
         archive.writestr(link, "/etc/passwd")
-    _accept(monkeypatch, wheel)
-    with pytest.raises(FetchError, match=r"MSD_musicnn/\.index is not a regular file"):
-        musicnn_checkpoint(source=wheel, cache_dir=tmp_path / "cache")
+    _refused(monkeypatch, wheel, tmp_path / "cache", r"MSD_musicnn/\.index is not a regular file")
 
 
 def test_folder_source_is_used_in_place(msd_prefix: Path, tmp_path: Path) -> None:
