@@ -10,8 +10,8 @@ Guarantees of every writer here, on a POSIX file system:
   and the folder after it, so a power loss right after a write does not leave an empty file.
 * **Nothing left behind on failure.** An exception while writing removes the temporary file.
   A process killed outright (SIGKILL, OOM) cannot clean up; its temporary names carry its
-  process id, and :func:`remove_stale_temps` (called by the next run that writes there)
-  deletes those whose process is gone.
+  process id, and :func:`~genre_lightning.temp_files.remove_stale_temps` (called by the next
+  run that writes there) deletes those whose process is gone.
 * **Concurrent writers do not mix.** Each writer (process or thread) writes its own temporary
   name; the last rename wins with a complete file.
 
@@ -27,33 +27,14 @@ import contextlib
 import csv
 import io
 import json
-import logging
 import os
-import re
-import secrets
 import shutil
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from genre_lightning.errors import UserError
-
-log = logging.getLogger(__name__)
-
-#: ``.<name>.tmp-<pid>-<token>``: hidden, and the owner's process id says when it is stale.
-_TEMP = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)(-[0-9a-f]+)?$")
-#: When this process started writing (about): temporary files changed since are never stale.
-_STARTED = time.time()
-
-
-def temp_path(path: Path) -> Path:
-    """A new temporary name to write ``path`` under before renaming it.
-
-    The process id tells :func:`remove_stale_temps` whether its writer still runs; the random
-    token keeps concurrent writers of one process (threads) apart.
-    """
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+from genre_lightning.temp_files import temp_path
 
 
 def commit(tmp: Path, path: Path) -> None:
@@ -239,44 +220,3 @@ def atomic_folder(path: Path) -> Iterator[Path]:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def remove_stale_temps(folder: Path) -> list[Path]:
-    """Delete temporary files and folders in ``folder`` left by processes that no longer run.
-
-    Only names of :func:`temp_path`'s form are touched, and only when their process id is not
-    alive on this machine and they were last changed before this process started: a concurrent
-    writer, here or on another machine sharing the folder, keeps changing its file.
-
-    Returns:
-        What was removed.
-    """
-    removed = []
-    with contextlib.suppress(OSError):
-        for entry in Path(folder).iterdir():
-            found = _TEMP.match(entry.name)
-            if found is None or _alive(int(found["pid"])):
-                continue
-            if entry.lstat().st_mtime >= _STARTED:
-                continue
-            with contextlib.suppress(OSError):
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink()
-                removed.append(entry)
-    for entry in removed:
-        log.info("removed %s, left by a process that was killed while writing it", entry)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True

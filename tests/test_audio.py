@@ -12,13 +12,13 @@ import torchaudio.functional as AF
 
 from genre_lightning.audio import (
     AudioDecodeError,
-    StreamingResampler,
     WindowReader,
     fix_length,
     from_int16,
     load_audio,
     to_int16,
 )
+from genre_lightning.resampling import StreamingResampler
 
 from .conftest import write_tone
 

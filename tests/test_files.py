@@ -17,12 +17,12 @@ from genre_lightning.files import (
     atomic_folder,
     check_writable,
     partial_path,
-    remove_stale_temps,
     streaming_write,
     write_csv_atomic,
     write_json_atomic,
     write_text_atomic,
 )
+from genre_lightning.temp_files import remove_stale_temps
 
 
 def test_json_is_replaced_and_no_temporary_file_stays(tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
 """Data: from audio folders to batches of mel images, one job per module.
 
 ``config`` (checks of ``data.*``), ``index`` (find the files), ``cache`` and ``cache_dir`` (decode
-once, into the user cache), ``load``, ``splits`` and ``parts`` (the split by track), ``plan`` (per
-part: windows and where mel images come from), ``dataset``, ``loaders``, ``batches``,
-``statistics``, ``split_csv``, ``windows``; ``datamodule`` wires them; ``synthetic`` (with
-``synthesis``) and ``download`` provide data.
+once, into the user cache), ``load``, ``splits`` and ``parts`` (the split by track), ``build``
+(both from the settings), ``plan`` (per part: windows and where mel images come from),
+``dataset``, ``loaders``, ``batches``, ``statistics``, ``split_csv``, ``windows``; ``datamodule``
+wires them, its base class ``serving`` serves the batches; ``synthetic`` (with ``synthesis``) and
+``download`` provide data.
 
 The DataModules are loaded on first use, so ``python -m genre_lightning.data.download`` starts
 without importing Lightning.

@@ -22,7 +22,8 @@ from genre_lightning.audio import AudioDecodeError, fix_length, load_audio, to_i
 from genre_lightning.data.cache_dir import mark_used, prune
 from genre_lightning.data.index import Clip
 from genre_lightning.errors import UserError
-from genre_lightning.files import commit, remove_stale_temps, temp_path, write_text_atomic
+from genre_lightning.files import commit, write_text_atomic
+from genre_lightning.temp_files import remove_stale_temps, temp_path
 
 log = logging.getLogger(__name__)
 

@@ -1,44 +1,37 @@
 """The LightningDataModule: wires the data parts together, each of which has one job.
 
 :mod:`.config` checks the settings, :mod:`.load` indexes and decodes (once, into a cache
-outside the dataset), :mod:`.parts` cuts the split, :mod:`.plan` decides per part where its
-mel images come from, :mod:`.loaders` builds the DataLoaders, :mod:`.batches` turns batches into
-mel images on their device (in :meth:`GenreDataModule.on_after_batch_transfer`),
+outside the dataset), :mod:`.parts` cuts the split, :mod:`.build` runs both from the settings,
+:mod:`.plan` decides per part where its mel images come from, :mod:`.serving` (the base class)
+holds the loader and batch hooks, :mod:`.loaders` builds the DataLoaders, :mod:`.batches` turns
+batches into mel images on their device (in :meth:`GenreDataModule.on_after_batch_transfer`),
 :mod:`.statistics` measures the normalisation and :mod:`.split_csv` writes ``split.csv``.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
 
 from genre_lightning.audio import SAMPLE_RATE
-from genre_lightning.data import split_csv, statistics
-from genre_lightning.data.batches import BatchFeatures, FeatureBatch, WindowBatch
+from genre_lightning.data import split_csv
+from genre_lightning.data.build import build_parts, index_and_decode
 from genre_lightning.data.cache import WaveformCache
 from genre_lightning.data.cache_dir import KEEP
 from genre_lightning.data.config import check_data_config
-from genre_lightning.data.dataset import WaveformDataset
 from genre_lightning.data.download import DEFAULT_URL, ensure_gtzan
 from genre_lightning.data.index import GTZAN_GENRES, Clip
-from genre_lightning.data.load import LoadedData, load_data
-from genre_lightning.data.loaders import make_loader, pin_memory_for
-from genre_lightning.data.parts import cut_split, make_datasets
+from genre_lightning.data.load import LoadedData
 from genre_lightning.data.plan import make_plan
-from genre_lightning.data.splits import PARTS
-from genre_lightning.data.windows import draws_per_track, stored_samples, window_samples
+from genre_lightning.data.serving import PartServing
+from genre_lightning.data.windows import window_samples
 from genre_lightning.features.mel import MelFeatures
 
-log = logging.getLogger(__name__)
 
-
-class GenreDataModule(pl.LightningDataModule):
+class GenreDataModule(PartServing):
     """Audio folders laid out as ``<root>/<genre>/<clip>.<ext>`` (GTZAN and its layouts).
 
     Args:
@@ -126,8 +119,8 @@ class GenreDataModule(pl.LightningDataModule):
         self.class_names: list[str] = list(class_names) if class_names is not None else []
         self.loaded: LoadedData | None = None
         self.parts: dict[str, list[int]] = {}
-        self.datasets: dict[str, WaveformDataset] = {}
-        self.batch_features: BatchFeatures | None = None
+        self.datasets = {}
+        self.batch_features = None
 
     # -- building -------------------------------------------------------------------------
     def dataset_root(self) -> Path:
@@ -144,48 +137,13 @@ class GenreDataModule(pl.LightningDataModule):
         """Load the cache, cut the split and build each part as the plan says (idempotent)."""
         if self.datasets:
             return
-        loaded, hp = self._load(), self.hparams
-        self.parts = cut_split(
-            loaded,
-            hp["split"],
-            fractions=hp["split_fractions"],
-            seed=hp["split_seed"],
-            fold=hp["fold"],
-            num_folds=hp["num_folds"],
-            val_fraction=hp["val_fraction"],
-        )
-        window = self.window_samples()
-        draws = draws_per_track(hp["clip_samples"], window)
-        seed = hp["shuffle_seed"]
-        self.datasets = make_datasets(loaded, self.parts, self.plan, window, draws, seed)
-        self.batch_features = BatchFeatures(
-            self.features, loaded.cache.waves, self.datasets, self.plan, hp["batch_size"]
-        )
-        log.info(
-            "data: %d clips (%d skipped) from %s, split %s (tracks)%s; mel %s",
-            len(loaded.cache.kept),
-            len(loaded.cache.skipped),
-            loaded.root,
-            {p: d.num_tracks for p, d in self.datasets.items()},
-            f", {window}-sample chunks" if hp["chunk_seconds"] is not None else "",
-            self.plan.describe(),
+        self.parts, self.datasets, self.batch_features = build_parts(
+            self._load(), self.hparams, self.plan, self.features, self.window_samples()
         )
 
     def _load(self) -> LoadedData:
         if self.loaded is None:
-            hp = self.hparams
-            stored = stored_samples(
-                hp["crop"], hp["clip_samples"], hp["max_seconds"], hp["sample_rate"]
-            )
-            self.loaded = load_data(
-                self.dataset_root(),
-                hp["class_names"],
-                hp["num_classes"],
-                self.cache_dir,
-                hp["sample_rate"],
-                stored,
-                hp["cache_keep"],
-            )
+            self.loaded = index_and_decode(self.dataset_root(), self.hparams, self.cache_dir)
             self.class_names = self.loaded.class_names
             self.cache_dir = self.loaded.cache.path.parent
         return self.loaded
@@ -225,37 +183,3 @@ class GenreDataModule(pl.LightningDataModule):
         """Write which track went into which part (``split.csv``) for auditing."""
         loaded = self._load()
         split_csv.write_split(path, loaded.kept_clips, self.parts, self.class_names)
-
-    # -- batches --------------------------------------------------------------------------
-    def _loader(self, part: str, shuffle: bool) -> DataLoader[Any]:
-        hp = self.hparams
-        return make_loader(
-            self.datasets[part],
-            self.plan[part],
-            batch_size=hp["batch_size"],
-            num_workers=hp["num_workers"],
-            pin_memory=pin_memory_for(hp["pin_memory"], self.trainer),
-            shuffle_seed=hp["shuffle_seed"] if shuffle else None,
-        )
-
-    def train_dataloader(self) -> DataLoader[Any]:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader[Any]:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader[Any]:
-        return self._loader("test", shuffle=False)
-
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> FeatureBatch:
-        """Turn a collated batch of windows into a :class:`FeatureBatch` on its device."""
-        assert self.batch_features is not None, "setup() first"
-        windows = WindowBatch(*batch)
-        return self.batch_features(windows, PARTS[int(windows.part[0])])
-
-    def feature_statistics(self, device: torch.device | str = "cpu") -> tuple[torch.Tensor, ...]:
-        """Per-element mean and std of the training set's mel images, computed on ``device``."""
-        batches = self._loader("train", shuffle=False)
-        return statistics.feature_statistics(
-            batches, lambda b: self.on_after_batch_transfer(b, 0), device
-        )

@@ -34,7 +34,8 @@ from rich.progress import (
 from genre_lightning.app import hydra_app
 from genre_lightning.data.archive import UnsafeArchiveError, extract_tar
 from genre_lightning.errors import UserError
-from genre_lightning.files import remove_stale_temps, temp_path, write_text_atomic
+from genre_lightning.files import write_text_atomic
+from genre_lightning.temp_files import remove_stale_temps, temp_path
 
 DEFAULT_URL = "https://huggingface.co/datasets/marsyas/gtzan/resolve/main/data/genres.tar.gz"
 #: Published SHA-256 of the original ``genres.tar.gz`` (1.23 GB).

@@ -23,7 +23,8 @@ from genre_lightning.data.config import check_data_config
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.data.synthesis import STYLES, Style, synthesize_clip
 from genre_lightning.errors import UserError
-from genre_lightning.files import atomic_folder, remove_stale_temps
+from genre_lightning.files import atomic_folder
+from genre_lightning.temp_files import remove_stale_temps
 
 __all__ = ["STYLES", "Style", "SyntheticDataModule", "ensure_synthetic_dataset", "synthesize_clip"]
 
@@ -31,7 +32,7 @@ __all__ = ["STYLES", "Style", "SyntheticDataModule", "ensure_synthetic_dataset",
 SYNTHETIC_VERSION = 1
 #: Each set's marker: its generation settings.
 SETTINGS = "settings.json"
-#: What a generated set, or one being written (files.temp_path), is called.
+#: What a generated set, or one being written (temp_files.temp_path), is called.
 _OWN = re.compile(r"^\.?synthetic-[0-9a-f]{12}(\.tmp-\d+)?$")
 #: Earlier versions kept the waveform cache in ``<root>/.cache``: files of these names.
 _OLD_CACHE = re.compile(r"^\.?waves-[0-9a-f]{20}\.(npy|json)(\.tmp-\d+|-full\.tmp-\d+)?$")

@@ -26,8 +26,9 @@ import zlib
 from pathlib import Path
 
 from genre_lightning.errors import UserError
-from genre_lightning.files import atomic_folder, remove_stale_temps
+from genre_lightning.files import atomic_folder
 from genre_lightning.pretrained.tf_checkpoint import CheckpointError, read_checkpoint
+from genre_lightning.temp_files import remove_stale_temps
 from genre_lightning.userdirs import user_cache_dir
 
 REQUIREMENT = "musicnn==0.1.0"

@@ -21,6 +21,7 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from genre_lightning.errors import UserError
 from genre_lightning.files import atomic_write
+from genre_lightning.temp_files import remove_stale_temps
 
 #: Where the classes a checkpoint may name live: ``net_config`` and ``data_config`` targets.
 TRUSTED_TARGETS = {
@@ -130,8 +131,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """Writes each checkpoint to a temporary file in the same folder, then renames it.
 
     A run killed while saving leaves the previous ``last.ckpt`` intact (a rename is atomic on
-    POSIX file systems), so resuming always finds a complete checkpoint.
+    POSIX file systems), so resuming always finds a complete checkpoint; the half-written file
+    it leaves is removed by the next run that saves into that folder (the resumed one).
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._swept: set[Path] = set()
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
@@ -140,6 +146,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in self._swept:  # once per folder: half-written files of kills
+                self._swept.add(path.parent)
+                remove_stale_temps(path.parent)
             with atomic_write(path, "wb") as f:
                 torch.save(checkpoint, f)
         except OSError as exc:

@@ -1,8 +1,9 @@
 """GenreClassifier: the LightningModule around every network.
 
 It owns the normalisation (statistics measured on the training set before ``fit`` and saved in
-every checkpoint), augmentation, the cross-entropy objective, track-level whole-epoch metrics
-and the optimizer built from the Hydra config.
+every checkpoint), augmentation, the cross-entropy objective and the optimizer built from the
+Hydra config; its base class (:mod:`~genre_lightning.training.epoch_metrics`) turns each
+validation and test epoch into track-level whole-epoch metrics.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from genre_lightning import runs
 from genre_lightning.errors import UserError
 from genre_lightning.features.normalize import Normalize
 from genre_lightning.training.augment import SpecAugment, mixup
 from genre_lightning.training.embeddings import EmbeddingCache
-from genre_lightning.training.figures import tensorboard_log_confusion, tensorboard_log_examples
-from genre_lightning.training.metrics import GenreMetrics, TestResults
+from genre_lightning.training.epoch_metrics import EpochMetrics
+from genre_lightning.training.metrics import GenreMetrics
 from genre_lightning.training.speed import channels_last, trains_on_cuda
 from genre_lightning.training.tracks import TrackLogits
 
@@ -48,7 +48,7 @@ Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
 
-class GenreClassifier(pl.LightningModule):
+class GenreClassifier(EpochMetrics):
     """Classify mel images into genres.
 
     Args:
@@ -108,13 +108,13 @@ class GenreClassifier(pl.LightningModule):
         self.train_loss = MeanMetric()
         self.metrics = GenreMetrics(self.class_names)
         self.embeddings = EmbeddingCache() if cache_embeddings else None
-        self.test_results_: TestResults | None = None
+        self.test_results_ = None
         # Validation accuracy of every finished epoch (kept in checkpoints, so a resumed run
         # knows the epochs before it), and that of the checkpoint a test loaded.
-        self.val_history: list[float] = []
+        self.val_history = []
         self.tested_val_acc: float | None = None
         self.epoch_logits = TrackLogits()  # validation/test chunks of the current epoch
-        self._val_examples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self._val_examples = None
         self.memory_format = torch.contiguous_format
 
     def configure_model(self) -> None:
@@ -186,23 +186,6 @@ class GenreClassifier(pl.LightningModule):
         self.epoch_logits.update(logits, target, track, item)
         return self.criterion(logits, target), logits
 
-    def _track_predictions(self, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Track-level predictions and labels of the epoch (all ranks); logs chunk accuracy."""
-
-        def gather(x: torch.Tensor) -> torch.Tensor:
-            return cast(torch.Tensor, self.all_gather(x))
-
-        result = self.epoch_logits.compute(gather if self.trainer.world_size > 1 else None)
-        self.epoch_logits.reset()
-        if len(result.chunk_labels) > len(result.labels):  # several chunks per track
-            chunk_pred = result.chunk_logits.argmax(1)
-            chunk_acc = (chunk_pred == result.chunk_labels).float().mean()
-            self.log(f"{stage}/chunk_acc", chunk_acc, sync_dist=True)
-        return result.logits.argmax(dim=1), result.labels
-
-    def on_validation_epoch_start(self) -> None:
-        self.epoch_logits.reset()
-
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         loss, logits = self._eval_step(batch, "val")
         bs = batch[1].shape[0]
@@ -212,43 +195,8 @@ class GenreClassifier(pl.LightningModule):
             preds = logits.argmax(dim=1)
             self._val_examples = (mel[:EXAMPLES].cpu(), target[:EXAMPLES].cpu(), preds.cpu())
 
-    # Epoch-level numbers below come from every rank's predictions (already equal on all
-    # ranks); sync_dist only keeps Lightning's reduction consistent and quiet under DDP.
-    def on_validation_epoch_end(self) -> None:
-        if not self.epoch_logits:
-            return
-        pred, target = self._track_predictions("val")
-        acc = self.metrics.validation(pred, target)
-        self.log(runs.VAL_ACC, acc, prog_bar=True, sync_dist=True)
-        if not self.trainer.sanity_checking:
-            self.val_history.append(float(acc))
-            self.log(runs.VAL_ACC_BEST, max(self.val_history), sync_dist=True)
-            if self._val_examples is not None:
-                mels, targets, preds = self._val_examples
-                tensorboard_log_examples(self, mels, targets, preds, self.class_names)
-        self._val_examples = None
-
-    def on_test_epoch_start(self) -> None:
-        self.epoch_logits.reset()
-
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._eval_step(batch, "test")
-
-    def on_test_epoch_end(self) -> None:
-        pred, target = self._track_predictions("test")
-        results = self.metrics.test(pred, target)
-        self.log(runs.TEST_ACC, results.acc, sync_dist=True)
-        self.log(runs.TEST_F1_MACRO, results.f1_macro, sync_dist=True)
-        for name, value in results.f1_per_class.items():
-            self.log(f"test/f1/{name}", value, sync_dist=True)
-        tensorboard_log_confusion(self, results.confusion, self.class_names)
-        self.test_results_ = results
-
-    def test_results(self) -> dict[str, Any]:
-        """The last test's numbers as ``metrics.json`` holds them (train and evaluate alike)."""
-        if self.test_results_ is None:
-            raise RuntimeError("test_results() needs a finished trainer.test()")
-        return self.test_results_.as_metrics(self.class_names)
 
     # -- what checkpoints carry besides weights ------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -164,6 +164,16 @@ def test_atomic_checkpoint_io_leaves_no_partial_file(tmp_path: Path) -> None:
 
     io = AtomicCheckpointIO()
     target = tmp_path / "ckpts" / "last.ckpt"
+    # What a run killed while saving leaves: a half-written checkpoint under a dead process id.
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.strip()
+    target.parent.mkdir()
+    (target.parent / f".best.ckpt.tmp-{dead}").write_bytes(b"half a checkpoint")
+    os.utime(target.parent / f".best.ckpt.tmp-{dead}", (1e9, 1e9))
     io.save_checkpoint({"epoch": 3, "w": torch.ones(3)}, target)
     assert torch.load(target)["epoch"] == 3
     assert [p.name for p in target.parent.iterdir()] == ["last.ckpt"]

@@ -33,7 +33,9 @@ def test_debug_fit_on_real_clips(
         ]
     )
     metrics = train(cfg)
-    assert 0.0 <= metrics["test/acc"] <= 1.0 and metrics["epochs"] == 1
+    assert metrics["epochs"] == 1
+    confusion = torch.tensor(metrics["confusion_matrix"])
+    assert metrics["test/acc"] == pytest.approx(float(confusion.trace() / confusion.sum()))
     assert set(metrics["test/f1_per_class"]) == set(GTZAN_GENRES)
 
     ckpt = torch.load(metrics["best_ckpt"], map_location="cpu", weights_only=True)
@@ -82,10 +84,10 @@ def test_chunked_recipe_is_track_level_and_batch_invariant(
         ]
     )
     metrics = train(cfg)
-    assert metrics["epochs"] == 2 and 0.0 <= metrics["test/acc"] <= 1.0
+    assert metrics["epochs"] == 2
     model = GenreClassifier.load_from_checkpoint(
         metrics["best_ckpt"],
-        net=instantiate(cfg.model),
+        net=instantiate(cfg.model, num_classes=len(metrics["class_names"])),
         optimizer=torch.optim.Adam,
         weights_only=True,
     )
