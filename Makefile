@@ -54,7 +54,7 @@ bench-gpu: install ## GPU throughput (ResNet/AlexNet, fp32 vs bf16, DataLoader v
 report: install ## paper and improved ResNet, MFCC baseline, musicnn probe and fine-tune: 5-fold CV on the GTZAN sample
 	# The linear models, fitted to convergence: weight decay chosen on validation.
 	$(REPORT) 'recipes=[mfcc_baseline,musicnn_probe]' select=optimizer.weight_decay \
-		'sweep="$(FOLDS) optimizer.weight_decay=1e-3,1e-2,1e-1"' \
+		'sweep="$(FOLDS) optimizer.weight_decay=1e-2,1e-1,1"' \
 		'overrides=[$(strip $(REPORT_OVERRIDES))]'
 	# The networks trained from scratch: batch 16 and 40 epochs, so they fit in the time.
 	$(REPORT) 'recipes=[seed_resnet,improved_resnet]' 'sweep="$(FOLDS)"' \
