@@ -34,9 +34,14 @@ CHECKPOINT_KEY = "genre_lightning"
 
 
 def _mid_epoch(trainer: pl.Trainer) -> bool:
-    """Whether the trainer stopped inside a training epoch (some, not all, batches done)."""
-    done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
-    return 0 < done < trainer.num_training_batches
+    """Whether the trainer stopped inside a training epoch (some, not all, batches done).
+
+    A step counts as trained once "processed"; Lightning counts it "completed" only after the
+    ``on_train_batch_end`` hooks, where a SIGTERM's checkpoint is written: so the first step of
+    an epoch is processed but not completed, and the last one leaves the epoch unfinished.
+    """
+    progress = trainer.fit_loop.epoch_loop.batch_progress.current
+    return progress.processed > 0 and progress.completed < trainer.num_training_batches
 
 
 class NonFiniteLossError(UserError):

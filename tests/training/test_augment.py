@@ -28,10 +28,14 @@ def test_spec_augment_masks_bands_in_training_only() -> None:
     assert torch.equal(augment(x), x)
 
 
-@pytest.mark.parametrize("alpha", [0.2, 1.0])
-def test_mixup_is_a_convex_combination(alpha: float) -> None:
+@pytest.mark.parametrize(("alpha", "middle"), [(0.2, (0.1, 0.4)), (1.0, (0.75, 0.85))])
+def test_mixup_is_a_convex_combination(alpha: float, middle: tuple[float, float]) -> None:
     torch.manual_seed(1)
     x, y = torch.randn(8, 1, 5, 4), torch.arange(8)
     mixed, a, b, lam = mixup(x, y, alpha)
-    assert 0.0 <= lam <= 1.0 and torch.equal(a, y) and sorted(b.tolist()) == list(range(8))
+    assert torch.equal(a, y) and sorted(b.tolist()) == list(range(8))
     torch.testing.assert_close(mixed, lam * x + (1 - lam) * x[b])
+    # lam ~ Beta(alpha, alpha): U-shaped for alpha < 1 (mostly one example), uniform for 1.
+    draws = torch.tensor([mixup(x, y, alpha)[3] for _ in range(2000)])
+    share = ((draws > 0.1) & (draws < 0.9)).float().mean().item()
+    assert middle[0] < share < middle[1] and abs(draws.mean().item() - 0.5) < 0.03

@@ -41,32 +41,33 @@ RECIPE = [
 CURVES = ("train/loss", "train/acc", "val/loss", "val/acc", "lr-AdamW")
 
 
-def _start(run: Path, data_dir: Path, *extra: str) -> subprocess.Popen[str]:
-    args = [*RECIPE, f"paths.data_dir={data_dir}", *extra]
-    return subprocess.Popen(
-        [sys.executable, "-m", "genre_lightning", *args, f"hydra.run.dir={run}"],
+def _stop_mid_epoch(
+    run: Path, data_dir: Path, sig: signal.Signals, epochs_done: int
+) -> subprocess.CompletedProcess[str]:
+    """Start the recipe into ``run``; once ``last.ckpt`` holds ``epochs_done`` completed epochs
+    and the next epoch has begun, send ``sig``; return how the process ended."""
+    args = [*RECIPE, f"paths.data_dir={data_dir}", f"hydra.run.dir={run}"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genre_lightning", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def _wait_for_epoch(run: Path, proc: subprocess.Popen[str], epochs_done: int) -> None:
-    """Wait until the run's last.ckpt holds ``epochs_done`` completed epochs, then a little more."""
     last = run / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if last.exists():
             try:
-                if (
-                    torch.load(last, map_location="cpu", weights_only=True)["epoch"] + 1
-                    >= epochs_done
-                ):
-                    time.sleep(0.5)  # into the next epoch's steps
-                    return
+                epoch = torch.load(last, map_location="cpu", weights_only=True)["epoch"]
             except Exception:  # a file being renamed into place: look again
-                pass
+                epoch = -1
+            if epoch + 1 >= epochs_done:
+                time.sleep(0.5)  # into the next epoch's steps
+                proc.send_signal(sig)
+                stdout, stderr = proc.communicate(timeout=120)
+                return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
         time.sleep(0.05)
+    proc.kill()
     raise AssertionError(f"run ended or stalled before epoch {epochs_done}: rc={proc.poll()}")
 
 
@@ -98,10 +99,7 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(
     reference: dict[str, object], tmp_path: Path, data_dir: Path
 ) -> None:
     run = tmp_path / "run"
-    proc = _start(run, data_dir)
-    _wait_for_epoch(run, proc, epochs_done=2)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
+    _stop_mid_epoch(run, data_dir, signal.SIGKILL, epochs_done=2)
     assert not (run / "metrics.json").exists()  # it really died before finishing
 
     _resume_and_compare(reference, run, data_dir, f"resume={run}")
@@ -110,7 +108,9 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(
 def _steps_done_in_epoch(checkpoint: Path) -> tuple[int, int]:
     """(epoch, batches of it trained) of a checkpoint, from Lightning's loop progress."""
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    progress = ckpt["loops"]["fit_loop"]["epoch_loop.batch_progress"]["current"]["completed"]
+    # "processed": the step is trained; Lightning counts it "completed" only after the
+    # on_train_batch_end hooks, one of which saved this checkpoint.
+    progress = ckpt["loops"]["fit_loop"]["epoch_loop.batch_progress"]["current"]["processed"]
     return ckpt["epoch"], progress
 
 
@@ -119,12 +119,9 @@ def test_sigterm_saves_the_step_and_resumes_to_the_same_result(
     reference: dict[str, object], tmp_path: Path, data_dir: Path
 ) -> None:
     run = tmp_path / "run"
-    proc = _start(run, data_dir)
-    _wait_for_epoch(run, proc, epochs_done=1)
-    proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 143, stderr[-3000:]
-    assert f"resume={run}" in stderr and "Traceback" not in stderr
+    stopped = _stop_mid_epoch(run, data_dir, signal.SIGTERM, epochs_done=1)
+    assert stopped.returncode == 143, stopped.stderr[-3000:]
+    assert f"resume={run}" in stopped.stderr and "Traceback" not in stopped.stderr
     epoch, done = _steps_done_in_epoch(run / "checkpoints" / "last.ckpt")
     assert epoch < EPOCHS - 1 and done > 0  # saved inside an epoch, not at its end
 
