@@ -41,7 +41,9 @@ def _mid_epoch(trainer: pl.Trainer) -> bool:
     an epoch is processed but not completed, and the last one leaves the epoch unfinished.
     """
     progress = trainer.fit_loop.epoch_loop.batch_progress.current
-    return progress.processed > 0 and progress.completed < trainer.num_training_batches
+    # A batch progress tracks "processed" too; its annotation names only the base tracker.
+    processed: int = progress.processed  # type: ignore[attr-defined]
+    return processed > 0 and progress.completed < trainer.num_training_batches
 
 
 class NonFiniteLossError(UserError):
