@@ -176,10 +176,7 @@ def write_report(rows: list[dict[str, Any]], out: Path) -> str:
     chosen = [r.get("chosen") for r in rows]
     if any(chosen):  # a value chosen on validation is part of what tells the rows apart
         shown = True
-        varying = [
-            " ".join(x for x in (v, f"{c['key']}={c['value']} (chosen on val)" if c else "") if x)
-            for v, c in zip(varying, chosen, strict=True)
-        ]
+        varying = [_with_choice(v, c) for v, c in zip(varying, chosen, strict=True)]
         for entry, differs in zip(table, varying, strict=True):
             entry["overrides"] = differs
     head = ["recipe", "runs", *(["overrides"] if shown else []), *TITLES]
@@ -203,3 +200,15 @@ def write_report(rows: list[dict[str, Any]], out: Path) -> str:
     markdown = "\n".join(lines) + "\n"
     write_text_atomic(out / MARKDOWN, markdown)
     return markdown
+
+
+def _with_choice(overrides: str, chosen: dict[str, Any] | None) -> str:
+    """A row's overrides with its swept key shown as the value validation chose."""
+    if not chosen:
+        return overrides
+    key = chosen["key"]
+    words = overrides.split()
+    swept = [w.partition("=")[2] for w in words if w.startswith(f"{key}=")]
+    rest = [w for w in words if not w.startswith(f"{key}=")]
+    among = f" among {swept[0]}" if swept else ""
+    return " ".join([*rest, f"{key}={chosen['value']} (chosen on val{among})"])

@@ -12,6 +12,7 @@ import yaml
 
 from genre_lightning.errors import UserError
 from genre_lightning.report import make_report
+from genre_lightning.report_rows import _with_choice
 
 from .conftest import TINY, run_cli
 
@@ -185,5 +186,8 @@ def test_a_setting_chosen_on_validation_reports_only_its_runs(tmp_path: Path) ->
     assert row["chosen"]["value"] == "0.1" and row["chosen"]["val_acc"] == pytest.approx(0.8)
     assert row["runs"] == 3 and row["test/acc"]["values"] == [0.5, 0.6, 0.7]
     assert "optimizer.weight_decay=0.1 (chosen on val)" in markdown
+    # Beside other rows, the swept values show as what the choice was among.
+    shown = _with_choice("a=1 optimizer.weight_decay=1e-3,0.1", row["chosen"])
+    assert shown == "a=1 optimizer.weight_decay=0.1 (chosen on val among 1e-3,0.1)"
     with pytest.raises(UserError, match=r"select=optimizer\.lr: recipe mfcc_baseline has a run"):
         make_report(["mfcc_baseline"], out, collect_only=True, select="optimizer.lr")
