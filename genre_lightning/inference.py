@@ -194,6 +194,9 @@ def load_classifier(
     check_target(path, "data_config", hparams.get("data_config") or {})
     saved_target = hparams["net_config"].get("_target_")
     wanted = dict(net_config or hparams["net_config"])
+    # A network asked for by name gets its number of classes from the checkpoint, as training
+    # gives it from the data.
+    wanted.setdefault("num_classes", len(hparams["class_names"]))
     if "pretrained" in wanted:  # the state dict holds the weights: never fetch them again
         wanted["pretrained"] = None
     try:
