@@ -186,3 +186,10 @@ def copy_sample(gtzan_sample: Path, root: Path, genres: Sequence[str], per_genre
         for src in sorted((gtzan_sample / "genres_original" / genre).iterdir())[:per_genre]:
             shutil.copy(src, root / genre / src.name)
     return root
+
+
+def dead_pid() -> int:
+    """The process id of a process that has ended (a killed writer's, for stale-file tests)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,6 +21,8 @@ from genre_lightning.files import (
     write_text_atomic,
 )
 from genre_lightning.temp_files import remove_stale_temps
+
+from .conftest import dead_pid
 
 
 def test_json_is_replaced_and_no_temporary_file_stays(tmp_path: Path) -> None:
@@ -52,14 +52,8 @@ def test_csv_round_trips_through_the_csv_reader(tmp_path: Path) -> None:
     assert path.read_bytes().startswith(b"file,genre\r\n")  # the csv module's own line ends
 
 
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
 def test_stale_temps_of_dead_processes_are_removed(tmp_path: Path) -> None:
-    dead = _dead_pid()
+    dead = dead_pid()
     stale_file = tmp_path / f".waves-abc.npy.tmp-{dead}"
     stale_dir = tmp_path / f".synthetic-1.tmp-{dead}"
     stale_file.write_bytes(b"half")

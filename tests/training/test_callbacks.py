@@ -19,7 +19,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from genre_lightning.data.sampler import EpochShuffleSampler
 from genre_lightning.train import train
 
-from ..conftest import TINY, run_cli
+from ..conftest import TINY, dead_pid, run_cli
 
 EPOCHS = 3
 #: The improved recipe's random parts on the tiny set: random 1 s chunks, SpecAugment, mixup,
@@ -162,12 +162,7 @@ def test_atomic_checkpoint_io_leaves_no_partial_file(tmp_path: Path) -> None:
     io = AtomicCheckpointIO()
     target = tmp_path / "ckpts" / "last.ckpt"
     # What a run killed while saving leaves: a half-written checkpoint under a dead process id.
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        text=True,
-        capture_output=True,
-        check=True,
-    ).stdout.strip()
+    dead = dead_pid()
     target.parent.mkdir()
     (target.parent / f".best.ckpt.tmp-{dead}").write_bytes(b"half a checkpoint")
     os.utime(target.parent / f".best.ckpt.tmp-{dead}", (1e9, 1e9))
