@@ -7,6 +7,7 @@ but the ``.ckpt`` file.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from torch import nn
 
 from genre_lightning.audio import SAMPLE_RATE
@@ -22,6 +23,7 @@ from genre_lightning.data.datamodule import window_samples
 from genre_lightning.errors import UserError
 from genre_lightning.features.dft import with_dft_stft
 from genre_lightning.features.mel import MelFeatures
+from genre_lightning.models.build import data_facts
 from genre_lightning.training.checkpoint import check_target, read_checkpoint
 from genre_lightning.training.module import GenreClassifier
 
@@ -194,9 +196,16 @@ def load_classifier(
     check_target(path, "data_config", hparams.get("data_config") or {})
     saved_target = hparams["net_config"].get("_target_")
     wanted = dict(net_config or hparams["net_config"])
-    # A network asked for by name gets its number of classes from the checkpoint, as training
-    # gives it from the data.
-    wanted.setdefault("num_classes", len(hparams["class_names"]))
+    if net_config is not None:
+        # A network asked for by name gets what the data decides (classes, input shape) from
+        # the checkpoint, as training gives it from the data (models/build.py).
+        with contextlib.suppress(ImportError, ValueError):  # an unknown class: refused below
+            facts = data_facts(
+                get_class(str(wanted.get("_target_"))),
+                len(hparams["class_names"]),
+                hparams.get("feature_shape", (1, 668, 64)),
+            )
+            wanted = {**facts, **wanted}
     if "pretrained" in wanted:  # the state dict holds the weights: never fetch them again
         wanted["pretrained"] = None
     try:
