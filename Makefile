@@ -34,8 +34,8 @@ test: install ## the test suite (CPU)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install ## ruff + mypy
-	$(PY) -m ruff check genre_lightning tests benchmarks
-	$(PY) -m ruff format --check genre_lightning tests benchmarks
+	$(PY) -m ruff check genre_lightning tests benchmarks scripts
+	$(PY) -m ruff format --check genre_lightning tests benchmarks scripts
 	$(PY) -m mypy
 
 tensorboard: install ## curves of every run under outputs/

@@ -149,12 +149,16 @@ def tf_worker(sample: Path, models_dir: Path, output_path: Path) -> None:
             results[f"{model}_{key}"] = np.asarray(value, dtype=np.float32)
     versions = {
         "tensorflow": tf.__version__,
-        "librosa": librosa.__version__,
+        "librosa": librosa.__version__,  # type: ignore[attr-defined]
         "resampy": resampy.__version__,
         "numpy": np.__version__,
     }
     np.savez(
-        output_path, patches=batch, names=np.array(names), versions=json.dumps(versions), **results
+        output_path,
+        patches=batch,
+        names=np.array(names),
+        versions=json.dumps(versions),
+        **results,  # type: ignore[arg-type]
     )
 
 

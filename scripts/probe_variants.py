@@ -1,0 +1,193 @@
+"""Which musicnn probe, and how many clips it needs: measured without touching a test fold.
+
+Dev-only (CI never runs it). From the repository root::
+
+    .venv/bin/python scripts/probe_variants.py --root ../shared/gtzan-sample
+
+1. Every 3 s chunk of every clip goes through both pretrained musicnn models once (the front end
+   and chunking of ``experiment=musicnn_probe``, composed from its config); the features of every
+   layer are kept in ``--features`` so later runs skip this step.
+2. **Variants** (layer, model, both models' features side by side, a longer fit): for each
+   outer fold of the report's k-fold split, only its 40 non-test tracks are used, cut into 5
+   inner folds (32 train / 8 scored). The score is the mean over the 25 inner folds, with its
+   standard error. The outer test tracks are never read, so a choice made on this table
+   can still be tested honestly by ``make report``.
+3. **Learning curve**: random draws of n clips per genre for training, the rest scored.
+
+The head is the recipe's: standardised features, one linear layer, AdamW with the recipe's
+learning rate, weight decay, batch size and epochs, chunk logits averaged per track.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from genre_lightning.app import compose_config
+from genre_lightning.audio import fix_length, load_audio
+from genre_lightning.data.index import index_clips
+from genre_lightning.data.splits import kfold_split
+from genre_lightning.data.windows import window_samples
+from genre_lightning.features.mel import MelFeatures
+from genre_lightning.models.musicnn_tf import pretrained_musicnn
+
+MODELS = ("MSD_musicnn", "MTT_musicnn")
+LAYERS = ("penultimate", "pooled", "logits")
+#: name -> (feature blocks placed side by side, changes to the recipe's head training)
+VARIANTS: dict[str, tuple[tuple[str, ...], dict[str, float]]] = {
+    "MSD penultimate (the recipe)": (("MSD_musicnn/penultimate",), {}),
+    "MSD pooled": (("MSD_musicnn/pooled",), {}),
+    "MSD tags": (("MSD_musicnn/logits",), {}),
+    "MTT penultimate": (("MTT_musicnn/penultimate",), {}),
+    "MSD + MTT penultimate": (("MSD_musicnn/penultimate", "MTT_musicnn/penultimate"), {}),
+    "MSD penultimate + pooled": (("MSD_musicnn/penultimate", "MSD_musicnn/pooled"), {}),
+    "MSD penultimate, 10x lr, 200 epochs": (("MSD_musicnn/penultimate",), {"lr": 10.0, "ep": 200}),
+}
+
+
+def extract(
+    root: Path, cfg: DictConfig, out: Path, whole_clip_mel: bool = False
+) -> dict[str, np.ndarray]:
+    """Features of every chunk of every clip under ``root``, for every model and layer.
+
+    Args:
+        whole_clip_mel: Compute the mel of the whole clip and cut it into patches (the original
+            extractor's layout) instead of the mel of each 3 s chunk (the recipe's).
+    """
+    data = cfg.data
+    clips, _ = index_clips(root)
+    window = window_samples(data.clip_samples, data.chunk_seconds, data.sample_rate)
+    waves = [fix_length(load_audio(c.path, data.sample_rate), data.clip_samples) for c in clips]
+    if whole_clip_mel:
+        frames = data.features.num_frames
+        whole = MelFeatures(sample_rate=data.sample_rate, **{**data.features, "num_frames": None})
+        mels = [whole(w[None])[0, 0] for w in waves]
+        chunks = [m[: len(m) // frames * frames].reshape(-1, 1, frames, m.shape[1]) for m in mels]
+    else:
+        mel = MelFeatures(sample_rate=data.sample_rate, **data.features)
+        chunks = [mel(w.unfold(0, window, window)) for w in waves]
+    found: dict[str, np.ndarray] = {
+        "track": np.concatenate([np.full(len(c), i) for i, c in enumerate(chunks)]),
+        "label": np.array([c.label for c in clips]),
+    }
+    for name in MODELS:
+        network = pretrained_musicnn(name)
+        with torch.no_grad():
+            outputs = [network(c) for c in chunks]
+        for layer in LAYERS:
+            found[f"{name}/{layer}"] = torch.cat([getattr(o, layer) for o in outputs]).numpy()
+    np.savez(out, **found)  # type: ignore[arg-type]
+    return found
+
+
+def track_accuracy(
+    feats: np.ndarray,
+    data: dict[str, np.ndarray],
+    train: Sequence[int] | np.ndarray,
+    scored: Sequence[int] | np.ndarray,
+    recipe: dict[str, float],
+    seed: int = 0,
+) -> float:
+    """Train the recipe's head on ``train`` tracks' chunks; track accuracy on ``scored``."""
+    track, label = data["track"], data["label"]
+    torch.manual_seed(seed)
+    fit = np.isin(track, train)
+    x, y = torch.from_numpy(feats[fit]).float(), torch.from_numpy(label[track[fit]])
+    mean, std = x.mean(0), x.std(0, unbiased=False)
+    head = torch.nn.Linear(x.shape[1], int(label.max()) + 1)
+    opt = torch.optim.AdamW(head.parameters(), lr=recipe["lr"], weight_decay=recipe["wd"])
+    x = (x - mean) / (std**2 + 1e-5).sqrt()
+    for _ in range(int(recipe["ep"])):
+        for batch in torch.randperm(len(x)).split(int(recipe["batch"])):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(head(x[batch]), y[batch]).backward()
+            opt.step()
+    right = 0
+    with torch.no_grad():
+        for t in scored:
+            z = (torch.from_numpy(feats[track == t]).float() - mean) / (std**2 + 1e-5).sqrt()
+            right += int(head(z).mean(0).argmax()) == int(label[t])
+    return right / len(scored)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--root", type=Path, default=Path("../shared/gtzan-sample"))
+    parser.add_argument("--features", type=Path, default=Path("outputs/probe_variants.npz"))
+    parser.add_argument(
+        "--whole-clip-mel",
+        action="store_true",
+        help="patches cut from the whole clip's mel (musicnn's extractor), not per 3 s chunk",
+    )
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--draws", type=int, default=40, help="learning-curve draws per size")
+    args = parser.parse_args()
+    cfg = compose_config("train", ["experiment=musicnn_probe"])
+    recipe = {
+        "lr": cfg.optimizer.lr,
+        "wd": cfg.optimizer.weight_decay,
+        "ep": cfg.trainer.max_epochs,
+        "batch": cfg.data.batch_size,
+    }
+    if args.features.exists():
+        data = dict(np.load(args.features))
+    else:
+        data = extract(args.root, cfg, args.features, args.whole_clip_mel)
+    labels = data["label"].tolist()
+
+    print(
+        f"variants: mean (± standard error) over {args.folds}x{args.folds} inner folds, "
+        "and the paired difference from the recipe's (first row's) score"
+    )
+    baseline: list[float] = []
+    for name, (blocks, change) in VARIANTS.items():
+        feats = np.concatenate([data[b] for b in blocks], axis=1)
+        run = {
+            **recipe,
+            "lr": recipe["lr"] * change.get("lr", 1.0),
+            "ep": change.get("ep", recipe["ep"]),
+        }
+        scores = []
+        for fold in range(args.folds):
+            outer = kfold_split(labels, fold, args.folds, cfg.data.split_seed, 0.2)
+            rest = np.array(sorted(outer["train"] + outer["val"]))
+            for inner in range(args.folds):
+                part = kfold_split([labels[i] for i in rest], inner, args.folds, 7, 0.2)
+                train = rest[part["train"] + part["val"]]
+                scores.append(track_accuracy(feats, data, train, rest[part["test"]], run))
+        baseline = baseline or scores
+        diff = np.subtract(scores, baseline)
+        print(
+            f"  {name:38s} {np.mean(scores):.3f} ± {_sem(scores):.3f}   "
+            f"difference {np.mean(diff):+.3f} ± {_sem(diff):.3f}",
+            flush=True,
+        )
+
+    print(f"learning curve (the recipe): mean (± standard error) over {args.draws} draws")
+    rng = np.random.default_rng(0)
+    label_array = data["label"]
+    per_genre = int(np.bincount(label_array).min())
+    for n in range(2, per_genre):
+        scores = []
+        for draw in range(args.draws):
+            picks = [rng.permutation(np.flatnonzero(label_array == c)) for c in set(labels)]
+            chosen = sorted(int(i) for p in picks for i in p[:n])
+            others = sorted(int(i) for p in picks for i in p[n:])
+            scores.append(
+                track_accuracy(data["MSD_musicnn/penultimate"], data, chosen, others, recipe, draw)
+            )
+        print(f"  {n} clips per genre: {np.mean(scores):.3f} ± {_sem(scores):.3f}", flush=True)
+
+
+def _sem(values: Sequence[float] | np.ndarray) -> float:
+    """Standard error of a mean."""
+    return float(np.std(values, ddof=1) / np.sqrt(len(values)))
+
+
+if __name__ == "__main__":
+    main()
