@@ -6,7 +6,8 @@ Dev-only (CI never runs it). From the repository root::
 
 1. Every 3 s chunk of every clip goes through both pretrained musicnn models once (the front end
    and chunking of ``experiment=musicnn_probe``, composed from its config); the features of every
-   layer are kept in ``--features`` so later runs skip this step.
+   layer are kept in ``--features`` so later runs with the same ``--root`` and layout skip
+   this step.
 2. **Variants** (layer, model, both models' features side by side, a longer fit): for each
    outer fold of the report's k-fold split, only its 40 non-test tracks are used, cut into 5
    inner folds (32 train / 8 scored). The score is the mean over the 25 inner folds, with its
@@ -50,9 +51,7 @@ VARIANTS: dict[str, tuple[tuple[str, ...], dict[str, float]]] = {
 }
 
 
-def extract(
-    root: Path, cfg: DictConfig, out: Path, whole_clip_mel: bool = False
-) -> dict[str, np.ndarray]:
+def extract(root: Path, cfg: DictConfig, whole_clip_mel: bool = False) -> dict[str, np.ndarray]:
     """Features of every chunk of every clip under ``root``, for every model and layer.
 
     Args:
@@ -81,7 +80,6 @@ def extract(
             outputs = [network(c) for c in chunks]
         for layer in LAYERS:
             found[f"{name}/{layer}"] = torch.cat([getattr(o, layer) for o in outputs]).numpy()
-    np.savez(out, **found)  # type: ignore[arg-type]
     return found
 
 
@@ -98,10 +96,11 @@ def track_accuracy(
     torch.manual_seed(seed)
     fit = np.isin(track, train)
     x, y = torch.from_numpy(feats[fit]).float(), torch.from_numpy(label[track[fit]])
-    mean, std = x.mean(0), x.std(0, unbiased=False)
+    # Standardised with the training chunks' statistics, as the head's batch norm does.
+    mean, scale = x.mean(0), (x.var(0, unbiased=False) + 1e-5).sqrt()
     head = torch.nn.Linear(x.shape[1], int(label.max()) + 1)
     opt = torch.optim.AdamW(head.parameters(), lr=recipe["lr"], weight_decay=recipe["wd"])
-    x = (x - mean) / (std**2 + 1e-5).sqrt()
+    x = (x - mean) / scale
     for _ in range(int(recipe["ep"])):
         for batch in torch.randperm(len(x)).split(int(recipe["batch"])):
             opt.zero_grad()
@@ -110,7 +109,7 @@ def track_accuracy(
     right = 0
     with torch.no_grad():
         for t in scored:
-            z = (torch.from_numpy(feats[track == t]).float() - mean) / (std**2 + 1e-5).sqrt()
+            z = (torch.from_numpy(feats[track == t]).float() - mean) / scale
             right += int(head(z).mean(0).argmax()) == int(label[t])
     return right / len(scored)
 
@@ -134,10 +133,13 @@ def main() -> None:
         "ep": cfg.trainer.max_epochs,
         "batch": cfg.data.batch_size,
     }
-    if args.features.exists():
-        data = dict(np.load(args.features))
-    else:
-        data = extract(args.root, cfg, args.features, args.whole_clip_mel)
+    # The saved features are reused only if they were extracted the way this run asks.
+    made_from = f"{args.root.resolve()} whole_clip_mel={args.whole_clip_mel}"
+    data = dict(np.load(args.features)) if args.features.exists() else {}
+    if str(data.get("made_from")) != made_from:
+        data = extract(args.root, cfg, args.whole_clip_mel)
+        args.features.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(args.features, made_from=np.array(made_from), **data)  # type: ignore[arg-type]
     labels = data["label"].tolist()
 
     print(
