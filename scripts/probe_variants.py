@@ -15,8 +15,9 @@ Dev-only (CI never runs it). From the repository root::
    can still be tested honestly by ``make report``.
 3. **Learning curve**: random draws of n clips per genre for training, the rest scored.
 
-The head is the recipe's: standardised features, one linear layer, AdamW with the recipe's
-learning rate, weight decay, batch size and epochs, chunk logits averaged per track.
+The head is the recipe's own (``classifier_head``: batch-norm standardisation, dropout, one
+linear layer), trained with AdamW at the recipe's learning rate, weight decay, batch size and
+epochs; a track's prediction averages its chunks' logits.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from genre_lightning.data.index import index_clips
 from genre_lightning.data.splits import kfold_split
 from genre_lightning.data.windows import window_samples
 from genre_lightning.features.mel import MelFeatures
+from genre_lightning.models.musicnn_classifier import classifier_head
 from genre_lightning.models.musicnn_tf import pretrained_musicnn
 
 MODELS = ("MSD_musicnn", "MTT_musicnn")
@@ -96,21 +98,20 @@ def track_accuracy(
     torch.manual_seed(seed)
     fit = np.isin(track, train)
     x, y = torch.from_numpy(feats[fit]).float(), torch.from_numpy(label[track[fit]])
-    # Standardised with the training chunks' statistics, as the head's batch norm does.
-    mean, scale = x.mean(0), (x.var(0, unbiased=False) + 1e-5).sqrt()
-    head = torch.nn.Linear(x.shape[1], int(label.max()) + 1)
+    head = classifier_head(x.shape[1], int(label.max()) + 1, recipe["dropout"])
     opt = torch.optim.AdamW(head.parameters(), lr=recipe["lr"], weight_decay=recipe["wd"])
-    x = (x - mean) / scale
+    head.train()
     for _ in range(int(recipe["ep"])):
         for batch in torch.randperm(len(x)).split(int(recipe["batch"])):
             opt.zero_grad()
             torch.nn.functional.cross_entropy(head(x[batch]), y[batch]).backward()
             opt.step()
+    head.eval()
     right = 0
     with torch.no_grad():
         for t in scored:
-            z = (torch.from_numpy(feats[track == t]).float() - mean) / scale
-            right += int(head(z).mean(0).argmax()) == int(label[t])
+            logits = head(torch.from_numpy(feats[track == t]).float())
+            right += int(logits.mean(0).argmax()) == int(label[t])
     return right / len(scored)
 
 
@@ -132,6 +133,7 @@ def main() -> None:
         "wd": cfg.optimizer.weight_decay,
         "ep": cfg.trainer.max_epochs,
         "batch": cfg.data.batch_size,
+        "dropout": cfg.model.dropout,
     }
     # The saved features are reused only if they were extracted the way this run asks.
     made_from = f"{args.root.resolve()} whole_clip_mel={args.whole_clip_mel}"
@@ -141,6 +143,7 @@ def main() -> None:
         args.features.parent.mkdir(parents=True, exist_ok=True)
         np.savez(args.features, made_from=np.array(made_from), **data)  # type: ignore[arg-type]
     labels = data["label"].tolist()
+    # Only each split's test part matters below: its train and val parts are used together.
 
     print(
         f"variants: mean (± standard error) over {args.folds}x{args.folds} inner folds, "
@@ -172,12 +175,11 @@ def main() -> None:
 
     print(f"learning curve (the recipe): mean (± standard error) over {args.draws} draws")
     rng = np.random.default_rng(0)
-    label_array = data["label"]
-    per_genre = int(np.bincount(label_array).min())
+    per_genre = int(np.bincount(labels).min())
     for n in range(2, per_genre):
         scores = []
         for draw in range(args.draws):
-            picks = [rng.permutation(np.flatnonzero(label_array == c)) for c in set(labels)]
+            picks = [rng.permutation(np.flatnonzero(data["label"] == c)) for c in set(labels)]
             chosen = sorted(int(i) for p in picks for i in p[:n])
             others = sorted(int(i) for p in picks for i in p[n:])
             scores.append(

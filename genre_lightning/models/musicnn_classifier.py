@@ -22,6 +22,17 @@ from genre_lightning.models.musicnn_tf import pretrained_musicnn
 LAYERS = {"penultimate": 200, "pooled": 1506, "tags": 50}
 
 
+def classifier_head(width: int, num_classes: int, dropout: float = 0.0) -> nn.Sequential:
+    """The new head on musicnn's features: standardised, dropout, one linear layer.
+
+    The features differ in scale by layer (logits, pooled activations): standardising them
+    (batch norm without affine weights) keeps one learning rate right for every choice.
+    """
+    return nn.Sequential(
+        nn.BatchNorm1d(width, affine=False), nn.Dropout(dropout), nn.Linear(width, num_classes)
+    )
+
+
 class MusicnnClassifier(nn.Module):
     """musicnn's network with a head for the data's classes.
 
@@ -67,12 +78,7 @@ class MusicnnClassifier(nn.Module):
         )
         if freeze:
             self.backbone.requires_grad_(False)
-        width = LAYERS[layer]
-        # The features differ in scale by layer (logits, pooled activations): standardising
-        # them keeps one learning rate right for every choice.
-        self.head = nn.Sequential(
-            nn.BatchNorm1d(width, affine=False), nn.Dropout(dropout), nn.Linear(width, num_classes)
-        )
+        self.head = classifier_head(LAYERS[layer], num_classes, dropout)
 
     def train(self, mode: bool = True) -> MusicnnClassifier:
         """Training mode, except for what stays fixed: a frozen backbone, and the batch-norm
