@@ -73,6 +73,7 @@ CHECKS: dict[str, Check] = {
     "num_workers": whole(0, "2"),
     "chunk_seconds": positive("3.0", optional=True),
     "train_chunks": choice(TRAIN_CHUNKS),
+    "train_hop_seconds": positive("1.5", optional=True),
     "max_seconds": positive("120.0"),
     "split": choice(SPLIT_KINDS),
     "crop": choice(CROPS),
@@ -160,11 +161,27 @@ def _check_combinations(cfg: Mapping[str, Any]) -> None:
             raise bad(
                 "data.fold", fold, f"must be in [0, {folds - 1}] with data.num_folds={folds}", "0"
             )
-    if "cache_features" in cfg:  # the plan owns which parts can have a features table
-        make_plan(
-            cfg.get("crop", "start"),
-            cfg.get("chunk_seconds") is not None,
-            bool(cfg.get("on_device", False)),
-            cfg["cache_features"],
-            cfg.get("train_chunks", "random"),
+    chunk, hop = cfg.get("chunk_seconds"), cfg.get("train_hop_seconds")
+    if hop is not None and (chunk is None or cfg.get("train_chunks", "random") != "all"):
+        raise bad(
+            "data.train_hop_seconds",
+            hop,
+            "spaces fixed training chunks: it needs data.chunk_seconds and data.train_chunks=all",
+            "null",
         )
+    if chunk is not None and hop is not None and hop > chunk:
+        raise bad(
+            "data.train_hop_seconds",
+            hop,
+            f"exceeds data.chunk_seconds={chunk} (parts of each track would never be seen)",
+            str(chunk / 2),
+        )
+    # The plan owns which parts can have a features table and which can overlap.
+    make_plan(
+        cfg.get("crop", "start"),
+        chunk is not None,
+        bool(cfg.get("on_device", False)),
+        cfg.get("cache_features", "auto"),
+        cfg.get("train_chunks", "random"),
+        None if hop is None else 1,  # only whether a hop is set matters here
+    )

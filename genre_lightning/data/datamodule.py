@@ -27,7 +27,7 @@ from genre_lightning.data.index import GTZAN_GENRES, Clip
 from genre_lightning.data.load import LoadedData
 from genre_lightning.data.plan import make_plan
 from genre_lightning.data.serving import PartServing
-from genre_lightning.data.windows import window_samples
+from genre_lightning.data.windows import hop_samples, window_samples
 from genre_lightning.features.mel import MelFeatures
 
 
@@ -59,6 +59,10 @@ class GenreDataModule(PartServing):
             (logits averaged per track); ``None``: whole clips, as in the paper.
         train_chunks: With ``chunk_seconds``: ``random`` (random chunks, drawn anew every
             epoch) or ``all`` (every chunk of each training track, the same every epoch).
+        train_hop_seconds: With ``train_chunks="all"``: seconds between the starts of
+            consecutive training chunks (less than ``chunk_seconds``: overlapping chunks, more
+            training windows per track); ``None``: ``chunk_seconds`` (no overlap). Validation
+            and test always use non-overlapping chunks.
         download: Fetch GTZAN into ``root`` first when it is not there.
         url: Where GTZAN's ``genres.tar.gz`` is fetched from.
         sha256: Its expected checksum (``None`` skips the check).
@@ -95,6 +99,7 @@ class GenreDataModule(PartServing):
         max_seconds: float = 120.0,
         chunk_seconds: float | None = None,
         train_chunks: str = "random",
+        train_hop_seconds: float | None = None,
         download: bool = False,
         url: str | None = None,
         sha256: str | None = None,
@@ -113,7 +118,8 @@ class GenreDataModule(PartServing):
         check_data_config(self.hparams)
         self.root = Path(str(root))
         chunked = chunk_seconds is not None
-        self.plan = make_plan(crop, chunked, on_device, cache_features, train_chunks)
+        train_hop = hop_samples(train_hop_seconds, sample_rate)
+        self.plan = make_plan(crop, chunked, on_device, cache_features, train_chunks, train_hop)
         self.features = MelFeatures(sample_rate=sample_rate, **(features or {}))
         self.cache_dir: Path | None = Path(cache_dir) if cache_dir else None
         self.class_names: list[str] = list(class_names) if class_names is not None else []

@@ -49,9 +49,11 @@ class WaveformDataset(Dataset[Window]):
             offset drawn from (seed, epoch, index): the same in every worker process and after
             a resume, new every epoch).
         chunks: ``None``: one window per track. ``"random"``: ``draws`` random windows per track
-            and epoch (training on chunks). ``"all"``: every non-overlapping window of each
-            track, in order (evaluating on chunks).
+            and epoch (training on chunks). ``"all"``: every window of each track, in order,
+            ``hop`` samples apart (evaluating on chunks, or training on fixed chunks).
         draws: Windows per track and epoch for ``chunks="random"``.
+        hop: Samples between the starts of consecutive windows of ``chunks="all"``; ``None``:
+            one window (no overlap).
         locate_only: Yield where each window is, not its samples (``wave`` is empty).
         part: A number naming the dataset's part of the split, passed on in every item.
         seed: Seed of the random offsets.
@@ -70,14 +72,16 @@ class WaveformDataset(Dataset[Window]):
         locate_only: bool = False,
         part: int = 0,
         seed: int = 0,
+        hop: int | None = None,
     ) -> None:
         self.waves, self.rows, self.seed = waves, list(rows), seed
         self.locate_only, self.part = locate_only, part
         self.labels, self.lengths = list(labels), list(lengths)
         self.window, self.crop = window, "random" if chunks == "random" else crop
+        self.hop = hop or window
         tracks = range(len(self.rows))
         if chunks == "all":
-            self.items = [(t, k * window) for t in tracks for k in range(self._num_chunks(t))]
+            self.items = [(t, k * self.hop) for t in tracks for k in range(self._num_chunks(t))]
         else:
             self.items = [(t, BY_CROP) for _ in range(draws if chunks else 1) for t in tracks]
 
@@ -85,7 +89,9 @@ class WaveformDataset(Dataset[Window]):
         return min(self.lengths[track], self.waves.shape[1])
 
     def _num_chunks(self, track: int) -> int:
-        return max(1, self._available(track) // self.window)
+        """Whole windows that fit in the track, ``hop`` apart (one padded window if none)."""
+        spare = self._available(track) - self.window
+        return 1 if spare < 0 else spare // self.hop + 1
 
     @property
     def fixed_windows(self) -> bool:

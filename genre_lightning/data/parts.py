@@ -72,5 +72,6 @@ def make_datasets(
             locate_only=not part_plan.carries_samples,
             part=code,
             seed=seed,
+            hop=part_plan.hop,
         )
     return datasets

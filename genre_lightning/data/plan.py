@@ -44,11 +44,14 @@ class PartPlan:
         chunks: ``None`` (one window per track), ``"random"`` (random chunks, drawn anew every
             epoch) or ``"all"`` (every chunk of each track, in order).
         source: Where the part's mel images come from.
+        hop: Samples between consecutive windows of ``chunks="all"``; ``None``: one window
+            (no overlap).
     """
 
     crop: str
     chunks: str | None
     source: Source
+    hop: int | None = None
 
     @property
     def fixed_windows(self) -> bool:
@@ -97,6 +100,7 @@ def make_plan(
     on_device: bool,
     cache_features: bool | str,
     train_chunks: str = "random",
+    train_hop: int | None = None,
 ) -> Plan:
     """Decide how every part is served.
 
@@ -111,10 +115,18 @@ def make_plan(
         cache_features: ``data.cache_features``: ``auto`` (a table for every part with fixed
             windows), ``True`` (the same, and the training part must have one), ``False``.
         train_chunks: ``data.train_chunks``: ``random`` or ``all``.
+        train_hop: Samples between the training part's chunks (``data.train_hop_seconds``);
+            ``None``: a chunk, no overlap.
 
     Raises:
-        UserError: ``cache_features=True`` while the training part draws random windows.
+        UserError: ``cache_features=True`` while the training part draws random windows, or
+            a training hop without fixed training chunks.
     """
+    if train_hop is not None and not (chunked and train_chunks == "all"):
+        raise UserError(
+            "data.train_hop_seconds spaces the fixed training chunks, so it needs "
+            "data.chunk_seconds and data.train_chunks=all; set data.train_hop_seconds=null"
+        )
     parts = {}
     for part in PARTS:
         training = part == "train"
@@ -125,7 +137,7 @@ def make_plan(
             source = Source.TABLE
         else:
             source = Source.DEVICE if on_device else Source.LOADER
-        parts[part] = PartPlan(part_crop, chunks, source)
+        parts[part] = PartPlan(part_crop, chunks, source, train_hop if training else None)
     if cache_features is True and parts["train"].source is not Source.TABLE:
         raise UserError(
             "data.cache_features=true, but the training part draws a new window every "

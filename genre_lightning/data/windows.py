@@ -19,6 +19,11 @@ def window_samples(clip_samples: int, chunk_seconds: float | None, sample_rate: 
     return min(int(clip_samples), round(chunk_seconds * sample_rate))
 
 
+def hop_samples(hop_seconds: float | None, sample_rate: int) -> int | None:
+    """Samples between consecutive fixed training chunks (``None``: no overlap)."""
+    return None if hop_seconds is None else max(1, round(hop_seconds * sample_rate))
+
+
 def stored_samples(crop: str, clip_samples: int, max_seconds: float, sample_rate: int) -> int:
     """Samples cached per clip: the window itself, or more to choose a window from.
 

@@ -41,6 +41,16 @@ BAD = [
     ({"seconds": 0}, "data.seconds=0 must be above 0"),
     ({"root": None}, "data.root is required for data=folder"),
     ({"crop": "random", "cache_features": True}, "data.cache_features=true, but the training"),
+    ({"train_hop_seconds": 0}, "data.train_hop_seconds=0 must be above 0, or null"),
+    (
+        {"chunk_seconds": 3.0, "train_chunks": "random", "train_hop_seconds": 1.5},
+        "data.train_hop_seconds=1.5 spaces fixed training chunks: it needs data.chunk_seconds",
+    ),
+    ({"train_hop_seconds": 1.5}, "data.train_hop_seconds=1.5 spaces fixed training chunks"),
+    (
+        {"chunk_seconds": 3.0, "train_chunks": "all", "train_hop_seconds": 4},
+        "data.train_hop_seconds=4 exceeds data.chunk_seconds=3.0 (parts of each track would",
+    ),
 ]
 
 
@@ -79,6 +89,10 @@ def test_seconds_to_samples() -> None:
         (["data=folder"], "error: data.root is required for data=folder"),
         (["data.chunk_seconds=0"], "error: data.chunk_seconds=0 must be above 0"),
         (["data.split=artist"], "error: data.split=artist is not known"),
+        (
+            ["data.chunk_seconds=3.0", "data.train_hop_seconds=1.5"],
+            "error: data.train_hop_seconds=1.5 spaces fixed training chunks: it needs",
+        ),
     ],
 )
 def test_cli_stops_with_one_error_line_and_status_2(

@@ -76,6 +76,37 @@ def test_features_table_follows_the_windows(gtzan_sample: Path, sample_dm: Genre
         _dm(gtzan_sample, sample_dm.cache_dir, crop="random", cache_features=True).setup("fit")
 
 
+def test_overlapping_training_chunks_from_the_table_match_their_samples(
+    gtzan_sample: Path, sample_dm: GenreDataModule
+) -> None:
+    chunked = {"chunk_seconds": 3.0, "train_chunks": "all"}
+    plain = _dm(gtzan_sample, sample_dm.cache_dir, **chunked)
+    overlapping = _dm(gtzan_sample, sample_dm.cache_dir, train_hop_seconds=1.5, **chunked)
+    loaded = _dm(
+        gtzan_sample, sample_dm.cache_dir, cache_features=False, train_hop_seconds=1.5, **chunked
+    )
+    for dm in (plain, overlapping, loaded):
+        dm.setup("fit")
+    # A track of n samples holds n // 66150 whole 3 s chunks, or (n - 66150) // 33075 + 1
+    # starting 1.5 s apart: 10 or 19 for a clip of 30.05 s or more, 9 or 18 for 29.98 s.
+    train, lengths = overlapping.datasets["train"], plain.datasets["train"].lengths
+    available = [min(n, 662_688) for n in lengths]
+    assert len(plain.datasets["train"]) == sum(n // 66_150 for n in available)
+    assert len(train) == sum((n - 66_150) // 33_075 + 1 for n in available) > 1.8 * 40 * 9
+    assert [train[i].offset for i in range(3)] == [0, 33_075, 66_150]
+    assert len(overlapping.datasets["test"]) == len(
+        plain.datasets["test"]
+    )  # evaluation: no overlap
+    assert overlapping.batch_features is not None
+    assert overlapping.batch_features.table_parts == {"train", "val", "test"}
+    tabled = next(iter(overlapping._loader("train", shuffle=False)))
+    sampled = next(iter(loaded._loader("train", shuffle=False)))
+    torch.testing.assert_close(
+        overlapping.on_after_batch_transfer(tabled, 0).mel,
+        loaded.on_after_batch_transfer(sampled, 0).mel,
+    )
+
+
 def test_feature_statistics_are_per_element(sample_dm: GenreDataModule) -> None:
     mean, std = sample_dm.feature_statistics()
     assert mean.shape == std.shape == (1, 668, 64)

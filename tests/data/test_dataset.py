@@ -47,6 +47,18 @@ def test_evaluation_chunks_cover_each_track_in_order() -> None:
     assert items[1][0].tolist() == list(range(8, 16)) and items[2][0].tolist()[0] == 20
 
 
+def test_overlapping_chunks_start_a_hop_apart_and_end_inside_the_track() -> None:
+    ds = WaveformDataset(WAVES, [0, 1, 0], [3, 4, 5], [20, 13, 5], window=8, chunks="all", hop=3)
+    starts = [(it.track, it.offset, it.length) for it in (ds[i] for i in range(len(ds)))]
+    # (20 - 8) // 3 + 1 = 5 windows, (13 - 8) // 3 + 1 = 2, and one padded window of 5 samples
+    track_0 = [(0, 0, 8), (0, 3, 8), (0, 6, 8), (0, 9, 8), (0, 12, 8)]
+    assert starts == [*track_0, (1, 0, 8), (1, 3, 8), (2, 0, 5)]
+    assert ds[3].wave.tolist() == list(range(9, 17))
+    same = _ds("start", [20, 13], chunks="all", hop=8)  # a hop of one window: no overlap
+    plain = _ds("start", [20, 13], chunks="all")
+    assert [same[i].offset for i in range(len(same))] == [plain[i].offset for i in range(3)]
+
+
 def test_training_chunks_draw_each_track_several_times() -> None:
     ds = _ds("start", [20, 20], chunks="random", draws=3)
     assert len(ds) == 6 and sorted(ds[i][3] for i in range(6)) == [0, 0, 0, 1, 1, 1]
