@@ -176,12 +176,11 @@ def _check_combinations(cfg: Mapping[str, Any]) -> None:
             f"exceeds data.chunk_seconds={chunk} (parts of each track would never be seen)",
             str(chunk / 2),
         )
-    # The plan owns which parts can have a features table and which can overlap.
-    make_plan(
-        cfg.get("crop", "start"),
-        chunk is not None,
-        bool(cfg.get("on_device", False)),
-        cfg.get("cache_features", "auto"),
-        cfg.get("train_chunks", "random"),
-        None if hop is None else 1,  # only whether a hop is set matters here
-    )
+    if "cache_features" in cfg:  # the plan owns which parts can have a features table
+        make_plan(
+            cfg.get("crop", "start"),
+            chunk is not None,
+            bool(cfg.get("on_device", False)),
+            cfg["cache_features"],
+            cfg.get("train_chunks", "random"),
+        )

@@ -115,18 +115,13 @@ def make_plan(
         cache_features: ``data.cache_features``: ``auto`` (a table for every part with fixed
             windows), ``True`` (the same, and the training part must have one), ``False``.
         train_chunks: ``data.train_chunks``: ``random`` or ``all``.
-        train_hop: Samples between the training part's chunks (``data.train_hop_seconds``);
-            ``None``: a chunk, no overlap.
+        train_hop: Samples between the training part's chunks when it takes every chunk
+            (``data.train_hop_seconds``; :mod:`.config` refuses it otherwise); ``None``: a
+            chunk, no overlap.
 
     Raises:
-        UserError: ``cache_features=True`` while the training part draws random windows, or
-            a training hop without fixed training chunks.
+        UserError: ``cache_features=True`` while the training part draws random windows.
     """
-    if train_hop is not None and not (chunked and train_chunks == "all"):
-        raise UserError(
-            "data.train_hop_seconds spaces the fixed training chunks, so it needs "
-            "data.chunk_seconds and data.train_chunks=all; set data.train_hop_seconds=null"
-        )
     parts = {}
     for part in PARTS:
         training = part == "train"
@@ -137,7 +132,8 @@ def make_plan(
             source = Source.TABLE
         else:
             source = Source.DEVICE if on_device else Source.LOADER
-        parts[part] = PartPlan(part_crop, chunks, source, train_hop if training else None)
+        hop = train_hop if training and chunks == "all" else None
+        parts[part] = PartPlan(part_crop, chunks, source, hop)
     if cache_features is True and parts["train"].source is not Source.TABLE:
         raise UserError(
             "data.cache_features=true, but the training part draws a new window every "
