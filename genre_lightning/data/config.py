@@ -162,20 +162,22 @@ def _check_combinations(cfg: Mapping[str, Any]) -> None:
                 "data.fold", fold, f"must be in [0, {folds - 1}] with data.num_folds={folds}", "0"
             )
     chunk, hop = cfg.get("chunk_seconds"), cfg.get("train_hop_seconds")
-    if hop is not None and (chunk is None or cfg.get("train_chunks", "random") != "all"):
-        raise bad(
-            "data.train_hop_seconds",
-            hop,
-            "spaces fixed training chunks: it needs data.chunk_seconds and data.train_chunks=all",
-            "null",
-        )
-    if chunk is not None and hop is not None and hop > chunk:
-        raise bad(
-            "data.train_hop_seconds",
-            hop,
-            f"exceeds data.chunk_seconds={chunk} (parts of each track would never be seen)",
-            str(chunk / 2),
-        )
+    if hop is not None:
+        if chunk is None or cfg.get("train_chunks", "random") != "all":
+            raise bad(
+                "data.train_hop_seconds",
+                hop,
+                "spaces fixed training chunks: it needs data.chunk_seconds and "
+                "data.train_chunks=all",
+                "null",
+            )
+        if hop > chunk:
+            raise bad(
+                "data.train_hop_seconds",
+                hop,
+                f"exceeds data.chunk_seconds={chunk} (parts of each track would never be seen)",
+                str(chunk / 2),
+            )
     if "cache_features" in cfg:  # the plan owns which parts can have a features table
         make_plan(
             cfg.get("crop", "start"),
