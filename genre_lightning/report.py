@@ -17,7 +17,10 @@ numbers). Keys:
 * ``out``: the report's folder (default: the tool's run directory, outputs/report/<date>/<time>);
 * ``collect_only=true``: summarise the runs already under ``out/<recipe>/`` instead of training;
 * ``select``: a swept key chosen per recipe on validation (e.g. ``optimizer.weight_decay``):
-  the row holds the test results of the value with the best mean ``val/acc`` only.
+  the row holds the test results of the value with the best mean ``val/acc`` only;
+* ``refit=true``: afterwards, each recipe's runs (of the chosen value) are trained again with
+  their validation tracks in the training part (``data.train_on_val=true``) into
+  ``out/<recipe>/refit/``, and tested on the same test tracks: a second row, marked (refit).
 
 A report folder accumulates: rows of recipes not named this time stay, a named recipe's row is
 replaced. The tables show only the overrides that differ between rows; the part of the command
@@ -39,6 +42,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -47,7 +51,9 @@ from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable
 from genre_lightning.report_rows import (
     MARKDOWN,
+    REFIT,
     TRAIN,
+    TRAIN_ON_VAL,
     choose_on_validation,
     collect,
     load_rows,
@@ -81,6 +87,15 @@ def run_recipe(recipe: str, sweep: str, overrides: Sequence[str], sweep_dir: Pat
         )
 
 
+def refit_sweep(sweep: str, chosen: dict[str, Any] | None) -> str:
+    """``sweep`` with the key chosen on validation fixed at the chosen value."""
+    if not chosen:
+        return sweep
+    key = chosen["key"]
+    words = [w for w in shlex.split(sweep) if w.split("=", 1)[0] != key]
+    return shlex.join([*words, f"{key}={chosen['value']}"])
+
+
 def make_report(
     recipes: Sequence[str],
     out: str | Path,
@@ -88,8 +103,12 @@ def make_report(
     overrides: Sequence[str] = (),
     collect_only: bool = False,
     select: str | None = None,
+    refit: bool = False,
 ) -> str:
     """Run (or only collect) the recipes, merge their rows into ``out``'s report and write it.
+
+    The report is written after each recipe, so a recipe that fails late keeps the rows of
+    those before it.
 
     Args:
         recipes: Experiment configs.
@@ -99,6 +118,9 @@ def make_report(
         collect_only: Summarise existing runs instead of training.
         select: A swept key chosen per recipe on validation (see
             :func:`~genre_lightning.report_rows.choose_on_validation`).
+        refit: Train each recipe's (chosen) runs again on their training and validation
+            tracks together (``data.train_on_val=true``), into ``out/<recipe>/refit``; their
+            test results are a second row.
 
     Returns:
         The report's markdown.
@@ -111,28 +133,49 @@ def make_report(
     if not recipes:
         raise UserError("recipes=[]: name at least one experiment, e.g. recipes=[seed_resnet]")
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows = load_rows(out)
+    markdown = ""
     for recipe in recipes:
         sweep_dir = out / recipe
         if not collect_only:
             run_recipe(recipe, sweep, overrides, sweep_dir)
-        results = collect(sweep_dir)
-        if not results:
-            raise UserError(
-                f"no finished runs under {sweep_dir}: "
-                + (
-                    f"collect_only=true summarises earlier runs of out={out}; leave it out "
-                    f"to train {recipe}"
-                    if collect_only
-                    else "every job of the multirun failed"
-                )
-            )
+        results = _finished(sweep_dir, recipe, collect_only, out)
         chosen = None
         if select:
             results, chosen = choose_on_validation(results, select, recipe)
         row = summarise(recipe, [r["metrics"] for r in results], recorded_overrides(sweep_dir))
-        rows.append({**row, "chosen": chosen})
-    return write_report(merge(load_rows(out), rows), out)
+        rows = merge(rows, [{**row, "chosen": chosen}])
+        markdown = write_report(rows, out)  # kept if the refit fails
+        if refit:
+            refit_dir = sweep_dir / REFIT
+            if not collect_only:
+                refit_overrides = [*overrides, TRAIN_ON_VAL]
+                run_recipe(recipe, refit_sweep(sweep, chosen), refit_overrides, refit_dir)
+            refitted = [r["metrics"] for r in _finished(refit_dir, recipe, collect_only, out)]
+            row = summarise(recipe, refitted, recorded_overrides(refit_dir))
+            rows = merge(rows, [{**row, "chosen": chosen, "refit": True}])
+            markdown = write_report(rows, out)
+    return markdown
+
+
+def _finished(sweep_dir: Path, recipe: str, collect_only: bool, out: Path) -> list[dict[str, Any]]:
+    """The finished runs under ``sweep_dir``.
+
+    Raises:
+        UserError: There are none.
+    """
+    results = collect(sweep_dir)
+    if not results:
+        raise UserError(
+            f"no finished runs under {sweep_dir}: "
+            + (
+                f"collect_only=true summarises earlier runs of out={out}; leave it out "
+                f"to train {recipe}"
+                if collect_only
+                else "every job of the multirun failed"
+            )
+        )
+    return results
 
 
 def _job(cfg: DictConfig) -> None:
@@ -152,6 +195,7 @@ def _job(cfg: DictConfig) -> None:
         [str(o) for o in OmegaConf.to_container(overrides)],  # type: ignore[union-attr]
         bool(cfg.collect_only),
         cfg.get("select") or None,
+        bool(cfg.get("refit", False)),
     )
     print(markdown, end="")
     print(f"-> {Path(cfg.out) / MARKDOWN}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shlex
 import statistics
 from pathlib import Path
@@ -28,6 +29,8 @@ TITLES = ("test acc", "test macro F1", "best val acc")
 TRAIN = "python -m genre_lightning -m"
 #: The report's files in ``out``.
 MARKDOWN, TABLE, RECORD = "report.md", "report.csv", "report.json"
+#: A recipe's refit runs: this sub-folder of its sweep, trained with this override.
+REFIT, TRAIN_ON_VAL = "refit", "data.train_on_val=true"
 
 
 def recorded_overrides(sweep_dir: Path) -> list[str] | None:
@@ -134,11 +137,16 @@ def load_rows(out: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _row_key(row: dict[str, Any]) -> tuple[str, bool]:
+    return row["recipe"], bool(row.get("refit"))
+
+
 def merge(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``old`` with each recipe of ``new`` replacing its row in place, or appended."""
-    fresh = {r["recipe"]: r for r in new}
-    merged = [fresh.pop(r["recipe"], r) for r in old]
-    return merged + [r for r in new if r["recipe"] in fresh]
+    """``old`` with each row of ``new`` replacing its recipe's row (or refit row) in place, or
+    appended."""
+    fresh = {_row_key(r): r for r in new}
+    merged = [fresh.pop(_row_key(r), r) for r in old]
+    return merged + [r for r in new if _row_key(r) in fresh]
 
 
 def _distinct(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
@@ -181,10 +189,10 @@ def write_report(rows: list[dict[str, Any]], out: Path) -> str:
             entry["overrides"] = differs
     head = ["recipe", "runs", *(["overrides"] if shown else []), *TITLES]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row, differs in zip(table, varying, strict=True):
-        cells = [str(row["recipe"]), str(row["runs"])]
+    for row, differs, full in zip(table, varying, rows, strict=True):
+        cells = [str(row["recipe"]) + (" (refit)" if full.get("refit") else ""), str(row["runs"])]
         cells += [f"`{differs}`" if differs else ""] if shown else []
-        cells += [f"{row[f'{k} mean']:.3f} ± {row[f'{k} std']:.3f}" for k in METRICS]
+        cells += [_mean_std(row[f"{k} mean"], row[f"{k} std"]) for k in METRICS]
         lines.append("| " + " | ".join(cells) + " |")
     shared = shlex.join(["experiment=RECIPE", *common])
     lines += [
@@ -196,6 +204,12 @@ def write_report(rows: list[dict[str, Any]], out: Path) -> str:
         lines.append(
             "A value marked (chosen on val) had the best mean validation accuracy of the "
             "values swept; the row holds the test results of its runs only."
+        )
+    if any(r.get("refit") for r in rows):
+        lines.append(
+            "A row marked (refit) holds the same runs (of the chosen value) trained again with "
+            f"their validation tracks in the training part (`{TRAIN_ON_VAL}`) and tested on "
+            "the same test tracks; nothing was validated, so it has no validation accuracy."
         )
     markdown = "\n".join(lines) + "\n"
     write_text_atomic(out / MARKDOWN, markdown)
@@ -210,5 +224,12 @@ def _with_choice(overrides: str, chosen: dict[str, Any] | None) -> str:
     words = overrides.split()
     swept = [w.partition("=")[2] for w in words if w.startswith(f"{key}=")]
     rest = [w for w in words if not w.startswith(f"{key}=")]
+    if chosen.get("scores") and (not swept or "," not in swept[0]):
+        swept = [",".join(chosen["scores"])]  # a refit's overrides hold the chosen value only
     among = f" among {swept[0]}" if swept else ""
     return " ".join([*rest, f"{key}={chosen['value']} (chosen on val{among})"])
+
+
+def _mean_std(mean: float, std: float) -> str:
+    """``mean ± std``, or a dash where no run had the number (a refit has no validation)."""
+    return "—" if math.isnan(mean) else f"{mean:.3f} ± {std:.3f}"

@@ -120,9 +120,32 @@ TRAIN_CHECKS: dict[str, Check] = {
 }
 
 
+#: Callbacks that choose by a validation metric, and how to turn each off.
+VALIDATION_MONITORS = {
+    "callbacks.model_checkpoint.monitor": "callbacks.model_checkpoint.monitor=null (the last "
+    "epoch is tested)",
+    "callbacks.early_stopping.monitor": "callbacks.early_stopping=null",
+}
+
+
 def check_train_config(cfg: DictConfig) -> None:
     """Check a composed training config's own keys (the data keys: ``check_data_config``)."""
     check_section(cfg, TRAIN_CHECKS)
+    _check_refit(cfg)
+
+
+def _check_refit(cfg: DictConfig) -> None:
+    """``data.train_on_val=true`` validates nothing, so no callback may choose by validation."""
+    found, refit = _lookup(cfg, "data.train_on_val")
+    if not found or refit is not True:
+        return
+    for key, fix in VALIDATION_MONITORS.items():
+        found, monitor = _lookup(cfg, key)
+        if found and monitor is not None:
+            raise UserError(
+                f"{key}={shown(monitor)} needs validation, and data.train_on_val=true trains on "
+                f"the validation tracks instead; add {fix}, or leave data.train_on_val=false"
+            )
 
 
 def _lookup(section: Mapping[str, Any], key: str) -> tuple[bool, Any]:

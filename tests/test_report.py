@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from genre_lightning.errors import UserError
-from genre_lightning.report import make_report
+from genre_lightning.report import make_report, refit_sweep
 from genre_lightning.report_rows import _with_choice
 
 from .conftest import TINY, run_cli
@@ -34,22 +34,23 @@ def _fake_sweep(
     task: list[str] | None = None,
     jobs: list[list[str]] | None = None,
     val: list[float] | None = None,
+    folder: Path | None = None,
 ) -> None:
     """A finished multirun of ``recipe`` under ``out`` as Hydra and training leave it: per job
-    ``.hydra/overrides.yaml`` and ``metrics.json``; ``multirun.yaml`` when ``task`` is given."""
+    ``.hydra/overrides.yaml`` and ``metrics.json``; ``multirun.yaml`` when ``task`` is given.
+    ``folder``: the sweep's folder, if not ``out/recipe``."""
+    sweep_dir = folder or out / recipe
     for job, acc in enumerate(accs):
-        (out / recipe / str(job) / ".hydra").mkdir(parents=True)
+        (sweep_dir / str(job) / ".hydra").mkdir(parents=True)
         overrides = [f"experiment={recipe}", *(jobs[job] if jobs else [f"seed={job}"])]
-        (out / recipe / str(job) / ".hydra" / "overrides.yaml").write_text(
-            yaml.safe_dump(overrides)
-        )
+        (sweep_dir / str(job) / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
         metrics = {"test/acc": acc, "test/f1_macro": acc / 2, "val/acc_best": acc}
         if val is not None:
             metrics["val/acc"] = val[job]
-        (out / recipe / str(job) / "metrics.json").write_text(json.dumps(metrics))
+        (sweep_dir / str(job) / "metrics.json").write_text(json.dumps(metrics))
     if task is not None:
         record = {"hydra": {"overrides": {"task": [f"experiment={recipe}", *task]}}}
-        (out / recipe / "multirun.yaml").write_text(yaml.safe_dump(record))
+        (sweep_dir / "multirun.yaml").write_text(yaml.safe_dump(record))
 
 
 def _rows(out: Path) -> list[dict[str, str]]:
@@ -185,9 +186,89 @@ def test_a_setting_chosen_on_validation_reports_only_its_runs(tmp_path: Path) ->
     (row,) = json.loads((out / "report.json").read_text())["rows"]
     assert row["chosen"]["value"] == "0.1" and row["chosen"]["val_acc"] == pytest.approx(0.8)
     assert row["runs"] == 3 and row["test/acc"]["values"] == [0.5, 0.6, 0.7]
-    assert "optimizer.weight_decay=0.1 (chosen on val)" in markdown
+    assert "optimizer.weight_decay=0.1 (chosen on val among 0.001,0.1)" in markdown
     # Beside other rows, the swept values show as what the choice was among.
     shown = _with_choice("a=1 optimizer.weight_decay=1e-3,0.1", row["chosen"])
     assert shown == "a=1 optimizer.weight_decay=0.1 (chosen on val among 1e-3,0.1)"
     with pytest.raises(UserError, match=r"select=optimizer\.lr: recipe mfcc_baseline has a run"):
         make_report(["mfcc_baseline"], out, collect_only=True, select="optimizer.lr")
+
+
+def test_a_refit_is_a_second_row_and_fixes_the_chosen_value(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    folds = [f"data.fold={f}" for f in range(2)]
+    jobs = [[fold, f"optimizer.weight_decay={wd}"] for wd in ("0.01", "1") for fold in folds]
+    sweep = "data.fold=0,1 optimizer.weight_decay=0.01,1"
+    _fake_sweep(
+        out, "probe", [0.7, 0.8, 0.1, 0.2], task=sweep.split(), jobs=jobs, val=[0.5, 0.5, 0.9, 0.9]
+    )
+    # The refit runs of the chosen value (1), as the report trains them.
+    refit_jobs = [[fold, "optimizer.weight_decay=1", "data.train_on_val=true"] for fold in folds]
+    refit_task = ["data.fold=0,1", "optimizer.weight_decay=1", "data.train_on_val=true"]
+    refit_dir = out / "probe" / "refit"
+    _fake_sweep(out, "probe", [0.3, 0.4], task=refit_task, jobs=refit_jobs, folder=refit_dir)
+    for job in (0, 1):  # a refit validates nothing
+        metrics = out / "probe" / "refit" / str(job) / "metrics.json"
+        metrics.write_text(json.dumps({**json.loads(metrics.read_text()), "val/acc_best": None}))
+
+    markdown = make_report(
+        ["probe"], out, sweep, collect_only=True, select="optimizer.weight_decay", refit=True
+    )
+    chosen, refit = json.loads((out / "report.json").read_text())["rows"]
+    assert not chosen.get("refit") and chosen["test/acc"]["values"] == [0.1, 0.2]
+    assert refit["refit"] and refit["test/acc"]["values"] == [0.3, 0.4]
+    assert refit["chosen"] == chosen["chosen"] and refit["runs"] == 2
+    lines = markdown.splitlines()
+    assert lines[3].startswith("| probe (refit) | 2 | `data.train_on_val=true ")
+    assert lines[2].startswith("| probe | 2 | `optimizer.weight_decay=1 (chosen on val among")
+    assert "optimizer.weight_decay=1 (chosen on val among 0.01,1)` | 0.350 ± 0.071" in lines[3]
+    assert lines[3].endswith("| — |")  # no validation accuracy
+    assert "(refit) holds the same runs (of the chosen value) trained again" in markdown
+    # Collected again: each of the two rows is replaced, not duplicated.
+    make_report(
+        ["probe"], out, sweep, collect_only=True, select="optimizer.weight_decay", refit=True
+    )
+    assert len(json.loads((out / "report.json").read_text())["rows"]) == 2
+    assert refit_sweep(sweep, chosen["chosen"]) == "data.fold=0,1 optimizer.weight_decay=1"
+    assert refit_sweep("seed=1,2", None) == "seed=1,2"
+
+
+@pytest.mark.slow
+def test_the_cli_refits_on_train_and_val_and_keeps_rows_on_a_late_failure(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    extra = [o for o in TINY if not o.startswith("experiment=")]
+    extra += ["trainer.max_epochs=1", f"paths.data_dir={data_dir}", "data.split=kfold"]
+    quoted = ",".join(f'"{o}"' for o in extra)
+    args = ["recipes=[demo]", 'sweep="data.fold=0"', "refit=true", "out=rep"]
+    # The demo tests its best-validation checkpoint, which a refit cannot choose: the refit
+    # fails with the training's one error line, and the report keeps the finished row.
+    proc = run_cli([*args, f"overrides=[{quoted}]"], tmp_path, "genre_lightning.report")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    # The training's line, then the report's own, which points at it.
+    training, report = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert training.startswith("error: callbacks.model_checkpoint.monitor=val/acc needs valid")
+    assert "recipe demo: training exited with status 2 (its error is above)" in report
+    (row,) = json.loads((tmp_path / "rep" / "report.json").read_text())["rows"]
+    assert row["recipe"] == "demo" and not row.get("refit")
+
+    monitor = '"callbacks.model_checkpoint.monitor=null"'
+    proc = run_cli(
+        [*args, f"overrides=[{quoted},{monitor}]", "out=rep2"], tmp_path, "genre_lightning.report"
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first, refit = (tmp_path / "rep2" / "demo" / "0", tmp_path / "rep2" / "demo" / "refit" / "0")
+    parts = [
+        {p: [r["track"] for r in _split(job) if r["part"] == p] for p in ("train", "val", "test")}
+        for job in (first, refit)
+    ]
+    assert parts[1]["val"] == [] and parts[1]["test"] == parts[0]["test"]
+    assert sorted(parts[1]["train"]) == sorted(parts[0]["train"] + parts[0]["val"])
+    metrics = json.loads((refit / "metrics.json").read_text())
+    assert metrics["num_clips"]["val"] == 0 and metrics["val/acc_best"] is None
+    assert "| demo (refit) | 1 |" in proc.stdout
+
+
+def _split(job: Path) -> list[dict[str, str]]:
+    with open(job / "split.csv", newline="") as f:
+        return list(csv.DictReader(f))

@@ -47,6 +47,19 @@ BAD_VALUES = [
     ("data.split=kfold data.fold=12", "data.fold=12 must be in [0, 9] with data.num_folds=10"),
     ("data.split=kfold data.val_fraction=1.5", "data.val_fraction=1.5 must be in (0, 1)"),
     ("optimizer.lr=-1", "optimizer.lr=-1 must be above 0"),
+    ("data.train_on_val=maybe", "data.train_on_val=maybe must be true or false"),
+    (
+        "data.train_on_val=true",
+        "callbacks.model_checkpoint.monitor=val/acc needs validation, and "
+        "data.train_on_val=true trains on the validation tracks instead; add "
+        "callbacks.model_checkpoint.monitor=null",
+    ),
+    (
+        "data.train_on_val=true callbacks=early_stopping callbacks.model_checkpoint.monitor=null",
+        "callbacks.early_stopping.monitor=val/acc needs validation, and "
+        "data.train_on_val=true trains on the validation tracks instead; add "
+        "callbacks.early_stopping=null",
+    ),
 ]
 
 

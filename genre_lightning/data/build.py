@@ -67,6 +67,7 @@ def build_parts(
         fold=hp["fold"],
         num_folds=hp["num_folds"],
         val_fraction=hp["val_fraction"],
+        train_on_val=hp["train_on_val"],
     )
     draws = draws_per_track(hp["clip_samples"], window)
     seed = hp["shuffle_seed"]

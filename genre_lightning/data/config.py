@@ -85,6 +85,7 @@ CHECKS: dict[str, Check] = {
     "fold": whole(-(2**63), "0"),
     "num_folds": whole(2, "10"),
     "val_fraction": _fraction,
+    "train_on_val": flag(),
     "download": flag(),
     "on_device": flag(),
     "pin_memory": flag(optional=True),

@@ -52,6 +52,8 @@ class GenreDataModule(PartServing):
         fold: Test fold of ``kfold`` (0-based).
         num_folds: Number of folds of ``kfold``.
         val_fraction: Share of ``kfold``'s non-test tracks held out for validation.
+        train_on_val: The validation tracks join the training part and nothing is validated:
+            the refit after settings were chosen on validation (the test part is unchanged).
         crop: Which ``clip_samples`` of a longer file are used: ``start``, ``centre``, or
             ``random`` (training only; validation and test use the centre).
         max_seconds: Longest stretch of a file cached for ``centre``/``random``.
@@ -95,6 +97,7 @@ class GenreDataModule(PartServing):
         fold: int = 0,
         num_folds: int = 10,
         val_fraction: float = 0.1,
+        train_on_val: bool = False,
         crop: str = "start",
         max_seconds: float = 120.0,
         chunk_seconds: float | None = None,

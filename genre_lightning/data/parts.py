@@ -19,14 +19,21 @@ def cut_split(
     fold: int,
     num_folds: int,
     val_fraction: float,
+    train_on_val: bool = False,
 ) -> dict[str, list[int]]:
     """Split the decoded clips by track (``data.split``).
+
+    Args:
+        data: The decoded clips.
+        kind: ``data.split``; the keywords are its settings (``data.*``).
+        train_on_val: Move the validation tracks into the training part, leaving validation
+            empty (a refit on train + validation; the test part is the split's own).
 
     Returns:
         Rows of the waveform cache for each of ``train``, ``val`` and ``test``.
     """
     kept = data.kept_clips
-    return make_split(
+    rows = make_split(
         kind,
         [clip.track for clip in kept],
         [clip.label for clip in kept],
@@ -36,6 +43,9 @@ def cut_split(
         num_folds=num_folds,
         val_fraction=val_fraction,
     )
+    if train_on_val:
+        rows = {"train": sorted(rows["train"] + rows["val"]), "val": [], "test": rows["test"]}
+    return rows
 
 
 def make_datasets(

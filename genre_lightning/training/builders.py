@@ -96,10 +96,21 @@ def build_trainer(cfg: DictConfig) -> pl.Trainer:
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     last = runs.Run(Path(cfg.paths.output_dir)).checkpoint(runs.LAST)
     callbacks += [StepSeed(cfg.seed), GracefulStop(last)]
+    # data.train_on_val: the validation part is empty; no validation loop at all, rather than
+    # one Lightning warns about every epoch.
+    no_val = {"limit_val_batches": 0, "num_sanity_val_steps": 0} if _trains_on_val(cfg) else {}
     trainer: pl.Trainer = instantiate(
-        cfg.trainer, logger=loggers or False, callbacks=callbacks, plugins=[AtomicCheckpointIO()]
+        cfg.trainer,
+        logger=loggers or False,
+        callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
+        **no_val,
     )
     return trainer
+
+
+def _trains_on_val(cfg: DictConfig) -> bool:
+    return bool(cfg.get("data", {}).get("train_on_val", False))
 
 
 def resume_path(cfg: DictConfig, run: runs.Run) -> str | None:

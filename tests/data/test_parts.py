@@ -29,6 +29,16 @@ def test_split_is_by_track_and_covers_every_clip(loaded: LoadedData) -> None:
     assert sorted(rows["train"] + rows["val"] + rows["test"]) == list(range(10))
 
 
+def test_train_on_val_moves_the_validation_tracks_into_training(loaded: LoadedData) -> None:
+    settings = dict(fractions=(0.6, 0.2, 0.2), seed=1, fold=1, num_folds=5, val_fraction=0.25)
+    for kind in ("random", "kfold"):
+        split = cut_split(loaded, kind, **settings)
+        refit = cut_split(loaded, kind, **settings, train_on_val=True)
+        assert refit["val"] == [] and refit["test"] == split["test"]
+        assert refit["train"] == sorted(split["train"] + split["val"])
+        assert split["val"]
+
+
 def test_datasets_follow_the_plan(loaded: LoadedData) -> None:
     rows = {"train": [0, 1, 5, 6], "val": [2, 7], "test": [3, 8]}
     plan = make_plan("random", chunked=True, on_device=False, cache_features="auto")
