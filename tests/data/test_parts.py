@@ -30,10 +30,20 @@ def test_split_is_by_track_and_covers_every_clip(loaded: LoadedData) -> None:
 
 
 def test_train_on_val_moves_the_validation_tracks_into_training(loaded: LoadedData) -> None:
-    settings = dict(fractions=(0.6, 0.2, 0.2), seed=1, fold=1, num_folds=5, val_fraction=0.25)
+    def cut(kind: str, train_on_val: bool) -> dict[str, list[int]]:
+        return cut_split(
+            loaded,
+            kind,
+            fractions=(0.6, 0.2, 0.2),
+            seed=1,
+            fold=1,
+            num_folds=5,
+            val_fraction=0.25,
+            train_on_val=train_on_val,
+        )
+
     for kind in ("random", "kfold"):
-        split = cut_split(loaded, kind, **settings)
-        refit = cut_split(loaded, kind, **settings, train_on_val=True)
+        split, refit = cut(kind, False), cut(kind, True)
         assert refit["val"] == [] and refit["test"] == split["test"]
         assert refit["train"] == sorted(split["train"] + split["val"])
         assert split["val"]
