@@ -14,6 +14,7 @@ import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from genre_lightning.errors import UserError
@@ -146,6 +147,13 @@ def _check_refit(cfg: DictConfig) -> None:
                 f"{key}={shown(monitor)} needs validation, and data.train_on_val=true trains on "
                 f"the validation tracks instead; add {fix}, or leave data.train_on_val=false"
             )
+    sweeper = HydraConfig.get().sweeper.get("_target_", "") if HydraConfig.initialized() else ""
+    if "optuna" in str(sweeper).lower():  # it maximises val/acc_best, which a refit has not
+        raise UserError(
+            "data.train_on_val=true leaves no validation accuracy for the Optuna search "
+            "(hparams_search) to maximise; search with data.train_on_val=false, then train the "
+            "best trial's settings again with data.train_on_val=true"
+        )
 
 
 def _lookup(section: Mapping[str, Any], key: str) -> tuple[bool, Any]:

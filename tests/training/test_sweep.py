@@ -96,6 +96,24 @@ def test_optuna_two_trials(tmp_path: Path, data_dir: Path) -> None:
     assert best["best_value"] == pytest.approx(max(float(r["val/acc_best"]) for r in rows))
 
 
+def test_optuna_refuses_a_refit_that_has_no_validation_accuracy(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    sweep = tmp_path / "optuna"
+    overrides = ["data.train_on_val=true", "callbacks.model_checkpoint.monitor=null"]
+    proc = run_tiny_multirun(
+        sweep, data_dir, "hparams_search=lr_optuna", "hydra.sweeper.n_trials=1", *overrides
+    )
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert errors == [
+        "error: data.train_on_val=true leaves no validation accuracy for the Optuna search "
+        "(hparams_search) to maximise; search with data.train_on_val=false, then train the "
+        "best trial's settings again with data.train_on_val=true"
+    ]
+    assert not list(sweep.glob("*/checkpoints"))  # refused before training
+
+
 @pytest.mark.slow
 def test_joblib_two_parallel_jobs(tmp_path: Path, data_dir: Path) -> None:
     sweep = tmp_path / "joblib"
