@@ -146,7 +146,13 @@ def merge(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str
     appended."""
     fresh = {_row_key(r): r for r in new}
     merged = [fresh.pop(_row_key(r), r) for r in old]
-    return merged + [r for r in new if _row_key(r) in fresh]
+    for row in (r for r in new if _row_key(r) in fresh):
+        # A new refit row goes right after its recipe's row.
+        after = [
+            i for i, r in enumerate(merged) if row.get("refit") and r["recipe"] == row["recipe"]
+        ]
+        merged.insert(after[-1] + 1 if after else len(merged), row)
+    return merged
 
 
 def _distinct(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
@@ -224,8 +230,8 @@ def _with_choice(overrides: str, chosen: dict[str, Any] | None) -> str:
     words = overrides.split()
     swept = [w.partition("=")[2] for w in words if w.startswith(f"{key}=")]
     rest = [w for w in words if not w.startswith(f"{key}=")]
-    if chosen.get("scores") and (not swept or "," not in swept[0]):
-        swept = [",".join(chosen["scores"])]  # a refit's overrides hold the chosen value only
+    if chosen.get("scores"):  # every value tried (a refit's overrides hold the chosen one only)
+        swept = [",".join(chosen["scores"])]
     among = f" among {swept[0]}" if swept else ""
     return " ".join([*rest, f"{key}={chosen['value']} (chosen on val{among})"])
 

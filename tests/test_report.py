@@ -189,7 +189,7 @@ def test_a_setting_chosen_on_validation_reports_only_its_runs(tmp_path: Path) ->
     assert "optimizer.weight_decay=0.1 (chosen on val among 0.001,0.1)" in markdown
     # Beside other rows, the swept values show as what the choice was among.
     shown = _with_choice("a=1 optimizer.weight_decay=1e-3,0.1", row["chosen"])
-    assert shown == "a=1 optimizer.weight_decay=0.1 (chosen on val among 1e-3,0.1)"
+    assert shown == "a=1 optimizer.weight_decay=0.1 (chosen on val among 0.001,0.1)"
     with pytest.raises(UserError, match=r"select=optimizer\.lr: recipe mfcc_baseline has a run"):
         make_report(["mfcc_baseline"], out, collect_only=True, select="optimizer.lr")
 
@@ -224,11 +224,23 @@ def test_a_refit_is_a_second_row_and_fixes_the_chosen_value(tmp_path: Path) -> N
     assert "optimizer.weight_decay=1 (chosen on val among 0.01,1)` | 0.350 ± 0.071" in lines[3]
     assert lines[3].endswith("| — |")  # no validation accuracy
     assert "(refit) holds the same runs (of the chosen value) trained again" in markdown
-    # Collected again: each of the two rows is replaced, not duplicated.
+    # Beside an older report, the refit row goes right after its recipe's row.
+    other = {**chosen, "recipe": "other", "chosen": None}
+    (out / "report.json").write_text(json.dumps({"rows": [chosen, other]}))
     make_report(
         ["probe"], out, sweep, collect_only=True, select="optimizer.weight_decay", refit=True
     )
-    assert len(json.loads((out / "report.json").read_text())["rows"]) == 2
+    rows = json.loads((out / "report.json").read_text())["rows"]
+    assert [(r["recipe"], bool(r.get("refit"))) for r in rows] == [
+        ("probe", False),
+        ("probe", True),
+        ("other", False),
+    ]
+    # Collected again: each of the rows is replaced, not duplicated.
+    make_report(
+        ["probe"], out, sweep, collect_only=True, select="optimizer.weight_decay", refit=True
+    )
+    assert len(json.loads((out / "report.json").read_text())["rows"]) == 3
     assert refit_sweep(sweep, chosen["chosen"]) == "data.fold=0,1 optimizer.weight_decay=1"
     assert refit_sweep("seed=1,2", None) == "seed=1,2"
 
