@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 
 from genre_lightning.errors import UserError
 from genre_lightning.features.normalize import PER
+from genre_lightning.models.musicnn_classifier import layer_names
 
 #: ``check(key, value)``: raises UserError if ``value`` is not allowed for the dotted ``key``.
 Check = Callable[[str, Any], None]
@@ -107,6 +108,12 @@ def check_section(
             check(prefix + key, value)
 
 
+def _musicnn_layer(key: str, value: Any) -> None:
+    """``model.layer`` of ``model=musicnn``: a layer name or a list of them (its error names
+    the key)."""
+    layer_names(value)
+
+
 #: The training config's keys outside ``data`` (the data package checks its own).
 TRAIN_CHECKS: dict[str, Check] = {
     "seed": whole(0, "42"),
@@ -118,6 +125,7 @@ TRAIN_CHECKS: dict[str, Check] = {
     "module.cache_embeddings": flag(),
     "module.channels_last": flag(optional=True),
     "compile": flag(),
+    "model.layer": _musicnn_layer,
 }
 
 

@@ -49,6 +49,10 @@ BAD_VALUES = [
     ("optimizer.lr=-1", "optimizer.lr=-1 must be above 0"),
     ("data.train_on_val=maybe", "data.train_on_val=maybe must be true or false"),
     (
+        "model=musicnn model.layer=[pooled,pooled]",
+        "model.layer=[pooled,pooled]: use one of penultimate, pooled, tags, or a list of",
+    ),
+    (
         "data.train_on_val=true",
         "callbacks.model_checkpoint.monitor=val/acc needs validation, and "
         "data.train_on_val=true trains on the validation tracks instead; add "

@@ -2,7 +2,8 @@
 
 ``model=musicnn`` builds it. Which of musicnn's layers feeds the head is a choice
 (``model.layer``): the 200-d penultimate features (what musicnn's authors used for transfer),
-the 1506-d max and mean pool of the mid-end, or the 50 tag logits. With ``model.freeze=true``
+the 1506-d max and mean pool of the mid-end, the 50 tag logits, or a list of them side by side
+(``[penultimate,pooled]``: 1706-d). With ``model.freeze=true``
 the pretrained network is a fixed feature extractor (a linear probe); with ``false`` it is
 fine-tuned with the head.
 """
@@ -10,6 +11,7 @@ fine-tuned with the head.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -42,7 +44,8 @@ class MusicnnClassifier(nn.Module):
         pretrained: ``MSD_musicnn`` or ``MTT_musicnn``: load those weights (fetched once, see
             :mod:`genre_lightning.pretrained.fetch`); ``None``: random weights, which is how a
             trained checkpoint rebuilds the network before its own weights are loaded.
-        layer: What feeds the head: ``penultimate``, ``pooled`` or ``tags``.
+        layer: What feeds the head: ``penultimate``, ``pooled`` or ``tags``, or a list of
+            them, whose features are concatenated in that order.
         freeze: Keep the pretrained weights fixed (a probe). Either way, the batch-norm
             statistics of pretrained weights stay as they are: small batches of one data set
             would overwrite what a million songs estimated.
@@ -57,28 +60,27 @@ class MusicnnClassifier(nn.Module):
         num_classes: int,
         n_mels: int = 96,
         pretrained: str | None = "MSD_musicnn",
-        layer: str = "penultimate",
+        layer: str | Sequence[str] = "penultimate",
         freeze: bool = True,
         dropout: float = 0.0,
         source: str | os.PathLike[str] | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__()
-        if layer not in LAYERS:
-            raise UserError(f"model.layer={layer}: use one of {', '.join(LAYERS)}")
+        self.layers = layer_names(layer)
         if n_mels != 96:
             raise UserError(
                 f"model=musicnn reads 96 mel bands, the data gives {n_mels}: use "
                 f"experiment=musicnn_probe (or its data.features) for musicnn's front end"
             )
-        self.layer, self.freeze = layer, freeze
+        self.freeze = freeze
         self.keep_statistics = pretrained is not None
         self.backbone = (
             pretrained_musicnn(pretrained, source, cache_dir) if pretrained else Musicnn()
         )
         if freeze:
             self.backbone.requires_grad_(False)
-        self.head = classifier_head(LAYERS[layer], num_classes, dropout)
+        self.head = classifier_head(sum(LAYERS[n] for n in self.layers), num_classes, dropout)
 
     def train(self, mode: bool = True) -> MusicnnClassifier:
         """Training mode, except for what stays fixed: a frozen backbone, and the batch-norm
@@ -93,11 +95,27 @@ class MusicnnClassifier(nn.Module):
         return self
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The chosen layer's features (B, width) of log-mel patches (B, 1, frames, 96)."""
+        """The chosen layers' features (B, width) of log-mel patches (B, 1, frames, 96)."""
         out = self.backbone(x)
-        features: torch.Tensor = getattr(out, "logits" if self.layer == "tags" else self.layer)
-        return features
+        features = [getattr(out, "logits" if name == "tags" else name) for name in self.layers]
+        return features[0] if len(features) == 1 else torch.cat(features, dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, num_classes) of log-mel patches (B, 1, frames, 96)."""
         return self.head(self.embed(x))
+
+
+def layer_names(layer: str | Sequence[str]) -> tuple[str, ...]:
+    """``model.layer`` as a tuple of distinct layer names.
+
+    Raises:
+        UserError: An unknown name, an empty list or a name twice.
+    """
+    names = (layer,) if isinstance(layer, str) else tuple(layer)
+    if not names or any(n not in LAYERS for n in names) or len(set(names)) < len(names):
+        shown = layer if isinstance(layer, str) else f"[{','.join(map(str, names))}]"
+        raise UserError(
+            f"model.layer={shown}: use one of {', '.join(LAYERS)}, or a list of distinct ones "
+            f"side by side, e.g. model.layer=[penultimate,pooled]"
+        )
+    return names

@@ -73,14 +73,57 @@ def test_probe_learns_the_genres(probe_run: Path) -> None:
 
 
 @pytest.mark.slow
+def test_probe_on_two_layers_refitted_on_train_and_val(
+    tmp_path: Path, four_genres: Path, musicnn_wheel: Path, probe_run: Path
+) -> None:
+    """model.layer as a list feeds the head both layers side by side; data.train_on_val
+    trains on the validation tracks too and validates nothing."""
+    run = tmp_path / "run"
+    layers = "model.layer=[penultimate,pooled]"
+    proc = _train(
+        run,
+        four_genres,
+        musicnn_wheel,
+        "experiment=musicnn_probe",
+        layers,
+        "data.train_on_val=true",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["num_clips"] == {"train": 16, "val": 0, "test": 4}
+    assert metrics["val/acc"] is None and metrics["val/acc_best"] is None
+    assert metrics["test/acc"] >= 0.75, metrics
+    assert Run(run).split("test") == Run(probe_run).split("test")  # the same test tracks
+    ckpt = run / "checkpoints" / "best.ckpt"
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    assert state["state_dict"]["net.head.2.weight"].shape == (4, 200 + 1506)
+    # predict rebuilds the two-layer head from the checkpoint, and agrees with the test.
+    folder = _test_tracks(run, tmp_path / "input")
+    proc = run_cli(
+        [f"ckpt_path={ckpt}", f"input={folder}", f"output={tmp_path / 'preds.csv'}"],
+        cwd=tmp_path,
+        module="genre_lightning.predict",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(tmp_path / "preds.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    right = sum(Path(r["file"]).parent.name == r["genre"] for r in rows)
+    assert len(rows) == 4 and right / 4 == pytest.approx(metrics["test/acc"])
+
+
+def _test_tracks(run: Path, folder: Path) -> Path:
+    """A folder of genre folders linking to a run's test tracks."""
+    for row in Run(run).split("test"):
+        (folder / row["genre"]).mkdir(parents=True, exist_ok=True)
+        (folder / row["genre"] / Path(row["path"]).name).symlink_to(row["path"])
+    return folder
+
+
+@pytest.mark.slow
 def test_predict_uses_the_checkpoint_alone(probe_run: Path, tmp_path: Path) -> None:
     """predict on the test tracks: the checkpoint carries the weights, nothing is fetched, and
     its verdicts are the test's (same windows, logits averaged per track)."""
-    test_rows = Run(probe_run).split("test")
-    folder = tmp_path / "input"
-    for row in test_rows:
-        (folder / row["genre"]).mkdir(parents=True, exist_ok=True)
-        (folder / row["genre"] / Path(row["path"]).name).symlink_to(row["path"])
+    folder = _test_tracks(probe_run, tmp_path / "input")
     empty_cache = tmp_path / "cache"
     empty_cache.mkdir()
     out = tmp_path / "preds.csv"
