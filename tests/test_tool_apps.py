@@ -33,7 +33,7 @@ KEYS = {
     "predict": {"ckpt_path", "input", "output", "device"},
     "evaluate": {"ckpt_path", "device", "output", "data", "seed"},
     "export": {"ckpt_path", "format", "output", "exporter", "check"},
-    "report": {"recipes", "sweep", "overrides", "out", "collect_only", "select"},
+    "report": {"recipes", "sweep", "overrides", "out", "collect_only", "select", "refit"},
     "download": {"root", "url", "sha256", "archive", "timeout"},
 }
 
