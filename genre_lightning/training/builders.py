@@ -98,7 +98,8 @@ def build_trainer(cfg: DictConfig) -> pl.Trainer:
     callbacks += [StepSeed(cfg.seed), GracefulStop(last)]
     # data.train_on_val: the validation part is empty; no validation loop at all, rather than
     # one Lightning warns about every epoch.
-    no_val = {"limit_val_batches": 0, "num_sanity_val_steps": 0} if _trains_on_val(cfg) else {}
+    refit = OmegaConf.select(cfg, "data.train_on_val", default=False)
+    no_val = {"limit_val_batches": 0, "num_sanity_val_steps": 0} if refit else {}
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
         logger=loggers or False,
@@ -107,10 +108,6 @@ def build_trainer(cfg: DictConfig) -> pl.Trainer:
         **no_val,
     )
     return trainer
-
-
-def _trains_on_val(cfg: DictConfig) -> bool:
-    return bool(cfg.get("data", {}).get("train_on_val", False))
 
 
 def resume_path(cfg: DictConfig, run: runs.Run) -> str | None:
