@@ -19,7 +19,6 @@ from omegaconf import DictConfig
 
 from genre_lightning.errors import UserError
 from genre_lightning.features.normalize import PER
-from genre_lightning.models.musicnn_classifier import layer_names
 
 #: ``check(key, value)``: raises UserError if ``value`` is not allowed for the dotted ``key``.
 Check = Callable[[str, Any], None]
@@ -111,6 +110,10 @@ def check_section(
 def _musicnn_layer(key: str, value: Any) -> None:
     """``model.layer`` of ``model=musicnn``: a layer name or a list of them (its error names
     the key)."""
+    # Imported here: the data package's checks import this module, and should not load the
+    # musicnn port, its checkpoint reader and its fetcher with it.
+    from genre_lightning.models.musicnn_classifier import layer_names
+
     layer_names(value)
 
 
