@@ -8,6 +8,8 @@
   override, a mandatory key (``???``) left unset, a sweep without ``-m``, a run folder that
   cannot be created or the SLURM launcher off a cluster is one ``error:`` line and exit
   status 2 (Hydra alone would exit 1 after its multi-line report or a traceback);
+* checks the tool's own keys (``checks``: types, ranges, names) on the composed config before
+  the task starts;
 * turns a :class:`~genre_lightning.errors.UserError` raised by the task into one ``error:``
   line on stderr and exit status 2, and an interrupted run into status 143;
 * silences third-party messages a user cannot act on (:mod:`genre_lightning.quiet`).
@@ -18,7 +20,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from omegaconf.errors import OmegaConfBaseException
 from genre_lightning import quiet, runs
 from genre_lightning.errors import Interrupted, UserError
 from genre_lightning.files import check_writable
+from genre_lightning.validate import Check, check_section
 
 #: The Hydra configs (the repository's top-level conf/ links here).
 CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
@@ -49,18 +52,25 @@ OmegaConf.register_new_resolver(
 )
 
 
-def hydra_app(config_name: str, task: Callable[[DictConfig], Any]) -> Callable[[], Any]:
+def hydra_app(
+    config_name: str,
+    task: Callable[[DictConfig], Any],
+    checks: Mapping[str, Check] | None = None,
+) -> Callable[[], Any]:
     """The console entry point of a tool whose config is ``conf/<config_name>.yaml``.
 
     Args:
         config_name: The tool's primary config.
         task: Runs one job with the composed config; its return value goes to Hydra (a
             sweeper optimises it).
+        checks: The tool's own keys and their checks (:mod:`genre_lightning.validate`), run on
+            each job's config before ``task``.
     """
 
     @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)
     def run_job(cfg: DictConfig) -> Any:
         try:
+            check_section(cfg, checks or {})
             return task(cfg)
         except UserError as exc:
             fail(str(exc))

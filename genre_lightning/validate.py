@@ -18,7 +18,6 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from genre_lightning.errors import UserError
-from genre_lightning.features.normalize import PER
 
 #: ``check(key, value)``: raises UserError if ``value`` is not allowed for the dotted ``key``.
 Check = Callable[[str, Any], None]
@@ -80,6 +79,31 @@ def choice(options: Sequence[Any]) -> Check:
     return check
 
 
+def text(example: str, optional: bool = False) -> Check:
+    """A non-empty text (a name, a path, an override), or null if ``optional``."""
+
+    def check(key: str, value: Any) -> None:
+        if value is None and optional:
+            return
+        if not isinstance(value, str) or not value.strip():
+            raise bad(key, value, "must be a text" + (" or null" if optional else ""), example)
+
+    return check
+
+
+def texts(example: str, at_least: int = 0) -> Check:
+    """A list of at least ``at_least`` non-empty texts."""
+
+    def check(key: str, value: Any) -> None:
+        items = value if isinstance(value, Sequence) and not isinstance(value, str) else None
+        if items is None or not all(isinstance(v, str) and v.strip() for v in items):
+            raise bad(key, value, "must be a list of texts", example)
+        if len(items) < at_least:
+            raise bad(key, value, f"must name at least {at_least}", example)
+
+    return check
+
+
 def flag(optional: bool = False) -> Check:
     """``true`` or ``false`` (or null if ``optional``)."""
 
@@ -107,6 +131,15 @@ def check_section(
             check(prefix + key, value)
 
 
+def _normalization(key: str, value: Any) -> None:
+    """``module.normalize``: one of the normaliser's modes."""
+    # Imported here: the normaliser imports torch, and the tools import this module for their
+    # checks before --help (torch takes seconds to import).
+    from genre_lightning.features.normalize import PER
+
+    choice(PER)(key, value)
+
+
 def _musicnn_layer(key: str, value: Any) -> None:
     """``model.layer`` of ``model=musicnn``: a layer name or a list of them (its error names
     the key)."""
@@ -123,7 +156,7 @@ TRAIN_CHECKS: dict[str, Check] = {
     "trainer.max_epochs": whole(1, "100"),
     "optimizer.lr": positive("5e-4", optional=True),
     "optimizer.weight_decay": number(0, whole=False, above=False, example="1e-2", optional=True),
-    "module.normalize": choice(PER),
+    "module.normalize": _normalization,
     "module.mixup_alpha": number(0, whole=False, above=False, example="0.2"),
     "module.cache_embeddings": flag(),
     "module.channels_last": flag(optional=True),
