@@ -137,6 +137,13 @@ def check_command_line(config_name: str, argv: list[str]) -> None:
     job = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(job, dict)
     job.pop("hydra")
+    resume = job.get("resume")
+    if resume not in (None, "") and not args.cfg and not Path(str(resume)).is_dir():
+        # Checked here: Hydra would create the folder as the run directory first.
+        fail(
+            f"resume={resume}: no such run directory; give the folder of an earlier training "
+            f"run (outputs/<date>/<time>), or leave resume out to start afresh"
+        )
     missing = _missing_keys(job)
     if missing and not args.cfg:  # --cfg job shows the ??? keys: that is what it is for
         fail(

@@ -10,13 +10,15 @@ decoded or a network built.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from genre_lightning import runs
 from genre_lightning.errors import UserError
 
 #: ``check(key, value)``: raises UserError if ``value`` is not allowed for the dotted ``key``.
@@ -24,14 +26,30 @@ Check = Callable[[str, Any], None]
 
 
 def shown(value: Any) -> str:
-    """A value as it is written on the command line."""
+    """A value as it is written on the command line (a text that reads as a number quoted)."""
     if value is None:
         return "null"
+    if isinstance(value, str) and _reads_as_non_text(value):
+        return f'"{value}"'
+
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, Sequence) and not isinstance(value, str):
         return f"[{','.join(shown(v) for v in value)}]"
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{k}:{shown(v)}" for k, v in value.items()) + "}"
     return str(value)
+
+
+def _reads_as_non_text(value: str) -> bool:
+    """Whether Hydra would read ``value`` unquoted as a number, a boolean or null."""
+    if value.lower() in ("true", "false", "null"):
+        return True
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def bad(key: str, value: Any, problem: str, example: str) -> UserError:
@@ -49,7 +67,9 @@ def number(low: float, *, whole: bool, above: bool, example: str, optional: bool
             raise bad(key, value, "is not a number", example)
         if value != value or value in (float("inf"), float("-inf")):
             raise bad(key, value, "is not a finite number", example)
-        if whole and not float(value).is_integer():
+        # 2.0 is refused too: the libraries these values go to (Lightning's epoch counts, range
+        # sizes) take ints only, and fail far from the command line on a float.
+        if whole and not isinstance(value, numbers.Integral):
             raise bad(key, value, "is not a whole number", example)
         if value < low or (above and value == low):
             bound = f"{'above' if above else 'at least'} {low:g}{', or null' if optional else ''}"
@@ -154,6 +174,7 @@ def _musicnn_layer(key: str, value: Any) -> None:
 TRAIN_CHECKS: dict[str, Check] = {
     "seed": whole(0, "42"),
     "trainer.max_epochs": whole(1, "100"),
+    "trainer.check_val_every_n_epoch": whole(1, "1", optional=True),
     "optimizer.lr": positive("5e-4", optional=True),
     "optimizer.weight_decay": number(0, whole=False, above=False, example="1e-2", optional=True),
     "module.normalize": _normalization,
@@ -165,18 +186,78 @@ TRAIN_CHECKS: dict[str, Check] = {
 }
 
 
-#: Callbacks that choose by a validation metric, and how to turn each off.
+#: How to turn off the callbacks that choose by a validation metric (any other callback that
+#: watches one: ``callbacks.<name>=null``).
 VALIDATION_MONITORS = {
-    "callbacks.model_checkpoint.monitor": "callbacks.model_checkpoint.monitor=null (the last "
-    "epoch is tested)",
-    "callbacks.early_stopping.monitor": "callbacks.early_stopping=null",
+    "model_checkpoint": "callbacks.model_checkpoint.monitor=null (the last epoch is tested)",
+    "early_stopping": "callbacks.early_stopping=null",
 }
 
 
 def check_train_config(cfg: DictConfig) -> None:
     """Check a composed training config's own keys (the data keys: ``check_data_config``)."""
+    network = _model_class(cfg)
+    if network is not None:  # its keys first: the model.* checks are the musicnn model's
+        _check_model_keys(cfg, network)
     check_section(cfg, TRAIN_CHECKS)
+    if network is not None:
+        _check_model_input(cfg, network)
+    _check_monitors(cfg)
     _check_refit(cfg)
+
+
+def _model_class(cfg: DictConfig) -> type | None:
+    """The class ``model._target_`` names, or None where it names none (build_network says
+    why)."""
+    target = OmegaConf.select(cfg, "model._target_")
+    if not isinstance(target, str):
+        return None
+    # Imported here: the model classes import torch (see _normalization).
+    from hydra.utils import get_class
+
+    try:
+        return get_class(target)
+    except Exception:  # hydra raises ImportError or ValueError
+        return None
+
+
+def _check_model_keys(cfg: DictConfig, cls: type) -> None:
+    """Every ``model.*`` key is an argument of the network.
+
+    Without this, a misspelt or foreign key (``+model.layer=...`` on the ResNet) fails only
+    when the network is built, after the data is decoded.
+    """
+    params = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    for key in map(str, cfg.model):
+        if not key.startswith("_") and key not in params:
+            raise UserError(
+                f"model.{key}: {cls.__name__} ({cfg.model._target_}) takes no such setting; "
+                f"remove it (its settings: {', '.join(params)})"
+            )
+
+
+def _check_model_input(cfg: DictConfig, cls: type) -> None:
+    """The data gives the mel bands a pretrained network reads (``INPUT_MELS``)."""
+    wanted = getattr(cls, "INPUT_MELS", None)
+    mels = OmegaConf.select(cfg, "data.features.n_mels")
+    if wanted is not None and mels != wanted:
+        raise UserError(
+            f"data.features.n_mels={shown(mels)}: {cls.__name__} was trained on {wanted} mel "
+            f"bands; use its experiment (e.g. experiment=musicnn_probe), which sets its front end"
+        )
+
+
+def _check_monitors(cfg: DictConfig) -> None:
+    """A callback's ``monitor`` names a metric training logs (else it fails after training)."""
+    for name, callback in (cfg.get("callbacks") or {}).items():
+        found, monitor = _lookup(callback or {}, "monitor")
+        if found and monitor is not None and monitor not in runs.MONITORABLE:
+            raise UserError(
+                f"callbacks.{name}.monitor={shown(monitor)} is not a logged metric; use one of "
+                f"{', '.join(runs.MONITORABLE)}, or null"
+            )
 
 
 def _check_refit(cfg: DictConfig) -> None:
@@ -184,12 +265,16 @@ def _check_refit(cfg: DictConfig) -> None:
     found, refit = _lookup(cfg, "data.train_on_val")
     if not found or refit is not True:
         return
-    for key, fix in VALIDATION_MONITORS.items():
-        found, monitor = _lookup(cfg, key)
-        if found and monitor is not None:
+    for name, callback in (cfg.get("callbacks") or {}).items():
+        found, monitor = _lookup(callback or {}, "monitor")
+        if found and str(monitor).startswith("val/"):
+            fix = VALIDATION_MONITORS.get(
+                name, f"callbacks.{name}.monitor=null (or drop it: callbacks.{name}=null)"
+            )
             raise UserError(
-                f"{key}={shown(monitor)} needs validation, and data.train_on_val=true trains on "
-                f"the validation tracks instead; add {fix}, or leave data.train_on_val=false"
+                f"callbacks.{name}.monitor={shown(monitor)} needs validation, and "
+                f"data.train_on_val=true trains on the validation tracks instead; add {fix}, "
+                f"or leave data.train_on_val=false"
             )
     sweeper = HydraConfig.get().sweeper.get("_target_", "") if HydraConfig.initialized() else ""
     if "optuna" in str(sweeper).lower():  # it maximises val/acc_best, which a refit has not

@@ -20,6 +20,8 @@ from genre_lightning.validate import (
     flag,
     number,
     positive,
+    text,
+    texts,
     whole,
 )
 
@@ -59,6 +61,43 @@ BAD_VALUES = [
         "callbacks.model_checkpoint.monitor=null",
     ),
     (
+        "data.train_on_val=true callbacks.model_checkpoint.monitor=null "
+        "+callbacks.stop2._target_=pytorch_lightning.callbacks.EarlyStopping "
+        "+callbacks.stop2.monitor=val/acc",
+        "callbacks.stop2.monitor=val/acc needs validation, and data.train_on_val=true trains "
+        "on the validation tracks instead; add callbacks.stop2.monitor=null",
+    ),
+    (
+        "data.train_on_val=true callbacks.model_checkpoint.monitor=null "
+        "callbacks.last_checkpoint.monitor=val/loss",
+        "callbacks.last_checkpoint.monitor=val/loss needs validation",
+    ),
+    (
+        "callbacks.model_checkpoint.monitor=val/nosuch",
+        "callbacks.model_checkpoint.monitor=val/nosuch is not a logged metric; use one of "
+        "train/loss",
+    ),
+    ("model=musicnn model.layer=null", "model.layer=null: use one of penultimate"),
+    ("model=musicnn model.layer=5", "model.layer=5: use one of penultimate"),
+    ("model=musicnn model.layer=[[pooled]]", "model.layer=[[pooled]]: use one of penultimate"),
+    (
+        "+model.layer=pooled",
+        "model.layer: ResNet (genre_lightning.models.resnet.ResNet) takes no such setting",
+    ),
+    (
+        "model=musicnn",
+        "data.features.n_mels=64: MusicnnClassifier was trained on 96 mel bands",
+    ),
+    ("trainer.max_epochs=2.0", "trainer.max_epochs=2.0 is not a whole number"),
+    ("trainer.check_val_every_n_epoch=0", "trainer.check_val_every_n_epoch=0 must be at least 1"),
+    ("trainer.precision=abc", "trainer.precision=abc: Precision 'abc' is invalid"),
+    ("trainer.devices=abc", "trainer.devices=abc: `devices` selected with"),
+    ('data.batch_size="32"', 'data.batch_size="32" is not a number; e.g. data.batch_size=32'),
+    ("data.chunk_seconds=0.01", "data.chunk_seconds=0.01 is shorter than one FFT window"),
+    ("data.chunk_seconds=3", "data.chunk_seconds=3 exceeds the clips' length (2 s"),
+    ("data.features.num_frames=1000", "data.features.num_frames=1000 exceeds the"),
+    ("data.features.hop_length=100000", "data.features.hop_length=100000 exceeds the window"),
+    (
         "data.train_on_val=true callbacks=early_stopping callbacks.model_checkpoint.monitor=null",
         "callbacks.early_stopping.monitor=val/acc needs validation, and "
         "data.train_on_val=true trains on the validation tracks instead; add "
@@ -97,6 +136,15 @@ def test_every_bad_value_is_one_error_line(tmp_path: Path, data_dir: Path) -> No
         (choice([False, "db"]), 0, "k=0 is not known"),
         (flag(), "yes", "k=yes must be true or false"),
         (whole(1, "3"), None, "k=null is not a number"),
+        (whole(1, "3"), 2.0, "k=2.0 is not a whole number"),
+        (text("a.wav"), None, "k=null must be a text; e.g. k=a.wav"),
+        (text("a.wav"), ["a"], "k=[a] must be a text"),
+        (text("a.wav", optional=True), 3, "k=3 must be a text or null"),
+        (texts("[a,b]"), "a", "k=a must be a list of texts"),
+        (texts("[a,b]"), ["a", None], "k=[a,null] must be a list of texts"),
+        (texts("[a,b]", at_least=1), [], "k=[] must name at least 1"),
+        (flag(), "true", 'k="true" must be true or false'),
+        (choice(["a"]), {"x": 1}, "k={x:1} is not known"),
     ],
 )
 def test_checks(check: Check, value: object, message: str) -> None:

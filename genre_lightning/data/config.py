@@ -179,6 +179,7 @@ def _check_combinations(cfg: Mapping[str, Any]) -> None:
                 f"exceeds data.chunk_seconds={chunk} (parts of each track would never be seen)",
                 str(chunk / 2),
             )
+    _check_lengths(cfg)
     if "cache_features" in cfg:  # the plan owns which parts can have a features table
         make_plan(
             cfg.get("crop", "start"),
@@ -186,4 +187,55 @@ def _check_combinations(cfg: Mapping[str, Any]) -> None:
             bool(cfg.get("on_device", False)),
             cfg["cache_features"],
             cfg.get("train_chunks", "random"),
+        )
+
+
+def _check_lengths(cfg: Mapping[str, Any]) -> None:
+    """Chunk, window, hop and frame counts that fit the clips (each key checked alone before).
+
+    Each of these would otherwise run: chunks longer than the clip or frames beyond its end
+    train on padding, a chunk shorter than one FFT window is all padding (and a tiny one makes
+    thousands of chunks per clip), a hop longer than the window never reads the samples
+    between windows.
+    """
+    features = cfg.get("features")
+    rate, clip = cfg.get("sample_rate"), cfg.get("clip_samples")
+    if not isinstance(features, Mapping) or rate is None or clip is None:
+        return
+    n_fft, hop = features.get("n_fft", 2048), features.get("hop_length", 992)
+    window = features.get("win_length") or n_fft
+    analysis_rate = features.get("resample_to") or rate
+    if hop > window:
+        raise bad(
+            "data.features.hop_length",
+            hop,
+            f"exceeds the window ({window} samples): the samples between windows are never read",
+            str(window // 2),
+        )
+    chunk = cfg.get("chunk_seconds")
+    if chunk is not None:
+        if chunk > clip / rate:
+            raise bad(
+                "data.chunk_seconds",
+                chunk,
+                f"exceeds the clips' length ({clip / rate:g} s of data.clip_samples={clip})",
+                f"{clip / rate / 2:.3g}",
+            )
+        if chunk * analysis_rate < n_fft:
+            raise bad(
+                "data.chunk_seconds",
+                chunk,
+                f"is shorter than one FFT window ({n_fft} samples at {analysis_rate} Hz)",
+                f"{n_fft / analysis_rate * 4:.2g}",
+            )
+    frames = features.get("num_frames")
+    span = chunk * analysis_rate if chunk is not None else clip * analysis_rate / rate
+    available = int(span) // hop + 1
+    if frames is not None and frames > available:
+        raise bad(
+            "data.features.num_frames",
+            frames,
+            f"exceeds the {available} frames a {'chunk' if chunk else 'clip'} gives (the rest "
+            f"would be padding)",
+            f"{available} (or null: every frame)",
         )

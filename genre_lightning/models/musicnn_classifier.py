@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -19,6 +20,7 @@ from torch import nn
 from genre_lightning.errors import UserError
 from genre_lightning.models.musicnn import Musicnn
 from genre_lightning.models.musicnn_tf import pretrained_musicnn
+from genre_lightning.validate import shown
 
 #: Width of each layer a head can read.
 LAYERS = {"penultimate": 200, "pooled": 1506, "tags": 50}
@@ -55,6 +57,10 @@ class MusicnnClassifier(nn.Module):
         cache_dir: Where unpacked weights are kept (``None``: the user cache directory).
     """
 
+    #: Mel bands of the input musicnn was trained on (training checks the data gives these
+    #: before decoding it).
+    INPUT_MELS = 96
+
     def __init__(
         self,
         num_classes: int,
@@ -68,7 +74,7 @@ class MusicnnClassifier(nn.Module):
     ) -> None:
         super().__init__()
         self.layers = layer_names(layer)
-        if n_mels != 96:
+        if n_mels != self.INPUT_MELS:
             raise UserError(
                 f"model=musicnn reads 96 mel bands, the data gives {n_mels}: use "
                 f"experiment=musicnn_probe (or its data.features) for musicnn's front end"
@@ -105,17 +111,27 @@ class MusicnnClassifier(nn.Module):
         return self.head(self.embed(x))
 
 
-def layer_names(layer: str | Sequence[str]) -> tuple[str, ...]:
+def layer_names(layer: Any) -> tuple[str, ...]:
     """``model.layer`` as a tuple of distinct layer names.
 
     Raises:
-        UserError: An unknown name, an empty list or a name twice.
+        UserError: Not a name or a list of names, an unknown name, an empty list or a name
+            twice.
     """
-    names = (layer,) if isinstance(layer, str) else tuple(layer)
-    if not names or any(n not in LAYERS for n in names) or len(set(names)) < len(names):
-        shown = layer if isinstance(layer, str) else f"[{','.join(map(str, names))}]"
+    names: tuple[Any, ...] = (
+        (layer,)
+        if isinstance(layer, str)
+        else tuple(layer)
+        if isinstance(layer, Sequence)  # a dict or a number is neither a name nor a list
+        else ()
+    )
+    if (
+        not names
+        or any(not isinstance(n, str) or n not in LAYERS for n in names)
+        or len(set(names)) < len(names)
+    ):
         raise UserError(
-            f"model.layer={shown}: use one of {', '.join(LAYERS)}, or a list of distinct ones "
-            f"side by side, e.g. model.layer=[penultimate,pooled]"
+            f"model.layer={shown(layer)}: use one of {', '.join(LAYERS)}, or a list of distinct "
+            f"ones side by side, e.g. model.layer=[penultimate,pooled]"
         )
     return names

@@ -6,11 +6,13 @@ Each builder checks its part of the config before anything expensive runs and ra
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor
@@ -20,8 +22,13 @@ from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import UserError
 from genre_lightning.models.build import build_network
 from genre_lightning.training.callbacks import GracefulStop, StepSeed
-from genre_lightning.training.checkpoint import AtomicCheckpointIO, check_resumable
+from genre_lightning.training.checkpoint import (
+    AtomicCheckpointIO,
+    check_resumable,
+    read_checkpoint,
+)
 from genre_lightning.training.module import GenreClassifier
+from genre_lightning.validate import shown
 
 
 def build_module(cfg: DictConfig, datamodule: GenreDataModule) -> GenreClassifier:
@@ -100,18 +107,46 @@ def build_trainer(cfg: DictConfig) -> pl.Trainer:
     # one Lightning warns about every epoch.
     refit = OmegaConf.select(cfg, "data.train_on_val", default=False)
     no_val = {"limit_val_batches": 0, "num_sanity_val_steps": 0} if refit else {}
-    trainer: pl.Trainer = instantiate(
-        cfg.trainer,
-        logger=loggers or False,
-        callbacks=callbacks,
-        plugins=[AtomicCheckpointIO()],
-        **no_val,
-    )
+    try:
+        trainer: pl.Trainer = instantiate(
+            cfg.trainer,
+            logger=loggers or False,
+            callbacks=callbacks,
+            plugins=[AtomicCheckpointIO()],
+            **no_val,
+        )
+    except InstantiationException as exc:  # Lightning checks devices, precision, accelerator
+        cause = str(exc.__cause__ or exc).rstrip(".")
+        named = [str(k) for k in cfg.trainer if re.search(rf"\b{k}\b", cause, re.IGNORECASE)]
+        key = f"trainer.{named[0]}={shown(cfg.trainer[named[0]])}" if named else "trainer"
+        raise UserError(f"{key}: {cause}; check trainer.* (--cfg job lists them)") from None
     return trainer
 
 
+#: ``data.*`` keys a resumed run may change: where the data and caches are, and how they are
+#: loaded. Any other change would train the rest of the run on another split or input.
+RESUME_MAY_CHANGE = frozenset(
+    {
+        "root",
+        "cache_dir",
+        "cache_keep",
+        "cache_features",
+        "num_workers",
+        "pin_memory",
+        "on_device",
+        "download",
+        "url",
+    }
+)
+
+
 def resume_path(cfg: DictConfig, run: runs.Run) -> str | None:
-    """The checkpoint to resume from (``ckpt_path=...``, or ``resume=<run dir>``), checked."""
+    """The checkpoint to resume from (``ckpt_path=...``, or ``resume=<run dir>``), checked.
+
+    Raises:
+        UserError: No checkpoint there, not a resumable checkpoint, or the run's data settings
+            differ from this command's (see :data:`RESUME_MAY_CHANGE`).
+    """
     ckpt = cfg.get("ckpt_path")
     if ckpt is None and cfg.get("resume"):
         ckpt = "last"
@@ -119,12 +154,35 @@ def resume_path(cfg: DictConfig, run: runs.Run) -> str | None:
         return None
     path = run.checkpoint(runs.LAST) if ckpt == "last" else Path(ckpt)
     if not path.is_file():
+        if cfg.get("resume") and cfg.get("ckpt_path") is None:
+            raise UserError(
+                f"resume={cfg.resume}: no {runs.LAYOUT['checkpoints']}/{runs.LAST}.ckpt in "
+                f"that directory; give the directory of a run that saved one, or leave resume "
+                f"out to start afresh"
+            )
         raise UserError(
             f"ckpt_path={ckpt}: no checkpoint at {path}. Resume with the run's own "
             f"directory (resume=<run dir>) or give the .ckpt path."
         )
     check_resumable(path)
+    _check_same_data(cfg, path)
     return str(path)
+
+
+def _check_same_data(cfg: DictConfig, path: Path) -> None:
+    """A resumed run keeps the data settings it was started with (its checkpoint records them)."""
+    saved = read_checkpoint(path, mmap=True)["hyper_parameters"].get("data_config")
+    if not isinstance(saved, dict):
+        return  # a checkpoint from before data_config was recorded
+    now = OmegaConf.to_container(cfg.data, resolve=True)
+    assert isinstance(now, dict)
+    for key in sorted(set(saved) | set(now)):
+        if key not in RESUME_MAY_CHANGE and saved.get(key) != now.get(key):
+            raise UserError(
+                f"data.{key}={shown(now.get(key))}, but the run being resumed was trained with "
+                f"data.{key}={shown(saved.get(key))} ({path}); resume with the command that "
+                f"started the run, plus resume=..."
+            )
 
 
 def check_batch_size(cfg: DictConfig, train_size: int) -> None:

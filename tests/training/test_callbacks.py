@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -154,6 +155,33 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "ckpt_path=last" in proc.stderr and "no checkpoint" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_resume_of_a_missing_run_directory_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-run"
+    proc = run_cli([*TINY, f"resume={missing}"], cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"error: resume={missing}: no such run directory")
+    assert not missing.exists()  # Hydra would have made it the run directory
+
+
+@pytest.mark.slow
+def test_resume_with_other_data_settings_is_refused(
+    tiny_ckpt: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    # The tiny run's directory, copied: the refused resume must leave it as it was.
+    run = tmp_path / "run"
+    shutil.copytree(tiny_ckpt.parent.parent, run)
+    before = (run / "metrics.json").read_bytes(), (run / "split.csv").read_bytes()
+    proc = run_cli(
+        [*TINY, f"paths.data_dir={data_dir}", f"resume={run}", "data.split_seed=7"],
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.startswith(
+        "error: data.split_seed=7, but the run being resumed was trained with data.split_seed=42"
+    )
+    assert ((run / "metrics.json").read_bytes(), (run / "split.csv").read_bytes()) == before
 
 
 def test_atomic_checkpoint_io_leaves_no_partial_file(tmp_path: Path) -> None:
