@@ -21,10 +21,19 @@ numbers). Keys:
 * ``refit=true``: afterwards, each recipe's runs (of the chosen value) are trained again with
   their validation tracks in the training part (``data.train_on_val=true``) into
   ``out/<recipe>/refit/``, and tested on the same test tracks: a second row, marked (refit).
+  Where ``out/<recipe>/`` already holds the runs of this very command but no refit, only the
+  refit is trained. A (refit) row is written only beside the row whose runs it trained again:
+  its runs must be that row's runs (same settings) plus ``data.train_on_val=true``.
+
+Before any training, every value is checked: the keys' types, each recipe named once and an
+experiment config, its training config composed with the overrides and each value of each
+swept key (and, with ``refit=true``, with ``data.train_on_val=true``) passing training's checks,
+a ``select`` key swept over two or more values, and no earlier runs in the way.
 
 A report folder accumulates: rows of recipes not named this time stay, a named recipe's row is
-replaced. The tables show only the overrides that differ between rows; the part of the command
-all rows share is written once, under the table.
+replaced, and its (refit) row with it (dropped unless ``refit=true`` brings a matching one). The
+tables show only the overrides that differ between rows; the part of the command all rows share
+is written once, under the table.
 
 Examples::
 
@@ -40,13 +49,20 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hydra import compose
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import IntervalSweep, Override
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from genre_lightning.app import hydra_app
+from genre_lightning.app import CONFIG_DIR, compose_config, hydra_app
 from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable
 from genre_lightning.report_rows import (
@@ -62,29 +78,62 @@ from genre_lightning.report_rows import (
     summarise,
     write_report,
 )
+from genre_lightning.validate import Check, flag, shown, text, texts
+
+#: An example of ``recipes``, for messages.
+RECIPES_EXAMPLE = "[seed_resnet,improved_resnet]"
 
 
-def run_recipe(recipe: str, sweep: str, overrides: Sequence[str], sweep_dir: Path) -> None:
-    """Train one recipe's multirun into ``sweep_dir``.
+def _recipes(key: str, value: Any) -> None:
+    """``recipes``: a list of experiment names, or one name alone (``recipes=seed_resnet``)."""
+    if isinstance(value, str):
+        text(RECIPES_EXAMPLE)(key, value)
+    else:
+        texts(RECIPES_EXAMPLE, at_least=1)(key, value)
+
+
+#: The report's own keys (``conf/report.yaml``), checked before anything runs.
+CHECKS: dict[str, Check] = {
+    "recipes": _recipes,
+    # The example as the shell must pass it: Hydra reads a bare comma list as a sweep.
+    "sweep": text("""'"seed=1,2,3"'"""),
+    "overrides": texts("""'["data.split=kfold","trainer=gpu"]'"""),
+    "out": text("reports/seeds"),
+    "collect_only": flag(),
+    "select": text("optimizer.weight_decay", optional=True),
+    "refit": flag(),
+}
+
+
+def run_recipe(
+    recipe: str, sweep: str, overrides: Sequence[str], sweep_dir: Path, unwritten: str
+) -> None:
+    """Train one recipe's multirun into ``sweep_dir`` (which :func:`check_recipes` found free).
+
+    Args:
+        recipe: The experiment config.
+        sweep: What varies between its runs (training sweep overrides).
+        overrides: Training overrides every run gets.
+        sweep_dir: The multirun's folder.
+        unwritten: What the report lacks if this training fails (for the message).
 
     Raises:
-        UserError: ``sweep_dir`` already holds runs (they would mix with the new ones), or the
-            training exited with an error (its message is printed above).
+        UserError: The training exited with an error (its message is printed above).
     """
-    if collect(sweep_dir):
-        raise UserError(
-            f"{sweep_dir} already holds runs of {recipe}; to summarise them add "
-            f"collect_only=true, to train again remove that folder or give another out=..."
-        )
-    task = [f"experiment={recipe}", *shlex.split(sweep), *overrides]
+    task = training_task(recipe, sweep, overrides)
     print(f"[report] {TRAIN} {shlex.join(task)}", flush=True)
     cmd = [sys.executable, "-m", "genre_lightning", "-m", *task, f"hydra.sweep.dir={sweep_dir}"]
     status = subprocess.run(cmd).returncode
     if status:
         raise UserError(
-            f"recipe {recipe}: training exited with status {status} (its error is above); no "
-            f"row was written for it"
+            f"recipe {recipe}: training exited with status {status} (its error is above); "
+            f"{unwritten}"
         )
+
+
+def training_task(recipe: str, sweep: str, overrides: Sequence[str]) -> list[str]:
+    """The overrides of a recipe's multirun, as Hydra records them in ``multirun.yaml``."""
+    return [f"experiment={recipe}", *shlex.split(sweep), *overrides]
 
 
 def refit_sweep(sweep: str, chosen: dict[str, Any] | None) -> str:
@@ -94,6 +143,219 @@ def refit_sweep(sweep: str, chosen: dict[str, Any] | None) -> str:
     key = chosen["key"]
     words = [w for w in shlex.split(sweep) if w.split("=", 1)[0] != key]
     return shlex.join([*words, f"{key}={chosen['value']}"])
+
+
+def check_recipes(
+    recipes: Sequence[str],
+    out: Path,
+    sweep: str,
+    overrides: Sequence[str],
+    collect_only: bool,
+    select: str | None,
+    refit: bool,
+) -> set[str]:
+    """Fail before any training on what can be known before it.
+
+    Each recipe is named once; when training, the sweep and overrides read as training
+    overrides, ``select`` is swept over two or more values, each recipe is an experiment
+    config whose training config passes the training's checks (composed with each value of
+    each swept key, the others at their first; with ``refit=true`` also with
+    ``data.train_on_val=true``), and no earlier runs are in the way.
+
+    Returns:
+        The recipes whose runs are to be trained; the others (``refit=true`` only) hold the
+        runs of this very command and need only their refit.
+
+    Raises:
+        UserError: The first problem found.
+    """
+    if not recipes:
+        raise UserError(f"recipes=[]: name at least one experiment, e.g. recipes={RECIPES_EXAMPLE}")
+    twice = [r for r, n in Counter(recipes).items() if n > 1]
+    if twice:
+        once = ",".join(dict.fromkeys(recipes))
+        raise UserError(
+            f"recipes={shown(list(recipes))} names {twice[0]} more than once; name each recipe "
+            f"once, e.g. recipes=[{once}]"
+        )
+    if collect_only:
+        return set()
+    swept = _parse("sweep", sweep, shlex_words(sweep))
+    given = _parse("overrides", shown(list(overrides)), overrides)
+    if select:
+        _check_select(select, sweep, [*swept, *given])
+    known = sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
+    to_train = set()
+    for recipe in recipes:  # the cheap checks first: no torch import before a typo is named
+        if recipe not in known:
+            raise UserError(
+                f"recipes={shown(list(recipes))}: {recipe} is not an experiment config; "
+                f"the experiments: {', '.join(known)}"
+            )
+        if _needs_training(recipe, out / recipe, training_task(recipe, sweep, overrides), refit):
+            to_train.add(recipe)
+    variants = _job_variants([*swept, *given])
+    for recipe in recipes:
+        for job in variants:
+            _check_training(recipe, job, refit)
+    return to_train
+
+
+def shlex_words(sweep: str) -> list[str]:
+    """``sweep`` split as the shell would split it.
+
+    Raises:
+        UserError: It has an unclosed quote.
+    """
+    try:
+        return shlex.split(sweep)
+    except ValueError as exc:
+        raise UserError(
+            f"sweep={shown(sweep)}: {exc} (a quote is not closed); give space-separated training "
+            f"sweeps, e.g. 'sweep=\"data.fold=0,1,2 seed=1\"'"
+        ) from None
+
+
+def _parse(key: str, value: str, words: Sequence[str]) -> list[Override]:
+    """Each of ``words`` as a Hydra override; ``key=value`` is named if one is not."""
+    parser = OverridesParser.create()
+    parsed = []
+    for word in words:
+        try:
+            parsed += parser.parse_overrides([word])
+        except HydraException as exc:
+            reason = str(exc).split("\n")[0]
+            raise UserError(
+                f"{key}={value}: {word} cannot be read as a training override ({reason}); "
+                f"write each as key=value, e.g. "
+                + (
+                    "'sweep=\"data.fold=0,1,2 seed=1\"'"
+                    if key == "sweep"
+                    else """'overrides=["data.split=kfold","trainer=gpu"]'"""
+                )
+            ) from None
+    return parsed
+
+
+def _check_select(select: str, sweep: str, parsed: Sequence[Override]) -> None:
+    """``select`` names a key the runs take two or more values of (the last override wins)."""
+    values: list[str] = []
+    for override in parsed:
+        if override.key_or_group != select.lstrip("+~"):
+            continue
+        if override.is_sweep_override() and not override.is_interval_sweep():
+            values = list(override.sweep_string_iterator())
+        else:  # one value, or an interval, which has no values to choose among
+            values = [str(override.value())]
+    if len(values) < 2:
+        fixed = (
+            f"the runs all have {select}={values[0]}"
+            if values
+            else f"the runs do not vary {select}"
+        )
+        raise UserError(
+            f"select={select}: {fixed}, so there is nothing to choose on validation; sweep two "
+            f"or more values of it, e.g. 'sweep=\"{sweep} {select}=A,B\"', or leave select out"
+        )
+
+
+def _job_variants(parsed: Sequence[Override]) -> list[list[str]]:
+    """The overrides of the first job, then one variant per further value of each sweep.
+
+    Each value of each swept key is checked once (with the other keys at their first value),
+    not every combination: a bad value (``data.fold=0,7`` of 5 folds) fails alone.
+    """
+    values = [_values(o) for o in parsed]
+    first = [v[0] for v in values]
+    variants = [first]
+    for i, swept in enumerate(values):
+        variants += [[*first[:i], value, *first[i + 1 :]] for value in swept[1:]]
+    return variants
+
+
+def _values(override: Override) -> list[str]:
+    """An override as the overrides of its jobs: one per value of a sweep."""
+    if not override.is_sweep_override():
+        return [str(override.input_line)]
+    key = override.get_key_element()
+    value = override.value()
+    if isinstance(value, IntervalSweep):  # a search range: its start stands for it
+        return [f"{key}={value.start}"]
+    return [f"{key}={v}" for v in override.sweep_string_iterator()]
+
+
+def _needs_training(recipe: str, sweep_dir: Path, task: list[str], refit: bool) -> bool:
+    """Whether the recipe's runs are to be trained; False: they are there, only the refit is not.
+
+    Raises:
+        UserError: ``sweep_dir`` holds runs that would mix with the new ones.
+    """
+    if not collect(sweep_dir):
+        return True
+    if not refit:
+        raise UserError(
+            f"{sweep_dir} already holds runs of {recipe}; to summarise them add "
+            f"collect_only=true, to train again remove that folder or give another out=..."
+        )
+    if collect(sweep_dir / REFIT):
+        raise UserError(
+            f"{sweep_dir} already holds runs of {recipe} and their refit; to summarise them add "
+            f"collect_only=true, to train again remove that folder or give another out=..."
+        )
+    recorded = recorded_overrides(sweep_dir)
+    if recorded != task:  # the refit must train these runs again, not other settings
+        record = sweep_dir / "multirun.yaml"
+        theirs = (
+            f"they were trained with `{shlex.join(recorded)}`"
+            if recorded is not None
+            else f"their command is unknown (no {record})"
+        )
+        raise UserError(
+            f"{sweep_dir} holds runs of {recipe} but not of this command ({theirs}); to refit "
+            f"them give the sweep and overrides they were trained with, to train afresh remove "
+            f"that folder or give another out=..."
+        )
+    return False
+
+
+def _check_training(recipe: str, job: Sequence[str], refit: bool) -> None:
+    """The recipe's training config, as a job with overrides ``job`` composes it, passes
+    training's checks (with ``refit``, also with ``data.train_on_val=true``)."""
+    # Imported here: the checks import torch, which --help and the other checks do without.
+    from genre_lightning.data.config import check_data_config
+    from genre_lightning.validate import check_train_config
+
+    task = [f"experiment={recipe}", *job]
+    cfg = _compose(recipe, task)
+    try:
+        check_train_config(cfg)
+        check_data_config(cfg.data)
+    except UserError as exc:
+        raise UserError(f"recipe {recipe}: {exc}") from None
+    if not refit:
+        return
+    try:
+        check_train_config(_compose(recipe, [*task, TRAIN_ON_VAL]))
+    except UserError as exc:
+        # The check's own way out is data.train_on_val=false; here that means no refit=true.
+        reason = str(exc).removesuffix(", or leave data.train_on_val=false")
+        raise UserError(
+            f"recipe {recipe} cannot be refitted (refit=true trains its runs again with "
+            f"{TRAIN_ON_VAL}): {reason}; put that in overrides=[...], or leave refit out"
+        ) from None
+
+
+def _compose(recipe: str, task: Sequence[str]) -> DictConfig:
+    """The training config of ``task``; a composition error names the recipe."""
+    try:
+        if GlobalHydra.instance().is_initialized():  # in the report's Hydra app: compose there
+            return compose("train", overrides=list(task))
+        return compose_config("train", task)
+    except (HydraException, OmegaConfBaseException) as exc:
+        lines = str(exc).split("Config search path")[0].split()
+        raise UserError(
+            f"recipe {recipe}: its training config cannot be composed: {' '.join(lines)}"
+        ) from None
 
 
 def make_report(
@@ -107,8 +369,8 @@ def make_report(
 ) -> str:
     """Run (or only collect) the recipes, merge their rows into ``out``'s report and write it.
 
-    The report is written after each recipe, so a recipe that fails late keeps the rows of
-    those before it.
+    Everything :func:`check_recipes` can know is checked before any training. The report is
+    written after each recipe, so a recipe that fails late keeps the rows of those before it.
 
     Args:
         recipes: Experiment configs.
@@ -120,89 +382,150 @@ def make_report(
             :func:`~genre_lightning.report_rows.choose_on_validation`).
         refit: Train each recipe's (chosen) runs again on their training and validation
             tracks together (``data.train_on_val=true``), into ``out/<recipe>/refit``; their
-            test results are a second row.
+            test results are a second row. A recipe whose runs of this command are there
+            already has only its refit trained.
 
     Returns:
         The report's markdown.
 
     Raises:
-        UserError: ``out`` cannot be written, a recipe's training failed, or a recipe has no
-            finished runs to summarise.
+        UserError: A bad value, ``out`` cannot be written, a recipe's training failed, or a
+            recipe has no finished runs (or refit runs that match them) to summarise.
     """
     out = check_writable(out, "out", folder=True)
-    if not recipes:
-        raise UserError("recipes=[]: name at least one experiment, e.g. recipes=[seed_resnet]")
+    to_train = check_recipes(recipes, out, sweep, overrides, collect_only, select, refit)
     out.mkdir(parents=True, exist_ok=True)
     rows = load_rows(out)
     markdown = ""
     for recipe in recipes:
-        sweep_dir = out / recipe
-        if not collect_only:
-            run_recipe(recipe, sweep, overrides, sweep_dir)
+        sweep_dir, refit_dir = out / recipe, out / recipe / REFIT
+        if recipe in to_train:
+            run_recipe(recipe, sweep, overrides, sweep_dir, "no row was written for it")
         results = _finished(sweep_dir, recipe, collect_only, out)
         chosen = None
         if select:
             results, chosen = choose_on_validation(results, select, recipe)
         row = summarise(recipe, [r["metrics"] for r in results], recorded_overrides(sweep_dir))
-        rows = merge(rows, [{**row, "chosen": chosen}])
+        new = [{**row, "chosen": chosen}]
+        if refit and collect_only:  # before the report changes: a mismatch leaves it as it was
+            new.append(_refit_row(recipe, results, chosen, refit_dir, collect_only, out))
+        # A recipe's (refit) row goes with the row it refitted: never beside a newer one.
+        old_refit = [r for r in rows if r["recipe"] == recipe and r.get("refit")]
+        rows = merge([r for r in rows if r not in old_refit], new)
         markdown = write_report(rows, out)  # kept if the refit fails
-        if refit:
-            refit_dir = sweep_dir / REFIT
-            if not collect_only:
-                refit_overrides = [*overrides, TRAIN_ON_VAL]
-                run_recipe(recipe, refit_sweep(sweep, chosen), refit_overrides, refit_dir)
-            refitted = [r["metrics"] for r in _finished(refit_dir, recipe, collect_only, out)]
-            row = summarise(recipe, refitted, recorded_overrides(refit_dir))
-            rows = merge(rows, [{**row, "chosen": chosen, "refit": True}])
+        if refit and not collect_only:
+            run_recipe(
+                recipe,
+                refit_sweep(sweep, chosen),
+                [*overrides, TRAIN_ON_VAL],
+                refit_dir,
+                f"its row is in {out / MARKDOWN}, its (refit) row was not written; to train the "
+                f"refit again, remove {refit_dir} and run the same command (it trains only the "
+                f"refit)",
+            )
+            rows = merge(rows, [_refit_row(recipe, results, chosen, refit_dir, False, out)])
             markdown = write_report(rows, out)
+        elif old_refit and not refit:
+            print(
+                f"[report] {recipe}: its (refit) row was dropped with the row it refitted "
+                f"(refit=true collect_only=true brings it back if the refit runs match)",
+                flush=True,
+            )
     return markdown
 
 
-def _finished(sweep_dir: Path, recipe: str, collect_only: bool, out: Path) -> list[dict[str, Any]]:
-    """The finished runs under ``sweep_dir``.
+def _refit_row(
+    recipe: str,
+    kept: list[dict[str, Any]],
+    chosen: dict[str, Any] | None,
+    refit_dir: Path,
+    collect_only: bool,
+    out: Path,
+) -> dict[str, Any]:
+    """The (refit) row of ``recipe``, whose row holds the runs ``kept``.
+
+    Raises:
+        UserError: There are no finished refit runs, or they are not the runs ``kept`` trained
+            again (same settings, plus ``data.train_on_val=true``).
+    """
+    refitted = _finished(refit_dir, recipe, collect_only, out, refit=True)
+
+    def settings(result: dict[str, Any]) -> tuple[str, ...]:
+        # Hydra records the job's override as data.train_on_val=True: matched by its key.
+        own = (o for o in result["overrides"] if o.partition("=")[0].lstrip("+~") != train_on_val)
+        return tuple(sorted(own))
+
+    train_on_val = TRAIN_ON_VAL.partition("=")[0]
+
+    ours, theirs = [settings(r) for r in kept], [settings(r) for r in refitted]
+    if Counter(ours) != Counter(theirs):
+        only = set(theirs[0]).intersection(*theirs) - set(ours[0]).intersection(*ours)
+        keys = sorted({o.split("=", 1)[0].lstrip("+~") for o in only})
+        how = (
+            f"all of them have {' '.join(sorted(only))}, not all of the row's runs do"
+            if only
+            else f"{len(refitted)} refit runs for the row's {len(kept)}"
+        )
+        hint = (
+            f" (select={keys[0]}?)"
+            if len(keys) == 1 and keys[0] != (chosen or {}).get("key")
+            else ""
+        )
+        raise UserError(
+            f"recipe {recipe}: the refit runs under {refit_dir} are not the runs of its row "
+            f"trained again ({how}); collect them with the select they were refitted after"
+            f"{hint}, or remove {refit_dir} and run the report without collect_only=true "
+            f"(with the sweep and overrides of its runs) to refit this row's runs"
+        )
+    row = summarise(recipe, [r["metrics"] for r in refitted], recorded_overrides(refit_dir))
+    return {**row, "chosen": chosen, "refit": True}
+
+
+def _finished(
+    sweep_dir: Path, recipe: str, collect_only: bool, out: Path, refit: bool = False
+) -> list[dict[str, Any]]:
+    """The finished runs under ``sweep_dir`` (a recipe's runs, or with ``refit`` their refit).
 
     Raises:
         UserError: There are none.
     """
     results = collect(sweep_dir)
-    if not results:
+    if results:
+        return results
+    if not collect_only:
+        raise UserError(f"no finished runs under {sweep_dir}: every job of the multirun failed")
+    if refit:
         raise UserError(
-            f"no finished runs under {sweep_dir}: "
-            + (
-                f"collect_only=true summarises earlier runs of out={out}; leave it out "
-                f"to train {recipe}"
-                if collect_only
-                else "every job of the multirun failed"
-            )
+            f"no finished refit runs under {sweep_dir}: the runs of {recipe} were not refitted; "
+            f"to refit them run the report without collect_only=true, with the sweep and "
+            f"overrides they were trained with (only the refit is trained), or leave refit out"
         )
-    return results
+    raise UserError(
+        f"no finished runs under {sweep_dir}: collect_only=true summarises earlier runs of "
+        f"out={out}; leave it out to train {recipe}"
+    )
 
 
 def _job(cfg: DictConfig) -> None:
     recipes = cfg.recipes
     if isinstance(recipes, str):  # recipes=seed_resnet: one recipe
         recipes = [recipes]
-    overrides = cfg.overrides
-    if isinstance(overrides, str):
-        raise UserError(
-            f"overrides={overrides}: give a list, one training override per item, e.g. "
-            """'overrides=["data.split=kfold","trainer=gpu"]'"""
-        )
+    out = str(cfg.out)  # resolved once: it names this job's run directory by default
     markdown = make_report(
         [str(r) for r in recipes],
-        cfg.out,
-        str(cfg.sweep),
-        [str(o) for o in OmegaConf.to_container(overrides)],  # type: ignore[union-attr]
-        bool(cfg.collect_only),
-        cfg.get("select") or None,
-        bool(cfg.get("refit", False)),
+        out,
+        cfg.sweep,
+        [str(o) for o in OmegaConf.to_container(cfg.overrides)],  # type: ignore[union-attr]
+        cfg.collect_only,
+        cfg.select,
+        cfg.refit,
     )
     print(markdown, end="")
-    print(f"-> {Path(cfg.out) / MARKDOWN}")
+    print(f"-> {Path(out) / MARKDOWN}")
 
 
 #: ``python -m genre_lightning.report`` / ``genre-lightning-report``.
-main = hydra_app("report", _job)
+main = hydra_app("report", _job, CHECKS)
 
 
 if __name__ == "__main__":

@@ -70,17 +70,28 @@ def choose_on_validation(
         The chosen value's runs, and what was chosen: ``{"key", "value", "val_acc"}``.
 
     Raises:
-        UserError: ``key`` was not swept, or the runs have no validation accuracy.
+        UserError: ``key`` was not swept over two or more values, or the runs have no
+            validation accuracy.
     """
     groups: dict[str, list[dict[str, Any]]] = {}
     for result in results:
-        values = [o.split("=", 1)[1] for o in result["overrides"] if o.split("=", 1)[0] == key]
+        values = [
+            value
+            for key_of, _, value in (o.partition("=") for o in result["overrides"])
+            if key_of.lstrip("+~") == key  # +key=... adds the key the runs then vary
+        ]
         if not values:
             raise UserError(
                 f"select={key}: recipe {recipe} has a run without {key}=...; sweep it, e.g. "
                 f"'sweep=\"data.fold=0,1,2,3,4 {key}=1e-3,1e-2,1e-1\"'"
             )
-        groups.setdefault(values[0], []).append(result)
+        groups.setdefault(values[-1], []).append(result)
+    if len(groups) < 2:  # one value: nothing was chosen, and "(chosen on val)" would say it was
+        raise UserError(
+            f"select={key}: the runs of {recipe} all have {key}={next(iter(groups))}, so there "
+            f"is nothing to choose on validation; sweep two or more values of it, e.g. "
+            f"'sweep=\"data.fold=0,1,2,3,4 {key}=1e-3,1e-2,1e-1\"', or leave select out"
+        )
     scores = {}
     for value, group in groups.items():
         accs = [r["metrics"].get(runs.VAL_ACC) for r in group]

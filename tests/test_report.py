@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import statistics
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -14,7 +16,7 @@ from genre_lightning.errors import UserError
 from genre_lightning.report import make_report, refit_sweep
 from genre_lightning.report_rows import _with_choice
 
-from .conftest import TINY, run_cli
+from .conftest import TINY, one_error_line, run_cli, start_cli
 
 #: What `make report` passes to every run: long, and the same for every row.
 COMMON = [
@@ -135,11 +137,62 @@ def test_a_report_from_before_report_json_is_merged_too(tmp_path: Path) -> None:
 def test_missing_or_existing_runs_are_errors(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"no finished runs under .*nothing: collect_only=true"):
         make_report(["nothing"], tmp_path, collect_only=True)
-    _fake_sweep(tmp_path, "a", [0.5])
-    with pytest.raises(UserError, match="already holds runs of a; to summarise them add"):
-        make_report(["a"], tmp_path)
+    _fake_sweep(tmp_path, "demo", [0.5], task=["seed=1,2"])
+    with pytest.raises(UserError, match="already holds runs of demo; to summarise them add"):
+        make_report(["demo"], tmp_path)
     with pytest.raises(UserError, match=r"^out=.*: is a file"):
-        make_report(["a"], tmp_path / "a" / "0" / "metrics.json", collect_only=True)
+        make_report(["demo"], tmp_path / "demo" / "0" / "metrics.json", collect_only=True)
+    # refit=true may add a refit to runs of this very command only, and only once.
+    with pytest.raises(
+        UserError, match=r"holds runs of demo but not of this command \(they were trained with "
+    ):
+        make_report(["demo"], tmp_path, "seed=1,2,3", refit=True)
+    refit = tmp_path / "demo" / "refit"
+    _fake_sweep(tmp_path, "demo", [0.5], task=["seed=1,2"], folder=refit)
+    with pytest.raises(UserError, match="already holds runs of demo and their refit; to summar"):
+        make_report(["demo"], tmp_path, "seed=1,2", refit=True)
+    # Collected with refit=true, runs that were never refitted say how to refit them.
+    shutil.rmtree(refit)
+    with pytest.raises(
+        UserError,
+        match=r"no finished refit runs under .*refit: the runs of demo were not refitted; to "
+        r"refit them run the report without collect_only=true",
+    ):
+        make_report(["demo"], tmp_path, collect_only=True, refit=True)
+    assert not (tmp_path / "report.json").exists()  # nothing was written
+
+
+def test_training_is_checked_before_any_recipe_trains(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    kfold = ["data.split=kfold", "data.num_folds=5"]
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"recipes": ["demo", "demo"]}, r"recipes=\[demo,demo\] names demo more than once; "),
+        ({"recipes": ["demo", "nosuch"]}, "nosuch is not an experiment config; the experiments: "),
+        ({"sweep": "seed=1 foo"}, "sweep=seed=1 foo: foo cannot be read as a training override"),
+        # A value of the sweep other than the first, checked like the first.
+        ({"sweep": "data.fold=0,7", "overrides": kfold}, "recipe demo: data.fold=7 must be in"),
+        ({"overrides": ["trainer.max_epochs=0"]}, "recipe demo: trainer.max_epochs=0 must be"),
+        # The demo tests its best-validation checkpoint, which a refit cannot choose.
+        (
+            {"refit": True},
+            r"recipe demo cannot be refitted \(refit=true trains its runs again with "
+            r"data.train_on_val=true\): callbacks.model_checkpoint.monitor=val/acc needs",
+        ),
+        # select must name a key the runs take two or more values of.
+        (
+            {"select": "optimizer.weight_decay", "sweep": "seed=1,2"},
+            "select=optimizer.weight_decay: the runs do not vary optimizer.weight_decay",
+        ),
+        (
+            {"select": "optimizer.lr", "overrides": ["optimizer.lr=0.1"]},
+            "select=optimizer.lr: the runs all have optimizer.lr=0.1, so there is nothing",
+        ),
+    ]
+    for case, message in cases:
+        recipes = case.pop("recipes", ["demo"])
+        with pytest.raises(UserError, match=message):
+            make_report(recipes, out, **case)
+        assert not out.exists()  # nothing trained, nothing written
 
 
 @pytest.mark.slow
@@ -194,7 +247,27 @@ def test_a_setting_chosen_on_validation_reports_only_its_runs(tmp_path: Path) ->
         make_report(["mfcc_baseline"], out, collect_only=True, select="optimizer.lr")
 
 
-def test_a_refit_is_a_second_row_and_fixes_the_chosen_value(tmp_path: Path) -> None:
+def test_select_needs_a_key_the_runs_take_two_values_of(tmp_path: Path) -> None:
+    # Fixed in the overrides (every job records it), or a sweep of one value: no choice.
+    jobs = [[f"data.fold={f}", "optimizer.weight_decay=0.1"] for f in range(2)]
+    _fake_sweep(tmp_path, "fixed", [0.5, 0.6], task=[], jobs=jobs, val=[0.5, 0.5])
+    _fake_sweep(tmp_path, "one_seed", [0.5], task=[], val=[0.5])
+    for recipe, key, value in (
+        ("fixed", "optimizer.weight_decay", "0.1"),
+        ("one_seed", "seed", "0"),
+    ):
+        with pytest.raises(
+            UserError,
+            match=rf"^select={key}: the runs of {recipe} all have {key}={value}, so there is "
+            rf"nothing to choose on validation; sweep two or more values",
+        ):
+            make_report([recipe], tmp_path, collect_only=True, select=key)
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_a_refit_is_a_second_row_and_fixes_the_chosen_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "report"
     folds = [f"data.fold={f}" for f in range(2)]
     jobs = [[fold, f"optimizer.weight_decay={wd}"] for wd in ("0.01", "1") for fold in folds]
@@ -203,7 +276,7 @@ def test_a_refit_is_a_second_row_and_fixes_the_chosen_value(tmp_path: Path) -> N
         out, "probe", [0.7, 0.8, 0.1, 0.2], task=sweep.split(), jobs=jobs, val=[0.5, 0.5, 0.9, 0.9]
     )
     # The refit runs of the chosen value (1), as the report trains them.
-    refit_jobs = [[fold, "optimizer.weight_decay=1", "data.train_on_val=true"] for fold in folds]
+    refit_jobs = [[fold, "optimizer.weight_decay=1", "data.train_on_val=True"] for fold in folds]
     refit_task = ["data.fold=0,1", "optimizer.weight_decay=1", "data.train_on_val=true"]
     refit_dir = out / "probe" / "refit"
     _fake_sweep(out, "probe", [0.3, 0.4], task=refit_task, jobs=refit_jobs, folder=refit_dir)
@@ -244,32 +317,102 @@ def test_a_refit_is_a_second_row_and_fixes_the_chosen_value(tmp_path: Path) -> N
     assert refit_sweep(sweep, chosen["chosen"]) == "data.fold=0,1 optimizer.weight_decay=1"
     assert refit_sweep("seed=1,2", None) == "seed=1,2"
 
+    # The refit runs hold weight decay 1 only: beside a row of other runs (every value, or
+    # another choice) they are refused, and the report stays as it was.
+    before = (out / "report.json").read_text()
+    for select in (None, "data.fold"):
+        with pytest.raises(
+            UserError,
+            match=r"^recipe probe: the refit runs under .*refit are not the runs of its row "
+            r"trained again \(all of them have optimizer.weight_decay=1, not all of the row's "
+            r"runs do\); collect them with the select they were refitted after \(select="
+            r"optimizer.weight_decay\?\), or remove ",
+        ):
+            make_report(["probe"], out, sweep, collect_only=True, select=select, refit=True)
+        assert (out / "report.json").read_text() == before
+    # Without refit=true, the recipe's new row replaces the old one and its refit row goes.
+    markdown = make_report(["probe"], out, sweep, collect_only=True)
+    assert "its (refit) row was dropped with the row it refitted" in capsys.readouterr().out
+    rows = json.loads((out / "report.json").read_text())["rows"]
+    assert [(r["recipe"], bool(r.get("refit"))) for r in rows] == [
+        ("probe", False),
+        ("other", False),
+    ]
+    assert rows[0]["runs"] == 4 and "(refit)" not in markdown
+
+
+def test_the_cli_refuses_bad_values_in_one_line(tmp_path: Path) -> None:
+    cases = {
+        "refit=no": "refit=no must be true or false; e.g. refit=true",
+        "collect_only=yes": "collect_only=yes must be true or false; e.g. collect_only=true",
+        "recipes=null": "recipes=null must be a list of texts; e.g. recipes=[seed_resnet,",
+        "overrides=null": "overrides=null must be a list of texts; e.g. overrides='[",
+        "out=null": "out=null must be a text; e.g. out=reports/seeds",
+        "sweep=null": """sweep=null must be a text; e.g. sweep='"seed=1,2,3"'""",
+        "sweep=[a,b]": "sweep=[a,b] must be a text; e.g. sweep=",
+        "select=[a,b]": "select=[a,b] must be a text or null; e.g. select=optimizer.weight_decay",
+        "select=true": "select=true must be a text or null; e.g. select=optimizer.weight_decay",
+        "recipes=[demo,demo]": "recipes=[demo,demo] names demo more than once; name each recipe",
+    }
+    # Started together, so their imports overlap; each with its own run folder.
+    procs = {
+        arg: start_cli(
+            ["recipes=[demo]", "out=rep", "collect_only=true", arg, f"hydra.run.dir=run{i}"],
+            tmp_path,
+            "genre_lightning.report",
+        )
+        for i, arg in enumerate(cases)
+    }
+    for arg, proc in procs.items():
+        assert one_error_line(proc).startswith(f"error: {cases[arg]}"), arg
+    assert not (tmp_path / "rep").exists()
+
 
 @pytest.mark.slow
-def test_the_cli_refits_on_train_and_val_and_keeps_rows_on_a_late_failure(
+def test_the_cli_checks_a_refit_first_and_adds_one_to_earlier_runs(
     tmp_path: Path, data_dir: Path
 ) -> None:
     extra = [o for o in TINY if not o.startswith("experiment=")]
     extra += ["trainer.max_epochs=1", f"paths.data_dir={data_dir}", "data.split=kfold"]
     quoted = ",".join(f'"{o}"' for o in extra)
-    args = ["recipes=[demo]", 'sweep="data.fold=0"', "refit=true", "out=rep"]
-    # The demo tests its best-validation checkpoint, which a refit cannot choose: the refit
-    # fails with the training's one error line, and the report keeps the finished row.
-    proc = run_cli([*args, f"overrides=[{quoted}]"], tmp_path, "genre_lightning.report")
+    args = ["recipes=[demo]", 'sweep="data.fold=0"', "out=rep", f"overrides=[{quoted}]"]
+    report = "genre_lightning.report"
+    # The demo tests its best-validation checkpoint, which a refit cannot choose: one error
+    # line naming the recipe, before anything is trained.
+    proc = run_cli([*args, "refit=true"], tmp_path, report)
     assert proc.returncode == 2, proc.stderr[-3000:]
-    # The training's line, then the report's own, which points at it.
-    training, report = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert training.startswith("error: callbacks.model_checkpoint.monitor=val/acc needs valid")
-    assert "recipe demo: training exited with status 2 (its error is above)" in report
-    (row,) = json.loads((tmp_path / "rep" / "report.json").read_text())["rows"]
-    assert row["recipe"] == "demo" and not row.get("refit")
+    assert proc.stderr.startswith("error: recipe demo cannot be refitted (refit=true trains its")
+    assert len(proc.stderr.splitlines()) == 1 and "[report]" not in proc.stdout
+    assert not (tmp_path / "rep").exists()
 
     monitor = '"callbacks.model_checkpoint.monitor=null"'
-    proc = run_cli(
-        [*args, f"overrides=[{quoted},{monitor}]", "out=rep2"], tmp_path, "genre_lightning.report"
-    )
+    args[-1] = f"overrides=[{quoted},{monitor}]"
+    proc = run_cli(args, tmp_path, report)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    first, refit = (tmp_path / "rep2" / "demo" / "0", tmp_path / "rep2" / "demo" / "refit" / "0")
+    first = tmp_path / "rep" / "demo" / "0"
+    trained = (first / "metrics.json").stat().st_mtime_ns
+
+    # refit=true on the runs of the same command trains their refit only. A refit that fails
+    # (here: its folder is a file) says what the report holds and how to retry.
+    refit_dir = tmp_path / "rep" / "demo" / "refit"
+    refit_dir.write_text("in the way\n")
+    proc = run_cli([*args, "refit=true"], tmp_path, report)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    last = proc.stderr.splitlines()[-1]
+    assert last.startswith("error: recipe demo: training exited with status 2 (its error is ab")
+    assert last.endswith(
+        "its row is in rep/report.md, its (refit) row was not written; to train the refit "
+        "again, remove rep/demo/refit and run the same command (it trains only the refit)"
+    )
+    (row,) = json.loads((tmp_path / "rep" / "report.json").read_text())["rows"]
+    assert row["recipe"] == "demo" and not row.get("refit")
+    refit_dir.unlink()
+    proc = run_cli([*args, "refit=true"], tmp_path, report)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (command,) = [line for line in proc.stdout.splitlines() if line.startswith("[report]")]
+    assert command.endswith("data.train_on_val=true")
+    assert (first / "metrics.json").stat().st_mtime_ns == trained  # not trained again
+    refit = refit_dir / "0"
     parts = [
         {p: [r["track"] for r in _split(job) if r["part"] == p] for p in ("train", "val", "test")}
         for job in (first, refit)
@@ -279,6 +422,8 @@ def test_the_cli_refits_on_train_and_val_and_keeps_rows_on_a_late_failure(
     metrics = json.loads((refit / "metrics.json").read_text())
     assert metrics["num_clips"]["val"] == 0 and metrics["val/acc_best"] is None
     assert "| demo (refit) | 1 |" in proc.stdout
+    rows = json.loads((tmp_path / "rep" / "report.json").read_text())["rows"]
+    assert [bool(r.get("refit")) for r in rows] == [False, True]
 
 
 def _split(job: Path) -> list[dict[str, str]]:
