@@ -35,7 +35,7 @@ from omegaconf.errors import OmegaConfBaseException
 from genre_lightning import quiet, runs
 from genre_lightning.errors import Interrupted, UserError
 from genre_lightning.files import check_writable
-from genre_lightning.validate import Check, check_section
+from genre_lightning.validate import Check, check_section, text
 
 #: The Hydra configs (the repository's top-level conf/ links here).
 CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
@@ -52,6 +52,16 @@ OmegaConf.register_new_resolver(
 )
 
 
+#: Keys every tool's config has (conf/paths, the run folder's task name): a tool's ``checks``
+#: need not repeat them.
+RUN_CHECKS: dict[str, Check] = {
+    "task_name": text("train"),
+    "paths.data_dir": text("data"),
+    "paths.log_dir": text("outputs"),
+    "paths.output_dir": text("outputs/<tool>/run"),
+}
+
+
 def hydra_app(
     config_name: str,
     task: Callable[[DictConfig], Any],
@@ -64,13 +74,13 @@ def hydra_app(
         task: Runs one job with the composed config; its return value goes to Hydra (a
             sweeper optimises it).
         checks: The tool's own keys and their checks (:mod:`genre_lightning.validate`), run on
-            each job's config before ``task``.
+            each job's config before ``task``, after :data:`RUN_CHECKS`.
     """
 
     @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)
     def run_job(cfg: DictConfig) -> Any:
         try:
-            check_section(cfg, checks or {})
+            check_section(cfg, {**RUN_CHECKS, **(checks or {})})
             return task(cfg)
         except UserError as exc:
             fail(str(exc))

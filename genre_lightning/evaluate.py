@@ -19,7 +19,10 @@ The checkpoint's class names must equal the data's, in order: when the config na
 classes this is checked before anything is read, otherwise the folders are listed (nothing is
 decoded) and then checked. The data's feature shape must be the network's. Writes
 ``metrics.json`` and ``confusion_matrix.png`` into ``output`` (default: the tool's run
-directory, ``outputs/evaluate/<date>/<time>``), whose writability is checked first of all.
+directory, ``outputs/evaluate/<date>/<time>``), whose writability is checked first of all;
+then the ``data.*`` values given (:func:`~genre_lightning.data.config.check_data_config`), before
+the checkpoint is read. A bad data setting found only when the data module is built (with the
+checkpoint's settings) is its own one-line error, not Hydra's instantiation report.
 
 torch and Lightning take seconds to import, so they are imported by the functions that use
 them: ``--help``, ``--cfg job`` and a bad command line or output path answer at once.
@@ -27,6 +30,7 @@ them: ``--help``, ``--cfg job`` and a bad command line or output path answer at 
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
 from collections.abc import Mapping
@@ -35,13 +39,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import get_class, instantiate
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from genre_lightning import runs
 from genre_lightning.app import hydra_app
 from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable
+from genre_lightning.validate import Check, bad, device_name, text, whole
 
 if TYPE_CHECKING:
     import torch
@@ -55,6 +61,8 @@ log = logging.getLogger(__name__)
 #: to new keys), meaning "the checkpoint's data config, with these keys changed". Registered
 #: here rather than as conf/data/checkpoint.yaml so that training does not offer it.
 CHECKPOINT_DATA = "checkpoint"
+#: A data module class, as the messages' example.
+_DATA_CLASS = "genre_lightning.data.datamodule.GenreDataModule"
 #: Keys of a data config that are instructions to Hydra, not data module arguments.
 _HYDRA_KEYS = ("_target_", "_convert_", "_recursive_", "_partial_")
 
@@ -95,10 +103,14 @@ def checkpoint_data_config(classifier: Classifier, overrides: Mapping[str, Any])
 
 def _arguments(target: str) -> set[str] | None:
     """The keyword arguments a data module class takes (None: it takes any)."""
+    module, _, name = str(target).rpartition(".")
     try:
-        cls = get_class(target)
-    except Exception as exc:  # hydra raises ImportError or ValueError
-        raise UserError(f"data._target_={target}: {exc}") from exc
+        # Not hydra's get_class: it logs its failure as an ERROR line of its own.
+        cls = getattr(importlib.import_module(module), name) if module else None
+    except (ImportError, AttributeError) as exc:
+        raise bad("data._target_", target, f"cannot be imported ({exc})", _DATA_CLASS) from None
+    if not isinstance(cls, type):
+        raise bad("data._target_", target, "is not a data module class", _DATA_CLASS)
     names: set[str] = set()
     for klass in cls.__mro__:  # a subclass passes **kwargs on to GenreDataModule
         init = klass.__dict__.get("__init__")
@@ -134,7 +146,14 @@ def build_datamodule(classifier: Classifier, config: Mapping[str, Any]) -> Genre
     named = config.get("class_names")
     if named is not None:
         _check_classes(classifier.class_names, list(named))
-    datamodule: GenreDataModule = instantiate(dict(config))
+    try:
+        datamodule: GenreDataModule = instantiate(dict(config))
+    except InstantiationException as exc:
+        # Hydra wraps what the data module raised; a bad setting is the user's, and its
+        # message (data.<key>=... and a fix) is the whole answer.
+        if isinstance(exc.__cause__, UserError):
+            raise exc.__cause__ from None
+        raise
     if named is None:  # the folders decide: list them (reads no audio) and compare
         _check_classes(classifier.class_names, index_clips(datamodule.dataset_root())[1])
     trained_shape = tuple(classifier.model.hparams["feature_shape"])
@@ -189,8 +208,16 @@ def evaluate(
     import pytorch_lightning as pl  # after the quick checks
     import torch
 
+    from genre_lightning.data.config import check_data_config
     from genre_lightning.inference import load_classifier, resolve_device
     from genre_lightning.training.figures import confusion_image, save_png
+
+    # The data settings given are checked before the checkpoint is read (only the keys present:
+    # the checkpoint's own are checked with them when the data module is built).
+    given = data_config if data_config is not None else data_overrides or {}
+    check_data_config(given)
+    if given.get("_target_") is not None:
+        _arguments(given["_target_"])  # an importable data module class
 
     target = resolve_device(device)
     classifier = load_classifier(ckpt_path)
@@ -223,6 +250,10 @@ def evaluate(
 
 
 def _job(cfg: DictConfig) -> None:
+    # The data options derive clip lengths with the gl_samples resolver, which this registers
+    # (it imports torch, so not before the checks: --help and a bad key answer at once).
+    import genre_lightning.data.config  # noqa: F401
+
     data = cast(dict[str, Any], OmegaConf.to_container(cfg.data, resolve=True))
     from_checkpoint = HydraConfig.get().runtime.choices.get("data") == CHECKPOINT_DATA
     metrics = evaluate(
@@ -238,8 +269,17 @@ def _job(cfg: DictConfig) -> None:
     )
 
 
+#: The keys of conf/evaluate.yaml outside ``data`` (:func:`evaluate` checks those).
+CHECKS: dict[str, Check] = {
+    "ckpt_path": text("RUN/checkpoints/best.ckpt"),
+    "device": device_name,
+    "seed": whole(0, "42"),  # as training: a data option's shuffle_seed is ${seed}
+    "output": text("results/eval"),
+    "data._target_": text(_DATA_CLASS),
+}
+
 #: ``python -m genre_lightning.evaluate`` / ``genre-lightning-evaluate``.
-main = hydra_app("evaluate", _job)
+main = hydra_app("evaluate", _job, CHECKS)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from genre_lightning import runs
 from genre_lightning.app import hydra_app
 from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable, write_json_atomic
+from genre_lightning.validate import Check, choice, flag, text
 
 if TYPE_CHECKING:
     import torch
@@ -192,22 +193,30 @@ def export(
     return path
 
 
-def check_format(fmt: str, exporter: str) -> None:
+def check_format(fmt: Any, exporter: Any) -> None:
     """Raise a UserError naming the key unless ``format`` and ``exporter`` are known."""
-    if fmt not in FORMATS:
-        raise UserError(f"format={fmt}: use format={'|'.join(FORMATS)}")
-    if exporter not in EXPORTERS:
-        raise UserError(f"exporter={exporter}: use exporter={'|'.join(EXPORTERS)}")
+    CHECKS["format"]("format", fmt)
+    CHECKS["exporter"]("exporter", exporter)
+
+
+#: The keys of conf/export.yaml, in order: ``format`` before ``output``, whose default file
+#: name is the format's.
+CHECKS: dict[str, Check] = {
+    "ckpt_path": text("RUN/checkpoints/best.ckpt"),
+    "format": choice(FORMATS),
+    "exporter": choice(EXPORTERS),
+    "check": flag(),
+    "output": text("models/genre.onnx"),
+}
 
 
 def _job(cfg: DictConfig) -> None:
-    check_format(cfg.format, cfg.exporter)  # before cfg.output, which is named by the format
     path = export(cfg.ckpt_path, cfg.format, cfg.output, cfg.exporter, cfg.check)
     print(f"exported {cfg.format} -> {path} (+ {path.name}.json)")
 
 
 #: ``python -m genre_lightning.export`` / ``genre-lightning-export``.
-main = hydra_app("export", _job)
+main = hydra_app("export", _job, CHECKS)
 
 
 if __name__ == "__main__":

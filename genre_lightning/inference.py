@@ -26,6 +26,7 @@ from genre_lightning.features.mel import MelFeatures
 from genre_lightning.models.build import data_facts
 from genre_lightning.training.checkpoint import check_target, read_checkpoint
 from genre_lightning.training.module import GenreClassifier
+from genre_lightning.validate import shown
 
 #: Windows of one long recording pushed through the network at a time (bounds the memory).
 WINDOW_BATCH = 16
@@ -142,12 +143,14 @@ class Classifier:
         return (total / count).float().softmax(dim=0).cpu()
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: Any) -> torch.device:
     """The torch device of a ``device=`` setting: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
 
     Raises:
         UserError: The name is not one of those, or names a CUDA device this machine lacks.
     """
+    if not isinstance(name, str):  # null or a list from the command line; the API takes any
+        raise UserError(f"device={shown(name)}: use device=auto, cpu, cuda or cuda:N")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     index = name.partition(":")[2]
@@ -184,13 +187,16 @@ def load_classifier(
     """
     path = Path(ckpt_path)
     if not path.is_file():
-        raise UserError(f"ckpt_path={ckpt_path}: no checkpoint file at {path.resolve()}")
+        raise UserError(
+            f"ckpt_path={ckpt_path}: no checkpoint file at {path.resolve()}; pass a .ckpt "
+            f"written by genre_lightning training (a run's checkpoints/ folder)"
+        )
     ckpt = read_checkpoint(path, map_location)
     hparams = ckpt.get("hyper_parameters")
     if not isinstance(hparams, dict) or not hparams.get("net_config") or "state_dict" not in ckpt:
         raise UserError(
-            f"{path} is not a genre_lightning checkpoint (no net_config in its hyper_parameters);"
-            f" use a .ckpt from a training run's checkpoints/ folder"
+            f"ckpt_path={path}: not a genre_lightning checkpoint (no net_config in its "
+            f"hyper_parameters); use a .ckpt from a training run's checkpoints/ folder"
         )
     check_target(path, "net_config", hparams["net_config"])
     check_target(path, "data_config", hparams.get("data_config") or {})
@@ -212,31 +218,43 @@ def load_classifier(
         net = instantiate(wanted)
     except Exception as exc:  # hydra wraps import and argument errors alike
         raise UserError(
-            f"{path}: cannot build the network {wanted.get('_target_')} (the checkpoint was "
-            f"trained with {saved_target}): {exc}"
+            f"ckpt_path={path}: cannot build the network {wanted.get('_target_')} (the "
+            f"checkpoint was trained with {saved_target}): {exc}"
         ) from exc
     # Every saved module setting (normalisation kind, ...) is passed back; training-only ones
     # (augmentation, schedule) do nothing in eval mode. Unknown keys from other versions go.
     accepted = inspect.signature(GenreClassifier.__init__).parameters
     settings = {k: v for k, v in hparams.items() if k in accepted and k != "scheduler"}
     settings["net_config"] = wanted
-    model = GenreClassifier(net=net, optimizer=torch.optim.Adam, **settings)  # never steps
+    try:
+        model = GenreClassifier(net=net, optimizer=torch.optim.Adam, **settings)  # never steps
+    except (TypeError, ValueError, KeyError) as exc:  # a damaged file's hyperparameters
+        raise UserError(
+            f"ckpt_path={path}: its hyper_parameters cannot rebuild the classifier ({exc}); use "
+            f"a .ckpt from a training run's checkpoints/ folder"
+        ) from None
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:
         detail = " ".join(line.strip() for line in str(exc).splitlines()[1:])
         raise UserError(
-            f"{path}: its weights do not fit the network. The checkpoint was trained with "
-            f"{saved_target}; the requested network is {wanted.get('_target_')}. "
+            f"ckpt_path={path}: its weights do not fit the network. The checkpoint was trained "
+            f"with {saved_target}; the requested network is {wanted.get('_target_')}. "
             f"({detail[:300]}{' ...' if len(detail) > 300 else ''})"
         ) from None
     if model.normalize.per != "none" and not bool(model.normalize.fitted):
-        raise UserError(f"{path}: its normalisation statistics were never measured")
+        raise UserError(f"ckpt_path={path}: its normalisation statistics were never measured")
     data_config = dict(hparams.get("data_config") or {})
-    sample_rate = int(data_config.get("sample_rate", SAMPLE_RATE))
-    clip_samples = int(data_config.get("clip_samples", 662_688))
-    window = window_samples(clip_samples, data_config.get("chunk_seconds"), sample_rate)
-    features = MelFeatures(sample_rate=sample_rate, **data_config.get("features", {}))
+    try:
+        sample_rate = int(data_config.get("sample_rate", SAMPLE_RATE))
+        clip_samples = int(data_config.get("clip_samples", 662_688))
+        window = window_samples(clip_samples, data_config.get("chunk_seconds"), sample_rate)
+        features = MelFeatures(sample_rate=sample_rate, **data_config.get("features", {}))
+    except (TypeError, ValueError) as exc:  # a damaged file's data config, read as data
+        raise UserError(
+            f"ckpt_path={path}: its data config cannot rebuild the mel front end ({exc}); use "
+            f"a .ckpt from a training run's checkpoints/ folder"
+        ) from None
     return Classifier(
         model=model.eval().to(map_location),
         features=features.eval().to(map_location),

@@ -46,6 +46,7 @@ from omegaconf import DictConfig
 from genre_lightning.app import hydra_app
 from genre_lightning.errors import Interrupted, UserError
 from genre_lightning.files import check_writable, partial_path, streaming_write
+from genre_lightning.validate import Check, device_name, text
 
 if TYPE_CHECKING:
     from genre_lightning.inference import Classifier
@@ -214,12 +215,22 @@ def _summarise(rows: list[dict[str, Any]], classifier: Classifier, output: Path)
         raise UserError(f"none of the {len(rows)} file(s) could be decoded (see {output})")
 
 
+#: The keys of conf/predict.yaml (``paths.*`` and ``task_name``: :data:`app.RUN_CHECKS`).
+CHECKS: dict[str, Check] = {
+    "ckpt_path": text("RUN/checkpoints/best.ckpt"),
+    # One input per run: several are a sweep (-m input=a,b), one job each.
+    "input": text("song.mp3 (a file or a folder; several: -m input=dir1,dir2)"),
+    "device": device_name,
+    "output": text("predictions.csv"),
+}
+
+
 def _job(cfg: DictConfig) -> None:
     predict(cfg.ckpt_path, cfg.input, cfg.output, cfg.device)
 
 
 #: ``python -m genre_lightning.predict`` / ``genre-lightning-predict``.
-main = hydra_app("predict", _job)
+main = hydra_app("predict", _job, CHECKS)
 
 
 if __name__ == "__main__":

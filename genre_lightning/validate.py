@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -122,6 +123,16 @@ def texts(example: str, at_least: int = 0) -> Check:
             raise bad(key, value, f"must name at least {at_least}", example)
 
     return check
+
+
+def device_name(key: str, value: Any) -> None:
+    """A device setting: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Only the spelling is checked (no torch is imported);
+    :func:`~genre_lightning.inference.resolve_device` checks that the GPU exists.
+    """
+    if not isinstance(value, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", value):
+        raise bad(key, value, "must be auto, cpu, cuda or cuda:N (N a GPU number)", "cpu")
 
 
 def flag(optional: bool = False) -> Check:

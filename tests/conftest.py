@@ -131,6 +131,14 @@ def run_cli(
     )
 
 
+def one_error_line(proc: subprocess.Popen[str] | subprocess.CompletedProcess[str]) -> str:
+    """The single ``error:`` line of a refused run: exit status 2, nothing else on stderr."""
+    err = proc.communicate(timeout=300)[1] if isinstance(proc, subprocess.Popen) else proc.stderr
+    assert proc.returncode == 2, err[-3000:]
+    assert err.startswith("error: ") and err.count("\n") == 1, err[-3000:]
+    return err.strip()
+
+
 def start_cli(
     args: Sequence[str], cwd: Path, module: str, env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:

@@ -23,7 +23,8 @@ from genre_lightning.errors import UserError
 from genre_lightning.evaluate import evaluate
 from genre_lightning.inference import load_classifier
 
-from .conftest import TINY, run_cli
+from .conftest import TINY, one_error_line, run_cli, start_cli
+from .training.test_checkpoint import write_damaged
 
 MODULE = "genre_lightning.evaluate"
 
@@ -158,3 +159,36 @@ def test_bad_outputs_are_refused_before_the_checkpoint_is_read(tmp_path: Path) -
     with pytest.raises(UserError, match="output=/proc/gl: cannot create files in /proc"):
         evaluate(tmp_path / "not-read.ckpt", "/proc/gl")
     assert os.listdir(tmp_path) == ["metrics.json"]
+
+
+def test_bad_values_are_one_error_line_before_the_checkpoint_is_read(tmp_path: Path) -> None:
+    # The checkpoint is junk: each value must be refused before it is read (its error would
+    # come first otherwise). The data ones came as Hydra's multi-line instantiate report with
+    # exit status 1; data=synthetic could not even resolve its clip length.
+    ckpt = write_damaged("junk", tmp_path / "junk.ckpt")
+    cases = {
+        ("data.batch_size=0",): "error: data.batch_size=0 must be at least 1; e.g. data.batch",
+        ("data.train_on_val=maybe",): "error: data.train_on_val=maybe must be true or false",
+        ("data=synthetic", "data.batch_size=0"): "error: data.batch_size=0 must be at least 1",
+        ("seed=-5",): "error: seed=-5 must be at least 0; e.g. seed=42",
+        ("device=null",): "error: device=null must be auto, cpu, cuda or cuda:N",
+        ("output=null",): "error: output=null must be a text",
+        ("data._target_=builtins.len",): "error: data._target_=builtins.len is not a data module",
+        (): f"error: ckpt_path={ckpt}: not a readable checkpoint (",
+    }
+    started = {
+        args: start_cli([f"ckpt_path={ckpt}", "output=out", *args], tmp_path, MODULE)
+        for args in cases
+    }
+    for args, proc in started.items():
+        assert one_error_line(proc).startswith(cases[args]), args
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_setting_bad_only_with_the_checkpoint_s_is_the_data_module_s_error(
+    tiny_ckpt: Path, tmp_path: Path
+) -> None:
+    # 5 s chunks are fine alone, but the checkpoint's clips last 2 s: the data module refuses
+    # it when built, and that UserError is not wrapped in Hydra's InstantiationException.
+    with pytest.raises(UserError, match=r"^data\.chunk_seconds=5\.0 exceeds the clips' length"):
+        evaluate(tiny_ckpt, tmp_path / "out", data_overrides={"chunk_seconds": 5.0})

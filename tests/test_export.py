@@ -18,7 +18,8 @@ from genre_lightning.errors import UserError
 from genre_lightning.export import export
 from genre_lightning.inference import Classifier, load_classifier
 
-from .conftest import BLUES, run_cli
+from .conftest import BLUES, one_error_line, run_cli, start_cli
+from .training.test_checkpoint import FIXTURE, write_damaged
 
 MODULE = "genre_lightning.export"
 
@@ -109,10 +110,19 @@ def test_bad_settings_and_outputs_are_refused_before_the_checkpoint_is_read(
     tmp_path: Path,
 ) -> None:
     unread = tmp_path / "not-read.ckpt"
-    with pytest.raises(UserError, match=re.escape("format=tflite: use format=onnx|torchscript")):
+    with pytest.raises(
+        UserError, match=re.escape("format=tflite is not known; use format=onnx|torchscript")
+    ):
         export(unread, "tflite", tmp_path / "m")
-    with pytest.raises(UserError, match=re.escape("exporter=tvm: use exporter=auto|dynamo|legacy")):
+    with pytest.raises(
+        UserError, match=re.escape("exporter=tvm is not known; use exporter=auto|dynamo|legacy")
+    ):
         export(unread, "onnx", tmp_path / "m", exporter="tvm")
+    # As the command line writes them (not Python's None and ['onnx']).
+    with pytest.raises(UserError, match=re.escape("format=null is not known")):
+        export(unread, None, tmp_path / "m")  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=re.escape("format=[onnx] is not known")):
+        export(unread, ["onnx"], tmp_path / "m")  # type: ignore[arg-type]
     with pytest.raises(UserError, match=r"is a folder, but output names the file to write"):
         export(unread, "onnx", tmp_path)
     assert f"output={tmp_path / 'model.onnx'}" in _message(lambda: export(unread, "onnx", tmp_path))
@@ -123,3 +133,38 @@ def _message(call: Callable[[], object]) -> str:
     with pytest.raises(UserError) as err:
         call()
     return str(err.value)
+
+
+def test_bad_values_are_one_error_line(tmp_path: Path) -> None:
+    # A real checkpoint, so only the value is wrong. check=no used to run the check (any text
+    # was true), output=null crashed, format=null and [onnx] were shown as Python writes them.
+    cases = {
+        "check=no": "error: check=no must be true or false; e.g. check=true",
+        "output=null": "error: output=null must be a text; e.g. output=models/genre.onnx",
+        "format=null": "error: format=null is not known; use format=onnx|torchscript",
+        "format=[onnx]": "error: format=[onnx] is not known; use format=onnx|torchscript",
+        "exporter=null": "error: exporter=null is not known; use exporter=auto|dynamo|legacy",
+        "ckpt_path=[a,b]": "error: ckpt_path=[a,b] must be a text",
+    }
+    started = {
+        arg: start_cli([f"ckpt_path={FIXTURE}", "output=m.onnx", arg], tmp_path, MODULE)
+        for arg in cases
+    }
+    for arg, proc in started.items():
+        assert one_error_line(proc).startswith(cases[arg]), arg
+    assert not list(tmp_path.glob("**/m.onnx*"))
+
+
+def test_a_damaged_checkpoint_is_one_error_line(tmp_path: Path) -> None:
+    ckpt = write_damaged("cut-late", tmp_path / "cut.ckpt")
+    proc = run_cli([f"ckpt_path={ckpt}", "format=torchscript", "output=m.pt"], tmp_path, MODULE)
+    assert one_error_line(proc).startswith(f"error: ckpt_path={ckpt}: not a readable checkpoint (")
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_check_false_skips_the_check(tmp_path: Path) -> None:
+    # The real boolean still works both ways (the fixture is a 44 KB MFCC model: seconds).
+    args = [f"ckpt_path={FIXTURE}", "format=torchscript", "output=m.pt"]
+    proc = run_cli([*args, "check=false"], tmp_path, MODULE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "check:" not in proc.stdout and (tmp_path / "m.pt").is_file()

@@ -69,7 +69,7 @@ def test_missing_and_foreign_files(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"no checkpoint file at .*nothing\.ckpt"):
         load_classifier(tmp_path / "nothing.ckpt")
     (tmp_path / "text.ckpt").write_text("not a checkpoint")
-    with pytest.raises(UserError, match="not a readable checkpoint"):
+    with pytest.raises(UserError, match=r"^ckpt_path=.*text\.ckpt: not a readable checkpoint"):
         load_classifier(tmp_path / "text.ckpt")
     torch.save({"state_dict": {}, "hyper_parameters": {"lr": 1}}, tmp_path / "other.ckpt")
     with pytest.raises(UserError, match="not a genre_lightning checkpoint"):
@@ -116,6 +116,10 @@ def test_device_names() -> None:
     for bad in ("gpu", "cuda:x", "tpu"):
         with pytest.raises(UserError, match=f"device={bad}: use device=auto, cpu, cuda or cuda:N"):
             resolve_device(bad)
+    # Not a text at all: named as the command line writes it (this crashed on None).
+    for value, written in ((None, "null"), (["cpu"], r"\[cpu\]"), (0, "0")):
+        with pytest.raises(UserError, match=f"^device={written}: use device=auto, cpu, cuda"):
+            resolve_device(value)
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     with pytest.raises(UserError, match=f"device=cuda:{count}, but"):
         resolve_device(f"cuda:{count}")

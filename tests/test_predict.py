@@ -27,7 +27,8 @@ from genre_lightning.files import partial_path
 from genre_lightning.inference import load_classifier
 from genre_lightning.predict import COLUMNS, predict, shown
 
-from .conftest import TINY, _train, run_cli, start_cli, write_tone
+from .conftest import TINY, _train, one_error_line, run_cli, start_cli, write_tone
+from .training.test_checkpoint import write_damaged
 
 MODULE = "genre_lightning.predict"
 #: A file name that is not valid UTF-8 (Latin-1 "café" and a stray byte).
@@ -277,3 +278,37 @@ def test_an_hour_is_classified_in_bounded_memory(mfcc_ckpt: Path, tmp_path: Path
     # memory of classifying 10 seconds.
     whole_file = 3600 * 44100 * 2 * 4 / 2**20
     assert long_peak - short_peak < whole_file / 4, (short_peak, long_peak)
+
+
+@pytest.mark.parametrize("kind", ["junk", "cut-late", "zip"])
+def test_a_damaged_checkpoint_isone_error_line(kind: str, tmp_path: Path) -> None:
+    ckpt = write_damaged(kind, tmp_path / "damaged.ckpt")
+    write_tone(tmp_path / "a.wav")
+    proc = run_cli([f"ckpt_path={ckpt}", "input=a.wav", "output=p.csv"], tmp_path, MODULE)
+    err = one_error_line(proc)
+    assert err.startswith(f"error: ckpt_path={ckpt}: not a readable checkpoint ("), err
+    assert not list(tmp_path.glob("p.csv*"))
+
+
+def test_values_of_the_wrong_kind_areone_error_line(tmp_path: Path) -> None:
+    # Each one crashed with a TypeError or AttributeError before it was checked.
+    write_tone(tmp_path / "a.wav")
+    common = {"ckpt_path": "x.ckpt", "input": "a.wav", "output": "p.csv"}
+    cases = {
+        "input=null": "input=null must be a text; e.g. input=song.mp3",
+        "input=[a.wav,a.wav]": "input=[a.wav,a.wav] must be a text; e.g. input=song.mp3",
+        "ckpt_path=[x.ckpt]": "ckpt_path=[x.ckpt] must be a text; e.g. ckpt_path=",
+        "device=null": "device=null must be auto, cpu, cuda or cuda:N (N a GPU number)",
+        "device=0": "device=0 must be auto, cpu, cuda or cuda:N",
+        "device=gpu": "device=gpu must be auto, cpu, cuda or cuda:N",
+        "output=null": "output=null must be a text; e.g. output=predictions.csv",
+        "paths.output_dir=null": "paths.output_dir=null must be a text",
+    }
+    started = {}
+    for arg in cases:
+        key = arg.partition("=")[0]
+        args = [f"{k}={v}" for k, v in common.items() if k != key]
+        started[arg] = start_cli([*args, arg], tmp_path, MODULE)
+    for arg, proc in started.items():
+        assert cases[arg] in one_error_line(proc), arg
+    assert not list(tmp_path.glob("**/*.csv*"))

@@ -6,6 +6,7 @@ imports overlap; the command-line checks of app.py run in-process (they compose 
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 import genre_lightning.evaluate  # noqa: F401 - registers data=checkpoint, as the tool does
-from genre_lightning.app import CONFIG_DIR, check_command_line
+from genre_lightning.app import CONFIG_DIR, RUN_CHECKS, check_command_line, compose_config
 from genre_lightning.data.download import DEFAULT_SHA256, DEFAULT_URL
 
 from .conftest import start_cli
@@ -141,3 +143,27 @@ def test_training_does_not_offer_the_checkpoint_data_option() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 2, proc.stderr
     assert "data=checkpoint: no such option (available: folder, gtzan, synthetic)" in proc.stderr
+
+
+def _leaf_keys(node: object, prefix: str = "") -> set[str]:
+    """The dotted keys of a composed config's values (``hydra`` aside)."""
+    if not isinstance(node, dict):
+        return {prefix.rstrip(".")}
+    keys: set[str] = set()
+    for key, value in node.items():
+        if f"{prefix}{key}" != "hydra":
+            keys |= _leaf_keys(value, f"{prefix}{key}.")
+    return keys
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_every_key_of_a_tool_has_a_check(tool: str) -> None:
+    # A key without one reaches the code as whatever Hydra read: null, a list, a number.
+    # evaluate's data.* keys are the data package's (check_data_config, run by evaluate()).
+    module = importlib.import_module(TOOLS[tool])
+    config = OmegaConf.to_container(compose_config(tool), resolve=False)
+    keys = {k for k in _leaf_keys(config) if tool != "evaluate" or not k.startswith("data.")}
+    assert keys | ({"data._target_"} if tool == "evaluate" else set()) == {
+        *RUN_CHECKS,
+        *module.CHECKS,
+    }

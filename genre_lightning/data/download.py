@@ -36,6 +36,7 @@ from genre_lightning.data.archive import UnsafeArchiveError, extract_tar
 from genre_lightning.errors import UserError
 from genre_lightning.files import write_text_atomic
 from genre_lightning.temp_files import remove_stale_temps, temp_path
+from genre_lightning.validate import Check, positive, text
 
 DEFAULT_URL = "https://huggingface.co/datasets/marsyas/gtzan/resolve/main/data/genres.tar.gz"
 #: Published SHA-256 of the original ``genres.tar.gz`` (1.23 GB).
@@ -234,13 +235,23 @@ def _extract(archive: Path, root: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+#: The keys of conf/download.yaml (``paths.*`` and ``task_name``: :data:`app.RUN_CHECKS`).
+CHECKS: dict[str, Check] = {
+    "root": text("data/gtzan"),
+    "url": text(DEFAULT_URL),
+    "sha256": text(f"{DEFAULT_SHA256} (or null: not checked)", optional=True),
+    "archive": text("~/Downloads/genres.tar.gz", optional=True),
+    "timeout": positive("10.0"),
+}
+
+
 def _job(cfg: DictConfig) -> None:
     root = ensure_gtzan(cfg.root, cfg.url, cfg.sha256, cfg.archive, float(cfg.timeout))
     print(f"GTZAN is ready under {root.resolve()}")
 
 
 #: ``python -m genre_lightning.data.download`` / ``genre-lightning-download``.
-main = hydra_app("download", _job)
+main = hydra_app("download", _job, CHECKS)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pickle
 import re
-import zipfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ class UntrustedCheckpointError(UserError):
 
 
 def read_checkpoint(
-    path: str | Path, map_location: Any = "cpu", mmap: bool = False
+    path: str | Path, map_location: Any = "cpu", mmap: bool = False, key: str = "ckpt_path"
 ) -> dict[str, Any]:
     """Load a checkpoint file as data only (``weights_only=True``).
 
@@ -43,6 +43,7 @@ def read_checkpoint(
         path: The ``.ckpt`` file.
         map_location: Where tensors are loaded (as :func:`torch.load`'s argument).
         mmap: Map the tensors' bytes instead of reading them (a cheap check of a large file).
+        key: The setting that named the file, for messages.
 
     Returns:
         The checkpoint's dictionary.
@@ -50,32 +51,53 @@ def read_checkpoint(
     Raises:
         UntrustedCheckpointError: The file needs a Python object beyond tensors and plain
             containers (a pickle that would run code, or a foreign framework's objects).
-        UserError: The file is missing, truncated or not a checkpoint at all.
+        UserError: The file is missing, truncated, damaged or not a checkpoint at all.
     """
     path = Path(path)
+    fix = "pass a .ckpt written by genre_lightning training (a run's checkpoints/ folder)"
     try:
-        # Explicit True: not even TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD can turn it off.
-        ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+        with warnings.catch_warnings():
+            # Bytes that are not a checkpoint can start like a pickle of an unusual protocol;
+            # torch warns about it before failing, and the error below says all there is.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            # Explicit True: not even TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD can turn it off.
+            ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
         if not found:  # not a pickle of anything: a text file, random bytes
-            raise UserError(f"{path} is not a readable checkpoint (not a .ckpt file)") from None
+            raise UserError(
+                f"{key}={path}: not a readable checkpoint (not a .ckpt file); {fix}"
+            ) from None
         raise UntrustedCheckpointError(
-            f"{path}: refused to load: it needs the Python object {found.group(1)}, and "
+            f"{key}={path}: refused to load: it needs the Python object {found.group(1)}, and "
             f"checkpoints are read as data only "
             f"(tensors, numbers, strings). genre_lightning's own checkpoints never need one; "
             f"use a .ckpt from a training run's checkpoints/ folder."
         ) from None
     except FileNotFoundError:
-        raise UserError(f"{path}: no such checkpoint file") from None
-    except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"{key}={path}: no such checkpoint file; {fix}") from None
+    except Exception as exc:
+        # torch.load's unpickler runs on whatever bytes the file holds: junk, a cut-off copy or
+        # another program's zip fails with any error (KeyError, IndexError, UnicodeDecodeError,
+        # RuntimeError from the zip reader, ...), none of which is a bug of ours.
         raise UserError(
-            f"{path} is not a readable checkpoint (truncated or not a .ckpt file: {detail})"
+            f"{key}={path}: not a readable checkpoint (truncated, damaged or not a .ckpt file: "
+            f"{_reason(exc)}); {fix}"
         ) from None
     if not isinstance(ckpt, dict):
-        raise UserError(f"{path} is not a training checkpoint (it holds a {type(ckpt).__name__})")
+        raise UserError(
+            f"{key}={path}: not a training checkpoint (it holds a {type(ckpt).__name__}); {fix}"
+        )
     return ckpt
+
+
+def _reason(exc: BaseException, limit: int = 120) -> str:
+    """What went wrong, short: the error's type and its first sentence, without torch's advice."""
+    text = str(exc).strip().split("\n")[0]
+    text = re.sub(r"^\[enforce fail at [^\]]*\]\s*\.?\s*", "", text)  # torch's C++ location
+    text = re.split(r"\.\s|\.$| This is an internal", text)[0].strip()
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def check_resumable(path: str | Path) -> None:

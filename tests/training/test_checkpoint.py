@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,11 @@ import torch
 
 from genre_lightning.errors import UserError
 from genre_lightning.inference import load_classifier
-from genre_lightning.training.checkpoint import UntrustedCheckpointError, read_checkpoint
+from genre_lightning.training.checkpoint import (
+    UntrustedCheckpointError,
+    check_resumable,
+    read_checkpoint,
+)
 
 from ..conftest import run_cli, run_tiny
 
@@ -144,3 +149,74 @@ def test_training_refuses_a_bad_resume_checkpoint(
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert proc.stderr.startswith("error:") and "Traceback" not in proc.stderr
     assert str(path) in proc.stderr
+
+
+#: A real checkpoint of training (the MFCC baseline, 44 KB), kept in the repository.
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "checkpoints" / "mfcc_linear_2026-11-25.ckpt"
+
+
+def write_damaged(kind: str, path: Path) -> Path:
+    """Write a file that is not a readable checkpoint: each fails torch.load differently.
+
+    ``junk`` is a few text bytes the unpickler reads as opcodes (a KeyError inside torch), the
+    ``cut`` ones are a real checkpoint cut short (the zip's directory is lost), ``zip`` is a
+    zip archive of something else and ``zip-pickle`` holds a checkpoint's file names with
+    garbage in them.
+    """
+    real = FIXTURE.read_bytes()
+    if kind == "junk":
+        path.write_bytes(b"junk\n")
+    elif kind == "cut-early":
+        path.write_bytes(real[:100])
+    elif kind == "cut-late":
+        path.write_bytes(real[: len(real) // 2])
+    elif kind == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("notes.txt", "not a checkpoint")
+    elif kind == "zip-pickle":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("archive/data.pkl", b"junk\n")
+            archive.writestr("archive/version", "3\n")
+    else:
+        raise ValueError(kind)
+    return path
+
+
+DAMAGED = ["junk", "cut-early", "cut-late", "zip", "zip-pickle"]
+
+
+@pytest.mark.parametrize("kind", DAMAGED)
+def test_damaged_files_are_one_clear_error(kind: str, tmp_path: Path) -> None:
+    path = write_damaged(kind, tmp_path / f"{kind}.ckpt")
+    with pytest.raises(UserError) as err:
+        read_checkpoint(path)
+    message = str(err.value)
+    assert message.startswith(f"ckpt_path={path}: not a readable checkpoint (")
+    assert message.endswith(
+        "pass a .ckpt written by genre_lightning training (a run's checkpoints/ folder)"
+    )
+    assert "\n" not in message and len(message) < 400, message
+    # The resume check of training reads it the same way (mapped, not read).
+    with pytest.raises(UserError, match="not a readable checkpoint"):
+        check_resumable(path)
+
+
+def test_the_fixture_itself_reads(tmp_path: Path) -> None:
+    # The files above are damaged copies of this one: it is the damage that is refused.
+    assert "state_dict" in read_checkpoint(FIXTURE)
+
+
+def test_damaged_hyperparameters_are_one_clear_error(tmp_path: Path) -> None:
+    # A file that loads as data but whose settings no longer build anything (a flipped byte in
+    # a key name, say) is refused as the user's file, not a crash of ours.
+    saved = torch.load(FIXTURE, map_location="cpu", weights_only=True)
+    features = saved["hyper_parameters"]["data_config"]["features"]
+    features["wn_length"] = features.pop("win_length")
+    torch.save(saved, tmp_path / "features.ckpt")
+    with pytest.raises(UserError, match=r"its data config cannot rebuild the mel front end .*wn"):
+        load_classifier(tmp_path / "features.ckpt")
+    saved = torch.load(FIXTURE, map_location="cpu", weights_only=True)
+    del saved["hyper_parameters"]["class_names"]
+    torch.save(saved, tmp_path / "classes.ckpt")
+    with pytest.raises(UserError, match=r"hyper_parameters cannot rebuild the classifier"):
+        load_classifier(tmp_path / "classes.ckpt")
