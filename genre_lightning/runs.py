@@ -65,9 +65,18 @@ SKIPPED_FILES = "skipped_files"
 #: evaluate: the data config that was tested (the checkpoint's with the changes given, or a
 #: data option composed as training does).
 DATA_CONFIG = "data_config"
-#: What a callback can watch (``monitor``): the epoch metrics training logs. ``val/chunk_acc``
-#: exists only when tracks are cut into several chunks.
-MONITORABLE = ("train/loss", "train/acc", "val/loss", VAL_ACC, VAL_ACC_BEST, "val/chunk_acc")
+#: What a callback can watch (``monitor``): the epoch metrics training logs (``val/chunk_acc``
+#: only when tracks are cut into several chunks), and the counters Lightning adds.
+MONITORABLE = (
+    "train/loss",
+    "train/acc",
+    "val/loss",
+    VAL_ACC,
+    VAL_ACC_BEST,
+    "val/chunk_acc",
+    "epoch",
+    "step",
+)
 #: The numbers a sweep or a report compares runs by, in that order.
 RESULTS = (VAL_ACC_BEST, TEST_ACC, TEST_F1_MACRO)
 
