@@ -27,6 +27,7 @@ from typing import Any
 import hydra
 from hydra import compose, initialize_config_dir
 from hydra._internal.utils import get_args_parser
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
@@ -98,7 +99,13 @@ def hydra_app(
 
 
 def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
-    """A tool's config composed in Python, as the command line would compose it."""
+    """A tool's config composed in Python, as the command line would compose it.
+
+    Inside a running tool (Hydra initialised, e.g. the report checking its recipes) it composes
+    with that tool's Hydra, whose configs are these.
+    """
+    if GlobalHydra.instance().is_initialized():
+        return compose(config_name, overrides=list(overrides))
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         return compose(config_name, overrides=list(overrides))
 

@@ -54,8 +54,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hydra import compose
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import IntervalSweep, Override
 from hydra.errors import HydraException
@@ -348,8 +346,6 @@ def _check_training(recipe: str, job: Sequence[str], refit: bool) -> None:
 def _compose(recipe: str, task: Sequence[str]) -> DictConfig:
     """The training config of ``task``; a composition error names the recipe."""
     try:
-        if GlobalHydra.instance().is_initialized():  # in the report's Hydra app: compose there
-            return compose("train", overrides=list(task))
         return compose_config("train", task)
     except (HydraException, OmegaConfBaseException) as exc:
         lines = str(exc).split("Config search path")[0].split()
