@@ -22,11 +22,7 @@ from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import UserError
 from genre_lightning.models.build import build_network
 from genre_lightning.training.callbacks import GracefulStop, StepSeed
-from genre_lightning.training.checkpoint import (
-    AtomicCheckpointIO,
-    check_resumable,
-    read_checkpoint,
-)
+from genre_lightning.training.checkpoint import AtomicCheckpointIO, check_resumable
 from genre_lightning.training.module import GenreClassifier
 from genre_lightning.validate import shown
 
@@ -164,14 +160,14 @@ def resume_path(cfg: DictConfig, run: runs.Run) -> str | None:
             f"ckpt_path={ckpt}: no checkpoint at {path}. Resume with the run's own "
             f"directory (resume=<run dir>) or give the .ckpt path."
         )
-    check_resumable(path)
-    _check_same_data(cfg, path)
+    _check_same_data(cfg, path, check_resumable(path))
     return str(path)
 
 
-def _check_same_data(cfg: DictConfig, path: Path) -> None:
-    """A resumed run keeps the data settings it was started with (its checkpoint records them)."""
-    saved = read_checkpoint(path, mmap=True)["hyper_parameters"].get("data_config")
+def _check_same_data(cfg: DictConfig, path: Path, hparams: dict[str, Any]) -> None:
+    """A resumed run keeps the data settings it was started with (its checkpoint's
+    ``hparams`` record them)."""
+    saved = hparams.get("data_config")
     if not isinstance(saved, dict):
         return  # a checkpoint from before data_config was recorded
     now = OmegaConf.to_container(cfg.data, resolve=True)

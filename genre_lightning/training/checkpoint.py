@@ -35,7 +35,7 @@ class UntrustedCheckpointError(UserError):
 
 
 def read_checkpoint(
-    path: str | Path, map_location: Any = "cpu", mmap: bool = False, key: str = "ckpt_path"
+    path: str | Path, map_location: Any = "cpu", mmap: bool = False
 ) -> dict[str, Any]:
     """Load a checkpoint file as data only (``weights_only=True``).
 
@@ -43,7 +43,6 @@ def read_checkpoint(
         path: The ``.ckpt`` file.
         map_location: Where tensors are loaded (as :func:`torch.load`'s argument).
         mmap: Map the tensors' bytes instead of reading them (a cheap check of a large file).
-        key: The setting that named the file, for messages.
 
     Returns:
         The checkpoint's dictionary.
@@ -66,27 +65,27 @@ def read_checkpoint(
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
         if not found:  # not a pickle of anything: a text file, random bytes
             raise UserError(
-                f"{key}={path}: not a readable checkpoint (not a .ckpt file); {fix}"
+                f"ckpt_path={path}: not a readable checkpoint (not a .ckpt file); {fix}"
             ) from None
         raise UntrustedCheckpointError(
-            f"{key}={path}: refused to load: it needs the Python object {found.group(1)}, and "
+            f"ckpt_path={path}: refused to load: it needs the Python object {found.group(1)}, and "
             f"checkpoints are read as data only "
             f"(tensors, numbers, strings). genre_lightning's own checkpoints never need one; "
             f"use a .ckpt from a training run's checkpoints/ folder."
         ) from None
     except FileNotFoundError:
-        raise UserError(f"{key}={path}: no such checkpoint file; {fix}") from None
+        raise UserError(f"ckpt_path={path}: no such checkpoint file; {fix}") from None
     except Exception as exc:
         # torch.load's unpickler runs on whatever bytes the file holds: junk, a cut-off copy or
         # another program's zip fails with any error (KeyError, IndexError, UnicodeDecodeError,
         # RuntimeError from the zip reader, ...), none of which is a bug of ours.
         raise UserError(
-            f"{key}={path}: not a readable checkpoint (truncated, damaged or not a .ckpt file: "
+            f"ckpt_path={path}: not a readable checkpoint (truncated, damaged or not a .ckpt file: "
             f"{_reason(exc)}); {fix}"
         ) from None
     if not isinstance(ckpt, dict):
         raise UserError(
-            f"{key}={path}: not a training checkpoint (it holds a {type(ckpt).__name__}); {fix}"
+            f"ckpt_path={path}: not a training checkpoint (it holds a {type(ckpt).__name__}); {fix}"
         )
     return ckpt
 
@@ -100,8 +99,11 @@ def _reason(exc: BaseException, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def check_resumable(path: str | Path) -> None:
+def check_resumable(path: str | Path) -> dict[str, Any]:
     """Check, before any data is decoded, that ``path`` is a checkpoint training can resume.
+
+    Returns:
+        Its ``hyper_parameters`` (the run's settings, ``data_config`` among them).
 
     Raises:
         UserError: It is unreadable, untrusted, or not a genre_lightning training checkpoint
@@ -117,6 +119,7 @@ def check_resumable(path: str | Path) -> None:
             f"checkpoints/last.ckpt, or leave ckpt_path unset to start afresh"
         )
     check_target(path, "net_config", hparams["net_config"])
+    return hparams
 
 
 def check_target(path: str | Path, key: str, config: Any) -> None:
