@@ -150,6 +150,7 @@ def check_command_line(config_name: str, argv: list[str]) -> None:
     except (HydraException, OmegaConfBaseException) as exc:
         fail(_one_line(exc))
     if not args.cfg:
+        _check_run_keys(cfg)
         _check_launch(cfg.hydra, multirun=bool(args.multirun))
     job = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(job, dict)
@@ -167,6 +168,22 @@ def check_command_line(config_name: str, argv: list[str]) -> None:
             f"missing {' '.join(f'{key}=...' for key in missing)}: no default; give "
             f"{'it' if len(missing) == 1 else 'them'} on the command line (--help has examples)"
         )
+
+
+def _check_run_keys(cfg: DictConfig) -> None:
+    """:data:`RUN_CHECKS` of the keys known before the job starts: Hydra makes the run folder
+    from ``paths.log_dir`` before the task's checks run (``null`` would leave a ``None/``)."""
+    absent = object()
+    for key, check in RUN_CHECKS.items():
+        try:
+            value = OmegaConf.select(cfg, key, default=absent)
+        except OmegaConfBaseException:  # paths.output_dir: Hydra's, set once the job starts
+            continue
+        if value is not absent:
+            try:
+                check(key, value)
+            except UserError as exc:
+                fail(str(exc))
 
 
 def _check_launch(hydra_cfg: DictConfig, multirun: bool) -> None:

@@ -138,9 +138,14 @@ def refit_sweep(sweep: str, chosen: dict[str, Any] | None) -> str:
     """``sweep`` with the key chosen on validation fixed at the chosen value."""
     if not chosen:
         return sweep
-    key = chosen["key"]
-    words = [w for w in shlex.split(sweep) if w.split("=", 1)[0] != key]
-    return shlex.join([*words, f"{key}={chosen['value']}"])
+    key, words, prefix = chosen["key"], [], ""
+    for word in shlex.split(sweep):
+        name = word.split("=", 1)[0]
+        if name.lstrip("+") == key:  # a swept +key= adds the key: its fixed value must too
+            prefix = name[: len(name) - len(key)]
+        else:
+            words.append(word)
+    return shlex.join([*words, f"{prefix}{key}={chosen['value']}"])
 
 
 def check_recipes(
@@ -239,7 +244,7 @@ def _check_select(select: str, sweep: str, parsed: Sequence[Override]) -> None:
     """``select`` names a key the runs take two or more values of (the last override wins)."""
     values: list[str] = []
     for override in parsed:
-        if override.key_or_group != select.lstrip("+~"):
+        if override.key_or_group != select:
             continue
         if override.is_sweep_override() and not override.is_interval_sweep():
             values = list(override.sweep_string_iterator())
@@ -389,6 +394,7 @@ def make_report(
             recipe has no finished runs (or refit runs that match them) to summarise.
     """
     out = check_writable(out, "out", folder=True)
+    select = select.lstrip("+") if select else select  # the key, however the sweep adds it
     to_train = check_recipes(recipes, out, sweep, overrides, collect_only, select, refit)
     out.mkdir(parents=True, exist_ok=True)
     rows = load_rows(out)

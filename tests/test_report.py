@@ -316,6 +316,10 @@ def test_a_refit_is_a_second_row_and_fixes_the_chosen_value(
     assert len(json.loads((out / "report.json").read_text())["rows"]) == 3
     assert refit_sweep(sweep, chosen["chosen"]) == "data.fold=0,1 optimizer.weight_decay=1"
     assert refit_sweep("seed=1,2", None) == "seed=1,2"
+    # A key the sweep adds (+key=) is added at its chosen value too: without the + Hydra
+    # would refuse it as unknown.
+    added = {"key": "model.extra", "value": 2}
+    assert refit_sweep("seed=1 +model.extra=1,2", added) == "seed=1 +model.extra=2"
 
     # The refit runs hold weight decay 1 only: beside a row of other runs (every value, or
     # another choice) they are refused, and the report stays as it was.

@@ -109,6 +109,10 @@ def test_download_defaults_are_the_data_config_s() -> None:
         ("evaluate", ["ckpt_path=a", "data=nosuch"], "available: checkpoint, folder, gtzan"),
         ("evaluate", ["ckpt_path=a", "data=gtzan", "data.rot=1"], "data.rot: no such key"),
         ("export", ["ckpt_path=a", "exporter"], "cannot be read as key=value"),
+        # Checked before Hydra makes the run folder from it (null would leave a None/ folder).
+        ("predict", ["ckpt_path=a", "input=x", "paths.log_dir=null"], "paths.log_dir=null"),
+        ("train", ["paths.log_dir=null"], "paths.log_dir=null must be a text"),
+        ("report", ["recipes=[a]", "task_name=[a]"], "task_name=[a] must be a text"),
     ],
 )
 def test_command_line_errors_are_one_line(

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from omegaconf import OmegaConf
+from torchaudio.functional import melscale_fbanks
 
 from genre_lightning.data.dataset import CROPS
 from genre_lightning.data.plan import CACHE_FEATURES, TRAIN_CHUNKS, make_plan
@@ -228,6 +230,16 @@ def _check_lengths(cfg: Mapping[str, Any]) -> None:
                 f"is shorter than one FFT window ({n_fft} samples at {analysis_rate} Hz)",
                 f"{n_fft / analysis_rate * 4:.2g}",
             )
+    n_mels = features.get("n_mels", 64)
+    if _empty_mel_bands(n_mels, n_fft, analysis_rate):
+        fitting = max(n for n in range(1, n_mels) if not _empty_mel_bands(n, n_fft, analysis_rate))
+        raise bad(
+            "data.features.n_mels",
+            n_mels,
+            f"is more bands than data.features.n_fft={n_fft} resolves at {analysis_rate} Hz "
+            f"(some bands would hold no frequency bin and stay zero); use a larger n_fft",
+            str(fitting),
+        )
     frames = features.get("num_frames")
     span = chunk * analysis_rate if chunk is not None else clip * analysis_rate / rate
     available = int(span) // hop + 1
@@ -239,3 +251,19 @@ def _check_lengths(cfg: Mapping[str, Any]) -> None:
             f"would be padding)",
             f"{available} (or null: every frame)",
         )
+
+
+def _empty_mel_bands(n_mels: int, n_fft: int, sample_rate: int) -> bool:
+    """Whether a mel band of the front end's filterbank covers no frequency bin."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torchaudio warns of exactly this: asked, not news
+        bank = melscale_fbanks(
+            n_fft // 2 + 1,
+            0.0,
+            sample_rate // 2,
+            n_mels,
+            sample_rate,
+            norm="slaney",
+            mel_scale="slaney",
+        )
+    return bool((bank.amax(dim=0) == 0).any())

@@ -48,6 +48,17 @@ BAD = [
     ),
     ({"train_hop_seconds": 1.5}, "data.train_hop_seconds=1.5 spaces fixed training chunks"),
     (
+        # 129 frequency bins cannot feed 256 bands: the lowest ones would always be zero.
+        {
+            "sample_rate": 22050,
+            "clip_samples": 22050,
+            "features": {"n_fft": 256, "win_length": 256, "hop_length": 128, "n_mels": 256},
+        },
+        "data.features.n_mels=256 is more bands than data.features.n_fft=256 resolves at "
+        "22050 Hz (some bands would hold no frequency bin and stay zero); use a larger n_fft; "
+        "e.g. data.features.n_mels=76",
+    ),
+    (
         {"chunk_seconds": 3.0, "train_chunks": "all", "train_hop_seconds": 4},
         "data.train_hop_seconds=4 exceeds data.chunk_seconds=3.0 (parts of each track would",
     ),
