@@ -51,6 +51,10 @@ assert runs.LAYOUT
 OmegaConf.register_new_resolver(
     "gl_or", lambda value, default: default if value in (None, "") else value, replace=True
 )
+# `${gl_if:${resume},A,B}`: A when resume is set, else B (a resume keeps the run's own record).
+OmegaConf.register_new_resolver(
+    "gl_if", lambda value, then, otherwise: otherwise if value in (None, "") else then, replace=True
+)
 
 
 #: Keys every tool's config has (conf/paths, the run folder's task name): a tool's ``checks``
@@ -67,6 +71,7 @@ def hydra_app(
     config_name: str,
     task: Callable[[DictConfig], Any],
     checks: Mapping[str, Check] | None = None,
+    before_launch: Callable[[DictConfig], None] | None = None,
 ) -> Callable[[], Any]:
     """The console entry point of a tool whose config is ``conf/<config_name>.yaml``.
 
@@ -75,13 +80,18 @@ def hydra_app(
         task: Runs one job with the composed config; its return value goes to Hydra (a
             sweeper optimises it).
         checks: The tool's own keys and their checks (:mod:`genre_lightning.validate`), run on
-            each job's config before ``task``, after :data:`RUN_CHECKS`.
+            each job's config before ``task``, after :data:`RUN_CHECKS`; also before Hydra
+            starts, on the keys known then (a bad value leaves no run folder behind).
+        before_launch: More checks of the command line's config (the first job of a sweep,
+            without Hydra's run-time values), run before Hydra writes anything; raises
+            :class:`UserError`.
     """
+    all_checks = {**RUN_CHECKS, **(checks or {})}
 
     @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)
     def run_job(cfg: DictConfig) -> Any:
         try:
-            check_section(cfg, {**RUN_CHECKS, **(checks or {})})
+            check_section(cfg, all_checks)
             return task(cfg)
         except UserError as exc:
             fail(str(exc))
@@ -91,7 +101,12 @@ def hydra_app(
 
     def main() -> Any:
         quiet.silence_known_noise()
-        check_command_line(config_name, sys.argv[1:])
+        job = check_command_line(config_name, sys.argv[1:], all_checks)
+        if job is not None and before_launch is not None:
+            try:
+                before_launch(job)
+            except UserError as exc:
+                fail(str(exc))
         return run_job()
 
     main.__doc__ = f"``{config_name}``: the Hydra app of conf/{config_name}.yaml."
@@ -116,15 +131,22 @@ def fail(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-def check_command_line(config_name: str, argv: list[str]) -> None:
+def check_command_line(
+    config_name: str, argv: list[str], checks: Mapping[str, Check] = RUN_CHECKS
+) -> DictConfig | None:
     """Compose the config as the command line asks, and fail in one line if it cannot be.
 
     A sweep (``a=1,2``, ``choice(...)``, ``range(...)``, ``interval(...)``) is checked with its
-    first value: every job of a sweep has the same keys.
+    first value: every job of a sweep has the same keys. ``checks`` run on the keys whose
+    values are known before Hydra starts.
+
+    Returns:
+        The first job's config (Hydra's own section left out) when a job is to run; None for
+        ``--help``, ``--cfg`` and the like.
     """
     args, _ = get_args_parser().parse_known_args(argv)
     if args.help or args.hydra_help or args.info or args.shell_completion:
-        return
+        return None
     parser = OverridesParser.create()
     parsed = []
     for arg in args.overrides:
@@ -150,7 +172,7 @@ def check_command_line(config_name: str, argv: list[str]) -> None:
     except (HydraException, OmegaConfBaseException) as exc:
         fail(_one_line(exc))
     if not args.cfg:
-        _check_run_keys(cfg)
+        _check_known_now(cfg, checks)
         _check_launch(cfg.hydra, multirun=bool(args.multirun))
     job = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(job, dict)
@@ -168,13 +190,16 @@ def check_command_line(config_name: str, argv: list[str]) -> None:
             f"missing {' '.join(f'{key}=...' for key in missing)}: no default; give "
             f"{'it' if len(missing) == 1 else 'them'} on the command line (--help has examples)"
         )
+    if args.cfg:
+        return None
+    return OmegaConf.masked_copy(cfg, [str(key) for key in cfg if key != "hydra"])
 
 
-def _check_run_keys(cfg: DictConfig) -> None:
-    """:data:`RUN_CHECKS` of the keys known before the job starts: Hydra makes the run folder
-    from ``paths.log_dir`` before the task's checks run (``null`` would leave a ``None/``)."""
+def _check_known_now(cfg: DictConfig, checks: Mapping[str, Check]) -> None:
+    """``checks`` of the keys known before the job starts: Hydra makes the run folder (from
+    ``paths.log_dir``: ``null`` would leave a ``None/``) before the job's checks run."""
     absent = object()
-    for key, check in RUN_CHECKS.items():
+    for key, check in checks.items():
         try:
             value = OmegaConf.select(cfg, key, default=absent)
         except OmegaConfBaseException:  # paths.output_dir: Hydra's, set once the job starts
@@ -219,6 +244,13 @@ def _missing_keys(node: Any, prefix: str = "") -> list[str]:
 
 
 def _parse_error(arg: str, exc: BaseException) -> str:
+    if "=" not in arg:  # `key value`, or a value with spaces the shell split into words
+        key_like = re.fullmatch(r"[+~]*[\w.]+", arg)
+        return (
+            f"{arg}: not key=value; write each setting as key=value"
+            + (f" ({arg}=...)" if key_like else "")
+            + ", and quote a value that holds spaces whole, e.g. 'input=/my music/a.wav'"
+        )
     reason = str(exc).split("\n")[0]
     if reason.startswith("LexerNoViableAltException"):
         reason = "a character Hydra does not read unquoted"

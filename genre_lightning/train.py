@@ -13,6 +13,7 @@ from typing import Any
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 from pytorch_lightning.utilities import rank_zero_only
 
 from genre_lightning import runs
@@ -134,8 +135,20 @@ def _job(cfg: DictConfig) -> float | None:
     return train(cfg)[runs.VAL_ACC_BEST]
 
 
+def _before_launch(cfg: DictConfig) -> None:
+    """The checks :func:`train` starts with, before Hydra writes a run folder (or, resuming,
+    into the run's folder): a refused command leaves nothing behind."""
+    try:
+        check_train_config(cfg)
+        check_data_config(cfg.data)
+    except OmegaConfBaseException:  # a value Hydra sets only once the job runs: checked then
+        return
+    if cfg.get("resume"):
+        resume_path(cfg, runs.Run(Path(str(cfg.resume))))
+
+
 #: ``python -m genre_lightning`` / ``genre-lightning``.
-main = hydra_app("train", _job)
+main = hydra_app("train", _job, before_launch=_before_launch)
 
 
 if __name__ == "__main__":

@@ -108,7 +108,17 @@ def test_download_defaults_are_the_data_config_s() -> None:
         ("report", ["recipes=[a]", "sweep=data.fold=0,1"], """'sweep="data.fold=0,1"'"""),
         ("evaluate", ["ckpt_path=a", "data=nosuch"], "available: checkpoint, folder, gtzan"),
         ("evaluate", ["ckpt_path=a", "data=gtzan", "data.rot=1"], "data.rot: no such key"),
-        ("export", ["ckpt_path=a", "exporter"], "cannot be read as key=value"),
+        (
+            "export",
+            ["ckpt_path=a", "exporter"],
+            "exporter: not key=value; write each setting as key=value (exporter=...)",
+        ),
+        # A path with a space, unquoted: the shell made two words of it.
+        (
+            "predict",
+            ["ckpt_path=a", "input=/my", "music/a.wav"],
+            "music/a.wav: not key=value; write each setting as key=value, and quote a value",
+        ),
         # Checked before Hydra makes the run folder from it (null would leave a None/ folder).
         ("predict", ["ckpt_path=a", "input=x", "paths.log_dir=null"], "paths.log_dir=null"),
         ("train", ["paths.log_dir=null"], "paths.log_dir=null must be a text"),

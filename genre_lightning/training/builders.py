@@ -7,6 +7,7 @@ Each builder checks its part of the config before anything expensive runs and ra
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -174,10 +175,12 @@ def _check_same_data(cfg: DictConfig, path: Path, hparams: dict[str, Any]) -> No
     assert isinstance(now, dict)
     for key in sorted(set(saved) | set(now)):
         if key not in RESUME_MAY_CHANGE and saved.get(key) != now.get(key):
+            started = runs.Run(Path(str(cfg.resume))).overrides if cfg.get("resume") else []
             raise UserError(
                 f"data.{key}={shown(now.get(key))}, but the run being resumed was trained with "
                 f"data.{key}={shown(saved.get(key))} ({path}); resume with the command that "
                 f"started the run, plus resume=..."
+                + (f" (it was started with: {shlex.join(started)})" if started else "")
             )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import shlex
 import signal
 import subprocess
 import sys
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from omegaconf import DictConfig
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -131,9 +132,15 @@ def test_sigterm_saves_the_step_and_resumes_to_the_same_result(
 
 def _resume_and_compare(reference: dict[str, object], run: Path, data_dir: Path, *how: str) -> None:
     """Resume the stopped ``run`` as ``how`` says; it must end as the uninterrupted run did."""
+    started = (run / ".hydra" / "overrides.yaml").read_bytes()
     resumed = run_cli([*RECIPE, f"paths.data_dir={data_dir}", *how], cwd=run.parent)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert _comparable(run) == reference
+    if how[0].startswith("resume="):
+        # The run's record of how it was started is kept; the resume records itself beside it.
+        assert (run / ".hydra" / "overrides.yaml").read_bytes() == started
+        records = list((run / ".hydra").glob("resume-*/overrides.yaml"))
+        assert len(records) == 1 and how[0] in yaml.safe_load(records[0].read_text())
 
 
 def test_epoch_order_depends_only_on_seed_and_epoch() -> None:
@@ -166,13 +173,14 @@ def test_resume_of_a_missing_run_directory_creates_nothing(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_resume_with_other_data_settings_is_refused(
-    tiny_ckpt: Path, tmp_path: Path, data_dir: Path
-) -> None:
-    # The tiny run's directory, copied: the refused resume must leave it as it was.
+def test_resume_with_other_data_settings_is_refused(tmp_path: Path, data_dir: Path) -> None:
+    # A short real run from the command line (so with Hydra's record of its command).
     run = tmp_path / "run"
-    shutil.copytree(tiny_ckpt.parent.parent, run)
-    before = (run / "metrics.json").read_bytes(), (run / "split.csv").read_bytes()
+    short = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2"]
+    first = run_cli([*TINY, *short, f"paths.data_dir={data_dir}", f"hydra.run.dir={run}"], tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = _files(run)
+    assert (run / ".hydra" / "overrides.yaml").is_file()  # the run's record, to be kept
     proc = run_cli(
         [*TINY, f"paths.data_dir={data_dir}", f"resume={run}", "data.split_seed=7"],
         cwd=tmp_path,
@@ -181,7 +189,16 @@ def test_resume_with_other_data_settings_is_refused(
     assert proc.stderr.startswith(
         "error: data.split_seed=7, but the run being resumed was trained with data.split_seed=42"
     )
-    assert ((run / "metrics.json").read_bytes(), (run / "split.csv").read_bytes()) == before
+    # The message quotes the command the run was started with (its .hydra record)...
+    started = yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text())
+    assert f"(it was started with: {shlex.join(started)})" in proc.stderr
+    # ... and the refused resume wrote nothing, not even Hydra's record or log of itself.
+    assert _files(run) == before
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative path -> bytes)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 def test_atomic_checkpoint_io_leaves_no_partial_file(tmp_path: Path) -> None:

@@ -1,0 +1,38 @@
+"""training/metrics.py: exact test scores, with torchmetrics' conventions."""
+
+from __future__ import annotations
+
+import torch
+from torchmetrics.classification import MulticlassConfusionMatrix, MulticlassF1Score
+
+from genre_lightning.training.metrics import GenreMetrics, scores
+
+
+def test_scores_are_exact_where_float32_is_not() -> None:
+    metrics = GenreMetrics(["a", "b", "c"])
+    # 4 of 5 right; every class predicted perfectly in the second case.
+    results = metrics.test(torch.tensor([0, 1, 2, 2, 1]), torch.tensor([0, 1, 2, 2, 2]))
+    assert results.acc == 0.8  # float32 would give 0.800000011920929
+    perfect = metrics.test(torch.tensor([0, 1, 2, 1, 0]), torch.tensor([0, 1, 2, 1, 0]))
+    assert perfect.f1_macro == 1.0 and set(perfect.f1_per_class.values()) == {1.0}
+    assert perfect.confusion.trace() == 5  # the confusion matrix was reset in between
+    assert float(metrics.validation(torch.tensor([1, 1, 0]), torch.tensor([1, 0, 0]))) == 2 / 3
+
+
+def test_scores_follow_torchmetrics_on_random_predictions() -> None:
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(300):
+        classes = int(torch.randint(2, 6, (), generator=generator))
+        tracks = int(torch.randint(1, 15, (), generator=generator))
+        pred = torch.randint(0, classes, (tracks,), generator=generator)
+        target = torch.randint(0, classes, (tracks,), generator=generator)
+        confusion = MulticlassConfusionMatrix(classes)(pred, target)
+        acc, f1_macro, per_class = scores(confusion)
+        assert abs(acc - float((pred == target).double().mean())) < 1e-12
+        # Classes absent from both predictions and targets are left out of the macro mean.
+        expected_macro = MulticlassF1Score(classes, average="macro")(pred, target)
+        expected = MulticlassF1Score(classes, average=None)(pred, target)
+        assert abs(f1_macro - float(expected_macro)) < 1e-6
+        assert torch.allclose(
+            torch.tensor(per_class, dtype=torch.float64), expected.double(), atol=1e-6
+        )
