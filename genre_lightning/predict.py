@@ -55,8 +55,8 @@ log = logging.getLogger(__name__)
 
 #: The columns before the per-genre probabilities.
 COLUMNS = ("file", "genre", "confidence", "error", "seconds", "windows")
-#: Files longer than one window listed by name in the console summary (all are in the CSV).
-LISTED_LONG_FILES = 10
+#: Files listed by name under each note of the console summary (all are in the CSV).
+LISTED_FILES = 10
 
 
 def find_audio(path: Path) -> list[Path]:
@@ -190,6 +190,16 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _listed(lines: list[str], output: Path) -> None:
+    """Print the first :data:`LISTED_FILES` of ``lines``, and how many more ``output`` has."""
+    for line in lines[:LISTED_FILES]:
+        print(f"    {line}")
+    if len(lines) > LISTED_FILES:
+        print(
+            f"    ... and {len(lines) - LISTED_FILES} more (columns seconds, windows of {output})"
+        )
+
+
 def _summarise(rows: list[dict[str, Any]], classifier: Classifier, output: Path) -> None:
     failed = [r for r in rows if r["error"]]
     counts = Counter(r["genre"] for r in rows if not r["error"])
@@ -197,18 +207,30 @@ def _summarise(rows: list[dict[str, Any]], classifier: Classifier, output: Path)
     if counts:
         print("  " + ", ".join(f"{g}: {n}" for g, n in counts.most_common()))
     window = classifier.window_samples / classifier.sample_rate
-    long = [r for r in rows if not r["error"] and int(r["windows"]) > 1]
-    if long:
+    done = [r for r in rows if not r["error"]]
+    # What was not heard as trained: a tail left out (a tenth of a window or more: GTZAN's
+    # 30.01 s clips lose nothing worth naming), or a file padded up to one window.
+    cut = [r for r in done if float(r["seconds"]) - int(r["windows"]) * window >= window / 10]
+    short = [r for r in done if float(r["seconds"]) < window]
+    if cut:
         print(
-            f"  {len(long)} file(s) longer than one {window:g} s window: each classified by the "
-            f"mean of every whole window (a shorter tail is left out; columns seconds, windows)"
+            f"  {len(cut)} file(s) end in a part shorter than one {window:g} s window, left out "
+            f"(each file is the mean of its whole windows):"
         )
-    for row in long[:LISTED_LONG_FILES]:
-        used = int(row["windows"]) * window
+        _listed(
+            [
+                f"{shown(r['file'])}: {r['windows']} windows, "
+                f"{int(r['windows']) * window:.1f} of {float(r['seconds']):.1f} s"
+                for r in cut
+            ],
+            output,
+        )
+    if short:
         print(
-            f"    {shown(row['file'])}: {row['windows']} windows, {used:.1f} of "
-            f"{float(row['seconds']):.1f} s"
+            f"  {len(short)} file(s) shorter than one {window:g} s window, classified "
+            f"zero-padded (unlike what the network was trained on: less certain):"
         )
+        _listed([f"{shown(r['file'])}: {float(r['seconds']):.1f} s" for r in short], output)
     for row in failed:
         print(f"  not classified: {shown(row['file'])}: {row['error']}")
     if len(failed) == len(rows):

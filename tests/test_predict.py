@@ -84,6 +84,9 @@ def test_cli_writes_one_row_per_file_into_its_run_dir(
     assert (out.parent / "predict.log").is_file() and not partial_path(out).exists()
     assert f"classified 5 of 7 file(s) -> {out}" in proc.stdout
     assert "sub/long.flac: 2 windows, 4.0 of 5.0 s" in proc.stdout
+    assert "1 file(s) shorter than one 2 s window, classified zero-padded" in proc.stdout
+    assert "sub/short.wav: 0.5 s" in proc.stdout
+    assert "drone.00000.wav" not in proc.stdout  # one whole window: nothing to say of it
 
     classifier = load_classifier(tiny_ckpt)
     columns, rows = _read(out)
