@@ -90,6 +90,7 @@ def hydra_app(
 
     @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)
     def run_job(cfg: DictConfig) -> Any:
+        quiet.silence_known_noise()  # again: a launcher (joblib) may run this in a new process
         try:
             check_section(cfg, all_checks)
             return task(cfg)

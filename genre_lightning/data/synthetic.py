@@ -32,8 +32,9 @@ __all__ = ["STYLES", "Style", "SyntheticDataModule", "ensure_synthetic_dataset",
 SYNTHETIC_VERSION = 1
 #: Each set's marker: its generation settings.
 SETTINGS = "settings.json"
-#: What a generated set, or one being written (temp_files.temp_path), is called.
-_OWN = re.compile(r"^\.?synthetic-[0-9a-f]{12}(\.tmp-\d+)?$")
+#: What a generated set, or one being written (temp_files.temp_path: ``.NAME.tmp-PID-TOKEN``;
+#: earlier versions wrote ``.NAME.tmp-PID``), is called.
+_OWN = re.compile(r"^\.?synthetic-[0-9a-f]{12}(\.tmp-\d+(-[0-9a-f]+)?)?$")
 #: Earlier versions kept the waveform cache in ``<root>/.cache``: files of these names.
 _OLD_CACHE = re.compile(r"^\.?waves-[0-9a-f]{20}\.(npy|json)(\.tmp-\d+|-full\.tmp-\d+)?$")
 

@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from genre_lightning.data.synthetic import STYLES, SyntheticDataModule, ensure_synthetic_dataset
 from genre_lightning.errors import UserError
+from genre_lightning.temp_files import temp_path
 
 from ..conftest import BLUES, TINY, run_cli
 
@@ -111,3 +112,16 @@ def test_training_from_the_cli_follows_data_seconds(tmp_path: Path, data_dir: Pa
     hparams = torch.load(ckpt, weights_only=True)["hyper_parameters"]
     assert hparams["data_config"]["clip_samples"] == 66_150  # resolved: predict needs it
     assert tuple(hparams["feature_shape"]) == (1, 1 + 66_150 // 992, 64)
+
+
+def test_a_set_another_process_is_writing_is_not_foreign(tmp_path: Path) -> None:
+    # Two jobs of a parallel sweep (hydra/launcher=joblib) generate the same set at once: the
+    # second must not take the first one's temporary folder for someone else's files.
+    root = tmp_path / "synthetic"
+    root.mkdir()
+    writing = temp_path(root / "synthetic-0123456789ab")  # as the other job names it
+    writing.mkdir()
+    (writing / "drone").mkdir()
+    made = ensure_synthetic_dataset(root, clips_per_class=1, seconds=0.5)
+    assert (made / "settings.json").is_file()
+    assert writing.is_dir()  # its writer is alive (this process): left alone
