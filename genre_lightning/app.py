@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import sys
@@ -95,8 +96,10 @@ def hydra_app(
             check_section(cfg, all_checks)
             return task(cfg)
         except UserError as exc:
+            _log_to_files(f"error: {exc}")
             fail(str(exc))
         except Interrupted as exc:
+            _log_to_files(f"interrupted: {exc}")
             print(f"interrupted: {exc}", file=sys.stderr)
             sys.exit(EXIT_INTERRUPTED)
 
@@ -130,6 +133,15 @@ def fail(message: str) -> None:
     """Print ``error: <message>`` (one line) and exit with :data:`EXIT_USAGE`."""
     print(f"error: {' '.join(message.split(chr(10)))}", file=sys.stderr)
     sys.exit(EXIT_USAGE)
+
+
+def _log_to_files(message: str) -> None:
+    """Write ``message`` into the run's log file (``<run dir>/<tool>.log``) only: the run
+    folder then says why it ended, and the console shows the line once."""
+    record = logging.LogRecord(__name__, logging.ERROR, __file__, 0, message, None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 def check_command_line(

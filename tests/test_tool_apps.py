@@ -181,3 +181,19 @@ def test_every_key_of_a_tool_has_a_check(tool: str) -> None:
         *RUN_CHECKS,
         *module.CHECKS,
     }
+
+
+def test_a_job_refused_after_it_started_says_why_in_its_log(tmp_path: Path) -> None:
+    # An empty data.root is found only when the data is listed, inside the job: its run
+    # folder exists by then, and its log must say why the run ended.
+    (tmp_path / "empty").mkdir()
+    run = tmp_path / "run"
+    proc = start_cli(
+        ["data=folder", f"data.root={tmp_path / 'empty'}", f"hydra.run.dir={run}"],
+        tmp_path,
+        "genre_lightning",
+    )
+    err = proc.communicate(timeout=300)[1]
+    (line,) = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert proc.returncode == 2 and "data.root=" in line and "Traceback" not in err
+    assert line in (run / "train.log").read_text()  # once in the log file, once on stderr
