@@ -22,6 +22,9 @@ from genre_lightning.resampling import StreamingResampler
 
 #: GTZAN's sample rate, and the rate every clip is resampled to.
 SAMPLE_RATE = 22050
+#: The paper's clip: 668 frames of hop 992 (30.05 s at SAMPLE_RATE; shorter GTZAN clips are
+#: zero-padded to it).
+CLIP_SAMPLES = 662_688
 
 #: File extensions treated as audio. Anything else in a genre folder (GTZAN's ``.mf`` lists,
 #: ``.DS_Store``) is not audio and is ignored without a warning.

@@ -3,6 +3,7 @@
 Usage (a Hydra app: ``--help``, ``--cfg job`` and ``-m`` sweeps work as for training)::
 
     python -m genre_lightning.evaluate ckpt_path=RUN/checkpoints/best.ckpt [data.<key>=...]
+    python -m genre_lightning.evaluate ckpt_path=... data.root=/my/music  # same settings
     python -m genre_lightning.evaluate ckpt_path=... data=folder data.root=/my/music
     python -m genre_lightning.evaluate -m ckpt_path=A.ckpt,B.ckpt
 
@@ -17,7 +18,11 @@ The config is ``conf/evaluate.yaml``. Which data is tested:
 
 The checkpoint's class names must equal the data's, in order: when the config names the
 classes this is checked before anything is read, otherwise the folders are listed (nothing is
-decoded) and then checked. The data's feature shape must be the network's. Writes
+decoded) and then checked. The data's features must be the ones the network was trained on:
+the same shape, and the same decode rate and mel settings (features of the right shape computed
+otherwise would be inputs unlike its training ones); the message lists every setting that
+differs from the checkpoint's and, for ``data=...``, offers the checkpoint's own data config
+with only ``data.root`` given. Writes
 ``metrics.json`` and ``confusion_matrix.png`` into ``output`` (default: the tool's run
 directory, ``outputs/evaluate/<date>/<time>``), whose writability is checked first of all;
 then the ``data.*`` values given (:func:`~genre_lightning.data.config.check_data_config`), before
@@ -47,7 +52,7 @@ from genre_lightning import runs
 from genre_lightning.app import hydra_app
 from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable
-from genre_lightning.validate import Check, bad, device_name, text, whole
+from genre_lightning.validate import Check, bad, device_name, shown, text, whole
 
 if TYPE_CHECKING:
     import torch
@@ -132,14 +137,128 @@ def _check_classes(trained: list[str], data: list[str]) -> None:
         )
 
 
-def build_datamodule(classifier: Classifier, config: Mapping[str, Any]) -> GenreDataModule:
+def _feature_settings(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The data settings that decide the network's input, as ``data.*`` keys, defaults filled.
+
+    The decode rate, the window (the synthetic set's ``seconds``, the clip, the chunk) and every
+    mel setting; a checkpoint's config lacks the keys it left at their defaults.
+    """
+    from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE
+    from genre_lightning.features.mel import MelFeatures
+
+    mel = inspect.signature(MelFeatures.__init__).parameters
+    features = {k: p.default for k, p in mel.items() if k not in ("self", "sample_rate")}
+    features.update(data.get("features") or {})
+    settings = {
+        "sample_rate": data.get("sample_rate", SAMPLE_RATE),
+        "clip_samples": data.get("clip_samples", CLIP_SAMPLES),  # the data module's defaults
+        "chunk_seconds": data.get("chunk_seconds"),
+        **{f"features.{k}": v for k, v in features.items()},
+    }
+    if "seconds" in data:
+        settings["seconds"] = data["seconds"]
+    return settings
+
+
+#: Feature settings that change the mel images' values (not only their size): when one differs
+#: the network would be fed inputs unlike its training ones even at the same shape. The window
+#: keys (clip, chunk, frames) are left to the shape check: at equal shape they crop the same
+#: kind of image.
+_VALUE_KEYS = (
+    "sample_rate",
+    "features.n_fft",
+    "features.win_length",
+    "features.hop_length",
+    "features.n_mels",
+    "features.log",
+    "features.top_db",
+    "features.pad_mode",
+    "features.resample_to",
+)
+
+
+def _effective(settings: Mapping[str, Any], key: str) -> Any:
+    """A setting as the front end uses it: equal values for spellings of the same features."""
+    value = settings[key]
+    if key == "features.log" and isinstance(value, bool):
+        return "db" if value else "none"
+    if key == "features.win_length" and value is None:
+        return settings["features.n_fft"]
+    if key == "features.resample_to" and value is None:
+        return settings["sample_rate"]
+    return value
+
+
+def _check_features(classifier: Classifier, datamodule: GenreDataModule, root: Any) -> None:
+    """Refuse data whose features differ from the checkpoint's training features.
+
+    A different shape cannot go through the network; the same shape computed with other
+    settings (another mel scale of equal size, another compression) would go through it and
+    give meaningless numbers. Both are refused, with every differing setting in the fix.
+
+    Args:
+        classifier: The checkpoint.
+        datamodule: The data module built for the test.
+        root: The data root of a config composed with ``data=``: the message also offers
+            leaving ``data=`` out (the checkpoint's own settings, only ``data.root`` given);
+            ``None`` for the checkpoint's own config (the differing keys are the overrides).
+
+    Raises:
+        UserError: The features' shape or settings differ from the checkpoint's.
+    """
+    trained = _feature_settings(classifier.data_config)
+    data = _feature_settings(datamodule.hparams)
+    trained_log = _effective(trained, "features.log")
+    differing = [
+        key
+        for key, value in trained.items()
+        # top_db is read only by the decibel compression of the training features.
+        if key in data and value != data[key] and (key != "features.top_db" or trained_log == "db")
+    ]
+    settings = " ".join(f"data.{key}={shown(trained[key])}" for key in differing)
+    fix = f"set the checkpoint's values: {settings}" if differing else "use the checkpoint's data"
+    if root is not None:
+        fix = (
+            f"leave data= out to use the checkpoint's own data settings and give only "
+            f"data.root={shown(root)}, or {fix}"
+        )
+    trained_shape = tuple(classifier.model.hparams["feature_shape"])
+    shape = datamodule.feature_shape()
+    if shape != trained_shape:
+        raise UserError(
+            f"these data settings give features of shape {shape}, the checkpoint was trained "
+            f"on {trained_shape}; {fix}"
+        )
+    changed = [
+        k for k in _VALUE_KEYS if k in differing and _effective(trained, k) != _effective(data, k)
+    ]
+    if changed:
+        key = changed[0]
+        raise UserError(
+            f"data.{key}={shown(data[key])} differs from the checkpoint's {shown(trained[key])}: "
+            f"the features have the shape the network takes, {shape}, but not the values it "
+            f"was trained on (the test would feed it inputs unlike its training ones); {fix}"
+        )
+
+
+def build_datamodule(
+    classifier: Classifier, config: Mapping[str, Any], composed: bool = False
+) -> GenreDataModule:
     """Instantiate, prepare and set up the data module; check that it fits the checkpoint.
 
     The checks that need no audio come first: named classes, then (when the classes come from
-    the folders) the folder listing, then the feature shape. Only then is anything decoded.
+    the folders) the folder listing, then the features (their shape, then their settings).
+    Only then is anything decoded.
+
+    Args:
+        classifier: The checkpoint.
+        config: The data config (``_target_`` and its arguments).
+        composed: ``config`` was composed from a ``data=`` option rather than taken from the
+            checkpoint: a feature mismatch also suggests leaving ``data=`` out.
 
     Raises:
-        UserError: Its classes or its feature shape differ from the checkpoint's.
+        UserError: Its classes, its feature shape or its feature settings differ from the
+            checkpoint's.
     """
     from genre_lightning.data.index import index_clips
 
@@ -156,19 +275,7 @@ def build_datamodule(classifier: Classifier, config: Mapping[str, Any]) -> Genre
         raise
     if named is None:  # the folders decide: list them (reads no audio) and compare
         _check_classes(classifier.class_names, index_clips(datamodule.dataset_root())[1])
-    trained_shape = tuple(classifier.model.hparams["feature_shape"])
-    if datamodule.feature_shape() != trained_shape:
-        saved = {**classifier.data_config, **classifier.data_config.get("features", {})}
-        keep = " ".join(
-            f"data.{'features.' if k == 'num_frames' else ''}{k}="
-            f"{'null' if saved[k] is None else saved[k]}"
-            for k in ("sample_rate", "clip_samples", "chunk_seconds", "num_frames")
-            if k in saved
-        )
-        raise UserError(
-            f"these data settings give features of shape {datamodule.feature_shape()}, the "
-            f"checkpoint was trained on {trained_shape}; use the checkpoint's settings: {keep}"
-        )
+    _check_features(classifier, datamodule, config.get("root") if composed else None)
     datamodule.prepare_data()
     datamodule.setup("test")
     _check_classes(classifier.class_names, datamodule.class_names)
@@ -225,7 +332,7 @@ def evaluate(
         config = checkpoint_data_config(classifier, data_overrides or {})
     else:
         config = dict(data_config)
-    datamodule = build_datamodule(classifier, config)
+    datamodule = build_datamodule(classifier, config, composed=data_config is not None)
     out.path.mkdir(parents=True, exist_ok=True)
     trainer = pl.Trainer(
         **_lightning_device(target),

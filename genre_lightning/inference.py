@@ -18,13 +18,13 @@ import torch
 from hydra.utils import get_class, instantiate
 from torch import nn
 
-from genre_lightning.audio import SAMPLE_RATE
+from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE
 from genre_lightning.data.datamodule import window_samples
 from genre_lightning.errors import UserError
 from genre_lightning.features.dft import with_dft_stft
 from genre_lightning.features.mel import MelFeatures
 from genre_lightning.models.build import data_facts
-from genre_lightning.training.checkpoint import check_target, read_checkpoint
+from genre_lightning.training.checkpoint import CKPT_FIX, check_target, read_checkpoint
 from genre_lightning.training.module import GenreClassifier
 from genre_lightning.validate import shown
 
@@ -188,8 +188,7 @@ def load_classifier(
     path = Path(ckpt_path)
     if not path.is_file():
         raise UserError(
-            f"ckpt_path={ckpt_path}: no checkpoint file at {path.resolve()}; pass a .ckpt "
-            f"written by genre_lightning training (a run's checkpoints/ folder)"
+            f"ckpt_path={ckpt_path}: no checkpoint file at {path.resolve()}; {CKPT_FIX}"
         )
     ckpt = read_checkpoint(path, map_location)
     hparams = ckpt.get("hyper_parameters")
@@ -247,7 +246,7 @@ def load_classifier(
     data_config = dict(hparams.get("data_config") or {})
     try:
         sample_rate = int(data_config.get("sample_rate", SAMPLE_RATE))
-        clip_samples = int(data_config.get("clip_samples", 662_688))
+        clip_samples = int(data_config.get("clip_samples", CLIP_SAMPLES))
         window = window_samples(clip_samples, data_config.get("chunk_seconds"), sample_rate)
         features = MelFeatures(sample_rate=sample_rate, **data_config.get("features", {}))
     except (TypeError, ValueError) as exc:  # a damaged file's data config, read as data

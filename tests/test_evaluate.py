@@ -23,10 +23,22 @@ from genre_lightning.errors import UserError
 from genre_lightning.evaluate import evaluate
 from genre_lightning.inference import load_classifier
 
-from .conftest import TINY, one_error_line, run_cli, start_cli
+from .conftest import TINY, _train, one_error_line, run_cli, start_cli
 from .training.test_checkpoint import write_damaged
 
 MODULE = "genre_lightning.evaluate"
+#: musicnn's front end (conf/experiment/musicnn_probe.yaml), on 1 s chunks of the tiny set: every
+#: one of these differs from what data=synthetic composes, as for a musicnn probe and data=folder.
+FRONT_END = {
+    "data.chunk_seconds": "1.0",
+    "data.features.n_fft": "512",
+    "data.features.win_length": "512",
+    "data.features.hop_length": "256",
+    "data.features.n_mels": "96",
+    "data.features.log": "musicnn",
+    "data.features.pad_mode": "reflect",
+    "data.features.resample_to": "16000",
+}
 
 
 def _listing(folder: Path) -> dict[str, tuple[int, int]]:
@@ -46,6 +58,14 @@ def gtzan_copy(gtzan_sample: Path, tmp_path: Path) -> Path:
         clip = f"genres_original/{genre}/{genre}.00000.wav"
         shutil.copy(gtzan_sample / clip, root / clip)
     return root
+
+
+@pytest.fixture(scope="module")
+def front_end_ckpt(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """ResNet on the tiny set seen through musicnn's front end: (1, 63, 96) features."""
+    front_end = [f"{key}={value}" for key, value in FRONT_END.items()]
+    overrides = [*TINY, *front_end, "trainer.max_epochs=1", "+trainer.limit_train_batches=2"]
+    return _train("front-end", tmp_path_factory, data_dir, overrides)
 
 
 def test_cli_reproduces_the_training_metrics(tiny_ckpt: Path, tmp_path: Path) -> None:
@@ -143,9 +163,10 @@ def test_named_classes_are_checked_before_anything_is_read(tiny_ckpt: Path, tmp_
 def test_changed_features_and_unknown_keys_are_refused(tiny_ckpt: Path, tmp_path: Path) -> None:
     with pytest.raises(UserError) as err:
         evaluate(tiny_ckpt, tmp_path, data_overrides={"features": {"num_frames": 30}})
-    assert "features of shape (1, 30, 64)" in str(err.value) and "(1, 45, 64)" in str(err.value)
-    assert "data.clip_samples=44100" in str(err.value)  # the fix: the checkpoint's settings
-    assert "data.features.num_frames=null" in str(err.value)  # its natural length: 45 frames
+    assert str(err.value) == (
+        "these data settings give features of shape (1, 30, 64), the checkpoint was trained on "
+        "(1, 45, 64); set the checkpoint's values: data.features.num_frames=null"
+    )  # only the setting that differs (its natural length: 45 frames); data= was left out
     with pytest.raises(UserError, match=r"^data\.rot: .*SyntheticDataModule has no such setting"):
         evaluate(tiny_ckpt, tmp_path, data_overrides={"rot": 3})
 
@@ -192,3 +213,83 @@ def test_a_setting_bad_only_with_the_checkpoint_s_is_the_data_module_s_error(
     # it when built, and that UserError is not wrapped in Hydra's InstantiationException.
     with pytest.raises(UserError, match=r"^data\.chunk_seconds=5\.0 exceeds the clips' length"):
         evaluate(tiny_ckpt, tmp_path / "out", data_overrides={"chunk_seconds": 5.0})
+
+
+def _composed_tiny(data_dir: Path) -> list[str]:
+    """data=synthetic as the tiny runs compose it: the tiny set, training's features."""
+    return [
+        "data=synthetic",
+        f"paths.data_dir={data_dir}",
+        *(o for o in TINY if o.startswith("data.")),
+    ]
+
+
+def test_a_feature_mismatch_names_every_differing_setting_and_both_fixes_work(
+    front_end_ckpt: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    # A musicnn probe evaluated with data=folder: the suggestion named the window settings only,
+    # and following it met the next error (the mel settings). Both routes it offers must work.
+    base = [f"ckpt_path={front_end_ckpt}", "device=cpu"]
+    composed = _composed_tiny(data_dir)
+    err = one_error_line(run_cli([*base, *composed, "output=refused"], tmp_path, MODULE))
+    root = data_dir / "synthetic"
+    assert err.startswith(
+        "error: these data settings give features of shape (1, 45, 64), the checkpoint was "
+        f"trained on (1, 63, 96); leave data= out to use the checkpoint's own data settings "
+        f"and give only data.root={root}, or set the checkpoint's values: "
+    ), err
+    settings = err.partition("set the checkpoint's values: ")[2].split()
+    assert sorted(settings) == sorted(f"{k}={v}" for k, v in FRONT_END.items())  # all, no more
+    assert not (tmp_path / "refused").exists()
+
+    followed = {
+        "settings": start_cli([*base, *composed, *settings, "output=settings"], tmp_path, MODULE),
+        "own": start_cli([*base, f"data.root={root}", "output=own"], tmp_path, MODULE),
+    }
+    trained = runs.run_of_checkpoint(front_end_ckpt).metrics
+    for name, proc in followed.items():
+        _, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, (name, stderr[-3000:])
+        metrics = runs.Run(tmp_path / name).metrics
+        # The network's own test inputs again: its training run's very numbers.
+        assert metrics[runs.TEST_ACC] == trained[runs.TEST_ACC], name
+        assert metrics[runs.CONFUSION_MATRIX] == trained[runs.CONFUSION_MATRIX], name
+
+
+def test_features_of_the_right_shape_computed_otherwise_are_refused(
+    front_end_ckpt: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    # Decibels instead of musicnn's compression, constant instead of reflect padding: the same
+    # (1, 63, 96) images, unlike any the network was trained on.
+    base = [f"ckpt_path={front_end_ckpt}", "device=cpu"]
+    front_end = [f"{k}={v}" for k, v in FRONT_END.items() if k != "data.features.log"]
+    same_shape = "the features have the shape the network takes, (1, 63, 96), but not the values"
+    refused = {
+        # data=...: the setting named, the fix complete, and the checkpoint's own data offered.
+        (*_composed_tiny(data_dir), *front_end, "data.features.log=db"): (
+            f"error: data.features.log=db differs from the checkpoint's musicnn: {same_shape}",
+            "; leave data= out to use the checkpoint's own data settings and give only "
+            f"data.root={data_dir / 'synthetic'}, or set the checkpoint's values: "
+            "data.features.log=musicnn",
+        ),
+        # The checkpoint's data with a key changed: the fix is its own value.
+        ("data.features.pad_mode=constant",): (
+            f"error: data.features.pad_mode=constant differs from the checkpoint's reflect: "
+            f"{same_shape}",
+            "; set the checkpoint's values: data.features.pad_mode=reflect",
+        ),
+    }
+    started = {
+        args: start_cli([*base, *args, f"output=refused{i}"], tmp_path, MODULE)
+        for i, args in enumerate(refused)
+    }
+    for args, proc in started.items():
+        err = one_error_line(proc)
+        start, end = refused[args]
+        assert err.startswith(start) and err.endswith(end), err
+    assert not list(tmp_path.glob("refused*"))
+    # Another spelling of the same features is not refused: no window length means n_fft's.
+    metrics = evaluate(
+        front_end_ckpt, tmp_path / "same", {"features": {"win_length": None}}, device="cpu"
+    )
+    assert metrics[runs.TEST_ACC] == runs.run_of_checkpoint(front_end_ckpt).metrics[runs.TEST_ACC]

@@ -28,7 +28,7 @@ from genre_lightning.inference import load_classifier
 from genre_lightning.predict import COLUMNS, predict, shown
 
 from .conftest import TINY, _train, one_error_line, run_cli, start_cli, write_tone
-from .training.test_checkpoint import write_damaged
+from .training.test_checkpoint import FIXTURE, write_damaged
 
 MODULE = "genre_lightning.predict"
 #: A file name that is not valid UTF-8 (Latin-1 "café" and a stray byte).
@@ -283,14 +283,57 @@ def test_an_hour_is_classified_in_bounded_memory(mfcc_ckpt: Path, tmp_path: Path
     assert long_peak - short_peak < whole_file / 4, (short_peak, long_peak)
 
 
-@pytest.mark.parametrize("kind", ["junk", "cut-late", "zip"])
-def test_a_damaged_checkpoint_isone_error_line(kind: str, tmp_path: Path) -> None:
-    ckpt = write_damaged(kind, tmp_path / "damaged.ckpt")
-    write_tone(tmp_path / "a.wav")
-    proc = run_cli([f"ckpt_path={ckpt}", "input=a.wav", "output=p.csv"], tmp_path, MODULE)
-    err = one_error_line(proc)
-    assert err.startswith(f"error: ckpt_path={ckpt}: not a readable checkpoint ("), err
-    assert not list(tmp_path.glob("p.csv*"))
+#: What each file given as ckpt_path is not (the files of :func:`_not_checkpoints`).
+NOT_ZIP = "not a PyTorch checkpoint: not a zip archive, the format torch.save writes"
+CUT = "a zip archive cut short, as a truncated copy is: its directory at the end is missing"
+
+
+def _not_checkpoints(folder: Path) -> dict[Path, str]:
+    """Files that are no checkpoint, each with what the refusal must say about it."""
+    write_tone(folder / "a.wav")
+    (folder / "empty.ckpt").write_bytes(b"")
+    return {
+        folder / "a.wav": NOT_ZIP,
+        folder / "empty.ckpt": "an empty file",
+        write_damaged("junk", folder / "junk.ckpt"): NOT_ZIP,
+        write_damaged("cut-early", folder / "cut-early.ckpt"): CUT,
+        write_damaged("cut-late", folder / "cut-late.ckpt"): CUT,
+        write_damaged("zip", folder / "zip.ckpt"): "a zip archive, but not a PyTorch "
+        "checkpoint: it holds no data.pkl",
+        write_damaged("zip-pickle", folder / "zip-pickle.ckpt"): "a zip archive laid out as a "
+        "PyTorch checkpoint, but its archive/data.pkl is not a pickle: the file is damaged",
+    }
+
+
+def _refusal(ckpt: Path, what: str) -> str:
+    return (
+        f"ckpt_path={ckpt}: not a readable checkpoint ({what}); pass a .ckpt written by "
+        f"genre_lightning training (a run's checkpoints/ folder)"
+    )
+
+
+def test_a_file_that_is_no_checkpoint_is_one_line_saying_what_it_is_not(tmp_path: Path) -> None:
+    # A recording given as ckpt_path (the arguments swapped) said "IndexError: pop from empty
+    # list": whatever torch's unpickler tripped over. Now: what the file is not, by the CLI...
+    cases = _not_checkpoints(tmp_path)
+    started = {
+        ckpt: start_cli(
+            [f"ckpt_path={ckpt}", "input=a.wav", f"output={ckpt.stem}.csv"], tmp_path, MODULE
+        )
+        for ckpt in (tmp_path / "a.wav", tmp_path / "cut-late.ckpt")
+    }
+    for ckpt, proc in started.items():
+        assert one_error_line(proc) == f"error: {_refusal(ckpt, cases[ckpt])}"
+    assert not list(tmp_path.glob("*.csv*"))
+    # ... and for every kind of file, as the tools' shared loader says it (no Python names).
+    for ckpt, what in cases.items():
+        with pytest.raises(UserError) as err:
+            load_classifier(ckpt)
+        assert str(err.value) == _refusal(ckpt, what)
+    # A real checkpoint in torch.save's legacy format (a bare pickle, no zip) still loads.
+    legacy = tmp_path / "legacy.ckpt"
+    torch.save(torch.load(FIXTURE, weights_only=True), legacy, _use_new_zipfile_serialization=False)
+    assert load_classifier(legacy).class_names == load_classifier(FIXTURE).class_names
 
 
 def test_values_of_the_wrong_kind_areone_error_line(tmp_path: Path) -> None:

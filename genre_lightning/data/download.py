@@ -7,6 +7,12 @@ error says how to place the data by hand. Also a Hydra app (``conf/download.yaml
 ``--help`` and ``--cfg job``)::
 
     python -m genre_lightning.data.download root=data/gtzan [archive=genres.tar.gz] [sha256=null]
+
+Its messages name the settings of whoever called it: training's ``data.url=`` / ``data.sha256=``
+/ ``data.root=`` (``data.download=true``), or the tool's own ``url=`` / ``sha256=`` / ``root=`` /
+``archive=``. An archive the user gave (``archive=``) is never called for deletion: a wrong one
+is "not GTZAN's genres.tar.gz"; only the tool's own download in ``root`` may be deleted and
+fetched again.
 """
 
 from __future__ import annotations
@@ -45,6 +51,12 @@ ARCHIVE_NAME = "genres.tar.gz"
 #: Written last, so its presence means the extraction finished; holds the archive's digest.
 MARKER_NAME = ".gtzan_complete"
 _CHUNK = 1 << 20  # 1 MiB: large enough to be fast, small enough to keep memory flat
+#: How training's data config names the settings (the data module's call of ensure_gtzan).
+DATA_KEYS = "data."
+#: How the download tool names them (``python -m genre_lightning.data.download url=...``).
+TOOL_KEYS = ""
+#: The layouts an unpacked archive is searched for (as :func:`_has_data` finds them).
+_LAYOUTS = "looked for genres/<genre>/*.au, Data/genres_original/<genre>/*.wav or <genre>/*.<audio>"
 
 
 class GTZANDownloadError(UserError):
@@ -57,6 +69,7 @@ def ensure_gtzan(
     sha256: str | None = DEFAULT_SHA256,
     archive: str | Path | None = None,
     timeout: float = 10.0,
+    keys: str = DATA_KEYS,
 ) -> Path:
     """Make GTZAN available under ``root``, downloading and extracting it if needed.
 
@@ -66,6 +79,10 @@ def ensure_gtzan(
         sha256: Expected hex digest of the archive; ``None`` skips verification.
         archive: A local copy of the tarball to use instead of downloading.
         timeout: Seconds to wait for the server to connect or send data before giving up.
+        keys: How the messages name ``url``, ``sha256`` and ``root``: :data:`DATA_KEYS`
+            (``data.url=...``, training's data config: the default, as the data module calls
+            it) or :data:`TOOL_KEYS` (``url=...``, the download tool). ``archive`` is the
+            tool's ``archive=`` either way (training has no such key).
 
     Returns:
         ``root``, as a :class:`~pathlib.Path`.
@@ -76,21 +93,22 @@ def ensure_gtzan(
     root = Path(root)
     if (root / MARKER_NAME).is_file() or _has_data(root):
         return root
+    if archive is not None:
+        _check_readable(Path(archive))
     root.mkdir(parents=True, exist_ok=True)
-    downloaded = archive is None
     if archive is None:
-        archive = root / ARCHIVE_NAME
-        if not archive.is_file():  # a verified-but-unextracted archive from last time is reused
-            _download(url, archive, timeout)
-    archive = Path(archive)
-    if not archive.is_file():
-        raise GTZANDownloadError(f"archive {archive} does not exist.")
+        path = root / ARCHIVE_NAME
+        if not path.is_file():  # a verified-but-unextracted archive from last time is reused
+            _download(url, path, timeout, keys)
+        source = _Source(path, False, url, keys)
+    else:
+        source = _Source(Path(archive), True, url, keys)
     if sha256 is not None:
-        _verify(archive, sha256)
-    _extract(archive, root)
+        _verify(source, sha256)
+    _extract(source, root)
     write_text_atomic(root / MARKER_NAME, f"{sha256 or 'unverified'}\n")
-    if downloaded:  # the extracted copy is what gets used; 1.2 GB more is not worth keeping
-        archive.unlink()
+    if not source.given:  # the extracted copy is what gets used; 1.2 GB more is not worth it
+        source.path.unlink()
     return root
 
 
@@ -106,17 +124,78 @@ def _has_data(root: Path) -> bool:
     return True
 
 
-def _manual_help(root: Path) -> str:
+def _check_readable(archive: Path) -> None:
+    """Refuse an ``archive=`` that is missing or cannot be read, before anything is written."""
+    problem = None
+    if not archive.exists():
+        problem = "no such file"
+    elif not archive.is_file():  # a folder, or a pipe that opening would wait on
+        problem = "not a file"
+    else:
+        try:
+            with open(archive, "rb"):
+                pass
+        except OSError as e:
+            problem = f"cannot be read ({e.strerror})"
+    if problem is not None:
+        raise GTZANDownloadError(
+            f"archive={archive}: {problem}; pass the path of GTZAN's {ARCHIVE_NAME}, or leave "
+            f"archive out to download it"
+        )
+
+
+class _Source:
+    """The archive being unpacked and how the messages speak of it.
+
+    Args:
+        path: The archive file.
+        given: It is the user's own (``archive=``), not this module's download in ``root``.
+        url: Where a download came from.
+        keys: :data:`DATA_KEYS` or :data:`TOOL_KEYS`.
+    """
+
+    def __init__(self, path: Path, given: bool, url: str, keys: str) -> None:
+        self.path, self.given, self.url, self.keys = path, given, url, keys
+
+    def __str__(self) -> str:
+        if self.given:
+            return f"archive={self.path}"
+        return f"{self.path} (downloaded from {self.keys}url={self.url})"
+
+    def advice(self, root: Path, wrong: bool) -> str:
+        """What to do about an archive that is ``wrong`` (not GTZAN's) or damaged: sentences."""
+        if self.given:  # the user's own file: never to be deleted on our say-so
+            what = "GTZAN's" if wrong else "a complete copy of GTZAN's"
+            return f"Pass {what} {ARCHIVE_NAME} as archive=PATH."
+        again = f"Delete {self.path} and rerun"
+        again += (
+            f" with {self.keys}url= pointing at GTZAN's {ARCHIVE_NAME}."
+            if wrong
+            else " to download it again."
+        )
+        return f"{again} {_manual_help(root, self.keys)}"
+
+
+def _manual_help(root: Path, keys: str) -> str:
+    layout = (
+        f"extract it yourself so that {root}/genres/<genre>/<genre>.000NN.au exists (the Kaggle "
+        f"layout {root}/Data/genres_original/<genre>/*.wav also works)"
+    )
+    if keys == TOOL_KEYS:
+        return (
+            f"To place the data by hand: download {ARCHIVE_NAME} elsewhere and rerun with "
+            f"archive=PATH, or {layout}. To use another mirror, set url=... (and sha256=... "
+            f"for its checksum, or sha256=null to skip it)."
+        )
     return (
         f"To place the data by hand: download {ARCHIVE_NAME} elsewhere and run `python -m "
-        f"genre_lightning.data.download archive=PATH root={root}`, or extract it yourself "
-        f"so that {root}/genres/<genre>/<genre>.000NN.au exists (the Kaggle layout "
-        f"{root}/Data/genres_original/<genre>/*.wav also works). To use another mirror, "
-        f"override data.url=... (and data.sha256=... for its checksum)."
+        f"genre_lightning.data.download archive=PATH root={root}`, or {layout}. To use another "
+        f"mirror, set {keys}url=... (and {keys}sha256=... for its checksum, or {keys}sha256=null "
+        f"to skip it)."
     )
 
 
-def _download(url: str, dest: Path, timeout: float) -> None:
+def _download(url: str, dest: Path, timeout: float, keys: str) -> None:
     """Stream ``url`` to ``dest``, resuming a ``.part`` file left by an interrupted run."""
     part = dest.with_name(dest.name + ".part")
     try:
@@ -142,13 +221,17 @@ def _download(url: str, dest: Path, timeout: float) -> None:
                 _stream(response, part, offset, offset + length if length else None)
             part.replace(dest)
             return
-        raise GTZANDownloadError(f"the server at {url} would not resume {part}; delete it.")
+        raise GTZANDownloadError(
+            f"{keys}url={url}: the server would not resume {part}; delete that file and rerun to "
+            f"download from the start"
+        )
     except (OSError, http.client.HTTPException) as e:  # URLError and timeouts are OSErrors
         # URLError wraps the socket error in .reason; HTTPError's str() has the status code.
         reason = e.reason if type(e) is urllib.error.URLError else e
         resume = f" Rerunning resumes from {part}." if part.is_file() else ""
         raise GTZANDownloadError(
-            f"could not download {url}: {reason}.{resume}\n" + _manual_help(dest.parent)
+            f"{keys}url={url}: could not download it: {reason}.{resume} "
+            + _manual_help(dest.parent, keys)
         ) from e
 
 
@@ -163,9 +246,13 @@ def _range_start(content_range: str | None) -> int | None:
 def _stream(response: http.client.HTTPResponse, part: Path, offset: int, total: int | None) -> None:
     """Append the response body to ``part`` (truncating it first when ``offset`` is 0)."""
     columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-    # stderr, so that the CLI's stdout carries only the result.
+    # stderr, so that the CLI's stdout carries only the result; and only to a terminal: a
+    # redirected stderr kept an empty line of it, ahead of any error line.
+    console = Console(stderr=True)
     with (
-        Progress(*columns, console=Console(stderr=True), transient=True) as progress,
+        Progress(
+            *columns, console=console, transient=True, disable=not console.is_terminal
+        ) as progress,
         open(part, "ab" if offset else "wb") as f,
     ):
         task = progress.add_task("GTZAN", total=total, completed=offset)
@@ -179,24 +266,39 @@ def _stream(response: http.client.HTTPResponse, part: Path, offset: int, total: 
         )
 
 
-def _verify(archive: Path, expected: str) -> None:
-    """Raise unless the SHA-256 of ``archive`` is ``expected``."""
+def _verify(source: _Source, expected: str) -> None:
+    """Raise unless the SHA-256 of the archive is ``expected``."""
     h = hashlib.sha256()
-    with open(archive, "rb") as f:
+    with open(source.path, "rb") as f:
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     actual = h.hexdigest()
     if actual != expected.strip().lower():
+        key = f"{source.keys}sha256"
+        if source.given:
+            what = f"it is not GTZAN's {ARCHIVE_NAME} (or is a damaged copy)"
+            fix = f"Pass GTZAN's {ARCHIVE_NAME} as archive=PATH"
+        else:
+            what = "a damaged download, or another release"
+            fix = f"Delete {source.path} and rerun to download it again"
         raise GTZANDownloadError(
-            f"sha256 mismatch for {archive}: expected {expected}, got {actual}. The file is "
-            f"corrupt or a different release; delete it and retry, or, if you trust it, pass "
-            f"sha256={actual} (training: data.sha256={actual}), or sha256=null "
-            f"(data.sha256=null) to skip verification."
+            f"sha256 mismatch: {source} has SHA-256 {actual}, but {key}={expected}: {what}. "
+            f"{fix}; or, if you trust the file, pass {key}={actual} "
+            f"({key}=null skips the check)."
         )
 
 
-def _extract(archive: Path, root: Path) -> None:
-    """Extract ``archive`` into a temporary folder in ``root``, then move its entries up.
+def _unpack_problem(exc: BaseException) -> tuple[bool, str]:
+    """Whether the archive is of the wrong kind (not a tar at all), and why, in plain words."""
+    if isinstance(exc, tarfile.ReadError) and "could not be opened" in str(exc):
+        return True, "it is not a tar archive (plain, gzip, bzip2 or xz)"
+    if isinstance(exc, EOFError) or "unexpected end of data" in str(exc):
+        return False, "it ends early, as a truncated copy does"
+    return False, f"its data is damaged ({str(exc).strip() or 'unreadable'})"
+
+
+def _extract(source: _Source, root: Path) -> None:
+    """Extract the archive into a temporary folder in ``root``, then move its entries up.
 
     The temporary folder is on the same file system, so the final moves are renames and a
     failure part-way through the (slow) extraction leaves nothing behind. Each member is checked
@@ -208,31 +310,45 @@ def _extract(archive: Path, root: Path) -> None:
     tmp = temp_path(root / "extract")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        extract_tar(archive, tmp)
+        extract_tar(source.path, tmp)
         if not _has_data(tmp):
             raise GTZANDownloadError(
-                f"{archive} holds no audio in genre folders (looked for genres/<genre>/*.au, "
-                f"Data/genres_original/<genre>/*.wav or <genre>/*.<audio>); nothing was kept. "
-                f"Check that data.url / --archive is GTZAN's genres.tar.gz."
+                f"{source} is not GTZAN's {ARCHIVE_NAME}: it holds no audio in genre folders "
+                f"({_LAYOUTS}); nothing was kept. {source.advice(root, wrong=True)}"
             )
         entries = sorted(tmp.iterdir())
         clashes = [e.name for e in entries if (root / e.name).exists()]
         if clashes:
-            raise GTZANDownloadError(f"{root} already holds {clashes}; move them away and retry.")
+            raise GTZANDownloadError(
+                f"{source.keys}root={root} already holds {clashes}, which the archive would "
+                f"replace; nothing was kept. Move them out of {root} and rerun."
+            )
         for entry in entries:
             os.replace(entry, root / entry.name)
     except UnsafeArchiveError as e:
         raise GTZANDownloadError(
-            f"refused to extract {archive}: {e}. The archive may have been crafted to write "
-            f"outside {root}; nothing was kept. Use GTZAN's genres.tar.gz from a source you trust."
+            f"refused to extract {source}: {e}. The archive may have been crafted to write "
+            f"outside {root}; nothing was kept. Use GTZAN's {ARCHIVE_NAME} from a source you trust."
         ) from e
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+    except OSError as e:
+        if e.errno is None:  # gzip's and the like's complaints about the bytes, not the disk
+            raise _unpack_error(source, root, e) from e
         raise GTZANDownloadError(
-            f"could not extract {archive}: {e}. The archive is probably truncated or corrupt; "
-            f"delete it and retry.\n" + _manual_help(root)
+            f"could not write the data into {source.keys}root={root}: {e.strerror}; nothing was "
+            f"kept. Free disk space or choose another {source.keys}root=."
         ) from e
+    except (tarfile.TarError, EOFError, zlib.error) as e:
+        raise _unpack_error(source, root, e) from e
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _unpack_error(source: _Source, root: Path, exc: BaseException) -> GTZANDownloadError:
+    wrong, problem = _unpack_problem(exc)
+    what = f"is not GTZAN's {ARCHIVE_NAME}" if wrong else "cannot be unpacked"
+    return GTZANDownloadError(
+        f"{source} {what}: {problem}; nothing was kept. {source.advice(root, wrong)}"
+    )
 
 
 #: The keys of conf/download.yaml (``paths.*`` and ``task_name``: :data:`app.RUN_CHECKS`).
@@ -246,7 +362,9 @@ CHECKS: dict[str, Check] = {
 
 
 def _job(cfg: DictConfig) -> None:
-    root = ensure_gtzan(cfg.root, cfg.url, cfg.sha256, cfg.archive, float(cfg.timeout))
+    root = ensure_gtzan(
+        cfg.root, cfg.url, cfg.sha256, cfg.archive, float(cfg.timeout), keys=TOOL_KEYS
+    )
     print(f"GTZAN is ready under {root.resolve()}")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pickle
 import re
 import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,13 @@ from genre_lightning.errors import UserError
 from genre_lightning.files import atomic_write
 from genre_lightning.temp_files import remove_stale_temps
 
+#: What a refused checkpoint file should be replaced with.
+CKPT_FIX = "pass a .ckpt written by genre_lightning training (a run's checkpoints/ folder)"
+#: A zip archive's first bytes (a local file header): ``torch.save`` writes zip archives.
+_ZIP = b"PK\x03\x04"
+#: The PROTO opcode that starts every pickle of protocol 2 and later.
+_PICKLE = b"\x80"
+
 #: Where the classes a checkpoint may name live: ``net_config`` and ``data_config`` targets.
 TRUSTED_TARGETS = {
     "net_config": "genre_lightning.models.",
@@ -32,6 +40,55 @@ TRUSTED_TARGETS = {
 
 class UntrustedCheckpointError(UserError):
     """A checkpoint holds something other than data, or names a class outside this package."""
+
+
+def check_checkpoint_file(path: Path) -> None:
+    """Refuse a file that cannot be a PyTorch checkpoint, saying what is wrong with it.
+
+    Reads the first bytes and the zip directory only. ``torch.load`` would report such a file
+    with whatever its unpickler tripped over (a WAV file: ``IndexError: pop from empty list``),
+    which says nothing about the file; a file that passes is left to it.
+
+    Raises:
+        UserError: The file is empty, unreadable, not a zip archive (the format ``torch.save``
+            writes; a legacy pickle checkpoint passes), a cut-off zip, a zip without the
+            ``data.pkl`` of a checkpoint, or one whose ``data.pkl`` is not a pickle.
+    """
+    try:
+        problem = _checkpoint_file_problem(path)
+    except (OSError, zipfile.BadZipFile) as exc:  # unreadable, or a zip directory that lies
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        problem = f"cannot be read: {reason}"
+    if problem is not None:
+        raise UserError(f"ckpt_path={path}: not a readable checkpoint ({problem}); {CKPT_FIX}")
+
+
+def _checkpoint_file_problem(path: Path) -> str | None:
+    """What keeps ``path`` from being a PyTorch checkpoint, in plain words (None: nothing seen)."""
+    with open(path, "rb") as f:
+        head = f.read(len(_ZIP))
+    if not head:
+        return "an empty file"
+    if head.startswith(_PICKLE):
+        return None  # torch.save's legacy format (before PyTorch 1.6): torch.load reads it
+    if head != _ZIP:
+        return "not a PyTorch checkpoint: not a zip archive, the format torch.save writes"
+    if not zipfile.is_zipfile(path):
+        return (
+            "a zip archive cut short, as a truncated copy is: its directory at the end is missing"
+        )
+    with zipfile.ZipFile(path) as archive:
+        # torch.save's layout: every record in one folder, the pickled object in <folder>/data.pkl
+        names = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith("/data.pkl")]
+        if not names:
+            return "a zip archive, but not a PyTorch checkpoint: it holds no data.pkl"
+        with archive.open(names[0]) as record:
+            if not record.read(1).startswith(_PICKLE):
+                return (
+                    f"a zip archive laid out as a PyTorch checkpoint, but its {names[0]} is not a "
+                    f"pickle: the file is damaged"
+                )
+    return None
 
 
 def read_checkpoint(
@@ -53,7 +110,8 @@ def read_checkpoint(
         UserError: The file is missing, truncated, damaged or not a checkpoint at all.
     """
     path = Path(path)
-    fix = "pass a .ckpt written by genre_lightning training (a run's checkpoints/ folder)"
+    if path.is_file():
+        check_checkpoint_file(path)  # plain words for a file that is no checkpoint at all
     try:
         with warnings.catch_warnings():
             # Bytes that are not a checkpoint can start like a pickle of an unusual protocol;
@@ -65,7 +123,7 @@ def read_checkpoint(
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
         if not found:  # not a pickle of anything: a text file, random bytes
             raise UserError(
-                f"ckpt_path={path}: not a readable checkpoint (not a .ckpt file); {fix}"
+                f"ckpt_path={path}: not a readable checkpoint (not a .ckpt file); {CKPT_FIX}"
             ) from None
         raise UntrustedCheckpointError(
             f"ckpt_path={path}: refused to load: it needs the Python object {found.group(1)}, and "
@@ -74,18 +132,19 @@ def read_checkpoint(
             f"use a .ckpt from a training run's checkpoints/ folder."
         ) from None
     except FileNotFoundError:
-        raise UserError(f"ckpt_path={path}: no such checkpoint file; {fix}") from None
+        raise UserError(f"ckpt_path={path}: no such checkpoint file; {CKPT_FIX}") from None
     except Exception as exc:
         # torch.load's unpickler runs on whatever bytes the file holds: junk, a cut-off copy or
         # another program's zip fails with any error (KeyError, IndexError, UnicodeDecodeError,
         # RuntimeError from the zip reader, ...), none of which is a bug of ours.
         raise UserError(
             f"ckpt_path={path}: not a readable checkpoint (truncated, damaged or not a .ckpt file: "
-            f"{_reason(exc)}); {fix}"
+            f"{_reason(exc)}); {CKPT_FIX}"
         ) from None
     if not isinstance(ckpt, dict):
         raise UserError(
-            f"ckpt_path={path}: not a training checkpoint (it holds a {type(ckpt).__name__}); {fix}"
+            f"ckpt_path={path}: not a training checkpoint (it holds a "
+            f"{type(ckpt).__name__}); {CKPT_FIX}"
         )
     return ckpt
 

@@ -19,7 +19,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.data.download import MARKER_NAME, GTZANDownloadError, ensure_gtzan
+
+from ..conftest import one_error_line, start_cli
 
 GENRES = ("blues", "jazz")
 
@@ -92,9 +95,14 @@ def test_corrupt_archive_leaves_nothing(tarball: tuple[Path, str], tmp_path: Pat
     tar.write_bytes(data[: len(data) // 2])
     root = tmp_path / "gtzan"
     digest = hashlib.sha256(tar.read_bytes()).hexdigest()
-    with pytest.raises(GTZANDownloadError, match="could not extract"):
+    with pytest.raises(GTZANDownloadError) as info:
         ensure_gtzan(root, archive=tar, sha256=digest)
+    assert str(info.value) == (
+        f"archive={tar} cannot be unpacked: it ends early, as a truncated copy does; nothing was "
+        f"kept. Pass a complete copy of GTZAN's genres.tar.gz as archive=PATH."
+    )
     assert list(root.iterdir()) == []
+    assert tar.is_file()  # the user's file: neither deleted nor called for deletion
 
 
 def _free_port() -> int:
@@ -109,8 +117,10 @@ def test_unreachable_url_fails_fast(tmp_path: Path) -> None:
     with pytest.raises(GTZANDownloadError) as info:
         ensure_gtzan(tmp_path / "gtzan", url=url, timeout=2.0)
     assert time.monotonic() - start < 10
-    assert url in str(info.value) and "archive=PATH" in str(info.value)
-    assert "data.url=" in str(info.value)
+    # The data module's call (data.download=true): training's keys.
+    assert str(info.value).startswith(f"data.url={url}: could not download it: ")
+    assert "`python -m genre_lightning.data.download archive=PATH root=" in str(info.value)
+    assert "set data.url=... (and data.sha256=... for its checksum" in str(info.value)
 
 
 class _Server:
@@ -199,13 +209,121 @@ def _cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=cwd)
 
 
-def test_cli_error_exits_2_without_traceback(tarball: tuple[Path, str], tmp_path: Path) -> None:
-    tar, _ = tarball
-    bad = _cli(f"archive={tar}", f"root={tmp_path / 'gtzan'}", f"sha256={'f' * 64}", cwd=tmp_path)
-    assert bad.returncode == 2, bad.stderr
-    assert bad.stderr.startswith("error: sha256 mismatch") and bad.stderr.count("\n") == 1
-    assert f"sha256={tarball[1]}" in bad.stderr and "sha256=null" in bad.stderr  # the fixes
-    assert not (tmp_path / "gtzan" / MARKER_NAME).exists()
+MODULE = "genre_lightning.data.download"
+#: The advice about the user's own archive=: never to delete it.
+NOT_GTZAN = "Pass GTZAN's genres.tar.gz as archive=PATH"
+
+
+def test_cli_refuses_the_user_s_archive_without_calling_for_its_deletion(
+    tarball: tuple[Path, str], tmp_path: Path
+) -> None:
+    # The walkthrough: a junk archive= with sha256=null was told to "delete it and retry" and to
+    # "override data.url=", a key this tool does not have.
+    tar, digest = tarball
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(b"junk, not a tarball\n")
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(tar.read_bytes()[:300])
+    cases = {
+        (f"archive={junk}", "sha256=null"): f"error: archive={junk} is not GTZAN's "
+        f"genres.tar.gz: it is not a tar archive (plain, gzip, bzip2 or xz); nothing was kept. "
+        f"{NOT_GTZAN}.",
+        (f"archive={cut}", "sha256=null"): f"error: archive={cut} cannot be unpacked: it ends "
+        f"early, as a truncated copy does; nothing was kept. Pass a complete copy of GTZAN's "
+        f"genres.tar.gz as archive=PATH.",
+        (f"archive={tar}", f"sha256={'f' * 64}"): f"error: sha256 mismatch: archive={tar} has "
+        f"SHA-256 {digest}, but sha256={'f' * 64}: it is not GTZAN's genres.tar.gz (or is a "
+        f"damaged copy). {NOT_GTZAN}; or, if you trust the file, pass sha256={digest} "
+        f"(sha256=null skips the check).",
+        (f"archive={tmp_path / 'nowhere.tar.gz'}",): f"error: archive={tmp_path / 'nowhere.tar.gz'}"
+        f": no such file; pass the path of GTZAN's genres.tar.gz, or leave archive out to "
+        f"download it",
+    }
+    started = {
+        args: start_cli([*args, f"root={tmp_path / f'gtzan{i}'}"], tmp_path, MODULE)
+        for i, args in enumerate(cases)
+    }
+    # The fix the checksum message offers works: this archive, trusted as it is.
+    trust = [f"archive={tar}", f"sha256={digest}", f"root={tmp_path / 'trusted'}"]
+    trusted = start_cli(trust, tmp_path, MODULE)
+    for args, proc in started.items():
+        assert one_error_line(proc) == cases[args], args
+    assert junk.read_bytes() == b"junk, not a tarball\n" and cut.is_file()
+    for i in range(len(cases)):
+        root = tmp_path / f"gtzan{i}"
+        assert not root.exists() or list(root.iterdir()) == [], root
+    _, err = trusted.communicate(timeout=120)
+    assert trusted.returncode == 0, err
+    _assert_extracted(tmp_path / "trusted")
+    assert tar.is_file()
+
+
+def test_cli_refuses_its_own_download_naming_its_keys_and_each_fix_works(
+    tarball: tuple[Path, str], server: _Server, tmp_path: Path
+) -> None:
+    digest = tarball[1]
+    junk = _Server(b"<html>a web page, not GTZAN</html>\n")
+    dead = f"http://127.0.0.1:{_free_port()}/genres.tar.gz"
+    try:
+        wrong, other, offline = (tmp_path / name for name in ("wrong", "other", "offline"))
+        started = {
+            wrong: start_cli([f"url={junk.url}", "sha256=null", f"root={wrong}"], tmp_path, MODULE),
+            other: start_cli(
+                [f"url={server.url}", f"sha256={'0' * 64}", f"root={other}"], tmp_path, MODULE
+            ),
+            offline: start_cli([f"url={dead}", "timeout=2", f"root={offline}"], tmp_path, MODULE),
+        }
+        errors = {root: one_error_line(proc) for root, proc in started.items()}
+    finally:
+        junk.close()
+    for err in errors.values():
+        assert "data." not in err, err  # the tool's keys: url=, sha256=, root=, archive=
+    by_hand = "To place the data by hand: download genres.tar.gz elsewhere and rerun with archive="
+    assert errors[wrong].startswith(
+        f"error: {wrong}/genres.tar.gz (downloaded from url={junk.url}) is not GTZAN's "
+        f"genres.tar.gz: it is not a tar archive (plain, gzip, bzip2 or xz); nothing was kept. "
+        f"Delete {wrong}/genres.tar.gz and rerun with url= pointing at GTZAN's genres.tar.gz. "
+        f"{by_hand}"
+    ), errors[wrong]
+    assert errors[other].startswith(
+        f"error: sha256 mismatch: {other}/genres.tar.gz (downloaded from url={server.url}) has "
+        f"SHA-256 {digest}, but sha256={'0' * 64}: a damaged download, or another release. "
+        f"Delete {other}/genres.tar.gz and rerun to download it again; or, if you trust the "
+        f"file, pass sha256={digest} (sha256=null skips the check)."
+    ), errors[other]
+    assert errors[offline].startswith(f"error: url={dead}: could not download it: ")
+    assert by_hand in errors[offline] and "set url=... (and sha256=..." in errors[offline]
+
+    # Each fix, followed: delete the wrong download and point url= at GTZAN's; trust the other.
+    (wrong / "genres.tar.gz").unlink()
+    followed = {
+        wrong: start_cli(
+            [f"url={server.url}", f"sha256={digest}", f"root={wrong}"], tmp_path, MODULE
+        ),
+        other: start_cli(
+            [f"url={server.url}", f"sha256={digest}", f"root={other}"], tmp_path, MODULE
+        ),
+    }
+    for root, proc in followed.items():
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        _assert_extracted(root)
+    assert len(server.ranges) == 2  # the trusted one was not downloaded a second time
+
+
+def test_data_download_names_training_s_keys(tmp_path: Path) -> None:
+    # data.download=true: the data module's call, so data.url= / data.sha256= / data.root.
+    url = f"http://127.0.0.1:{_free_port()}/genres.tar.gz"
+    root = tmp_path / "gtzan"
+    module = GenreDataModule(root=str(root), download=True, url=url, sha256=None)
+    with pytest.raises(GTZANDownloadError) as info:
+        module.prepare_data()
+    message = str(info.value)
+    assert message.startswith(f"data.url={url}: could not download it: "), message
+    assert f"`python -m genre_lightning.data.download archive=PATH root={root}`" in message
+    assert message.endswith(
+        "set data.url=... (and data.sha256=... for its checksum, or data.sha256=null to skip it)."
+    )
 
 
 def test_cli_success_without_checksum(tarball: tuple[Path, str], tmp_path: Path) -> None:
