@@ -20,7 +20,7 @@ from genre_lightning import runs
 from genre_lightning.app import CONFIG_DIR
 from genre_lightning.data.index import GTZAN_GENRES
 from genre_lightning.errors import UserError
-from genre_lightning.evaluate import evaluate
+from genre_lightning.evaluate import checkpoint_data_config, evaluate
 from genre_lightning.inference import load_classifier
 
 from .conftest import TINY, _train, one_error_line, run_cli, start_cli
@@ -293,3 +293,18 @@ def test_features_of_the_right_shape_computed_otherwise_are_refused(
         front_end_ckpt, tmp_path / "same", {"features": {"win_length": None}}, device="cpu"
     )
     assert metrics[runs.TEST_ACC] == runs.run_of_checkpoint(front_end_ckpt).metrics[runs.TEST_ACC]
+
+
+def test_a_split_key_the_checkpoint_s_split_does_not_read_is_refused(tiny_ckpt: Path) -> None:
+    classifier = load_classifier(tiny_ckpt)
+    assert classifier.data_config.get("split", "random") == "random"
+    # data.fold would be ignored by a random split: the test would not be of fold 3.
+    with pytest.raises(UserError) as caught:
+        checkpoint_data_config(classifier, {"fold": 3})
+    assert str(caught.value).startswith(
+        "data.fold=3 has no effect: the checkpoint's data is split data.split=random, and only "
+        "data.split=kfold reads it"
+    )
+    # With the split that reads it, the same key is taken.
+    merged = checkpoint_data_config(classifier, {"split": "kfold", "num_folds": 5, "fold": 3})
+    assert (merged["split"], merged["fold"]) == ("kfold", 3)
