@@ -24,7 +24,6 @@ from genre_lightning.errors import Interrupted
 from genre_lightning.training.builders import (
     build_module,
     build_trainer,
-    check_batch_size,
     flat_config,
     resume_path,
 )
@@ -55,7 +54,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     datamodule: GenreDataModule = instantiate(cfg.data)
     datamodule.prepare_data()  # stops here, before any model is built, when data is missing
     datamodule.setup("fit")
-    check_batch_size(cfg, len(datamodule.datasets["train"]))
+    datamodule.check_batch_size()
     model = build_module(cfg, datamodule)
     if resume_from is None and model.normalize.per != "none":  # a resumed run keeps its own
         stats = datamodule.feature_statistics(trainer.strategy.root_device)

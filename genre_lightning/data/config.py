@@ -59,6 +59,10 @@ def _names(key: str, value: Any) -> None:
     if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
         raise bad(key, value, f"names {', '.join(twice)} twice", "[blues,jazz]")
+    if len(names) < 2:
+        raise bad(
+            key, value, "names one genre; a genre classifier needs at least two", "[blues,jazz]"
+        )
 
 
 #: Checks of the top-level keys, in order: a rate or a length is checked before the settings

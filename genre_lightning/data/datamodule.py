@@ -25,8 +25,10 @@ from genre_lightning.data.config import check_data_config
 from genre_lightning.data.download import DEFAULT_URL, ensure_gtzan
 from genre_lightning.data.index import GTZAN_GENRES, Clip
 from genre_lightning.data.load import LoadedData
+from genre_lightning.data.parts import check_batch_size
 from genre_lightning.data.plan import make_plan
 from genre_lightning.data.serving import PartServing
+from genre_lightning.data.splits import check_every_class_trains
 from genre_lightning.data.windows import hop_samples, window_samples
 from genre_lightning.features.mel import MelFeatures
 
@@ -143,12 +145,32 @@ class GenreDataModule(PartServing):
         self._load()
 
     def setup(self, stage: str | None = None) -> None:
-        """Load the cache, cut the split and build each part as the plan says (idempotent)."""
-        if self.datasets:
-            return
-        self.parts, self.datasets, self.batch_features = build_parts(
-            self._load(), self.hparams, self.plan, self.features, self.window_samples()
-        )
+        """Load the cache, cut the split and build each part as the plan says (idempotent).
+
+        Raises:
+            UserError: For fitting (``stage`` ``fit`` or ``None``): a genre without a training
+                track. Testing a checkpoint needs no training part, so ``test`` is not refused.
+        """
+        if not self.datasets:
+            self.parts, self.datasets, self.batch_features = build_parts(
+                self._load(), self.hparams, self.plan, self.features, self.window_samples()
+            )
+        if stage in ("fit", None):
+            labels = [clip.label for clip in self._load().kept_clips]
+            check_every_class_trains(self.hparams["split"], self.parts, labels, self.class_names)
+
+    def check_batch_size(self) -> None:
+        """Refuse a ``batch_size`` above the training windows of an epoch (after :meth:`setup`).
+
+        Not part of :meth:`setup`: a data module is also set up to inspect its split, at any
+        batch size; the training entry point calls this before building the model.
+
+        Raises:
+            UserError: The batch is larger than the training set, counted in tracks or chunks.
+        """
+        train = self.datasets["train"]
+        hp = self.hparams
+        check_batch_size(hp["batch_size"], len(train), train.num_tracks, hp["chunk_seconds"])
 
     def _load(self) -> LoadedData:
         if self.loaded is None:

@@ -53,16 +53,33 @@ def find_genre_root(root: Path, class_names: Sequence[str] | None = None) -> Pat
         class_names: Expected genre folder names; ``None`` accepts any sub-folder with audio.
 
     Raises:
-        DataNotFoundError: No layout under ``root`` has genre folders with audio files.
+        DataNotFoundError: ``root`` is a file, or no layout under ``root`` has genre folders
+            with audio files.
     """
-    for layout in LAYOUTS:
-        candidate = (root / layout).resolve()
-        if candidate.is_dir() and _genre_dirs(candidate, class_names):
-            return candidate
+    if root.is_file():
+        # Listing layouts under a file would name paths like <file>/Data/genres_original.
+        kind = "an audio file" if _is_audio(root) else "a file"
+        raise DataNotFoundError(
+            f"data.root={root} is {kind}, not a folder: data.root must be the folder that holds "
+            f"one folder per genre (<root>/<genre>/<clip>.wav|flac|mp3|...), e.g. "
+            f"data.root={_suggested_root(root, class_names)}"
+        )
+    genre_root = _find(root, class_names)
+    if genre_root is not None:
+        return genre_root
+    loose = _audio_files(root) if root.is_dir() else []
+    if loose:
+        # The usual slip: data.root points at one genre folder instead of the folder above.
+        raise DataNotFoundError(
+            f"data.root={root} holds {len(loose)} audio file{'' if len(loose) == 1 else 's'} "
+            f"but no genre folders: data.root must be the folder above the genre folders "
+            f"(<root>/<genre>/<clip>.wav), so that each genre is a sub-folder, e.g. "
+            f"data.root={root.resolve().parent}"
+        )
     looked = ", ".join(str((root / layout).resolve()) for layout in LAYOUTS)
     if class_names is not None and tuple(class_names) == GTZAN_GENRES:
         raise DataNotFoundError(
-            f"no audio found under data.root={root} (looked for genre folders in: {looked}).\n"
+            f"no audio found under data.root={root} (looked for genre folders in: {looked}). "
             f"Either point data.root at your copy of GTZAN, e.g. `python -m genre_lightning "
             f"data.root=/path/to/gtzan`, or run the built-in synthetic demo: "
             f"`python -m genre_lightning experiment=demo`."
@@ -76,6 +93,24 @@ def find_genre_root(root: Path, class_names: Sequence[str] | None = None) -> Pat
     )
 
 
+def _find(root: Path, class_names: Sequence[str] | None) -> Path | None:
+    """The first layout under ``root`` with genre folders holding audio, or ``None``."""
+    for layout in LAYOUTS:
+        candidate = (root / layout).resolve()
+        if candidate.is_dir() and _genre_dirs(candidate, class_names):
+            return candidate
+    return None
+
+
+def _suggested_root(file: Path, class_names: Sequence[str] | None) -> Path:
+    """The data.root a user who named ``file`` most likely meant: the file's folder, or the
+    one above it when the file lies in a genre folder (``<root>/<genre>/<clip>.wav``)."""
+    folder = file.resolve().parent
+    if _find(folder, class_names) is None and _find(folder.parent, class_names) is not None:
+        return folder.parent
+    return folder
+
+
 def _genre_dirs(folder: Path, class_names: Sequence[str] | None) -> list[Path]:
     names = (
         class_names
@@ -85,12 +120,12 @@ def _genre_dirs(folder: Path, class_names: Sequence[str] | None) -> list[Path]:
     return [folder / n for n in names if (folder / n).is_dir() and _audio_files(folder / n)]
 
 
+def _is_audio(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
+
+
 def _audio_files(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith(".")
-    )
+    return sorted(p for p in folder.iterdir() if p.is_file() and _is_audio(p))
 
 
 def index_clips(
@@ -107,8 +142,11 @@ def index_clips(
 
     Raises:
         DataNotFoundError: Nothing to index, or a named genre has no audio files.
+        UserError: Fewer than two genres: nothing to classify (found by listing, before any
+            file is decoded).
     """
     genre_root = find_genre_root(Path(root), class_names)
+    named = class_names is not None
     if class_names is None:
         class_names = [d.name for d in _genre_dirs(genre_root, None)]
     clips: list[Clip] = []
@@ -120,4 +158,30 @@ def index_clips(
                 f"data.class_names needs at least one clip (or remove it from data.class_names)."
             )
         clips += [Clip(f, label) for f in files]
+    if len(class_names) < 2:
+        raise UserError(_one_genre(Path(root), genre_root, class_names[0], len(clips), named))
     return clips, list(class_names)
+
+
+def _one_genre(root: Path, genre_root: Path, name: str, files: int, named: bool) -> str:
+    """The message for a dataset of a single genre (torchmetrics would refuse it much later)."""
+    if named:
+        return (
+            f"data.class_names=[{name}] names only one genre; a genre classifier needs at "
+            f"least two: name two or more genre folders of {genre_root}, e.g. "
+            f"data.class_names=[{name},<another genre>]"
+        )
+    # Folders without audio are not genres (see _genre_dirs); naming them explains the count.
+    empty = sorted(
+        p.name
+        for p in genre_root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and p.name != name
+    )
+    ignored = f" (folders without audio files do not count: {', '.join(empty)})" if empty else ""
+    return (
+        f"data.root={root} has only one genre folder with audio files, '{name}' ({files} "
+        f"file{'' if files == 1 else 's'} in {genre_root / name}){ignored}; a genre "
+        f"classifier needs at least two: add a folder of audio files per genre beside it "
+        f"({genre_root}/<genre>/<clip>.wav), or point data.root at the folder that holds all "
+        f"your genre folders"
+    )

@@ -8,6 +8,7 @@ from genre_lightning.data.dataset import WaveformDataset
 from genre_lightning.data.load import LoadedData
 from genre_lightning.data.plan import Plan
 from genre_lightning.data.splits import PARTS, make_split
+from genre_lightning.errors import UserError
 
 
 def cut_split(
@@ -85,3 +86,41 @@ def make_datasets(
             hop=part_plan.hop,
         )
     return datasets
+
+
+def check_batch_size(
+    batch_size: int, windows: int, tracks: int, chunk_seconds: float | None
+) -> None:
+    """Refuse a batch larger than an epoch of training windows.
+
+    Lightning would run each epoch as one batch of everything, a different optimisation from
+    the one the settings describe, without a word.
+
+    Args:
+        batch_size: ``data.batch_size``.
+        windows: Training windows per epoch (``len()`` of the training dataset): one per track,
+            or every chunk of every track when training on chunks.
+        tracks: Training tracks.
+        chunk_seconds: ``data.chunk_seconds`` (``None``: whole clips, one window per track).
+
+    Raises:
+        UserError: ``batch_size`` exceeds ``windows``; the message counts windows as what
+            they are (tracks or chunks) and suggests the largest power of two that fits.
+    """
+    if batch_size <= windows:
+        return
+    if chunk_seconds is None:
+        size = f"{windows} track{'' if windows == 1 else 's'}"
+    else:
+        size = (
+            f"{windows} chunk{'' if windows == 1 else 's'} of {chunk_seconds:g} s per epoch, "
+            f"from {tracks} track{'' if tracks == 1 else 's'}"
+        )
+    # The largest power of two that fits: the same rule whatever the size (30 -> 16, 40 -> 32).
+    fits = 1 << (max(windows, 1).bit_length() - 1)
+    up_to = f" (any value up to {windows} fits)" if fits < windows else ""
+    raise UserError(
+        f"data.batch_size={batch_size} is larger than the training set ({size}): every epoch "
+        f"would be a single batch of all {windows}. Use data.batch_size={fits}{up_to}, or "
+        f"more data."
+    )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
 
@@ -16,6 +16,23 @@ log = logging.getLogger(__name__)
 
 PARTS = ("train", "val", "test")
 SPLIT_KINDS = ("random", "filtered", "kfold")
+#: Why each split kind can leave a genre out of training, and what to change.
+UNTRAINED_FIXES = {
+    "random": (
+        "data.split=random shuffles tracks regardless of genre, so a genre of few tracks can "
+        "miss the training part: give each genre more tracks, or use data.split=kfold (each "
+        "genre's tracks are dealt into every part; 3 tracks per genre suffice)"
+    ),
+    "kfold": (
+        "data.split=kfold tests some of each genre's tracks and validates some of the rest "
+        "(data.val_fraction): give each genre at least 3 tracks, or lower data.val_fraction"
+    ),
+    "filtered": (
+        "data.split=filtered trains only on the tracks its train.txt lists, and a partial "
+        "copy of GTZAN may hold none of a genre's: use the complete GTZAN, "
+        "data.split=random or data.split=kfold"
+    ),
+}
 #: Each part's list in ``data/filtered_split/`` (the published name of "val" is "valid").
 FILTERED_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
 
@@ -168,6 +185,52 @@ def kfold_split(
     n_val = min(max(1, round(val_fraction * len(rest))), len(rest) - 1)
     train, val = [i for *_, i in rest[n_val:]], [i for *_, i in rest[:n_val]]
     return {"train": sorted(train), "val": sorted(val), "test": sorted(test)}
+
+
+def check_every_class_trains(
+    kind: str,
+    parts: Mapping[str, Sequence[int]],
+    labels: Sequence[int],
+    class_names: Sequence[str],
+) -> None:
+    """Refuse a split that leaves a genre without a single training track.
+
+    The network could never learn such a genre, so its test scores would measure the split,
+    not the model; a run that silently reports them is worse than no run.
+
+    Args:
+        kind: ``data.split``, to say why it happened and what to change.
+        parts: Indices of each of ``train``, ``val`` and ``test`` (after any ``train_on_val``).
+        labels: Label of each track; index ``i`` is track ``i``.
+        class_names: Genre names in label order.
+
+    Raises:
+        UserError: Some genre has no training track; the message names each such genre, where
+            its tracks went and the fix.
+    """
+    counts = {part: Counter(labels[i] for i in parts[part]) for part in PARTS}
+    missing = [label for label in range(len(class_names)) if not counts["train"][label]]
+    if not missing:
+        return
+
+    def where(label: int) -> str:
+        total = sum(counts[part][label] for part in PARTS)
+        placed = ", ".join(f"{counts[part][label]} {part}" for part in ("val", "test"))
+        return f"'{class_names[label]}' ({total} track{'' if total == 1 else 's'}: {placed})"
+
+    genres = "genre " if len(missing) == 1 else "genres "
+    others = [name for label, name in enumerate(class_names) if label not in missing]
+    leave_out = (
+        f", or leave {'it' if len(missing) == 1 else 'them'} out: "
+        f"data.class_names=[{','.join(others)}]"
+        if len(others) >= 2
+        else ""
+    )
+    raise UserError(
+        f"data.split={kind} leaves {genres}{', '.join(where(m) for m in missing)} without a "
+        f"training track, so the network could never learn "
+        f"{'it' if len(missing) == 1 else 'them'}. {UNTRAINED_FIXES[kind]}{leave_out}."
+    )
 
 
 def make_split(

@@ -184,16 +184,6 @@ def _check_same_data(cfg: DictConfig, path: Path, hparams: dict[str, Any]) -> No
             )
 
 
-def check_batch_size(cfg: DictConfig, train_size: int) -> None:
-    """A batch larger than the training set would make every epoch one smaller batch."""
-    if cfg.data.batch_size > train_size:
-        raise UserError(
-            f"data.batch_size={cfg.data.batch_size} is larger than the training set "
-            f"({train_size} clips): every epoch would be a single, smaller batch. Use "
-            f"data.batch_size={min(train_size, 32)} or less, or more data."
-        )
-
-
 def flat_config(cfg: DictConfig) -> dict[str, Any]:
     """The run config as flat ``a.b.c: value`` pairs (lists as text), for the hparams tab."""
     flat: dict[str, Any] = {}

@@ -35,6 +35,7 @@ BAD = [
     ({"max_seconds": "long"}, "data.max_seconds=long is not a number"),
     ({"cache_keep": 0}, "data.cache_keep=0 must be at least 1, or null"),
     ({"class_names": ["a", "b", "a"]}, "data.class_names=[a,b,a] names a twice"),
+    ({"class_names": ["blues"]}, "data.class_names=[blues] names one genre; a genre classifier"),
     ({"split": "random", "split_fractions": [0.5, 0.5]}, "must be three positive numbers"),
     ({"split": "kfold", "fold": 5, "num_folds": 5}, "data.fold=5 must be in [0, 4] with data.num"),
     ({"val_fraction": 1.5}, "data.val_fraction=1.5 must be in (0, 1); e.g. data.val_fraction=0.1"),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,8 +15,9 @@ import soundfile as sf
 import torch
 
 from genre_lightning.data.datamodule import GenreDataModule
+from genre_lightning.errors import UserError
 
-from ..conftest import copy_sample, run_cli, write_tone
+from ..conftest import copy_sample, run_cli, start_cli, write_tone
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +96,22 @@ def test_training_runs_on_the_folder(music: Path, tmp_path: Path) -> None:
 
 
 def test_filtered_split_on_the_sample(gtzan_sample: Path, tmp_path: Path) -> None:
-    dm = GenreDataModule(
-        root=str(gtzan_sample), cache_dir=str(tmp_path), split="filtered", clip_samples=22050
-    )
-    dm.setup("fit")
+    settings: dict[str, Any] = {
+        "cache_dir": str(tmp_path),
+        "split": "filtered",
+        "clip_samples": 22050,
+    }
+    dm = GenreDataModule(root=str(gtzan_sample), **settings)
+    dm.setup("test")  # testing needs no training part
     assert {p: len(d) for p, d in dm.datasets.items()} == {"train": 19, "val": 24, "test": 4}
+    # The sample's first five clips of blues, classical, country and disco are on no training
+    # list: fitting on them would report scores for genres the network never saw.
+    with pytest.raises(UserError, match=r"leaves genres 'blues' \(5 tracks: 5 val, 0 test\)"):
+        dm.setup("fit")
+    trained = ["hiphop", "jazz", "metal", "pop", "reggae", "rock"]
+    dm = GenreDataModule(root=str(gtzan_sample), class_names=trained, **settings)
+    dm.setup("fit")
+    assert {p: len(d) for p, d in dm.datasets.items()} == {"train": 19, "val": 5, "test": 3}
 
 
 def test_kfold_split_covers_every_track_once(gtzan_sample: Path, tmp_path: Path) -> None:
@@ -154,9 +168,94 @@ def test_download_true_with_data_in_place_needs_no_network(
 
 
 def test_unknown_split_and_crop_are_clear(tmp_path: Path) -> None:
-    from genre_lightning.errors import UserError
-
     with pytest.raises(UserError, match=re.escape("data.split=random|filtered|kfold")):
         GenreDataModule(root=str(tmp_path), split="artist")
     with pytest.raises(UserError, match=re.escape("data.crop=start|centre|random")):
         GenreDataModule(root=str(tmp_path), crop="middle")
+
+
+def _refusal(proc: subprocess.Popen[str]) -> str:
+    """The ``error:`` line of a run refused after its trainer was built: exit status 2, no
+    traceback, one error line and it is the last (Lightning's device lines may come first)."""
+    err = proc.communicate(timeout=300)[1]
+    assert proc.returncode == 2, err[-3000:]
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and err.endswith(errors[0] + "\n"), err[-3000:]
+    assert "Traceback" not in err and "Error executing job" not in err, err[-3000:]
+    return errors[0]
+
+
+def test_folders_that_cannot_train_a_classifier_are_one_error_line(
+    gtzan_sample: Path, tmp_path: Path
+) -> None:
+    one = copy_sample(gtzan_sample, tmp_path / "data" / "one", ("blues",), per_genre=5)
+    # Five blues tracks and one jazz track: the seeded random split sends jazz to test.
+    lone = copy_sample(gtzan_sample, tmp_path / "data" / "lone", ("blues",), per_genre=5)
+    copy_sample(gtzan_sample, lone, ("jazz",), per_genre=1)
+    procs = {
+        root.name: start_cli(
+            [
+                "experiment=musicnn_probe",
+                "data=folder",
+                f"data.root={root}",
+                "data.batch_size=16",
+                f"data.cache_dir={tmp_path / root.name / 'cache'}",
+                f"hydra.run.dir={tmp_path / root.name / 'run'}",
+            ],
+            tmp_path,
+            "genre_lightning",
+        )
+        for root in (one, lone)
+    }
+    assert _refusal(procs["one"]) == (
+        f"error: data.root={one} has only one genre folder with audio files, 'blues' (5 files "
+        f"in {one / 'blues'}); a genre classifier needs at least two: add a folder of audio "
+        f"files per genre beside it ({one}/<genre>/<clip>.wav), or point data.root at the "
+        f"folder that holds all your genre folders"
+    )
+    assert not (tmp_path / "one" / "cache").exists()  # refused on listing, before decoding
+    error = _refusal(procs["lone"])
+    assert error.startswith(
+        "error: data.split=random leaves genre 'jazz' (1 track: 0 val, 1 test) without a "
+        "training track"
+    )
+    assert "use data.split=kfold" in error
+    assert not (tmp_path / "lone" / "run" / "checkpoints").exists()  # nothing was trained
+
+
+def test_evaluating_needs_no_training_track_of_each_genre(
+    gtzan_sample: Path, tmp_path: Path
+) -> None:
+    root = copy_sample(gtzan_sample, tmp_path / "music", ("blues",), per_genre=5)
+    copy_sample(gtzan_sample, root, ("jazz",), per_genre=1)
+    dm = GenreDataModule(root=str(root), class_names=None, cache_dir=str(tmp_path / "c"))
+    dm.setup("test")
+    assert dm.datasets["test"].labels == [1]  # jazz is tested, as a checkpoint would be
+    with pytest.raises(UserError, match=r"'jazz' .* without a training track"):
+        dm.setup("fit")
+
+
+def test_batch_size_error_counts_chunks_and_tracks(gtzan_sample: Path, tmp_path: Path) -> None:
+    root = copy_sample(gtzan_sample, tmp_path / "music", ("blues", "jazz", "rock"), 2)
+    cache = str(tmp_path / "cache")
+    chunked = GenreDataModule(
+        root=str(root),
+        class_names=None,
+        cache_dir=cache,
+        batch_size=64,
+        chunk_seconds=3.0,
+        train_chunks="all",
+    )
+    chunked.setup("fit")
+    with pytest.raises(UserError) as caught:
+        chunked.check_batch_size()
+    # 4 training tracks of 30 s, 10 whole 3 s chunks each.
+    assert str(caught.value) == (
+        "data.batch_size=64 is larger than the training set (40 chunks of 3 s per epoch, from "
+        "4 tracks): every epoch would be a single batch of all 40. Use data.batch_size=32 (any "
+        "value up to 40 fits), or more data."
+    )
+    whole = GenreDataModule(root=str(root), class_names=None, cache_dir=cache, batch_size=8)
+    whole.setup("fit")
+    with pytest.raises(UserError, match=r"training set \(4 tracks\).*data\.batch_size=4, or"):
+        whole.check_batch_size()

@@ -1,4 +1,5 @@
-"""data/index.py: GTZAN layouts found under data.root; clear error when nothing is there."""
+"""data/index.py: GTZAN layouts found under data.root; a clear error when what is there is wrong:
+nothing, a single genre, a genre folder itself, or a file."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from genre_lightning.data.index import GTZAN_GENRES, DataNotFoundError, index_clips
+from genre_lightning.errors import UserError
 
-from ..conftest import copy_sample
+from ..conftest import BLUES, copy_sample
 
 
 def test_indexes_the_real_sample_in_label_order(gtzan_sample: Path) -> None:
@@ -48,6 +50,7 @@ def test_missing_data_names_the_path_and_both_ways_out(tmp_path: Path) -> None:
         index_clips(root, GTZAN_GENRES)
     message = str(err.value)
     assert str(root) in message and "data.root=" in message and "experiment=demo" in message
+    assert "\n" not in message  # one error line
 
 
 def test_a_genre_without_audio_is_a_clear_error(tmp_path: Path, gtzan_sample: Path) -> None:
@@ -70,3 +73,57 @@ def test_a_folder_dataset_error_speaks_of_genre_folders_not_gtzan(tmp_path: Path
         assert "data=folder data.root=/path/to/genre/folders" in message
     with pytest.raises(DataNotFoundError, match="your copy of GTZAN"):
         index_clips(tmp_path / "music", GTZAN_GENRES)
+
+
+def test_one_genre_folder_is_refused_naming_it(tmp_path: Path, gtzan_sample: Path) -> None:
+    root = copy_sample(gtzan_sample, tmp_path / "music", ("blues",), per_genre=3)
+    (root / "notes").mkdir()  # a folder without audio is not a second genre
+    with pytest.raises(UserError) as caught:
+        index_clips(root)
+    message = str(caught.value)
+    assert f"data.root={root} has only one genre folder with audio files, 'blues'" in message
+    assert f"(3 files in {root / 'blues'})" in message
+    assert "folders without audio files do not count: notes" in message
+    assert "needs at least two" in message and "\n" not in message
+
+
+def test_one_named_genre_is_refused(tmp_path: Path, gtzan_sample: Path) -> None:
+    root = copy_sample(gtzan_sample, tmp_path / "music", ("blues", "rock"), per_genre=1)
+    with pytest.raises(UserError, match=r"data\.class_names=\[rock\] names only one genre"):
+        index_clips(root, ["rock"])
+
+
+@pytest.mark.parametrize("names", [None, GTZAN_GENRES])
+def test_a_genre_folder_as_root_names_the_folder_above(
+    gtzan_sample: Path, names: tuple[str, ...] | None
+) -> None:
+    blues = gtzan_sample / "genres_original" / "blues"
+    with pytest.raises(DataNotFoundError) as caught:
+        index_clips(blues, names)
+    assert str(caught.value) == (
+        f"data.root={blues} holds 5 audio files but no genre folders: data.root must be the "
+        f"folder above the genre folders (<root>/<genre>/<clip>.wav), so that each genre is a "
+        f"sub-folder, e.g. data.root={blues.parent}"
+    )
+
+
+def test_an_audio_file_as_root_is_named_a_file(gtzan_sample: Path) -> None:
+    clip = gtzan_sample / BLUES
+    with pytest.raises(DataNotFoundError) as caught:
+        index_clips(clip)
+    message = str(caught.value)
+    assert f"data.root={clip} is an audio file, not a folder" in message
+    assert "Data/genres_original" not in message  # no layouts listed under a file
+    # The clip lies in a genre folder: the folder above that is the root that works.
+    assert message.endswith(f"e.g. data.root={gtzan_sample / 'genres_original'}")
+    index_clips(gtzan_sample / "genres_original")  # and it does
+
+
+def test_another_file_as_root_suggests_its_folder(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a folder")
+    with pytest.raises(DataNotFoundError) as caught:
+        index_clips(notes)
+    message = str(caught.value)
+    assert message.startswith(f"data.root={notes} is a file, not a folder")
+    assert message.endswith(f"e.g. data.root={tmp_path}")

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from genre_lightning.data.load import LoadedData, load_data
-from genre_lightning.data.parts import cut_split, make_datasets
+from genre_lightning.data.parts import check_batch_size, cut_split, make_datasets
 from genre_lightning.data.plan import make_plan
+from genre_lightning.errors import UserError
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +62,23 @@ def test_datasets_follow_the_plan(loaded: LoadedData) -> None:
     assert len(datasets["val"]) == 4  # every chunk: 44,100 samples hold two
     assert datasets["train"][0].wave.shape == (22_050,)
     assert datasets["val"][0].wave.numel() == 0 and datasets["val"][1].offset == 22_050
+
+
+@pytest.mark.parametrize(
+    ("windows", "tracks", "chunk", "size", "use"),
+    [
+        (30, 3, 3.0, "30 chunks of 3 s per epoch, from 3 tracks", "16 (any value up to 30 fits)"),
+        (40, 4, 3.0, "40 chunks of 3 s per epoch, from 4 tracks", "32 (any value up to 40 fits)"),
+        (32, 32, None, "32 tracks", "32"),
+        (1, 1, None, "1 track", "1"),
+    ],
+)
+def test_batch_size_check_counts_what_an_epoch_holds(
+    windows: int, tracks: int, chunk: float | None, size: str, use: str
+) -> None:
+    with pytest.raises(UserError) as caught:
+        check_batch_size(64, windows, tracks, chunk)
+    message = str(caught.value)
+    assert f"data.batch_size=64 is larger than the training set ({size}):" in message
+    assert message.endswith(f"Use data.batch_size={use}, or more data.")
+    check_batch_size(windows, windows, tracks, chunk)  # one full batch per epoch is allowed

@@ -13,6 +13,7 @@ from genre_lightning.data.index import GTZAN_GENRES
 from genre_lightning.data.splits import (
     FILTERED_FILES,
     PARTS,
+    check_every_class_trains,
     filtered_lists,
     filtered_split,
     kfold_split,
@@ -170,3 +171,53 @@ def test_make_split_dispatches_each_kind() -> None:
 def test_make_split_unknown_kind_lists_the_options() -> None:
     with pytest.raises(UserError, match=r"data\.split=random\|filtered\|kfold"):
         make_split("artist", ["a.1", "a.2", "a.3"], [0, 0, 0])
+
+
+# --- every genre trains -----------------------------------------------------------------------
+
+
+def test_a_genre_without_training_tracks_is_named_with_its_count_and_the_fix() -> None:
+    # Five blues tracks and one jazz track: the seeded random split sends jazz to test.
+    labels = [0, 0, 0, 0, 0, 1]
+    parts = random_split(len(labels), seed=42)
+    assert 5 in parts["test"] and 5 not in parts["train"]
+    with pytest.raises(UserError) as caught:
+        check_every_class_trains("random", parts, labels, ["blues", "jazz"])
+    message = str(caught.value)
+    assert message.startswith(
+        "data.split=random leaves genre 'jazz' (1 track: 0 val, 1 test) without a training "
+        "track, so the network could never learn it."
+    )
+    assert "give each genre more tracks, or use data.split=kfold" in message
+    assert "data.class_names=" not in message  # leaving jazz out would leave one genre
+    assert "\n" not in message
+
+
+def test_every_genre_missing_is_listed_and_leaving_them_out_is_offered() -> None:
+    labels = [0, 0, 1, 1, 2, 3]
+    parts = {"train": [0, 1, 2, 3], "val": [4], "test": [5]}
+    with pytest.raises(UserError) as caught:
+        check_every_class_trains("filtered", parts, labels, ["a", "b", "c", "d"])
+    message = str(caught.value)
+    assert "genres 'c' (1 track: 1 val, 0 test), 'd' (1 track: 0 val, 1 test)" in message
+    assert "train.txt" in message and message.endswith("leave them out: data.class_names=[a,b].")
+
+
+def test_kfold_names_the_fold_fix() -> None:
+    labels = [0, 0, 0, 1, 1, 1, 2]  # genre c: one track, so the fold that tests it has none
+    folds = [kfold_split(labels, fold, num_folds=3) for fold in range(3)]
+    (testing_c,) = [parts for parts in folds if 6 in parts["test"]]
+    with pytest.raises(UserError) as caught:
+        check_every_class_trains("kfold", testing_c, labels, ["a", "b", "c"])
+    message = str(caught.value)
+    assert "genre 'c' (1 track: 0 val, 1 test)" in message
+    assert "give each genre at least 3 tracks, or lower data.val_fraction" in message
+    assert message.endswith("leave it out: data.class_names=[a,b].")
+
+
+def test_splits_where_every_genre_trains_pass() -> None:
+    labels = [i // 5 for i in range(50)]  # the shared sample's shape: 10 genres of 5
+    names = [str(g) for g in range(10)]
+    check_every_class_trains("random", random_split(50), labels, names)
+    for fold in range(5):  # stratified: 3 tracks per genre and more always train
+        check_every_class_trains("kfold", kfold_split(labels, fold, 5), labels, names)
