@@ -200,9 +200,9 @@ def _fails_cleanly(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
 
 
 def test_batch_larger_than_the_training_set(tmp_path: Path, data_dir: Path) -> None:
-    # Found only once the data is indexed: the training set of the tiny demo has 96 clips.
+    # Found only once the data is indexed: the training set of the tiny demo has 96 tracks.
     proc = run_tiny(tmp_path / "run", data_dir, "data.batch_size=1000")
-    _fails_cleanly(proc, "data.batch_size=1000", "training set (96 clips)")
+    _fails_cleanly(proc, "data.batch_size=1000", "training set (96 tracks)", "data.batch_size=64")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without a GPU")
