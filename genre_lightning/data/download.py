@@ -25,6 +25,7 @@ import tarfile
 import urllib.error
 import urllib.request
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -144,18 +145,21 @@ def _check_readable(archive: Path) -> None:
         )
 
 
+@dataclass(frozen=True)
 class _Source:
     """The archive being unpacked and how the messages speak of it.
 
-    Args:
+    Attributes:
         path: The archive file.
         given: It is the user's own (``archive=``), not this module's download in ``root``.
         url: Where a download came from.
         keys: :data:`DATA_KEYS` or :data:`TOOL_KEYS`.
     """
 
-    def __init__(self, path: Path, given: bool, url: str, keys: str) -> None:
-        self.path, self.given, self.url, self.keys = path, given, url, keys
+    path: Path
+    given: bool
+    url: str
+    keys: str
 
     def __str__(self) -> str:
         if self.given:
