@@ -77,7 +77,13 @@ def find_genre_root(root: Path, class_names: Sequence[str] | None = None) -> Pat
             f"data.root={root.resolve().parent}"
         )
     looked = ", ".join(str((root / layout).resolve()) for layout in LAYOUTS)
-    if class_names is not None and tuple(class_names) == GTZAN_GENRES:
+    gtzan = class_names is not None and tuple(class_names) == GTZAN_GENRES
+    if not root.exists() and not gtzan:  # GTZAN's message below also offers the download
+        raise DataNotFoundError(
+            f"data.root={root} does not exist ({root.resolve()}): point data.root at the folder "
+            f"that holds one folder per genre (<root>/<genre>/<clip>.wav|flac|mp3|...)"
+        )
+    if gtzan:
         raise DataNotFoundError(
             f"no audio found under data.root={root} (looked for genre folders in: {looked}). "
             f"Either point data.root at your copy of GTZAN, e.g. `python -m genre_lightning "

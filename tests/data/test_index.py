@@ -53,6 +53,17 @@ def test_missing_data_names_the_path_and_both_ways_out(tmp_path: Path) -> None:
     assert "\n" not in message  # one error line
 
 
+def test_a_root_that_does_not_exist_is_said_so(tmp_path: Path) -> None:
+    root = tmp_path / "my music"
+    for names in (None, ["rock", "jazz"]):
+        with pytest.raises(DataNotFoundError) as caught:
+            index_clips(root, names)
+        assert str(caught.value).startswith(f"data.root={root} does not exist ({root}): ")
+    # GTZAN's own message (below) also offers the download and the demo.
+    with pytest.raises(DataNotFoundError, match="experiment=demo"):
+        index_clips(root, GTZAN_GENRES)
+
+
 def test_a_genre_without_audio_is_a_clear_error(tmp_path: Path, gtzan_sample: Path) -> None:
     (tmp_path / "blues").mkdir()
     shutil.copy(gtzan_sample / "genres_original" / "blues" / "blues.00000.wav", tmp_path / "blues")
