@@ -72,7 +72,7 @@ def hydra_app(
     config_name: str,
     task: Callable[[DictConfig], Any],
     checks: Mapping[str, Check] | None = None,
-    before_launch: Callable[[DictConfig], None] | None = None,
+    before_launch: Callable[[DictConfig, list[str]], None] | None = None,
 ) -> Callable[[], Any]:
     """The console entry point of a tool whose config is ``conf/<config_name>.yaml``.
 
@@ -84,8 +84,8 @@ def hydra_app(
             each job's config before ``task``, after :data:`RUN_CHECKS`; also before Hydra
             starts, on the keys known then (a bad value leaves no run folder behind).
         before_launch: More checks of the command line's config (the first job of a sweep,
-            without Hydra's run-time values), run before Hydra writes anything; raises
-            :class:`UserError`.
+            without Hydra's run-time values) and of the keys it names (``+``/``~`` left out),
+            run before Hydra writes anything; raises :class:`UserError`.
     """
     all_checks = {**RUN_CHECKS, **(checks or {})}
 
@@ -105,10 +105,10 @@ def hydra_app(
 
     def main() -> Any:
         quiet.silence_known_noise()
-        job = check_command_line(config_name, sys.argv[1:], all_checks)
-        if job is not None and before_launch is not None:
+        launch = check_command_line(config_name, sys.argv[1:], all_checks)
+        if launch is not None and before_launch is not None:
             try:
-                before_launch(job)
+                before_launch(*launch)
             except UserError as exc:
                 fail(str(exc))
         return run_job()
@@ -146,7 +146,7 @@ def _log_to_files(message: str) -> None:
 
 def check_command_line(
     config_name: str, argv: list[str], checks: Mapping[str, Check] = RUN_CHECKS
-) -> DictConfig | None:
+) -> tuple[DictConfig, list[str]] | None:
     """Compose the config as the command line asks, and fail in one line if it cannot be.
 
     A sweep (``a=1,2``, ``choice(...)``, ``range(...)``, ``interval(...)``) is checked with its
@@ -154,8 +154,9 @@ def check_command_line(
     values are known before Hydra starts.
 
     Returns:
-        The first job's config (Hydra's own section left out) when a job is to run; None for
-        ``--help``, ``--cfg`` and the like.
+        When a job is to run: the first job's config (Hydra's own section left out) and the
+        keys the command line sets (``+``/``~`` left out). None for ``--help``, ``--cfg`` and
+        the like.
     """
     args, _ = get_args_parser().parse_known_args(argv)
     if args.help or args.hydra_help or args.info or args.shell_completion:
@@ -205,7 +206,8 @@ def check_command_line(
         )
     if args.cfg:
         return None
-    return OmegaConf.masked_copy(cfg, [str(key) for key in cfg if key != "hydra"])
+    keys = [str(o.key_or_group).lstrip("+~") for o in parsed]
+    return OmegaConf.masked_copy(cfg, [str(key) for key in cfg if key != "hydra"]), keys
 
 
 def _check_known_now(cfg: DictConfig, checks: Mapping[str, Check]) -> None:

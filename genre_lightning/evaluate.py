@@ -68,8 +68,6 @@ log = logging.getLogger(__name__)
 CHECKPOINT_DATA = "checkpoint"
 #: A data module class, as the messages' example.
 _DATA_CLASS = "genre_lightning.data.datamodule.GenreDataModule"
-#: Data keys that one kind of split alone reads (data.split=...).
-_SPLIT_ONLY = {"kfold": ("fold", "num_folds", "val_fraction"), "random": ("split_fractions",)}
 #: Keys of a data config that are instructions to Hydra, not data module arguments.
 _HYDRA_KEYS = ("_target_", "_convert_", "_recursive_", "_partial_")
 
@@ -91,15 +89,9 @@ def checkpoint_data_config(classifier: Classifier, overrides: Mapping[str, Any])
     """
     saved = classifier.data_config
     merged = cast(dict[str, Any], OmegaConf.to_container(OmegaConf.merge(saved, overrides)))
-    split = merged.get("split", "random")
-    for key in [k for kind, keys in _SPLIT_ONLY.items() if kind != split for k in keys]:
-        if key in overrides:  # it would be read by no split of this data: say so, not ignore it
-            raise UserError(
-                f"data.{key}={shown(overrides[key])} has no effect: the checkpoint's data is "
-                f"split data.split={split}, and only data.split="
-                f"{next(k for k, v in _SPLIT_ONLY.items() if key in v)} reads it; add that "
-                f"(e.g. data.split=kfold data.num_folds=5 data.fold=3), or leave data.{key} out"
-            )
+    from genre_lightning.data.splits import check_split_keys  # imports torch: not before --help
+
+    check_split_keys(merged.get("split", "random"), overrides, "the checkpoint's data is split")
     accepted = _arguments(merged["_target_"])
     if accepted is None:
         return merged

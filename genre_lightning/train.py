@@ -20,6 +20,7 @@ from genre_lightning import runs
 from genre_lightning.app import hydra_app
 from genre_lightning.data.config import check_data_config
 from genre_lightning.data.datamodule import GenreDataModule
+from genre_lightning.data.splits import check_split_keys
 from genre_lightning.errors import Interrupted
 from genre_lightning.training.builders import (
     build_module,
@@ -134,12 +135,15 @@ def _job(cfg: DictConfig) -> float | None:
     return train(cfg)[runs.VAL_ACC_BEST]
 
 
-def _before_launch(cfg: DictConfig) -> None:
+def _before_launch(cfg: DictConfig, given: list[str]) -> None:
     """The checks :func:`train` starts with, before Hydra writes a run folder (or, resuming,
-    into the run's folder): a refused command leaves nothing behind."""
+    into the run's folder): a refused command leaves nothing behind. Also a ``data.*`` key
+    given (``given``) that the run's split does not read."""
     try:
         check_train_config(cfg)
         check_data_config(cfg.data)
+        named = {k[5:]: cfg.data.get(k[5:]) for k in given if k.startswith("data.")}
+        check_split_keys(cfg.data.get("split", "random"), named, "this run is split")
     except OmegaConfBaseException:  # a value Hydra sets only once the job runs: checked then
         return
     if cfg.get("resume"):

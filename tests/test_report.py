@@ -171,6 +171,8 @@ def test_training_is_checked_before_any_recipe_trains(tmp_path: Path) -> None:
         ({"sweep": "seed=1 foo"}, "sweep=seed=1 foo: foo cannot be read as a training override"),
         # A value of the sweep other than the first, checked like the first.
         ({"sweep": "data.fold=0,7", "overrides": kfold}, "recipe demo: data.fold=7 must be in"),
+        # Folds of a random split would be the same split each time.
+        ({"sweep": "data.fold=0,1"}, "recipe demo: data.fold=0 has no effect: its runs are split"),
         ({"overrides": ["trainer.max_epochs=0"]}, "recipe demo: trainer.max_epochs=0 must be"),
         # The demo tests its best-validation checkpoint, which a refit cannot choose.
         (

@@ -94,6 +94,7 @@ BAD_VALUES = [
     ("trainer.devices=abc", "trainer.devices=abc: `devices` selected with"),
     ('data.batch_size="32"', 'data.batch_size="32" is not a number; e.g. data.batch_size=32'),
     ("data.chunk_seconds=0.01", "data.chunk_seconds=0.01 is shorter than one FFT window"),
+    ("data.fold=3", "data.fold=3 has no effect: this run is split data.split=random, and only"),
     ("data.chunk_seconds=3", "data.chunk_seconds=3 exceeds the clips' length (2 s"),
     ("data.features.num_frames=1000", "data.features.num_frames=1000 exceeds the"),
     ("data.features.hop_length=100000", "data.features.hop_length=100000 exceeds the window"),

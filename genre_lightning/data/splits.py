@@ -7,10 +7,12 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import torch
 
 from genre_lightning.errors import UserError
+from genre_lightning.validate import shown
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,11 @@ UNTRAINED_FIXES = {
         "copy of GTZAN may hold none of a genre's: use the complete GTZAN, "
         "data.split=random or data.split=kfold"
     ),
+}
+#: Data keys that one kind of split alone reads, and the settings that make it read them.
+SPLIT_ONLY_KEYS = {
+    "kfold": (("fold", "num_folds", "val_fraction"), "data.split=kfold data.num_folds=5"),
+    "random": (("split_fractions",), "data.split=random"),
 }
 #: Each part's list in ``data/filtered_split/`` (the published name of "val" is "valid").
 FILTERED_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
@@ -185,6 +192,29 @@ def kfold_split(
     n_val = min(max(1, round(val_fraction * len(rest))), len(rest) - 1)
     train, val = [i for *_, i in rest[n_val:]], [i for *_, i in rest[:n_val]]
     return {"train": sorted(train), "val": sorted(val), "test": sorted(test)}
+
+
+def check_split_keys(split: str, given: Mapping[str, Any], whose: str) -> None:
+    """Refuse a data key given for a split other than the one in use.
+
+    It would be ignored without a word: a sweep over ``data.fold`` without
+    ``data.split=kfold`` trains and tests the same split each time.
+
+    Args:
+        split: ``data.split`` in use.
+        given: The ``data`` keys given (without ``data.``) and their values.
+        whose: Who chose ``split``, for the message (``"this run is split"``).
+
+    Raises:
+        UserError: A key of :data:`SPLIT_ONLY_KEYS` that ``split`` does not read was given.
+    """
+    for kind, (keys, settings) in SPLIT_ONLY_KEYS.items():
+        for key in keys if kind != split else ():
+            if key in given:
+                raise UserError(
+                    f"data.{key}={shown(given[key])} has no effect: {whose} data.split={split}, "
+                    f"and only data.split={kind} reads it; add {settings}, or leave data.{key} out"
+                )
 
 
 def check_every_class_trains(

@@ -14,6 +14,7 @@ from genre_lightning.data.splits import (
     FILTERED_FILES,
     PARTS,
     check_every_class_trains,
+    check_split_keys,
     filtered_lists,
     filtered_split,
     kfold_split,
@@ -221,3 +222,15 @@ def test_splits_where_every_genre_trains_pass() -> None:
     check_every_class_trains("random", random_split(50), labels, names)
     for fold in range(5):  # stratified: 3 tracks per genre and more always train
         check_every_class_trains("kfold", kfold_split(labels, fold, 5), labels, names)
+
+
+def test_a_key_of_another_split_is_refused_naming_the_split_that_reads_it() -> None:
+    check_split_keys("kfold", {"fold": 3, "num_folds": 5}, "this run is split")  # read: fine
+    with pytest.raises(UserError) as caught:
+        check_split_keys("random", {"fold": 3}, "this run is split")
+    assert str(caught.value) == (
+        "data.fold=3 has no effect: this run is split data.split=random, and only "
+        "data.split=kfold reads it; add data.split=kfold data.num_folds=5, or leave data.fold out"
+    )
+    with pytest.raises(UserError, match=r"^data.split_fractions=\[0.5,0.25,0.25\] has no effect"):
+        check_split_keys("filtered", {"split_fractions": [0.5, 0.25, 0.25]}, "this run is split")
