@@ -325,18 +325,13 @@ def _check_training(recipe: str, job: Sequence[str], refit: bool) -> None:
     """The recipe's training config, as a job with overrides ``job`` composes it, passes
     training's checks (with ``refit``, also with ``data.train_on_val=true``)."""
     # Imported here: the checks import torch, which --help and the other checks do without.
-    from genre_lightning.data.config import check_data_config
-    from genre_lightning.data.splits import check_split_keys
-    from genre_lightning.validate import check_train_config
+    from genre_lightning.validate import check_train_config, check_training
 
     task = [f"experiment={recipe}", *job]
     cfg = _compose(recipe, task)
     given = [w.split("=", 1)[0].lstrip("+~") for w in job]
     try:
-        check_train_config(cfg)
-        check_data_config(cfg.data)
-        named = {k[5:]: cfg.data.get(k[5:]) for k in given if k.startswith("data.")}
-        check_split_keys(cfg.data.get("split", "random"), named, "its runs are split")
+        check_training(cfg, given, "its runs are split")
     except UserError as exc:
         raise UserError(f"recipe {recipe}: {exc}") from None
     if not refit:

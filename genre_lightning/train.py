@@ -18,9 +18,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from genre_lightning import runs
 from genre_lightning.app import hydra_app
-from genre_lightning.data.config import check_data_config
 from genre_lightning.data.datamodule import GenreDataModule
-from genre_lightning.data.splits import check_split_keys
 from genre_lightning.errors import Interrupted
 from genre_lightning.training.builders import (
     build_module,
@@ -30,7 +28,7 @@ from genre_lightning.training.builders import (
 )
 from genre_lightning.training.distributed import sweep_job_ranks
 from genre_lightning.training.speed import compile_network
-from genre_lightning.validate import check_train_config
+from genre_lightning.validate import check_training
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +42,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     Returns:
         The metrics also written to ``<paths.output_dir>/metrics.json``.
     """
-    check_train_config(cfg)  # every value, before any work
-    check_data_config(cfg.data)
+    check_training(cfg)  # every value, before any work
     run = runs.Run(Path(cfg.paths.output_dir))
     run.path.mkdir(parents=True, exist_ok=True)
     resume_from = resume_path(cfg, run)
@@ -140,10 +137,7 @@ def _before_launch(cfg: DictConfig, given: list[str]) -> None:
     into the run's folder): a refused command leaves nothing behind. Also a ``data.*`` key
     given (``given``) that the run's split does not read."""
     try:
-        check_train_config(cfg)
-        check_data_config(cfg.data)
-        named = {k[5:]: cfg.data.get(k[5:]) for k in given if k.startswith("data.")}
-        check_split_keys(cfg.data.get("split", "random"), named, "this run is split")
+        check_training(cfg, given)
     except OmegaConfBaseException:  # a value Hydra sets only once the job runs: checked then
         return
     if cfg.get("resume"):

@@ -217,6 +217,28 @@ def check_train_config(cfg: DictConfig) -> None:
     _check_refit(cfg)
 
 
+def check_training(
+    cfg: DictConfig, given: Sequence[str] = (), whose: str = "this run is split"
+) -> None:
+    """Every check a training command passes before any work: the config's own keys
+    (:func:`check_train_config`), the data settings, and the ``data.*`` keys the command
+    line gives (``given``, ``+``/``~`` left out) against the split in use.
+
+    Args:
+        cfg: The composed training config.
+        given: The keys the command line sets.
+        whose: Who chose the split, for the message of a key it does not read.
+    """
+    # Imported here: the data checks import torch (see _normalization).
+    from genre_lightning.data.config import check_data_config
+    from genre_lightning.data.splits import check_split_keys
+
+    check_train_config(cfg)
+    check_data_config(cfg.data)
+    named = {k[5:]: cfg.data.get(k[5:]) for k in given if k.startswith("data.")}
+    check_split_keys(cfg.data.get("split", "random"), named, whose)
+
+
 def _model_class(cfg: DictConfig) -> type | None:
     """The class ``model._target_`` names, or None where it names none (build_network says
     why)."""
