@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -37,16 +40,32 @@ SETTINGS = "settings.json"
 _OWN = re.compile(r"^\.?synthetic-[0-9a-f]{12}(\.tmp-\d+(-[0-9a-f]+)?)?$")
 #: Earlier versions kept the waveform cache in ``<root>/.cache``: files of these names.
 _OLD_CACHE = re.compile(r"^\.?waves-[0-9a-f]{20}\.(npy|json)(\.tmp-\d+|-full\.tmp-\d+)?$")
+#: Seconds of audio per generating process. One core writes ~300 s of audio per second, so a
+#: worker process (seconds to start: it imports numpy and torch) pays off only on larger sets:
+#: the demo's stays in one process; GTZAN's size (1000 x 30 s, ~90 s on one core) uses 10.
+AUDIO_SECONDS_PER_WORKER = 3000.0
 
 
 def ensure_synthetic_dataset(
-    root: str | Path, clips_per_class: int = 40, seconds: float = 4.0, seed: int = 0
+    root: str | Path,
+    clips_per_class: int = 40,
+    seconds: float = 4.0,
+    seed: int = 0,
+    workers: int | None = None,
 ) -> Path:
     """Write the synthetic set under ``root`` (once) and return its folder.
 
     The folder name is a hash of the generation settings, so changing them makes a new set and
     an existing set is reused as is. Generation writes into a temporary folder and renames it,
     so an interrupted run never leaves a half-written set behind.
+
+    Args:
+        root: The synthetic sets' own folder.
+        clips_per_class: Clips per style.
+        seconds: Length of every clip.
+        seed: Generation seed.
+        workers: Processes that generate the clips (the files do not depend on it); ``None``
+            picks one per :data:`AUDIO_SECONDS_PER_WORKER` of audio, at most one per core.
 
     Returns:
         A folder laid out as ``<class>/<class>.NNNNN.wav``.
@@ -68,16 +87,38 @@ def ensure_synthetic_dataset(
     check_own_folder(Path(root))
     Path(root).mkdir(parents=True, exist_ok=True)
     remove_stale_temps(Path(root))  # sets half-written by runs that were killed
+    clips = [(label, i) for label in range(len(STYLES)) for i in range(clips_per_class)]
+    if workers is None:
+        workers = _default_workers(len(clips) * seconds)
     with atomic_folder(target) as tmp:
-        for label, style in enumerate(STYLES):
+        for style in STYLES:
             (tmp / style.name).mkdir()
-            for i in range(clips_per_class):
-                rng = np.random.default_rng([seed, label, i])  # each clip reproducible on its own
-                wave = synthesize_clip(style, rng, seconds)
-                name = tmp / style.name / f"{style.name}.{i:05d}.wav"
-                sf.write(name, wave, SAMPLE_RATE, subtype="PCM_16")
+        jobs = [(tmp, seed, label, i, seconds) for label, i in clips]
+        if workers <= 1:
+            for job in jobs:
+                _write_clip(job)
+        else:
+            # spawn, not fork: forking a process that runs torch's thread pools can deadlock.
+            spawn = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=spawn) as pool:
+                list(pool.map(_write_clip, jobs, chunksize=8))  # re-raises a worker's error
         (tmp / SETTINGS).write_text(json.dumps(settings, indent=1))
     return target
+
+
+def _write_clip(job: tuple[Path, int, int, int, float]) -> None:
+    """Generate and write one clip: ``(folder, seed, style index, clip index, seconds)``."""
+    folder, seed, label, i, seconds = job
+    style = STYLES[label]
+    rng = np.random.default_rng([seed, label, i])  # each clip reproducible on its own
+    wave = synthesize_clip(style, rng, seconds)
+    name = folder / style.name / f"{style.name}.{i:05d}.wav"
+    sf.write(name, wave, SAMPLE_RATE, subtype="PCM_16")
+
+
+def _default_workers(audio_seconds: float) -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, int(audio_seconds // AUDIO_SECONDS_PER_WORKER)))
 
 
 def check_own_folder(root: Path) -> None:

@@ -29,8 +29,9 @@ def _digest(folder: Path) -> str:
 
 
 def test_writes_real_wavs_deterministically(tmp_path: Path) -> None:
-    a = ensure_synthetic_dataset(tmp_path / "a", clips_per_class=2, seconds=1.0, seed=3)
-    b = ensure_synthetic_dataset(tmp_path / "b", clips_per_class=2, seconds=1.0, seed=3)
+    a = ensure_synthetic_dataset(tmp_path / "a", clips_per_class=2, seconds=1.0, seed=3, workers=1)
+    # Worker processes (large sets) write the very same files.
+    b = ensure_synthetic_dataset(tmp_path / "b", clips_per_class=2, seconds=1.0, seed=3, workers=2)
     assert sorted(p.name for p in a.iterdir() if p.is_dir()) == sorted(s.name for s in STYLES)
     files = sorted(a.rglob("*.wav"))
     assert len(files) == 2 * len(STYLES)
