@@ -92,9 +92,18 @@ def synthetic_gtzan_root() -> Path:
     return scratch_dir() / "synthetic-gtzan-size"
 
 
+def _version(package: str) -> str | None:
+    # librosa is a dev extra (the mel reference); a GPU machine may run bench-gpu without it.
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def machine_info() -> dict[str, Any]:
     """CPU count, library versions, platform, CUDA and the date, for results.json."""
-    import librosa
     import numpy as np
     import pytorch_lightning as pl
     import torch
@@ -111,7 +120,7 @@ def machine_info() -> dict[str, Any]:
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "torchaudio": torchaudio.__version__,
-        "librosa": getattr(librosa, "__version__", None),
+        "librosa": _version("librosa"),
         "numpy": np.__version__,
         "pytorch_lightning": pl.__version__,
         "cuda_available": torch.cuda.is_available(),
