@@ -18,6 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from benchmarks.common import REPO, Row, machine_info
+from genre_lightning import quiet
 
 #: Benchmark name -> module under ``benchmarks`` with a ``run(quick) -> list[Row]``.
 BENCHMARKS = (
@@ -49,6 +50,12 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
@@ -62,8 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(names) - set(BENCHMARKS + EXTRA))
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {BENCHMARKS + EXTRA}")
+    if "gpu" in names and not args.quick and not _has_cuda():
+        # Nothing is written: results-gpu.json keeps the measurements of a real GPU.
+        print(
+            "error: --only gpu (make bench-gpu) needs a CUDA device and none is visible; run it "
+            "on a GPU machine, or add --quick to check the code path on the CPU.",
+            file=sys.stderr,
+        )
+        return 2
     warnings.filterwarnings("ignore", module="pytorch_lightning")
     warnings.filterwarnings("ignore", module="lightning_fabric")
+    quiet.silence_known_noise()  # Lightning's advertisement, once per Trainer
 
     rows: list[Row] = []
     seconds: dict[str, float] = {}
