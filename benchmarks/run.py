@@ -4,6 +4,8 @@ Usage::
 
     python -m benchmarks.run [--quick] [--only mel,loop] [--out benchmarks/results.json]
     python -m benchmarks.run --only gpu --out benchmarks/results-gpu.json   # make bench-gpu
+
+``--quick`` (a check of the code paths) writes ``<out>-quick.json`` instead.
 """
 
 from __future__ import annotations
@@ -100,15 +102,19 @@ def main(argv: list[str] | None = None) -> int:
         f"cuda {info['cuda_available']}  {'quick' if args.quick else 'full'}"
     )
     print(format_table(rows))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    out = args.out
+    if args.quick and not out.stem.endswith("-quick"):
+        # A code-path check never replaces measurements: results.json -> results-quick.json.
+        out = out.with_name(f"{out.stem}-quick{out.suffix}")
+    out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "machine": info,
         "quick": args.quick,
         "seconds": seconds,
         "rows": [asdict(r) for r in rows],
     }
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"\nwrote {args.out}")
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"\nwrote {out}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -58,3 +59,20 @@ def test_bench_gpu_without_cuda_refuses_and_keeps_the_results(tmp_path: Path) ->
     assert proc.returncode == 2
     assert one_error_line(proc).startswith("error: --only gpu (make bench-gpu) needs a CUDA")
     assert out.read_text() == "measured on a GPU\n"
+
+
+@pytest.mark.slow
+def test_a_quick_run_writes_beside_the_measurements(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    out.write_text("measured\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--only", "mel", "--quick", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert out.read_text() == "measured\n"
+    quick = json.loads((tmp_path / "results-quick.json").read_text())
+    assert quick["quick"] is True and quick["rows"]
