@@ -46,11 +46,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     run = runs.Run(Path(cfg.paths.output_dir))
     run.path.mkdir(parents=True, exist_ok=True)
     resume_from = resume_path(cfg, run)
-    trainer = build_trainer(cfg)  # before the data: decoding GTZAN takes minutes
-    pl.seed_everything(cfg.seed, workers=True)
-
     datamodule: GenreDataModule = instantiate(cfg.data)
-    datamodule.prepare_data()  # stops here, before any model is built, when data is missing
+    datamodule.check_data_found()  # a listing: a wrong data.root is said before the Trainer's lines
+    trainer = build_trainer(cfg)  # before decoding: decoding GTZAN takes minutes
+    pl.seed_everything(cfg.seed, workers=True)
+    datamodule.prepare_data()
     datamodule.setup("fit")
     datamodule.check_batch_size()
     model = build_module(cfg, datamodule)
@@ -135,13 +135,19 @@ def _job(cfg: DictConfig) -> float | None:
 def _before_launch(cfg: DictConfig, given: list[str]) -> None:
     """The checks :func:`train` starts with, before Hydra writes a run folder (or, resuming,
     into the run's folder): a refused command leaves nothing behind. Also a ``data.*`` key
-    given (``given``) that the run's split does not read."""
+    given (``given``) that the run's split does not read, and a data folder with nothing to
+    train on (listed, not decoded)."""
     try:
         check_training(cfg, given)
     except OmegaConfBaseException:  # a value Hydra sets only once the job runs: checked then
         return
     if cfg.get("resume"):
         resume_path(cfg, runs.Run(Path(str(cfg.resume))))
+    try:
+        data: GenreDataModule = instantiate(cfg.data)
+    except Exception:  # a value known only in the job (Hydra's paths): the job says what
+        return
+    data.check_data_found()
 
 
 #: ``python -m genre_lightning`` / ``genre-lightning``.

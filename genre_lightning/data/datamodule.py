@@ -24,7 +24,7 @@ from genre_lightning.data.cache_dir import KEEP
 from genre_lightning.data.config import check_data_config
 from genre_lightning.data.download import DEFAULT_URL, ensure_gtzan
 from genre_lightning.data.index import GTZAN_GENRES, Clip
-from genre_lightning.data.load import LoadedData
+from genre_lightning.data.load import LoadedData, index_classes
 from genre_lightning.data.parts import check_batch_size
 from genre_lightning.data.plan import make_plan
 from genre_lightning.data.serving import PartServing
@@ -137,6 +137,22 @@ class GenreDataModule(PartServing):
     def dataset_root(self) -> Path:
         """The folder that is indexed (subclasses may generate it first)."""
         return self.root
+
+    def check_data_found(self) -> None:
+        """List the data, decoding nothing, and refuse a folder that holds none to train on.
+
+        Cheap (a directory listing): the training entry point calls it before the Trainer is
+        built, so that a wrong ``data.root`` is said first and leaves no run folder. Does
+        nothing while the data is still to be downloaded (``data.download=true``).
+
+        Raises:
+            UserError: As :meth:`prepare_data` would for the same folder: no audio, fewer than
+                two genres, a genre without files, a class count unlike ``data.num_classes``.
+        """
+        if not self.hparams["download"]:
+            index_classes(
+                self.dataset_root(), self.hparams["class_names"], self.hparams["num_classes"]
+            )
 
     def prepare_data(self) -> None:
         """Download if asked, index and decode (once, on one process); later runs hit the cache."""

@@ -34,6 +34,33 @@ class LoadedData:
         return [self.clips[i] for i in self.cache.kept]
 
 
+def index_classes(
+    root: Path, class_names: Sequence[str] | None, num_classes: int | None
+) -> tuple[list[Clip], list[str]]:
+    """List ``root``'s clips (nothing decoded) and check its classes against the settings.
+
+    Args:
+        root: The folder holding the genre folders.
+        class_names: Genre folders in label order; ``None`` takes every sub-folder, sorted.
+        num_classes: Expected number of classes, or ``None``.
+
+    Returns:
+        The clips and the class names, as :func:`~genre_lightning.data.index.index_clips`.
+
+    Raises:
+        UserError: No audio, fewer than two genres, or a class count that differs from
+            ``num_classes``.
+    """
+    clips, names = index_clips(root, list(class_names) if class_names is not None else None)
+    if num_classes is not None and num_classes != len(names):
+        raise UserError(
+            f"data.num_classes={num_classes} but the data has "
+            f"{len(names)} classes ({', '.join(names)}); "
+            f"set data.num_classes={len(names)}."
+        )
+    return clips, names
+
+
 def load_data(
     root: Path,
     class_names: Sequence[str] | None,
@@ -59,13 +86,7 @@ def load_data(
         UserError: No audio, a class count that differs from ``num_classes``, a class none
             of whose files decode, or no writable cache folder.
     """
-    clips, names = index_clips(root, list(class_names) if class_names is not None else None)
-    if num_classes is not None and num_classes != len(names):
-        raise UserError(
-            f"data.num_classes={num_classes} but the data has "
-            f"{len(names)} classes ({', '.join(names)}); "
-            f"set data.num_classes={len(names)}."
-        )
+    clips, names = index_classes(root, class_names, num_classes)
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir(root)
     cache = load_or_build(clips, folder, sample_rate, num_samples, root=root, keep=keep)
     labels = {clips[i].label for i in cache.kept}

@@ -185,6 +185,9 @@ class SyntheticDataModule(GenreDataModule):
         super().__init__(root=root, **kwargs)
         self.clips_per_class, self.seconds, self.seed = clips_per_class, seconds, seed
 
+    def check_data_found(self) -> None:
+        """Nothing to check: the set is generated (by :meth:`prepare_data`) as it should be."""
+
     def dataset_root(self) -> Path:
         """Generate the set if needed and return its folder."""
         return ensure_synthetic_dataset(self.root, self.clips_per_class, self.seconds, self.seed)

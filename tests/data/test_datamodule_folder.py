@@ -17,7 +17,7 @@ import torch
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import UserError
 
-from ..conftest import copy_sample, run_cli, start_cli, write_tone
+from ..conftest import copy_sample, one_error_line, run_cli, start_cli, write_tone
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +192,8 @@ def test_folders_that_cannot_train_a_classifier_are_one_error_line(
     # Five blues tracks and one jazz track: the seeded random split sends jazz to test.
     lone = copy_sample(gtzan_sample, tmp_path / "data" / "lone", ("blues",), per_genre=5)
     copy_sample(gtzan_sample, lone, ("jazz",), per_genre=1)
+    empty = tmp_path / "data" / "empty"
+    (empty / "blues").mkdir(parents=True)
     procs = {
         root.name: start_cli(
             [
@@ -205,15 +207,21 @@ def test_folders_that_cannot_train_a_classifier_are_one_error_line(
             tmp_path,
             "genre_lightning",
         )
-        for root in (one, lone)
+        for root in (one, lone, empty)
     }
-    assert _refusal(procs["one"]) == (
+    # Refused on listing, before the Trainer is built: the error line is all of stderr, and
+    # neither a run folder nor a cache is left.
+    listed = {name: one_error_line(procs[name]) for name in ("one", "empty")}
+    assert not (tmp_path / "one").exists() and not (tmp_path / "empty").exists()
+    assert listed["one"] == (
         f"error: data.root={one} has only one genre folder with audio files, 'blues' (5 files "
         f"in {one / 'blues'}); a genre classifier needs at least two: add a folder of audio "
         f"files per genre beside it ({one}/<genre>/<clip>.wav), or point data.root at the "
         f"folder that holds all your genre folders"
     )
-    assert not (tmp_path / "one" / "cache").exists()  # refused on listing, before decoding
+    assert listed["empty"].startswith(
+        f"error: no genre folders with audio files under data.root={empty}"
+    )
     error = _refusal(procs["lone"])
     assert error.startswith(
         "error: data.split=random leaves genre 'jazz' (1 track: 0 val, 1 test) without a "
