@@ -16,8 +16,8 @@ Then real training commands on the same set, each in a fresh process, as a user 
 from the wall times of the run's own TensorBoard events, the first epoch left out. musicnn's
 features of all 1000 clips (10 patches of 3 s each) are also timed on their own.
 
-Without CUDA the benchmark reports itself skipped; ``--quick`` (20 clips, fewer epochs) also
-runs on CPU, to check the code path.
+Without CUDA, ``benchmarks.run`` refuses it (``run`` alone returns a "skipped" row);
+``--quick`` (20 clips, fewer epochs) also runs on CPU, to check the code path.
 """
 
 from __future__ import annotations

@@ -40,9 +40,9 @@ SETTINGS = "settings.json"
 _OWN = re.compile(r"^\.?synthetic-[0-9a-f]{12}(\.tmp-\d+(-[0-9a-f]+)?)?$")
 #: Earlier versions kept the waveform cache in ``<root>/.cache``: files of these names.
 _OLD_CACHE = re.compile(r"^\.?waves-[0-9a-f]{20}\.(npy|json)(\.tmp-\d+|-full\.tmp-\d+)?$")
-#: Seconds of audio per generating process. One core writes ~300 s of audio per second, so a
+#: Seconds of audio per generating process. One core writes ~200 s of audio per second, so a
 #: worker process (seconds to start: it imports numpy and torch) pays off only on larger sets:
-#: the demo's stays in one process; GTZAN's size (1000 x 30 s, ~90 s on one core) uses 10.
+#: the demo's stays in one process; GTZAN's size (1000 x 30 s, ~150 s on one core) uses 10.
 AUDIO_SECONDS_PER_WORKER = 3000.0
 
 
