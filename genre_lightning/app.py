@@ -72,7 +72,7 @@ def hydra_app(
     config_name: str,
     task: Callable[[DictConfig], Any],
     checks: Mapping[str, Check] | None = None,
-    before_launch: Callable[[DictConfig, list[str]], None] | None = None,
+    before_launch: Callable[[DictConfig, list[str], bool], None] | None = None,
 ) -> Callable[[], Any]:
     """The console entry point of a tool whose config is ``conf/<config_name>.yaml``.
 
@@ -84,8 +84,9 @@ def hydra_app(
             each job's config before ``task``, after :data:`RUN_CHECKS`; also before Hydra
             starts, on the keys known then (a bad value leaves no run folder behind).
         before_launch: More checks of the command line's config (the first job of a sweep,
-            without Hydra's run-time values) and of the keys it names (``+``/``~`` left out),
-            run before Hydra writes anything; raises :class:`UserError`.
+            without Hydra's run-time values), of the keys it names (``+``/``~`` left out) and
+            whether the jobs run on this machine (not on a cluster's nodes: files and devices
+            are theirs), run before Hydra writes anything; raises :class:`UserError`.
     """
     all_checks = {**RUN_CHECKS, **(checks or {})}
 
@@ -146,7 +147,7 @@ def _log_to_files(message: str) -> None:
 
 def check_command_line(
     config_name: str, argv: list[str], checks: Mapping[str, Check] = RUN_CHECKS
-) -> tuple[DictConfig, list[str]] | None:
+) -> tuple[DictConfig, list[str], bool] | None:
     """Compose the config as the command line asks, and fail in one line if it cannot be.
 
     A sweep (``a=1,2``, ``choice(...)``, ``range(...)``, ``interval(...)``) is checked with its
@@ -154,9 +155,10 @@ def check_command_line(
     values are known before Hydra starts.
 
     Returns:
-        When a job is to run: the first job's config (Hydra's own section left out) and the
-        keys the command line sets (``+``/``~`` left out). None for ``--help``, ``--cfg`` and
-        the like.
+        When a job is to run: the first job's config (Hydra's own section left out), the
+        keys the command line sets (``+``/``~`` left out), and whether the jobs run on this
+        machine (false for ``hydra/launcher=slurm``). None for ``--help``, ``--cfg`` and the
+        like.
     """
     args, _ = get_args_parser().parse_known_args(argv)
     if args.help or args.hydra_help or args.info or args.shell_completion:
@@ -207,7 +209,15 @@ def check_command_line(
     if args.cfg:
         return None
     keys = [str(o.key_or_group).lstrip("+~") for o in parsed]
-    return OmegaConf.masked_copy(cfg, [str(key) for key in cfg if key != "hydra"]), keys
+    here = not (args.multirun and _on_a_cluster(cfg.hydra))
+    return OmegaConf.masked_copy(cfg, [str(key) for key in cfg if key != "hydra"]), keys, here
+
+
+def _on_a_cluster(hydra_cfg: DictConfig) -> bool:
+    """Whether the launcher submits the jobs to other machines (SLURM's nodes)."""
+    return str(OmegaConf.select(hydra_cfg, "launcher._target_", default="")).endswith(
+        "SlurmLauncher"
+    )
 
 
 def _check_known_now(cfg: DictConfig, checks: Mapping[str, Check]) -> None:
@@ -228,8 +238,7 @@ def _check_known_now(cfg: DictConfig, checks: Mapping[str, Check]) -> None:
 
 def _check_launch(hydra_cfg: DictConfig, multirun: bool) -> None:
     """Fail in one line where Hydra would fail with a traceback: no SLURM, no run folder."""
-    target = str(OmegaConf.select(hydra_cfg, "launcher._target_", default=""))
-    if multirun and target.endswith("SlurmLauncher") and shutil.which("srun") is None:
+    if multirun and _on_a_cluster(hydra_cfg) and shutil.which("srun") is None:
         fail(
             "hydra/launcher=slurm: srun is not on this machine's PATH, so there is no SLURM "
             "cluster to submit to; run it on the cluster's login node, or leave the launcher "

@@ -23,6 +23,7 @@ from genre_lightning.errors import Interrupted
 from genre_lightning.training.builders import (
     build_module,
     build_trainer,
+    check_accelerator,
     flat_config,
     resume_path,
 )
@@ -46,6 +47,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     run = runs.Run(Path(cfg.paths.output_dir))
     run.path.mkdir(parents=True, exist_ok=True)
     resume_from = resume_path(cfg, run)
+    check_accelerator(cfg)
     datamodule: GenreDataModule = instantiate(cfg.data)
     datamodule.check_data_found()  # a listing: a wrong data.root is said before the Trainer's lines
     trainer = build_trainer(cfg)  # before decoding: decoding GTZAN takes minutes
@@ -132,15 +134,22 @@ def _job(cfg: DictConfig) -> float | None:
     return train(cfg)[runs.VAL_ACC_BEST]
 
 
-def _before_launch(cfg: DictConfig, given: list[str]) -> None:
+def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
     """The checks :func:`train` starts with, before Hydra writes a run folder (or, resuming,
     into the run's folder): a refused command leaves nothing behind. Also a ``data.*`` key
-    given (``given``) that the run's split does not read, and a data folder with nothing to
-    train on (listed, not decoded)."""
+    given (``given``) that the run's split does not read.
+
+    Where the jobs run ``here`` (not on a cluster's nodes, whose files and GPUs this machine
+    does not see): the accelerator, the run to resume, and the data folder (listed, not
+    decoded).
+    """
     try:
         check_training(cfg, given)
     except OmegaConfBaseException:  # a value Hydra sets only once the job runs: checked then
         return
+    if not here:
+        return
+    check_accelerator(cfg)
     if cfg.get("resume"):
         resume_path(cfg, runs.Run(Path(str(cfg.resume))))
     try:

@@ -7,20 +7,24 @@ imports overlap; the command-line checks of app.py run in-process (they compose 
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 import genre_lightning.evaluate  # noqa: F401 - registers data=checkpoint, as the tool does
+from genre_lightning import train
 from genre_lightning.app import CONFIG_DIR, RUN_CHECKS, check_command_line, compose_config
 from genre_lightning.data.download import DEFAULT_SHA256, DEFAULT_URL
+from genre_lightning.errors import UserError
 
-from .conftest import start_cli
+from .conftest import TINY, start_cli
 
 #: Tool name (hydra.job.name, conf/<name>.yaml) -> module run by ``python -m``.
 TOOLS = {
@@ -184,16 +188,40 @@ def test_every_key_of_a_tool_has_a_check(tool: str) -> None:
 
 
 def test_a_job_refused_after_it_started_says_why_in_its_log(tmp_path: Path) -> None:
-    # An empty data.root is found only when the data is listed, inside the job: its run
-    # folder exists by then, and its log must say why the run ended.
-    (tmp_path / "empty").mkdir()
+    # A precision Lightning does not know is refused by its Trainer, built inside the job: the
+    # run folder exists by then, and its log must say why the run ended.
     run = tmp_path / "run"
     proc = start_cli(
-        ["data=folder", f"data.root={tmp_path / 'empty'}", f"hydra.run.dir={run}"],
+        [*TINY, "trainer.precision=abc", f"paths.data_dir={tmp_path}", f"hydra.run.dir={run}"],
         tmp_path,
         "genre_lightning",
     )
     err = proc.communicate(timeout=300)[1]
     (line,) = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert proc.returncode == 2 and "data.root=" in line and "Traceback" not in err
+    assert proc.returncode == 2 and "trainer.precision=abc" in line and "Traceback" not in err
     assert line in (run / "train.log").read_text()  # once in the log file, once on stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_machine_checks_wait_for_the_cluster_nodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A SLURM login node has no GPU and may not see the nodes' data: training's checks of the
+    # accelerator and the data folder run where the jobs run. The config's own checks do not.
+    srun = tmp_path / "bin" / "srun"  # only `which srun` is asked before the launch
+    srun.parent.mkdir()
+    srun.write_text("#!/bin/sh\n")
+    srun.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{srun.parent}:{os.environ['PATH']}")
+    nodes = ["trainer=gpu", f"data.root={tmp_path / 'on-the-nodes'}", "data=folder"]
+    launch = check_command_line("train", ["-m", "hydra/launcher=slurm", *nodes])
+    assert launch is not None and launch[2] is False
+    train._before_launch(*launch)  # nothing this machine can tell
+    bad_lr = check_command_line("train", ["-m", "hydra/launcher=slurm", *nodes, "optimizer.lr=0"])
+    assert bad_lr is not None
+    with pytest.raises(UserError, match=r"optimizer\.lr=0"):
+        train._before_launch(*bad_lr)
+    here = check_command_line("train", ["-m", *nodes])
+    assert here is not None and here[2] is True
+    with pytest.raises(UserError, match="no CUDA GPU is visible"):
+        train._before_launch(*here)

@@ -207,13 +207,14 @@ def test_batch_larger_than_the_training_set(tmp_path: Path, data_dir: Path) -> N
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without a GPU")
 def test_gpu_trainer_without_a_gpu_fails_before_the_data(tmp_path: Path) -> None:
-    # No data under data.root either: the accelerator is checked first, so the user learns
-    # about it before minutes of decoding.
+    # No data under data.root either: the accelerator is checked first, with the config,
+    # before Hydra writes the run folder.
     proc = run_cli(
         ["trainer=gpu", f"data.root={tmp_path / 'missing'}", f"hydra.run.dir={tmp_path / 'run'}"],
         cwd=tmp_path,
     )
     _fails_cleanly(proc, "trainer.accelerator=gpu", "no CUDA GPU is visible", "trainer=cpu")
+    assert proc.stderr.count("\n") == 1 and not (tmp_path / "run").exists()
 
 
 def test_root_without_audio(tmp_path: Path) -> None:

@@ -86,14 +86,24 @@ def optimizer_factory(cfg: DictConfig) -> Any:
     return factory
 
 
-def build_trainer(cfg: DictConfig) -> pl.Trainer:
-    """The Lightning trainer with the configured loggers and callbacks, plus ours."""
+def check_accelerator(cfg: DictConfig) -> None:
+    """A CUDA accelerator needs a visible CUDA GPU on this machine (Lightning's own message is
+    a traceback).
+
+    Raises:
+        UserError: ``trainer.accelerator`` is ``gpu`` or ``cuda`` and no CUDA GPU is visible.
+    """
     if cfg.trainer.get("accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
         raise UserError(
             f"trainer.accelerator={cfg.trainer.accelerator} (trainer=gpu and trainer=ddp ask for "
             f"CUDA) but no CUDA GPU is visible. Use trainer=default (picks the device) or "
             f"trainer=cpu; or add trainer.accelerator=cpu to keep the other settings."
         )
+
+
+def build_trainer(cfg: DictConfig) -> pl.Trainer:
+    """The Lightning trainer with the configured loggers and callbacks, plus ours (the
+    accelerator checked first: :func:`check_accelerator`)."""
     loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
     callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
     if not loggers:  # logger=none: the learning-rate monitor has nowhere to write and would refuse
