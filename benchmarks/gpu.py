@@ -23,7 +23,6 @@ Without CUDA, ``benchmarks.run`` refuses it (``run`` alone returns a "skipped" r
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -34,17 +33,15 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from benchmarks.common import CLIP_SAMPLES, REPO, SYNTHETIC_SECONDS, Row, synthetic_gtzan_root
 from benchmarks.loop import StepTimes
-from genre_lightning.app import compose_config
+from benchmarks.musicnn import CHUNK, musicnn_parts, musicnn_source
 from genre_lightning.audio import from_int16
 from genre_lightning.data.synthetic import SyntheticDataModule
 from genre_lightning.features.mel import MelFeatures
 from genre_lightning.models.alexnet import AlexNet
-from genre_lightning.models.musicnn_tf import pretrained_musicnn
 from genre_lightning.models.resnet import ResNet
 from genre_lightning.training.module import GenreClassifier
 
@@ -117,20 +114,13 @@ def _mel_all(dm: SyntheticDataModule, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-#: musicnn's patches: 3 s at 22,050 Hz.
-MUSICNN_PATCH = 66_150
-
-
 def _musicnn_features(dm: SyntheticDataModule, device: torch.device) -> float:
     """Seconds for musicnn's features (front end + frozen network) of every 3 s patch."""
-    recipe = compose_config("train", ["experiment=musicnn_probe"])
-    front = MelFeatures(sample_rate=22050, **OmegaConf.to_container(recipe.data.features))  # type: ignore[arg-type]
-    net = pretrained_musicnn("MSD_musicnn", source=os.environ.get(MUSICNN_SOURCE)).to(device)
-    front = front.to(device)
+    front, net = (part.to(device) for part in musicnn_parts())
     waves = dm.batch_features.device_waves(device) if dm.batch_features else None
     assert waves is not None
-    count = waves.shape[1] // MUSICNN_PATCH
-    patches = waves[:, : count * MUSICNN_PATCH].reshape(-1, MUSICNN_PATCH)
+    count = waves.shape[1] // CHUNK
+    patches = waves[:, : count * CHUNK].reshape(-1, CHUNK)
     with torch.no_grad():
         for _ in range(2):  # the first round warms up cuFFT plans and cuDNN
             if device.type == "cuda":
@@ -141,11 +131,6 @@ def _musicnn_features(dm: SyntheticDataModule, device: torch.device) -> float:
             if device.type == "cuda":
                 torch.cuda.synchronize()
     return time.perf_counter() - start
-
-
-#: Where the musicnn weights come from (the wheel or an unpacked model folder), as in
-#: ``benchmarks.musicnn``; unset: the user cache, fetched with pip the first time.
-MUSICNN_SOURCE = "GENRE_LIGHTNING_MUSICNN_WHEEL"
 
 
 def _epoch_times(run: Path) -> list[float]:
@@ -258,8 +243,8 @@ def commands(quick: bool, cuda: bool) -> list[Row]:
         "data.on_device=true",
     ]
     probe = ["experiment=musicnn_probe", *data, *device]
-    if os.environ.get(MUSICNN_SOURCE):
-        probe.append(f"model.source={os.environ[MUSICNN_SOURCE]}")
+    if musicnn_source():
+        probe.append(f"model.source={musicnn_source()}")
     if quick:
         probe.append("trainer.max_epochs=3")
     return [

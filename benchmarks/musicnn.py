@@ -23,20 +23,28 @@ from benchmarks.common import REPO, Row, median, sample_root
 from genre_lightning.app import compose_config
 from genre_lightning.audio import load_audio
 from genre_lightning.features.mel import MelFeatures
+from genre_lightning.models.musicnn import Musicnn
 from genre_lightning.models.musicnn_tf import pretrained_musicnn
 
 CHUNK = 66_150  # 3 s at 22,050 Hz
 
 
-def _source() -> str | None:
+def musicnn_source() -> str | None:
+    """The musicnn wheel or unpacked model folder ``GENRE_LIGHTNING_MUSICNN_WHEEL`` names, or
+    None: the user cache (fetched with pip the first time)."""
     return os.environ.get("GENRE_LIGHTNING_MUSICNN_WHEEL")
+
+
+def musicnn_parts() -> tuple[MelFeatures, Musicnn]:
+    """musicnn's front end, as ``experiment=musicnn_probe`` configures it, and MSD_musicnn."""
+    recipe = compose_config("train", ["experiment=musicnn_probe"])
+    front = MelFeatures(sample_rate=22050, **OmegaConf.to_container(recipe.data.features))  # type: ignore[arg-type]
+    return front, pretrained_musicnn("MSD_musicnn", source=musicnn_source())
 
 
 def extraction(root: Path, clips: int) -> list[Row]:
     """Seconds per 30 s clip: front end + network, features of every 3 s chunk."""
-    recipe = compose_config("train", ["experiment=musicnn_probe"])  # musicnn's front end
-    front = MelFeatures(sample_rate=22050, **OmegaConf.to_container(recipe.data.features))  # type: ignore[arg-type]
-    net = pretrained_musicnn("MSD_musicnn", source=_source())
+    front, net = musicnn_parts()
     files = sorted(root.glob("genres_original/*/*.wav"))[:: max(1, 50 // clips)][:clips]
     waves = [load_audio(f) for f in files]
     times = []
@@ -73,8 +81,8 @@ def end_to_end(root: Path, epochs: int) -> list[Row]:
             "callbacks.rich_progress_bar=null",
             "trainer.enable_progress_bar=false",
         ]
-        if _source():
-            args.append(f"model.source={_source()}")
+        if musicnn_source():
+            args.append(f"model.source={musicnn_source()}")
         start = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "genre_lightning", *args],

@@ -19,7 +19,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from genre_lightning import runs
 from genre_lightning.app import hydra_app
 from genre_lightning.data.datamodule import GenreDataModule
-from genre_lightning.errors import Interrupted
+from genre_lightning.errors import Interrupted, UserError
 from genre_lightning.training.builders import (
     build_module,
     build_trainer,
@@ -46,11 +46,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     check_training(cfg)  # every value, before any work
     run = runs.Run(Path(cfg.paths.output_dir))
     run.path.mkdir(parents=True, exist_ok=True)
-    resume_from = resume_path(cfg, run)
-    check_accelerator(cfg)
-    datamodule: GenreDataModule = instantiate(cfg.data)
-    datamodule.check_data_found()  # a listing: a wrong data.root is said before the Trainer's lines
-    trainer = build_trainer(cfg)  # before decoding: decoding GTZAN takes minutes
+    # Before the Trainer (its device lines) and before decoding (GTZAN takes minutes).
+    resume_from, datamodule = _check_machine(cfg, run)
+    trainer = build_trainer(cfg)
     pl.seed_everything(cfg.seed, workers=True)
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -149,14 +147,27 @@ def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
         return
     if not here:
         return
-    check_accelerator(cfg)
-    if cfg.get("resume"):
-        resume_path(cfg, runs.Run(Path(str(cfg.resume))))
     try:
-        data: GenreDataModule = instantiate(cfg.data)
+        _check_machine(cfg, runs.Run(Path(str(cfg.resume))) if cfg.get("resume") else None)
+    except UserError:
+        raise
     except Exception:  # a value known only in the job (Hydra's paths): the job says what
         return
-    data.check_data_found()
+
+
+def _check_machine(cfg: DictConfig, run: runs.Run | None) -> tuple[str | None, GenreDataModule]:
+    """What this machine must have for the run: a GPU where one is asked for, the checkpoint
+    to resume from (``run``'s; none checked without a run), and data to train on (listed, not
+    decoded).
+
+    Returns:
+        The checkpoint to resume from, and the (not yet prepared) data module.
+    """
+    check_accelerator(cfg)
+    resume_from = resume_path(cfg, run) if run is not None else None
+    datamodule: GenreDataModule = instantiate(cfg.data)
+    datamodule.check_data_found()
+    return resume_from, datamodule
 
 
 #: ``python -m genre_lightning`` / ``genre-lightning``.
