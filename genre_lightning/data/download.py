@@ -99,9 +99,10 @@ def ensure_gtzan(
     root.mkdir(parents=True, exist_ok=True)
     if archive is None:
         path = root / ARCHIVE_NAME
-        if not path.is_file():  # a verified-but-unextracted archive from last time is reused
+        fetched = not path.is_file()  # a verified-but-unextracted archive is reused
+        if fetched:
             _download(url, path, timeout, keys)
-        source = _Source(path, False, url, keys)
+        source = _Source(path, False, url, keys, fetched)
     else:
         source = _Source(Path(archive), True, url, keys)
     if sha256 is not None:
@@ -154,16 +155,21 @@ class _Source:
         given: It is the user's own (``archive=``), not this module's download in ``root``.
         url: Where a download came from.
         keys: :data:`DATA_KEYS` or :data:`TOOL_KEYS`.
+        fetched: This run downloaded it; else it was in ``root`` already (placed by hand, or
+            left by an earlier run that did not unpack it).
     """
 
     path: Path
     given: bool
     url: str
     keys: str
+    fetched: bool = False
 
     def __str__(self) -> str:
         if self.given:
             return f"archive={self.path}"
+        if not self.fetched:
+            return f"{self.path} (found there, not downloaded by this run)"
         return f"{self.path} (downloaded from {self.keys}url={self.url})"
 
     def advice(self, root: Path, wrong: bool) -> str:
@@ -172,11 +178,10 @@ class _Source:
             what = "GTZAN's" if wrong else "a complete copy of GTZAN's"
             return f"Pass {what} {ARCHIVE_NAME} as archive=PATH."
         again = f"Delete {self.path} and rerun"
-        again += (
-            f" with {self.keys}url= pointing at GTZAN's {ARCHIVE_NAME}."
-            if wrong
-            else " to download it again."
-        )
+        if wrong and self.fetched:
+            again += f" with {self.keys}url= pointing at GTZAN's {ARCHIVE_NAME}."
+        else:
+            again += f" to download it{' again' if self.fetched else ''}."
         return f"{again} {_manual_help(root, self.keys)}"
 
 
@@ -283,8 +288,10 @@ def _verify(source: _Source, expected: str) -> None:
             what = f"it is not GTZAN's {ARCHIVE_NAME} (or is a damaged copy)"
             fix = f"Pass GTZAN's {ARCHIVE_NAME} as archive=PATH"
         else:
-            what = "a damaged download, or another release"
-            fix = f"Delete {source.path} and rerun to download it again"
+            what = f"a damaged {'download' if source.fetched else 'copy'}, or another release"
+            fix = (
+                f"Delete {source.path} and rerun to download it{' again' if source.fetched else ''}"
+            )
         raise GTZANDownloadError(
             f"sha256 mismatch: {source} has SHA-256 {actual}, but {key}={expected}: {what}. "
             f"{fix}; or, if you trust the file, pass {key}={actual} "

@@ -431,3 +431,23 @@ def test_archive_without_audio_is_not_marked_ready(tmp_path: Path) -> None:
     with pytest.raises(GTZANDownloadError, match="holds no audio"):
         ensure_gtzan(root, archive=tar, sha256=None)
     assert list(root.iterdir()) == []  # no marker: the next run tries again
+
+
+def test_an_archive_placed_in_root_is_not_called_a_download(tmp_path: Path) -> None:
+    # A genres.tar.gz put into root by hand (or left by an earlier run) is used as it is; its
+    # messages must not claim this run downloaded it from url=.
+    root = tmp_path / "gtzan"
+    root.mkdir()
+    (root / "genres.tar.gz").write_text("not an archive\n")
+    procs = [
+        start_cli([f"root={root}", "sha256=null"], tmp_path, MODULE),
+        start_cli([f"root={root}", f"sha256={'0' * 64}"], tmp_path, MODULE),
+    ]
+    wrong, mismatch = (one_error_line(proc) for proc in procs)
+    found = f"{root}/genres.tar.gz (found there, not downloaded by this run)"
+    assert wrong.startswith(f"error: {found} is not GTZAN's genres.tar.gz"), wrong
+    assert f"Delete {root}/genres.tar.gz and rerun to download it. " in wrong, wrong
+    assert mismatch.startswith(f"error: sha256 mismatch: {found} has SHA-256 "), mismatch
+    assert "a damaged copy, or another release" in mismatch, mismatch
+    assert "url=" not in wrong.split(". ")[0] and "url=" not in mismatch.split(". ")[0]
+    assert (root / "genres.tar.gz").read_text() == "not an archive\n"  # the user's file, kept
