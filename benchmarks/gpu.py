@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -97,40 +98,50 @@ def _epochs_per_second(
     return epochs / seconds
 
 
-def _mel_all(dm: SyntheticDataModule, device: torch.device) -> float:
-    """Seconds to turn every clip of the set into paper mel images on ``device``."""
-    waves = dm.batch_features.device_waves(device) if dm.batch_features else None
-    assert waves is not None
-    mel = MelFeatures().to(device)
+def _second_round(device: torch.device, work: Callable[[], None]) -> float:
+    """Seconds of ``work``'s second call on ``device`` (the first warms up cuFFT plans and
+    cuDNN), synchronised before and after so the GPU's queued work is counted."""
     with torch.no_grad():
-        for _ in range(2):  # the first round warms up cuFFT plans
+        for _ in range(2):
             if device.type == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
-            for chunk in waves.split(250):
-                mel(from_int16(chunk))
+            work()
             if device.type == "cuda":
                 torch.cuda.synchronize()
     return time.perf_counter() - start
+
+
+def _device_waves(dm: SyntheticDataModule, device: torch.device) -> torch.Tensor:
+    waves = dm.batch_features.device_waves(device) if dm.batch_features else None
+    assert waves is not None, "an on_device data module, set up"
+    return waves
+
+
+def _mel_all(dm: SyntheticDataModule, device: torch.device) -> float:
+    """Seconds to turn every clip of the set into paper mel images on ``device``."""
+    waves = _device_waves(dm, device)
+    mel = MelFeatures().to(device)
+
+    def work() -> None:  # each chunk's output dropped at once, as a loop over batches does
+        for chunk in waves.split(250):
+            mel(from_int16(chunk))
+
+    return _second_round(device, work)
 
 
 def _musicnn_features(dm: SyntheticDataModule, device: torch.device) -> float:
     """Seconds for musicnn's features (front end + frozen network) of every 3 s patch."""
     front, net = (part.to(device) for part in musicnn_parts())
-    waves = dm.batch_features.device_waves(device) if dm.batch_features else None
-    assert waves is not None
+    waves = _device_waves(dm, device)
     count = waves.shape[1] // CHUNK
     patches = waves[:, : count * CHUNK].reshape(-1, CHUNK)
-    with torch.no_grad():
-        for _ in range(2):  # the first round warms up cuFFT plans and cuDNN
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            for chunk in patches.split(640):
-                net(front(from_int16(chunk)))
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-    return time.perf_counter() - start
+
+    def work() -> None:
+        for chunk in patches.split(640):
+            net(front(from_int16(chunk)))
+
+    return _second_round(device, work)
 
 
 def _epoch_times(run: Path) -> list[float]:

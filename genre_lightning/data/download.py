@@ -172,16 +172,23 @@ class _Source:
             return f"{self.path} (found there, not downloaded by this run)"
         return f"{self.path} (downloaded from {self.keys}url={self.url})"
 
+    @property
+    def fetch_anew(self) -> str:
+        """The fix for an archive in ``root`` (never one given as ``archive=``): a clause."""
+        return f"Delete {self.path} and rerun to download it{' again' if self.fetched else ''}"
+
     def advice(self, root: Path, wrong: bool) -> str:
         """What to do about an archive that is ``wrong`` (not GTZAN's) or damaged: sentences."""
         if self.given:  # the user's own file: never to be deleted on our say-so
             what = "GTZAN's" if wrong else "a complete copy of GTZAN's"
             return f"Pass {what} {ARCHIVE_NAME} as archive=PATH."
-        again = f"Delete {self.path} and rerun"
-        if wrong and self.fetched:
-            again += f" with {self.keys}url= pointing at GTZAN's {ARCHIVE_NAME}."
+        if wrong and self.fetched:  # the url= gave something else
+            again = (
+                f"Delete {self.path} and rerun with {self.keys}url= pointing at GTZAN's "
+                f"{ARCHIVE_NAME}."
+            )
         else:
-            again += f" to download it{' again' if self.fetched else ''}."
+            again = f"{self.fetch_anew}."
         return f"{again} {_manual_help(root, self.keys)}"
 
 
@@ -289,9 +296,7 @@ def _verify(source: _Source, expected: str) -> None:
             fix = f"Pass GTZAN's {ARCHIVE_NAME} as archive=PATH"
         else:
             what = f"a damaged {'download' if source.fetched else 'copy'}, or another release"
-            fix = (
-                f"Delete {source.path} and rerun to download it{' again' if source.fetched else ''}"
-            )
+            fix = source.fetch_anew
         raise GTZANDownloadError(
             f"sha256 mismatch: {source} has SHA-256 {actual}, but {key}={expected}: {what}. "
             f"{fix}; or, if you trust the file, pass {key}={actual} "
