@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 #: Lightning's log lines (logger ``pytorch_lightning.utilities.rank_zero``) that say nothing
 #: about this run: an advertisement, and a note about our own rich model summary callback.
 LIGHTNING_NOISE = (
     "💡 Tip:",
     "Trainer already configured with model summary callbacks",
+)
+#: Where Lightning logs what it finds on the machine ("GPU available: ...") and its tips.
+LIGHTNING_LOGGERS = (
+    "pytorch_lightning.utilities.rank_zero",
+    "lightning_fabric.utilities.rank_zero",
 )
 #: torch.onnx's exporter (logger ``torch.onnx._internal.exporter._registration``) registers
 #: torchvision's detection operators when it builds its op table, and says so, four lines, when
@@ -40,7 +47,7 @@ class _DropMessages(logging.Filter):
 
 def silence_known_noise() -> None:
     """Install the filters (idempotent)."""
-    for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero"):
+    for name in LIGHTNING_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropMessages) for f in logger.filters):
             logger.addFilter(_DropMessages(LIGHTNING_NOISE))
@@ -54,3 +61,20 @@ def silence_known_noise() -> None:
     # Hydra's logging setup would print.
     for name in ("alembic", "onnxscript", "onnx_ir"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@contextmanager
+def lightning_silenced() -> Iterator[None]:
+    """Lightning's log lines and warnings dropped inside the block: for a trainer built only to
+    check the config, whose device lines would otherwise print before the run starts."""
+    loggers = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

@@ -24,6 +24,7 @@ from genre_lightning.training.builders import (
     build_module,
     build_trainer,
     check_accelerator,
+    check_trainer,
     flat_config,
     resume_path,
 )
@@ -164,6 +165,7 @@ def _check_machine(cfg: DictConfig, run: runs.Run | None) -> tuple[str | None, G
         The checkpoint to resume from, and the (not yet prepared) data module.
     """
     check_accelerator(cfg)
+    check_trainer(cfg)
     resume_from = resume_path(cfg, run) if run is not None else None
     datamodule: GenreDataModule = instantiate(cfg.data)
     datamodule.check_data_found()

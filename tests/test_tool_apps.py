@@ -188,18 +188,29 @@ def test_every_key_of_a_tool_has_a_check(tool: str) -> None:
 
 
 def test_a_job_refused_after_it_started_says_why_in_its_log(tmp_path: Path) -> None:
-    # A precision Lightning does not know is refused by its Trainer, built inside the job: the
-    # run folder exists by then, and its log must say why the run ended.
+    # Files that look like audio (listed before launch) but none decodes: found only when the
+    # job decodes them, once the run folder exists, so its log must say why the run ended.
+    for genre in ("a", "b"):
+        (tmp_path / "data" / genre).mkdir(parents=True)
+        (tmp_path / "data" / genre / "1.wav").write_bytes(b"not audio at all" * 100)
     run = tmp_path / "run"
     proc = start_cli(
-        [*TINY, "trainer.precision=abc", f"paths.data_dir={tmp_path}", f"hydra.run.dir={run}"],
+        [
+            "data=folder",
+            *TINY[-2:],  # no progress bar
+            f"data.root={tmp_path / 'data'}",
+            f"data.cache_dir={tmp_path / 'cache'}",
+            f"hydra.run.dir={run}",
+        ],
         tmp_path,
         "genre_lightning",
     )
     err = proc.communicate(timeout=300)[1]
     (line,) = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert proc.returncode == 2 and "trainer.precision=abc" in line and "Traceback" not in err
+    assert proc.returncode == 2 and "Traceback" not in err
+    assert "none of the 2 audio files could be decoded" in line and "1.wav" in line
     assert line in (run / "train.log").read_text()  # once in the log file, once on stderr
+    assert not list(run.glob("checkpoints/*"))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

@@ -166,9 +166,11 @@ def _build(
             lengths.append(int(wave.shape[0]))
             kept.append(i)
         if not kept:
+            first, reason = skipped[0]
             raise UserError(
-                f"none of the {len(clips)} audio files could be decoded; see the "
-                f"warnings above for each file and its reason."
+                f"none of the {len(clips)} audio files could be decoded (the first, {first}: "
+                f"{reason}; the warnings above list each); point data.root at a folder of "
+                f"audio clips that soundfile can read (wav, flac, ogg, mp3, au)"
             )
         if len(kept) < len(clips):  # drop the rows of skipped files (file to file, not via RAM)
             full = rows
