@@ -14,6 +14,8 @@ import torch
 import torchaudio.functional as AF
 from torch import nn
 
+from genre_lightning.models.standardize import Standardize
+
 
 class MfccLinear(nn.Module):
     """Linear classifier on per-clip MFCC statistics.
@@ -30,7 +32,7 @@ class MfccLinear(nn.Module):
         super().__init__()
         self.register_buffer("dct", AF.create_dct(n_mfcc, n_mels, norm="ortho"))
         # Standardising the statistics keeps the model linear but makes it train at any lr.
-        self.stats_norm = nn.BatchNorm1d(2 * n_mfcc, affine=False)
+        self.stats_norm = Standardize(2 * n_mfcc)
         self.classifier = nn.Linear(2 * n_mfcc, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -20,6 +20,7 @@ from torch import nn
 from genre_lightning.errors import UserError
 from genre_lightning.models.musicnn import Musicnn
 from genre_lightning.models.musicnn_tf import pretrained_musicnn
+from genre_lightning.models.standardize import Standardize
 from genre_lightning.validate import shown
 
 #: Width of each layer a head can read.
@@ -30,11 +31,9 @@ def classifier_head(width: int, num_classes: int, dropout: float = 0.0) -> nn.Se
     """The new head on musicnn's features: standardised, dropout, one linear layer.
 
     The features differ in scale by layer (logits, pooled activations): standardising them
-    (batch norm without affine weights) keeps one learning rate right for every choice.
+    (batch statistics, no learned scale) keeps one learning rate right for every choice.
     """
-    return nn.Sequential(
-        nn.BatchNorm1d(width, affine=False), nn.Dropout(dropout), nn.Linear(width, num_classes)
-    )
+    return nn.Sequential(Standardize(width), nn.Dropout(dropout), nn.Linear(width, num_classes))
 
 
 class MusicnnClassifier(nn.Module):
