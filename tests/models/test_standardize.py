@@ -16,6 +16,7 @@ def test_a_training_batch_of_one_uses_the_running_statistics() -> None:
     torch.manual_seed(0)
     norm = Standardize(3)
     norm(torch.randn(16, 3) * 4 + 2)  # a training batch: the running estimates move
+    assert norm.running_mean is not None and norm.running_var is not None
     mean, var = norm.running_mean.clone(), norm.running_var.clone()
     one = torch.randn(1, 3)
     out = norm(one)  # BatchNorm1d refuses this batch in training
