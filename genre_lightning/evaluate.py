@@ -11,8 +11,10 @@ The config is ``conf/evaluate.yaml``. Which data is tested:
 
 * ``data=checkpoint`` (the default): the data config saved in the checkpoint, with any
   ``data.<key>=...`` given on the command line merged on top (e.g. ``data.root=...`` where the
-  data moved, ``data.fold=3``). It is an open mapping (:data:`CHECKPOINT_DATA`), so any key of
-  the checkpoint's data module can be changed; a key that module does not take is an error.
+  data moved, ``data.batch_size=64``). It is an open mapping (:data:`CHECKPOINT_DATA`), so any
+  key of the checkpoint's data module can be changed; a key that module does not take is an
+  error. A test part holding tracks the run trained or validated on (another ``data.fold``, a
+  changed folder) is refused (:mod:`~genre_lightning.data.split_record`).
 * ``data=gtzan|folder|synthetic``: that option of ``conf/data/``, composed exactly as training
   composes it.
 
@@ -261,7 +263,8 @@ def build_datamodule(
 
     Raises:
         UserError: Its classes, its feature shape or its feature settings differ from the
-            checkpoint's.
+            checkpoint's; or its test part holds tracks the checkpoint's run trained or
+            validated on (another split of the same recordings).
     """
     from genre_lightning.data.index import index_clips
 
@@ -282,6 +285,12 @@ def build_datamodule(
     datamodule.prepare_data()
     datamodule.setup("test")
     _check_classes(classifier.class_names, datamodule.class_names)
+    if classifier.split is not None:  # checkpoints written before runs recorded their split
+        from genre_lightning.data.split_record import check_unseen_test
+
+        check_unseen_test(
+            classifier.split, datamodule.track_parts()["test"], f"ckpt_path={classifier.path}"
+        )
     return datamodule
 
 

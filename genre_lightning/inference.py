@@ -19,13 +19,14 @@ from hydra.utils import get_class, instantiate
 from torch import nn
 
 from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE
+from genre_lightning.data import split_record
 from genre_lightning.data.datamodule import window_samples
 from genre_lightning.errors import UserError
 from genre_lightning.features.dft import with_dft_stft
 from genre_lightning.features.mel import MelFeatures
 from genre_lightning.models.build import data_facts
 from genre_lightning.training.checkpoint import CKPT_FIX, check_target, read_checkpoint
-from genre_lightning.training.module import GenreClassifier
+from genre_lightning.training.module import CHECKPOINT_KEY, GenreClassifier
 from genre_lightning.validate import shown
 
 #: Windows of one long recording pushed through the network at a time (bounds the memory).
@@ -68,6 +69,8 @@ class Classifier:
             trained on ``data.chunk_seconds`` chunks.
         data_config: The checkpoint's data Hydra config.
         path: The checkpoint file.
+        split: Its run's tracks per part (``genre/track`` ids), ``None`` for checkpoints
+            written before runs recorded them.
     """
 
     model: GenreClassifier
@@ -78,6 +81,7 @@ class Classifier:
     window_samples: int
     data_config: dict[str, Any]
     path: Path
+    split: dict[str, list[str]] | None = None
 
     def waveform_model(self, export_friendly: bool = False) -> WaveformClassifier:
         """The waveform-to-logits model (eval mode, on the classifier's device)."""
@@ -263,4 +267,5 @@ def load_classifier(
         window_samples=window,
         data_config=data_config,
         path=path,
+        split=split_record.read_record(ckpt.get(CHECKPOINT_KEY)),
     )

@@ -24,6 +24,7 @@ from genre_lightning.training.builders import (
     build_module,
     build_trainer,
     check_accelerator,
+    check_resumed_split,
     check_trainer,
     flat_config,
     resume_path,
@@ -53,6 +54,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     pl.seed_everything(cfg.seed, workers=True)
     datamodule.prepare_data()
     datamodule.setup("fit")
+    if resume_from is not None:  # before split.csv is written: the run's own stays as it was
+        check_resumed_split(resume_from, datamodule)
     datamodule.check_batch_size()
     model = build_module(cfg, datamodule)
     if resume_from is None and model.normalize.per != "none":  # a resumed run keeps its own

@@ -308,3 +308,20 @@ def test_a_split_key_the_checkpoint_s_split_does_not_read_is_refused(tiny_ckpt: 
     # With the split that reads it, the same key is taken.
     merged = checkpoint_data_config(classifier, {"split": "kfold", "num_folds": 5, "fold": 3})
     assert (merged["split"], merged["fold"]) == ("kfold", 3)
+
+
+def test_the_checkpoint_records_its_split_and_another_split_is_refused(
+    tiny_ckpt: Path, tmp_path: Path
+) -> None:
+    # The record equals the run's split.csv: each track in the part it trained in.
+    split_csv = runs.run_of_checkpoint(tiny_ckpt).file("split").read_text().splitlines()[1:]
+    recorded: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    for row in split_csv:
+        track, genre, part, _ = row.split(",", 3)
+        recorded[part].append(f"{genre}/{track}")
+    assert load_classifier(tiny_ckpt).split == {k: sorted(v) for k, v in recorded.items()}
+    # Another shuffle of the same tracks puts trained tracks into the test part: refused,
+    # before anything is tested or written.
+    with pytest.raises(UserError, match=r"test tracks were in the training or validation part"):
+        evaluate(tiny_ckpt, tmp_path / "out", data_overrides={"split_seed": 7}, device="cpu")
+    assert not (tmp_path / "out").exists()

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from genre_lightning.audio import SAMPLE_RATE
-from genre_lightning.data import split_csv
+from genre_lightning.data import split_csv, split_record
 from genre_lightning.data.build import build_parts, index_and_decode
 from genre_lightning.data.cache import WaveformCache
 from genre_lightning.data.cache_dir import KEEP
@@ -225,6 +225,11 @@ class GenreDataModule(PartServing):
         """Shape of one mel image, (1, frames, mels): what the network is built for."""
         frames = self.features(torch.zeros(1, self.window_samples())).shape[2]
         return (1, frames, self.features.n_mels)
+
+    def track_parts(self) -> dict[str, list[str]]:
+        """Each part's tracks as ``genre/track`` ids (after :meth:`setup`): the split record a
+        checkpoint carries (:mod:`~genre_lightning.data.split_record`)."""
+        return split_record.track_ids(self._load().kept_clips, self.parts, self.class_names)
 
     def write_split(self, path: str | Path) -> None:
         """Write which track went into which part (``split.csv``) for auditing."""

@@ -19,12 +19,17 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor
 
 from genre_lightning import quiet, runs
+from genre_lightning.data import split_record
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import UserError
 from genre_lightning.models.build import build_network
 from genre_lightning.training.callbacks import GracefulStop, StepSeed
-from genre_lightning.training.checkpoint import AtomicCheckpointIO, check_resumable
-from genre_lightning.training.module import GenreClassifier
+from genre_lightning.training.checkpoint import (
+    AtomicCheckpointIO,
+    check_resumable,
+    read_checkpoint,
+)
+from genre_lightning.training.module import CHECKPOINT_KEY, GenreClassifier
 from genre_lightning.validate import shown
 
 
@@ -192,6 +197,15 @@ def resume_path(cfg: DictConfig, run: runs.Run) -> str | None:
         )
     _check_same_data(cfg, path, check_resumable(path))
     return str(path)
+
+
+def check_resumed_split(path: str, datamodule: GenreDataModule) -> None:
+    """Refuse to resume from ``path`` when the data (set up) split otherwise than its run's
+    (:func:`~genre_lightning.data.split_record.check_same_split`); checkpoints without a split
+    record are not checked."""
+    saved = split_record.read_record(read_checkpoint(path, mmap=True).get(CHECKPOINT_KEY))
+    if saved is not None:
+        split_record.check_same_split(saved, datamodule.track_parts(), f"ckpt_path={path}")
 
 
 def _check_same_data(cfg: DictConfig, path: Path, hparams: dict[str, Any]) -> None:

@@ -214,6 +214,9 @@ class GenreClassifier(EpochMetrics):
                 name: {key: getattr(metric, key).detach().cpu() for key in metric._defaults}
                 for name, metric in self._train_metrics().items()
             }
+        track_parts = getattr(getattr(self._trainer, "datamodule", None), "track_parts", None)
+        if track_parts is not None:  # which tracks trained: resume and evaluate check them
+            state["split"] = track_parts()
         checkpoint[CHECKPOINT_KEY] = state
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -250,3 +250,37 @@ def test_last_checkpoint_is_every_epoch_even_without_improvement(
     assert sorted(p.name for p in folder.iterdir()) == ["best.ckpt", "last.ckpt"]
     assert torch.load(folder / "best.ckpt", weights_only=True)["epoch"] == 0
     assert torch.load(folder / "last.ckpt", weights_only=True)["epoch"] == 2
+
+
+@pytest.mark.slow
+def test_resume_on_a_changed_data_folder_is_refused(tmp_path: Path) -> None:
+    # A folder of real files; one training track is removed after the first epoch, so the same
+    # settings split the rest otherwise. Resuming would train on other tracks and test on some
+    # it trained on: refused, naming the track, before the run's split.csv is rewritten.
+    from genre_lightning.data.synthetic import ensure_synthetic_dataset
+
+    folder = ensure_synthetic_dataset(tmp_path / "music", clips_per_class=6, seconds=2.0)
+    run = tmp_path / "run"
+    args = [
+        "data=folder",
+        f"data.root={folder}",
+        f"data.cache_dir={tmp_path / 'cache'}",
+        "data.clip_samples=44100",
+        "data.features.num_frames=null",
+        "data.batch_size=16",
+        *TINY[-2:],  # no progress bar
+        "+trainer.limit_train_batches=2",
+    ]
+    first = run_cli([*args, "trainer.max_epochs=1", f"hydra.run.dir={run}"], tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    split = (run / "split.csv").read_bytes()
+    track, genre, part, path = split.decode().splitlines()[1].split(",", 3)
+    assert part == "train"
+    Path(path).unlink()
+    proc = run_cli([*args, "trainer.max_epochs=2", f"resume={run}"], tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    assert "was trained on another split of the data" in line
+    assert f"{genre}/{track} (train -> absent)" in line and "Traceback" not in proc.stderr
+    assert (run / "split.csv").read_bytes() == split
+    assert json.loads((run / "metrics.json").read_text())["epochs"] == 1  # the first run's
