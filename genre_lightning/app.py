@@ -160,7 +160,14 @@ def check_command_line(
         machine (false for ``hydra/launcher=slurm``). None for ``--help``, ``--cfg`` and the
         like.
     """
-    args, _ = get_args_parser().parse_known_args(argv)
+    args, unknown = get_args_parser().parse_known_args(argv)
+    if unknown:  # argparse would print its usage text, Hydra a traceback or nothing useful
+        fail(_misplaced(unknown[0], argv))
+    modes = [
+        f for f, on in (("-m", args.multirun), ("--cfg", args.cfg), ("--info", args.info)) if on
+    ]
+    if len(modes) > 1:
+        fail(f"{' and '.join(modes)} together: each is a way to run the tool; give one of them")
     if args.help or args.hydra_help or args.info or args.shell_completion:
         return None
     parser = OverridesParser.create()
@@ -253,6 +260,18 @@ def _check_launch(hydra_cfg: DictConfig, multirun: bool) -> None:
         check_writable(folder, key, folder=True)
     except UserError as exc:
         fail(str(exc))
+
+
+def _misplaced(arg: str, argv: list[str]) -> str:
+    """The message for an argument the command line's parser could not place."""
+    if arg.startswith("-"):
+        return f"{arg}: no such option; the options are listed by --help (-m runs a sweep)"
+    options = [a for a in argv if a.startswith("-")]
+    after = options[0] if options else "an option"
+    message = f"{arg}: a key=value after an option ({after}); put the options first"
+    if set(options) <= {"-m", "--multirun", "--resolve"}:  # options without a value
+        return f"{message}, e.g. {' '.join([*options, *(a for a in argv if a not in options)])}"
+    return f"{message} (with their values, e.g. --cfg job)"
 
 
 def _missing_keys(node: Any, prefix: str = "") -> list[str]:

@@ -24,6 +24,7 @@ from genre_lightning.training.builders import (
     build_module,
     build_trainer,
     check_accelerator,
+    check_optimization,
     check_resumed_split,
     check_trainer,
     flat_config,
@@ -46,6 +47,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         The metrics also written to ``<paths.output_dir>/metrics.json``.
     """
     check_training(cfg)  # every value, before any work
+    check_optimization(cfg)
     run = runs.Run(Path(cfg.paths.output_dir))
     run.path.mkdir(parents=True, exist_ok=True)
     # Before the Trainer (its device lines) and before decoding (GTZAN takes minutes).
@@ -147,6 +149,7 @@ def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
     """
     try:
         check_training(cfg, given)
+        check_optimization(cfg)
     except OmegaConfBaseException:  # a value Hydra sets only once the job runs: checked then
         return
     if not here:

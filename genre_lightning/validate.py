@@ -181,6 +181,26 @@ def _musicnn_layer(key: str, value: Any) -> None:
     layer_names(value)
 
 
+def _spec_augment(key: str, value: Any) -> None:
+    """``module.spec_augment``: null, or SpecAugment's settings, each a whole number."""
+    # Imported here: the augmentation module imports torch (see _normalization).
+    from genre_lightning.training.augment import SpecAugment
+
+    settings = [p for p in inspect.signature(SpecAugment).parameters]
+    example = "{" + ",".join(f"{name}:{8 if 'width' in name else 2}" for name in settings) + "}"
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise bad(key, value, "is not SpecAugment's settings (or null for none)", example)
+    for name, setting in value.items():
+        if name not in settings:
+            raise UserError(
+                f"{key}.{name}: SpecAugment takes no such setting (its settings: "
+                f"{', '.join(settings)}); e.g. {key}={example}"
+            )
+        whole(0, "2")(f"{key}.{name}", setting)
+
+
 #: The training config's keys outside ``data`` (the data package checks its own).
 TRAIN_CHECKS: dict[str, Check] = {
     "seed": whole(0, "42"),
@@ -190,6 +210,7 @@ TRAIN_CHECKS: dict[str, Check] = {
     "optimizer.weight_decay": number(0, whole=False, above=False, example="1e-2", optional=True),
     "module.normalize": _normalization,
     "module.mixup_alpha": number(0, whole=False, above=False, example="0.2"),
+    "module.spec_augment": _spec_augment,
     "module.cache_embeddings": flag(),
     "module.channels_last": flag(optional=True),
     "compile": flag(),

@@ -127,6 +127,15 @@ def test_download_defaults_are_the_data_config_s() -> None:
         ("predict", ["ckpt_path=a", "input=x", "paths.log_dir=null"], "paths.log_dir=null"),
         ("train", ["paths.log_dir=null"], "paths.log_dir=null must be a text"),
         ("report", ["recipes=[a]", "task_name=[a]"], "task_name=[a] must be a text"),
+        # argparse places no override after an option: its usage text, and Hydra ran the rest.
+        (
+            "train",
+            ["experiment=demo", "-m", "seed=1,2"],
+            "seed=1,2: a key=value after an option (-m); put the options first, e.g. -m "
+            "experiment=demo seed=1,2",
+        ),
+        ("train", ["seed=1", "--badflag", "experiment=demo"], "--badflag: no such option"),
+        ("train", ["--cfg", "job", "-m"], "-m and --cfg together"),  # Hydra: a traceback
     ],
 )
 def test_command_line_errors_are_one_line(

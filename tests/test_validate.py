@@ -95,6 +95,22 @@ BAD_VALUES = [
     # Lightning's message also says "cpu accelerator": the key named is still devices.
     ("trainer.devices=0", "trainer.devices=0: `Trainer(devices=0)` value is not a valid"),
     ('data.batch_size="32"', 'data.batch_size="32" is not a number; e.g. data.batch_size=32'),
+    ("module.spec_augment=abc", "module.spec_augment=abc is not SpecAugment's settings"),
+    ("module.spec_augment={foo:1}", "module.spec_augment.foo: SpecAugment takes no such"),
+    (
+        "module.spec_augment={time_masks:abc}",  # a traceback inside the first training step
+        "module.spec_augment.time_masks=abc is not a number",
+    ),
+    ("optimizer.betas=[0.9]", "optimizer (torch.optim.Adam): list index out of range"),
+    (
+        "scheduler=cosine scheduler.scheduler.T_max=0",  # a traceback after the first epoch
+        "scheduler (torch.optim.lr_scheduler.CosineAnnealingLR): integer modulo by zero",
+    ),
+    ("scheduler=cosine scheduler.interval=month", "scheduler.interval=month is not known"),
+    (
+        "scheduler=onecycle scheduler.scheduler.pct_start=2",
+        "Expected float between 0 and 1 pct_start, but got 2",
+    ),
     ("data.chunk_seconds=0.01", "data.chunk_seconds=0.01 is shorter than one FFT window"),
     ("data.fold=3", "data.fold=3 has no effect: this run is split data.split=random, and only"),
     ("data.chunk_seconds=3", "data.chunk_seconds=3 exceeds the clips' length (2 s"),

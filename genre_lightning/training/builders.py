@@ -29,7 +29,7 @@ from genre_lightning.training.checkpoint import (
     check_resumable,
     read_checkpoint,
 )
-from genre_lightning.training.module import CHECKPOINT_KEY, GenreClassifier
+from genre_lightning.training.module import CHECKPOINT_KEY, GenreClassifier, is_one_cycle
 from genre_lightning.validate import shown
 
 
@@ -42,12 +42,11 @@ def build_module(cfg: DictConfig, datamodule: GenreDataModule) -> GenreClassifie
     net, net_config = build_network(cfg.model, datamodule.num_classes, datamodule.feature_shape())
     if cfg.module.get("cache_embeddings"):
         check_embedding_cache(cfg, net)
-    scheduler = cfg.scheduler.scheduler
     module: GenreClassifier = instantiate(
         cfg.module,
         net=net,
         optimizer=optimizer_factory(cfg),
-        scheduler=instantiate(scheduler) if scheduler else None,
+        scheduler=scheduler_factory(cfg),
         scheduler_interval=cfg.scheduler.interval,
         class_names=list(datamodule.class_names),
         feature_shape=list(datamodule.feature_shape()),
@@ -83,12 +82,72 @@ def optimizer_factory(cfg: DictConfig) -> Any:
     lr = cfg.optimizer.get("lr")
     if lr is not None and not (isinstance(lr, int | float) and lr > 0):
         raise UserError(f"optimizer.lr={lr} must be a positive number, e.g. optimizer.lr=5e-4")
-    factory = instantiate(cfg.optimizer)
+    factory = instantiate(cfg.optimizer, _convert_="all")  # plain lists (betas), as torch expects
     try:  # build it once on a dummy parameter: torch validates the remaining arguments
         factory([torch.nn.Parameter(torch.zeros(1))])
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"optimizer ({cfg.optimizer._target_}): {exc}; check optimizer.*") from exc
+    except Exception as exc:  # TypeError, ValueError, or an index into a short list (betas)
+        raise UserError(
+            f"optimizer ({cfg.optimizer._target_}): {_reason(exc)}; check optimizer.* "
+            f"(--cfg job lists them)"
+        ) from None
     return factory
+
+
+#: Optimizer steps a schedule is tried for before training: the errors some settings give
+#: (CosineAnnealingLR's T_max=0) come at the first step, after an epoch of training.
+TRIAL_STEPS = 3
+
+
+def scheduler_factory(cfg: DictConfig) -> Any:
+    """The partial scheduler (or ``None``), tried for a few steps on a dummy optimizer before
+    any training starts, and its ``scheduler.interval``.
+
+    Raises:
+        UserError: The interval is not ``epoch`` or ``step``, or torch refuses the settings.
+    """
+    interval = cfg.scheduler.get("interval")
+    if interval not in INTERVALS:
+        raise UserError(
+            f"scheduler.interval={shown(interval)} is not known; use scheduler.interval="
+            f"{'|'.join(INTERVALS)} (how often the schedule steps)"
+        )
+    config = cfg.scheduler.scheduler
+    if not config:
+        return None
+    try:
+        factory = instantiate(config)
+        optimizer = optimizer_factory(cfg)([torch.nn.Parameter(torch.zeros(1))])
+        # OneCycleLR's length comes from the trainer (configure_optimizers).
+        trial = factory(optimizer, **({"total_steps": 100} if is_one_cycle(factory) else {}))
+        with quiet.lightning_silenced():  # torch warns of lr steps without gradient steps
+            for _ in range(TRIAL_STEPS):
+                optimizer.step()
+                trial.step()
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(
+            f"scheduler ({config.get('_target_')}): {_reason(exc)}; check "
+            f"scheduler.scheduler.* (--cfg job lists them)"
+        ) from None
+    return factory
+
+
+#: How often a learning-rate schedule steps (Lightning's ``interval``).
+INTERVALS = ("epoch", "step")
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as one clause: Hydra's wrapping and a trailing full stop removed."""
+    cause = exc.__cause__ if isinstance(exc, InstantiationException) and exc.__cause__ else exc
+    return " ".join(str(cause).split()).rstrip(".") or type(cause).__name__
+
+
+def check_optimization(cfg: DictConfig) -> None:
+    """The optimizer and the schedule built and tried (cheap: a one-element parameter), so a
+    bad setting is said before anything is written."""
+    optimizer_factory(cfg)
+    scheduler_factory(cfg)
 
 
 def check_accelerator(cfg: DictConfig) -> None:
@@ -108,13 +167,30 @@ def check_accelerator(cfg: DictConfig) -> None:
 
 def build_trainer(cfg: DictConfig) -> pl.Trainer:
     """The Lightning trainer with the configured loggers and callbacks, plus ours."""
-    loggers = [instantiate(c) for c in cfg.get("logger", {}).values() if c is not None]
-    callbacks = [instantiate(c) for c in cfg.get("callbacks", {}).values() if c is not None]
+    loggers = _instantiate_each(cfg, "logger")
+    callbacks = _instantiate_each(cfg, "callbacks")
     if not loggers:  # logger=none: the learning-rate monitor has nowhere to write and would refuse
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     last = runs.Run(Path(cfg.paths.output_dir)).checkpoint(runs.LAST)
     callbacks += [StepSeed(cfg.seed), GracefulStop(last)]
     return _instantiate_trainer(cfg, logger=loggers or False, callbacks=callbacks)
+
+
+def _instantiate_each(cfg: DictConfig, group: str) -> list[Any]:
+    """The objects of a config group of named ``_target_`` entries (``callbacks``, ``logger``);
+    a setting their class refuses is a :class:`UserError` naming the entry."""
+    built = []
+    for name, config in (cfg.get(group) or {}).items():
+        if config is None:
+            continue
+        try:
+            built.append(instantiate(config))
+        except Exception as exc:  # Hydra wraps the class's TypeError, ValueError, ...
+            raise UserError(
+                f"{group}.{name} ({config.get('_target_')}): {_reason(exc)}; check "
+                f"{group}.{name}.* (--cfg job lists them), or drop it: {group}.{name}=null"
+            ) from None
+    return built
 
 
 def check_trainer(cfg: DictConfig) -> None:

@@ -241,10 +241,15 @@ class GenreClassifier(EpochMetrics):
         if self.scheduler_factory is None:
             return optimizer
         factory = self.scheduler_factory
-        if getattr(factory, "func", None) is torch.optim.lr_scheduler.OneCycleLR:
+        if is_one_cycle(factory):
             factory = partial(factory, total_steps=int(self.trainer.estimated_stepping_batches))
         interval = self.hparams["scheduler_interval"]
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": factory(optimizer), "interval": interval},
         }
+
+
+def is_one_cycle(factory: Any) -> bool:
+    """Whether a scheduler factory is OneCycleLR's, whose length comes from the trainer."""
+    return getattr(factory, "func", None) is torch.optim.lr_scheduler.OneCycleLR
