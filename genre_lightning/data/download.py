@@ -96,7 +96,14 @@ def ensure_gtzan(
         return root
     if archive is not None:
         _check_readable(Path(archive))
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file there or above it, or no permission
+        why = "it is a file" if root.is_file() else f"{e.strerror}: {e.filename}"
+        raise GTZANDownloadError(
+            f"{keys}root={root}: cannot be the data set's folder ({why}); give a folder that "
+            f"is, or can be created, e.g. {keys}root=data/gtzan"
+        ) from None
     if archive is None:
         path = root / ARCHIVE_NAME
         fetched = not path.is_file()  # a verified-but-unextracted archive is reused
@@ -241,7 +248,8 @@ def _download(url: str, dest: Path, timeout: float, keys: str) -> None:
             f"{keys}url={url}: the server would not resume {part}; delete that file and rerun to "
             f"download from the start"
         )
-    except (OSError, http.client.HTTPException) as e:  # URLError and timeouts are OSErrors
+    # URLError and timeouts are OSErrors; ValueError: not a URL at all (no scheme).
+    except (OSError, http.client.HTTPException, ValueError) as e:
         # URLError wraps the socket error in .reason; HTTPError's str() has the status code.
         reason = e.reason if type(e) is urllib.error.URLError else e
         resume = f" Rerunning resumes from {part}." if part.is_file() else ""

@@ -451,3 +451,22 @@ def test_an_archive_placed_in_root_is_not_called_a_download(tmp_path: Path) -> N
     assert "a damaged copy, or another release" in mismatch, mismatch
     assert "url=" not in wrong.split(". ")[0] and "url=" not in mismatch.split(". ")[0]
     assert (root / "genres.tar.gz").read_text() == "not an archive\n"  # the user's file, kept
+
+
+@pytest.mark.parametrize(
+    ("where", "url", "message"),
+    [
+        ("a file", None, r"^data\.root=.*: cannot be the data set's folder \(it is a file\)"),
+        ("under a file", None, r"^data\.root=.*: cannot be the data set's folder \(Not a dir"),
+        ("a folder", "notaurl", r"^data\.url=notaurl: could not download it: unknown url type"),
+    ],
+)
+def test_a_root_or_url_that_cannot_work_is_one_error(
+    tmp_path: Path, where: str, url: str | None, message: str
+) -> None:
+    # Each was a traceback: FileExistsError / NotADirectoryError from mkdir, urllib's ValueError.
+    (tmp_path / "file").write_text("not a folder")
+    root = {"a file": "file", "under a file": "file/gtzan", "a folder": "gtzan"}[where]
+    with pytest.raises(GTZANDownloadError, match=message):
+        ensure_gtzan(tmp_path / root, url=url or "http://127.0.0.1:9/genres.tar.gz")
+    assert (tmp_path / "file").read_text() == "not a folder"
