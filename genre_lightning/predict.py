@@ -103,6 +103,12 @@ def predict_file(classifier: Classifier, path: Path) -> dict[str, Any]:
     except AudioDecodeError as exc:
         row["error"] = exc.reason
         return row
+    if not bool(probs.isfinite().all()):  # NaN probabilities would name an arbitrary genre
+        row["error"] = (
+            "the network's output is not finite: the samples lie far outside audio's [-1, 1] "
+            "range (a float file written unscaled?), which overflows the mel spectrogram"
+        )
+        return row
     best = int(probs.argmax())
     row.update(
         genre=classifier.class_names[best],

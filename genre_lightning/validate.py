@@ -276,7 +276,7 @@ def _model_class(cfg: DictConfig) -> type | None:
 
 
 def _check_model_keys(cfg: DictConfig, cls: type) -> None:
-    """Every ``model.*`` key is an argument of the network.
+    """Every ``model.*`` key is an argument of the network, a switch (``bool``) true or false.
 
     Without this, a misspelt or foreign key (``+model.layer=...`` on the ResNet) fails only
     when the network is built, after the data is decoded.
@@ -290,6 +290,9 @@ def _check_model_keys(cfg: DictConfig, cls: type) -> None:
                 f"model.{key}: {cls.__name__} ({cfg.model._target_}) takes no such setting; "
                 f"remove it (its settings: {', '.join(params)})"
             )
+        # A switch given as text (model.freeze=no) would count as true.
+        if key in params and params[key].annotation in (bool, "bool"):
+            flag()(f"model.{key}", cfg.model[key])
 
 
 def _check_model_input(cfg: DictConfig, cls: type) -> None:

@@ -357,3 +357,20 @@ def test_values_of_the_wrong_kind_areone_error_line(tmp_path: Path) -> None:
     for arg, proc in started.items():
         assert cases[arg] in one_error_line(proc), arg
     assert not list(tmp_path.glob("**/*.csv*"))
+
+
+def test_samples_far_outside_full_scale_are_an_error_row_not_nan(
+    tiny_ckpt: Path, tmp_path: Path
+) -> None:
+    # A float WAV may hold any value; at 1e30 the mel's power overflows and every probability
+    # was NaN, written as a prediction of an arbitrary genre.
+    from genre_lightning.predict import predict_file
+
+    loud = tmp_path / "loud.wav"
+    t = np.arange(22050 * 3) / 22050
+    sf.write(loud, (np.sin(2 * np.pi * 440 * t) * 1e30).astype(np.float32), 22050, "FLOAT")
+    row = predict_file(load_classifier(tiny_ckpt), loud)
+    assert row["genre"] == "" and "the network's output is not finite" in row["error"]
+    fine = tmp_path / "fine.wav"
+    sf.write(fine, (np.sin(2 * np.pi * 440 * t) * 0.5).astype(np.float32), 22050, "FLOAT")
+    assert predict_file(load_classifier(tiny_ckpt), fine)["error"] == ""

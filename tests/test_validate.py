@@ -88,6 +88,7 @@ BAD_VALUES = [
         "model=musicnn",
         "data.features.n_mels=64: MusicnnClassifier was trained on 96 mel bands",
     ),
+    ("model=alexnet model.adaptive=maybe", "model.adaptive=maybe must be true or false"),
     ("trainer.max_epochs=2.0", "trainer.max_epochs=2.0 is not a whole number"),
     ("trainer.check_val_every_n_epoch=0", "trainer.check_val_every_n_epoch=0 must be at least 1"),
     ("trainer.precision=abc", "trainer.precision=abc: Precision 'abc' is invalid"),
