@@ -118,6 +118,27 @@ def hydra_app(
     return main
 
 
+def check_tool_files(cfg: DictConfig, here: bool, output: Mapping[str, Any]) -> None:
+    """A tool's file checks before Hydra writes its run folder, where its jobs run ``here``:
+    the ``output`` key's place (``check_writable`` with these arguments; not where it lies in
+    the run folder, known only once the job starts) and the ``ckpt_path`` file.
+
+    Raises:
+        UserError: As the tool itself would, in the job.
+    """
+    if not here:  # a cluster's nodes see their own files
+        return
+    try:
+        where = cfg.output
+    except OmegaConfBaseException:  # the default: inside the run folder
+        where = None
+    if where is not None:
+        check_writable(where, "output", **output)
+    from genre_lightning.training.checkpoint import checkpoint_file  # imports torch
+
+    checkpoint_file(cfg.ckpt_path)
+
+
 def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
     """A tool's config composed in Python, as the command line would compose it.
 

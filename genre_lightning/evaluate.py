@@ -51,7 +51,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from genre_lightning import runs
-from genre_lightning.app import hydra_app
+from genre_lightning.app import check_tool_files, hydra_app
 from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable
 from genre_lightning.validate import Check, bad, device_name, shown, text, whole
@@ -397,8 +397,15 @@ CHECKS: dict[str, Check] = {
     "data._target_": text(_DATA_CLASS),
 }
 
+
+def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
+    """:func:`evaluate`'s quick checks before the run folder is written (the data's need the
+    checkpoint read: the job's)."""
+    check_tool_files(cfg, here, {"folder": True})
+
+
 #: ``python -m genre_lightning.evaluate`` / ``genre-lightning-evaluate``.
-main = hydra_app("evaluate", _job, CHECKS)
+main = hydra_app("evaluate", _job, CHECKS, before_launch=_before_launch)
 
 
 if __name__ == "__main__":

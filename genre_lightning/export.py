@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from genre_lightning import runs
-from genre_lightning.app import hydra_app
+from genre_lightning.app import check_tool_files, hydra_app
 from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable, write_json_atomic
 from genre_lightning.validate import Check, choice, flag, text
@@ -215,8 +215,13 @@ def _job(cfg: DictConfig) -> None:
     print(f"exported {cfg.format} -> {path} (+ {path.name}.json)")
 
 
+def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
+    """:func:`export`'s quick checks before the run folder is written."""
+    check_tool_files(cfg, here, {"example": runs.LAYOUT[cfg.format]})
+
+
 #: ``python -m genre_lightning.export`` / ``genre-lightning-export``.
-main = hydra_app("export", _job, CHECKS)
+main = hydra_app("export", _job, CHECKS, before_launch=_before_launch)
 
 
 if __name__ == "__main__":

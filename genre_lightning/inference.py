@@ -25,7 +25,7 @@ from genre_lightning.errors import UserError
 from genre_lightning.features.dft import with_dft_stft
 from genre_lightning.features.mel import MelFeatures
 from genre_lightning.models.build import data_facts
-from genre_lightning.training.checkpoint import CKPT_FIX, check_target, read_checkpoint
+from genre_lightning.training.checkpoint import check_target, checkpoint_file, read_checkpoint
 from genre_lightning.training.module import CHECKPOINT_KEY, GenreClassifier
 from genre_lightning.validate import shown
 
@@ -189,11 +189,7 @@ def load_classifier(
         UserError: The file is missing, is not a genre_lightning checkpoint, or its weights do
             not fit the network.
     """
-    path = Path(ckpt_path)
-    if not path.is_file():
-        raise UserError(
-            f"ckpt_path={ckpt_path}: no checkpoint file at {path.resolve()}; {CKPT_FIX}"
-        )
+    path = checkpoint_file(ckpt_path)
     ckpt = read_checkpoint(path, map_location)
     hparams = ckpt.get("hyper_parameters")
     if not isinstance(hparams, dict) or not hparams.get("net_config") or "state_dict" not in ckpt:

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
-from genre_lightning.app import hydra_app
+from genre_lightning.app import check_tool_files, hydra_app
 from genre_lightning.errors import Interrupted, UserError
 from genre_lightning.files import check_writable, partial_path, streaming_write
 from genre_lightning.validate import Check, device_name, text
@@ -257,8 +257,16 @@ def _job(cfg: DictConfig) -> None:
     predict(cfg.ckpt_path, cfg.input, cfg.output, cfg.device)
 
 
+def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
+    """:func:`predict`'s quick checks before the run folder is written: output, checkpoint
+    file, input."""
+    check_tool_files(cfg, here, {"example": "predictions.csv"})
+    if here:
+        find_audio(Path(cfg.input))
+
+
 #: ``python -m genre_lightning.predict`` / ``genre-lightning-predict``.
-main = hydra_app("predict", _job, CHECKS)
+main = hydra_app("predict", _job, CHECKS, before_launch=_before_launch)
 
 
 if __name__ == "__main__":

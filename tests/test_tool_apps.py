@@ -245,3 +245,29 @@ def test_machine_checks_wait_for_the_cluster_nodes(
     assert here is not None and here[2] is True
     with pytest.raises(UserError, match="no CUDA GPU is visible"):
         train._before_launch(*here)
+
+
+def test_a_tool_s_file_errors_leave_no_run_folder(tmp_path: Path) -> None:
+    # The checkpoint file, the input and the output's place are checked before Hydra writes
+    # the run folder (each tool made one, with its log, before).
+    (tmp_path / "a file").write_text("x")
+    missing = f"ckpt_path={tmp_path / 'no.ckpt'}"
+    cases = {  # run folder name -> (tool, arguments, what the error names)
+        "p": ("predict", [missing, f"input={tmp_path}"], "no checkpoint file at"),
+        "e": ("evaluate", [missing], "no checkpoint file at"),
+        "x": ("export", [missing], "no checkpoint file at"),
+        "o": (
+            "evaluate",
+            [f"ckpt_path={tmp_path / 'a file'}", f"output={tmp_path / 'a file'}"],
+            "is a file, but output names a folder",
+        ),
+    }
+    started = {
+        run: start_cli([*args, f"hydra.run.dir={tmp_path / run}"], tmp_path, TOOLS[tool])
+        for run, (tool, args, _) in cases.items()
+    }
+    for run, proc in started.items():
+        err = proc.communicate(timeout=300)[1]
+        assert proc.returncode == 2 and err.count("\n") == 1, (run, err[-2000:])
+        assert err.startswith("error: ") and cases[run][2] in err, (run, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a file"]

@@ -26,6 +26,22 @@ from genre_lightning.temp_files import remove_stale_temps
 
 #: What a refused checkpoint file should be replaced with.
 CKPT_FIX = "pass a .ckpt written by genre_lightning training (a run's checkpoints/ folder)"
+
+
+def checkpoint_file(ckpt_path: str | Path) -> Path:
+    """``ckpt_path`` (a tool's key) as a path, if a file is there.
+
+    Raises:
+        UserError: Nothing, or a folder, is there.
+    """
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise UserError(
+            f"ckpt_path={ckpt_path}: no checkpoint file at {path.resolve()}; {CKPT_FIX}"
+        )
+    return path
+
+
 #: A zip archive's first bytes (a local file header): ``torch.save`` writes zip archives.
 _ZIP = b"PK\x03\x04"
 #: The PROTO opcode that starts every pickle of protocol 2 and later.
