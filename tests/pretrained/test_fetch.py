@@ -195,3 +195,9 @@ def test_concurrent_callers_get_one_complete_copy(musicnn_wheel: Path, tmp_path:
         "MSD_musicnn/.index",
     ]
     assert len(read_checkpoint(prefixes[0])) == 64
+
+
+def test_a_cache_dir_that_is_a_file_is_one_error(musicnn_wheel: Path, tmp_path: Path) -> None:
+    (tmp_path / "cache").write_text("a file")  # was a NotADirectoryError naming neither
+    with pytest.raises(FetchError, match=r"cannot hold the unpacked weights .*model\.cache_dir"):
+        musicnn_checkpoint("MSD_musicnn", source=musicnn_wheel, cache_dir=tmp_path / "cache")
