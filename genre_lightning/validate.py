@@ -290,9 +290,29 @@ def _check_model_keys(cfg: DictConfig, cls: type) -> None:
                 f"model.{key}: {cls.__name__} ({cfg.model._target_}) takes no such setting; "
                 f"remove it (its settings: {', '.join(params)})"
             )
-        # A switch given as text (model.freeze=no) would count as true.
-        if key in params and params[key].annotation in (bool, "bool"):
-            flag()(f"model.{key}", cfg.model[key])
+        if key in params:
+            _model_setting_check(params[key])(f"model.{key}", cfg.model[key])
+
+
+def _model_setting_check(param: inspect.Parameter) -> Check:
+    """The check a network's argument gets from its annotation: a switch true or false (text
+    such as ``model.freeze=no`` would count as true), a count a whole number from 1, a rate
+    (``dropout``) a number from 0 to 1; other arguments are the network's to check."""
+    default = "" if param.default is inspect.Parameter.empty else shown(param.default)
+    if param.annotation in (bool, "bool"):
+        return flag()
+    if param.annotation in (int, "int"):
+        return whole(1, default or "2")
+    if param.annotation in (float, "float") and param.name == "dropout":
+        unit = number(0, whole=False, above=False, example=default or "0.5")
+
+        def rate(key: str, value: Any) -> None:
+            unit(key, value)
+            if value > 1:
+                raise bad(key, value, "must be at most 1 (a probability)", default or "0.5")
+
+        return rate
+    return lambda key, value: None
 
 
 def _check_model_input(cfg: DictConfig, cls: type) -> None:
