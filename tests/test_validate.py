@@ -89,7 +89,10 @@ BAD_VALUES = [
         "data.features.n_mels=64: MusicnnClassifier was trained on 96 mel bands",
     ),
     ("model=alexnet model.adaptive=maybe", "model.adaptive=maybe must be true or false"),
-    ("model=mfcc_linear model.n_mfcc=abc", "model.n_mfcc=abc is not a number; e.g. model.n_mfcc=20"),
+    (
+        "model=mfcc_linear model.n_mfcc=abc",
+        "model.n_mfcc=abc is not a number; e.g. model.n_mfcc=20",
+    ),
     ("model=alexnet model.dropout=2", "model.dropout=2 must be at most 1 (a probability)"),
     ("trainer.max_epochs=2.0", "trainer.max_epochs=2.0 is not a whole number"),
     ("trainer.check_val_every_n_epoch=0", "trainer.check_val_every_n_epoch=0 must be at least 1"),
