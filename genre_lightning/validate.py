@@ -112,6 +112,18 @@ def text(example: str, optional: bool = False) -> Check:
     return check
 
 
+def sha256_digest(example: str) -> Check:
+    """A SHA-256 digest (64 hexadecimal digits), or null: not checked."""
+
+    def check(key: str, value: Any) -> None:
+        if value is not None and not (
+            isinstance(value, str) and re.fullmatch(r"[0-9a-fA-F]{64}", value)
+        ):
+            raise bad(key, value, "is not a SHA-256 digest (64 hex digits) or null", example)
+
+    return check
+
+
 def texts(example: str, at_least: int = 0) -> Check:
     """A list of at least ``at_least`` non-empty texts."""
 

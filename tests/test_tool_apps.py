@@ -136,6 +136,7 @@ def test_download_defaults_are_the_data_config_s() -> None:
         ),
         ("train", ["seed=1", "--badflag", "experiment=demo"], "--badflag: no such option"),
         ("train", ["--cfg", "job", "-m"], "-m and --cfg together"),  # Hydra: a traceback
+        ("download", ["sha256=abc"], "sha256=abc is not a SHA-256 digest"),  # was "mismatch"
     ],
 )
 def test_command_line_errors_are_one_line(

@@ -25,7 +25,16 @@ from genre_lightning.data.plan import CACHE_FEATURES, TRAIN_CHUNKS, make_plan
 from genre_lightning.data.splits import SPLIT_KINDS
 from genre_lightning.errors import UserError
 from genre_lightning.features.mel import COMPRESSIONS, MelFeatures
-from genre_lightning.validate import Check, bad, check_section, choice, flag, positive, whole
+from genre_lightning.validate import (
+    Check,
+    bad,
+    check_section,
+    choice,
+    flag,
+    positive,
+    sha256_digest,
+    whole,
+)
 
 
 def seconds_to_samples(seconds: Any, sample_rate: Any) -> int:
@@ -93,6 +102,7 @@ CHECKS: dict[str, Check] = {
     "val_fraction": _fraction,
     "train_on_val": flag(),
     "download": flag(),
+    "sha256": sha256_digest("<the archive's digest> (or null: not checked)"),
     "on_device": flag(),
     "pin_memory": flag(optional=True),
 }

@@ -43,7 +43,7 @@ from genre_lightning.data.archive import UnsafeArchiveError, extract_tar
 from genre_lightning.errors import UserError
 from genre_lightning.files import write_text_atomic
 from genre_lightning.temp_files import remove_stale_temps, temp_path
-from genre_lightning.validate import Check, positive, text
+from genre_lightning.validate import Check, positive, sha256_digest, text
 
 DEFAULT_URL = "https://huggingface.co/datasets/marsyas/gtzan/resolve/main/data/genres.tar.gz"
 #: Published SHA-256 of the original ``genres.tar.gz`` (1.23 GB).
@@ -379,7 +379,7 @@ def _unpack_error(source: _Source, root: Path, exc: BaseException) -> GTZANDownl
 CHECKS: dict[str, Check] = {
     "root": text("data/gtzan"),
     "url": text(DEFAULT_URL),
-    "sha256": text(f"{DEFAULT_SHA256} (or null: not checked)", optional=True),
+    "sha256": sha256_digest(f"{DEFAULT_SHA256} (or null: not checked)"),
     "archive": text("~/Downloads/genres.tar.gz", optional=True),
     "timeout": positive("10.0"),
 }
