@@ -136,7 +136,6 @@ def test_download_defaults_are_the_data_config_s() -> None:
         ),
         ("train", ["seed=1", "--badflag", "experiment=demo"], "--badflag: no such option"),
         ("train", ["--cfg", "job", "-m"], "-m and --cfg together"),  # Hydra: a traceback
-        ("download", ["sha256=abc"], "sha256=abc is not a SHA-256 digest"),  # was "mismatch"
     ],
 )
 def test_command_line_errors_are_one_line(
@@ -272,3 +271,12 @@ def test_a_tool_s_file_errors_leave_no_run_folder(tmp_path: Path) -> None:
         assert proc.returncode == 2 and err.count("\n") == 1, (run, err[-2000:])
         assert err.startswith("error: ") and cases[run][2] in err, (run, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a file"]
+
+
+def test_a_tool_s_own_checks_run_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from genre_lightning.data.download import CHECKS
+
+    with pytest.raises(SystemExit) as exit_:  # was a checksum "mismatch" after the download
+        check_command_line("download", ["sha256=abc"], {**RUN_CHECKS, **CHECKS})
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("error: sha256=abc is not a SHA-256 digest")
