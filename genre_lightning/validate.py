@@ -198,8 +198,9 @@ def _spec_augment(key: str, value: Any) -> None:
     # Imported here: the augmentation module imports torch (see _normalization).
     from genre_lightning.training.augment import SpecAugment
 
-    settings = [p for p in inspect.signature(SpecAugment).parameters]
-    example = "{" + ",".join(f"{name}:{8 if 'width' in name else 2}" for name in settings) + "}"
+    params = inspect.signature(SpecAugment).parameters
+    settings = list(params)
+    example = "{" + ",".join(f"{name}:{params[name].default}" for name in settings) + "}"
     if value is None:
         return
     if not isinstance(value, Mapping):

@@ -62,12 +62,10 @@ def check_same_split(
     moved = sorted(t for t in was.keys() | now.keys() if was.get(t) != now.get(t))
     if not moved:
         return
-    shown = ", ".join(
-        f"{t} ({was.get(t, 'absent')} -> {now.get(t, 'absent')})" for t in moved[:SHOWN]
-    )
+    shown = _examples([f"{t} ({was.get(t, 'absent')} -> {now.get(t, 'absent')})" for t in moved])
     raise UserError(
         f"{checkpoint} was trained on another split of the data: {len(moved)} track(s) are "
-        f"not where the run put them ({shown}{', ...' if len(moved) > SHOWN else ''}). The "
+        f"not where the run put them ({shown}). The "
         f"files under data.root, or which of them decode, changed since the run started, so "
         f"resuming would train on other tracks and test on some it trained on. Restore the "
         f"run's files (its split.csv lists them), or start a new run without resume=/ckpt_path="

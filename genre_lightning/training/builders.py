@@ -100,7 +100,7 @@ TRIAL_STEPS = 3
 
 def scheduler_factory(cfg: DictConfig) -> Any:
     """The partial scheduler (or ``None``), tried for a few steps on a dummy optimizer before
-    any training starts, and its ``scheduler.interval``.
+    any training starts; ``scheduler.interval`` checked with it.
 
     Raises:
         UserError: The interval is not ``epoch`` or ``step``, or torch refuses the settings.
@@ -218,7 +218,7 @@ def _instantiate_trainer(cfg: DictConfig, **parts: Any) -> pl.Trainer:
             cfg.trainer, plugins=[AtomicCheckpointIO()], **parts, **no_val
         )
     except InstantiationException as exc:  # Lightning checks devices, precision, accelerator
-        cause = str(exc.__cause__ or exc).rstrip(".")
+        cause = _reason(exc)
         # The key the message is about: written as `key` or key=... where Lightning quotes
         # one (its devices message also says "cpu accelerator"), else any key it mentions.
         keys = [str(k) for k in cfg.trainer]
