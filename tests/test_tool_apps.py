@@ -256,6 +256,11 @@ def test_a_tool_s_file_errors_leave_no_run_folder(tmp_path: Path) -> None:
         "p": ("predict", [missing, f"input={tmp_path}"], "no checkpoint file at"),
         "e": ("evaluate", [missing], "no checkpoint file at"),
         "x": ("export", [missing], "no checkpoint file at"),
+        "d": (
+            "download",
+            [f"archive={tmp_path / 'no.tar.gz'}", f"root={tmp_path / 'gtzan'}"],
+            "no.tar.gz: no such file",
+        ),
         "o": (
             "evaluate",
             [f"ckpt_path={tmp_path / 'a file'}", f"output={tmp_path / 'a file'}"],

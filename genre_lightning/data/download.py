@@ -392,8 +392,15 @@ def _job(cfg: DictConfig) -> None:
     print(f"GTZAN is ready under {root.resolve()}")
 
 
+def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
+    """The archive given is checked before the run folder is written (a mistyped path left
+    the folder and its log behind)."""
+    if here and cfg.archive is not None:
+        _check_readable(Path(cfg.archive))
+
+
 #: ``python -m genre_lightning.data.download`` / ``genre-lightning-download``.
-main = hydra_app("download", _job, CHECKS)
+main = hydra_app("download", _job, CHECKS, before_launch=_before_launch)
 
 
 if __name__ == "__main__":
