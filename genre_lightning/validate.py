@@ -211,7 +211,7 @@ def _spec_augment(key: str, value: Any) -> None:
                 f"{key}.{name}: SpecAugment takes no such setting (its settings: "
                 f"{', '.join(settings)}); e.g. {key}={example}"
             )
-        whole(0, "2")(f"{key}.{name}", setting)
+        whole(0, str(params[name].default))(f"{key}.{name}", setting)
 
 
 #: The training config's keys outside ``data`` (the data package checks its own).
