@@ -329,7 +329,8 @@ def _model_setting_check(param: inspect.Parameter) -> Check:
 
 
 def _check_model_input(cfg: DictConfig, cls: type) -> None:
-    """The data gives the mel bands a pretrained network reads (``INPUT_MELS``)."""
+    """The data gives the mel bands a pretrained network reads (``INPUT_MELS``), and no more
+    cepstral coefficients are asked of it than it has mel bands (``n_mfcc``)."""
     wanted = getattr(cls, "INPUT_MELS", None)
     mels = OmegaConf.select(cfg, "data.features.n_mels")
     if wanted is not None and mels != wanted:
@@ -337,6 +338,19 @@ def _check_model_input(cfg: DictConfig, cls: type) -> None:
             f"data.features.n_mels={shown(mels)}: {cls.__name__} was trained on {wanted} mel "
             f"bands; use its experiment (e.g. experiment=musicnn_probe), which sets its front end"
         )
+    n_mfcc = OmegaConf.select(cfg, "model.n_mfcc")
+    if "n_mfcc" in inspect.signature(cls).parameters and _exceeds(n_mfcc, mels):
+        # A DCT of n mel bands has n coefficients: the ones past n repeat earlier ones.
+        raise UserError(
+            f"model.n_mfcc={shown(n_mfcc)} exceeds data.features.n_mels={shown(mels)}: the "
+            f"cepstrum of {mels} mel bands has {mels} coefficients; e.g. model.n_mfcc=20"
+        )
+
+
+def _exceeds(count: Any, limit: Any) -> bool:
+    """Whether two whole numbers (checked elsewhere: anything else passes) compare ``>``."""
+    whole_numbers = all(isinstance(v, int) and not isinstance(v, bool) for v in (count, limit))
+    return whole_numbers and count > limit
 
 
 def _check_monitors(cfg: DictConfig) -> None:

@@ -94,6 +94,10 @@ BAD_VALUES = [
         "model.n_mfcc=abc is not a number; e.g. model.n_mfcc=20",
     ),
     ("model=alexnet model.dropout=2", "model.dropout=2 must be at most 1 (a probability)"),
+    (
+        "model=mfcc_linear model.n_mfcc=65",
+        "model.n_mfcc=65 exceeds data.features.n_mels=64: the cepstrum of 64 mel bands has 64",
+    ),
     ("data.sha256=abc", "data.sha256=abc is not a SHA-256 digest (64 hex digits) or null"),
     ("trainer.max_epochs=2.0", "trainer.max_epochs=2.0 is not a whole number"),
     ("trainer.check_val_every_n_epoch=0", "trainer.check_val_every_n_epoch=0 must be at least 1"),

@@ -23,13 +23,18 @@ class MfccLinear(nn.Module):
     Args:
         num_classes: Number of genres.
         n_mels: Mel bands of the input image.
-        n_mfcc: Cepstral coefficients kept.
+        n_mfcc: Cepstral coefficients kept (at most ``n_mels``).
+
+    Raises:
+        ValueError: ``n_mfcc`` exceeds ``n_mels``.
     """
 
     dct: torch.Tensor
 
     def __init__(self, num_classes: int, n_mels: int = 64, n_mfcc: int = 20) -> None:
         super().__init__()
+        if n_mfcc > n_mels:  # the DCT's coefficients past n_mels repeat earlier ones
+            raise ValueError(f"n_mfcc={n_mfcc} exceeds n_mels={n_mels}: use at most {n_mels}")
         self.register_buffer("dct", AF.create_dct(n_mfcc, n_mels, norm="ortho"))
         # Standardising the statistics keeps the model linear but makes it train at any lr.
         self.stats_norm = Standardize(2 * n_mfcc)

@@ -60,3 +60,11 @@ def test_adaptive_alexnet_keeps_the_paper_layers_for_any_length() -> None:
     mfcc = MfccLinear(num_classes=4)
     assert mfcc(torch.randn(3, 1, 67, 64)).shape == (3, 4)
     assert n_params(mfcc) == 40 * 4 + 4  # one linear layer on 20 means + 20 stds
+
+
+def test_mfcc_linear_keeps_at_most_one_coefficient_per_mel_band() -> None:
+    from genre_lightning.models import MfccLinear
+
+    assert MfccLinear(num_classes=4, n_mels=64, n_mfcc=64).dct.shape == (64, 64)
+    with pytest.raises(ValueError, match="n_mfcc=65 exceeds n_mels=64"):
+        MfccLinear(num_classes=4, n_mels=64, n_mfcc=65)
