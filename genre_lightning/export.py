@@ -194,9 +194,15 @@ def export(
 
 
 def check_format(fmt: Any, exporter: Any) -> None:
-    """Raise a UserError naming the key unless ``format`` and ``exporter`` are known."""
+    """Raise a UserError naming the key unless ``format`` and ``exporter`` are known, and an
+    exporter other than ``auto`` is asked of ONNX only (TorchScript has one way to export)."""
     CHECKS["format"]("format", fmt)
     CHECKS["exporter"]("exporter", exporter)
+    if fmt != "onnx" and exporter != "auto":
+        raise UserError(
+            f"exporter={exporter} chooses an ONNX exporter, but format={fmt}; leave exporter "
+            f"out, or export format=onnx exporter={exporter}"
+        )
 
 
 #: The keys of conf/export.yaml, in order: ``format`` before ``output``, whose default file
@@ -217,6 +223,7 @@ def _job(cfg: DictConfig) -> None:
 
 def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
     """:func:`export`'s quick checks before the run folder is written."""
+    check_format(cfg.format, cfg.exporter)
     check_tool_files(cfg, here, {"example": runs.LAYOUT[cfg.format]})
 
 

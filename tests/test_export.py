@@ -145,9 +145,12 @@ def test_bad_values_are_one_error_line(tmp_path: Path) -> None:
         "format=[onnx]": "error: format=[onnx] is not known; use format=onnx|torchscript",
         "exporter=null": "error: exporter=null is not known; use exporter=auto|dynamo|legacy",
         "ckpt_path=[a,b]": "error: ckpt_path=[a,b] must be a text",
+        # Used to be ignored: TorchScript has no exporters to choose from.
+        "format=torchscript exporter=legacy": "error: exporter=legacy chooses an ONNX exporter, "
+        "but format=torchscript; leave exporter out",
     }
     started = {
-        arg: start_cli([f"ckpt_path={FIXTURE}", "output=m.onnx", arg], tmp_path, MODULE)
+        arg: start_cli([f"ckpt_path={FIXTURE}", "output=m.onnx", *arg.split()], tmp_path, MODULE)
         for arg in cases
     }
     for arg, proc in started.items():
