@@ -105,6 +105,8 @@ BAD_VALUES = [
     ("trainer.devices=abc", "trainer.devices=abc: `devices` selected with"),
     # Lightning's message also says "cpu accelerator": the key named is still devices.
     ("trainer.devices=0", "trainer.devices=0: `Trainer(devices=0)` value is not a valid"),
+    # Lightning's message names a package (torch_xla), not the key: the key is found by trying.
+    ("trainer.accelerator=tpu", "trainer.accelerator=tpu: Requirement 'torch_xla"),
     ('data.batch_size="32"', 'data.batch_size="32" is not a number; e.g. data.batch_size=32'),
     ("module.spec_augment=abc", "module.spec_augment=abc is not SpecAugment's settings"),
     ("module.spec_augment={foo:1}", "module.spec_augment.foo: SpecAugment takes no such"),

@@ -6,6 +6,7 @@ Each builder checks its part of the config before anything expensive runs and ra
 
 from __future__ import annotations
 
+import inspect
 import re
 import shlex
 from pathlib import Path
@@ -222,12 +223,32 @@ def _instantiate_trainer(cfg: DictConfig, **parts: Any) -> pl.Trainer:
         # The key the message is about: written as `key` or key=... where Lightning quotes
         # one (its devices message also says "cpu accelerator"), else any key it mentions.
         keys = [str(k) for k in cfg.trainer]
-        named = [k for k in keys if re.search(rf"`{k}`|\b{k}=", cause)] or [
-            k for k in keys if re.search(rf"\b{k}\b", cause, re.IGNORECASE)
-        ]
+        named = (
+            [k for k in keys if re.search(rf"`{k}`|\b{k}=", cause)]
+            or [k for k in keys if re.search(rf"\b{k}\b", cause, re.IGNORECASE)]
+            or _culprit(cfg.trainer, no_val)
+        )
         key = f"trainer.{named[0]}={shown(cfg.trainer[named[0]])}" if named else "trainer"
         raise UserError(f"{key}: {cause}; check trainer.* (--cfg job lists them)") from None
     return trainer
+
+
+def _culprit(trainer: DictConfig, no_val: dict[str, int]) -> list[str]:
+    """The ``trainer.*`` key whose value Lightning refuses, where its message names none
+    (``accelerator=tpu``: a package requirement): the first key at whose Lightning default a
+    bare trainer builds. A few bare builds, on the error path only."""
+    defaults = inspect.signature(pl.Trainer.__init__).parameters
+    fixed = {"logger": False, "callbacks": [], "default_root_dir": None, **no_val}
+    for key in [str(k) for k in trainer]:
+        if key not in defaults or key in fixed:
+            continue
+        try:
+            with quiet.lightning_silenced():
+                instantiate(trainer, **fixed, **{key: defaults[key].default})
+        except Exception:  # still refused: another key (or several) is the cause
+            continue
+        return [key]
+    return []
 
 
 #: ``data.*`` keys a resumed run may change: where the data and caches are, and how they are

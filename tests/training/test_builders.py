@@ -57,3 +57,13 @@ def test_the_bare_trainer_check_prints_nothing(make_cfg: Callable[..., DictConfi
         assert any("GPU available" in str(r.msg) for r in records)
     finally:
         logger.removeHandler(collect)
+
+
+def test_a_refused_trainer_value_is_named_where_lightning_s_message_names_none(
+    make_cfg: Callable[..., DictConfig],
+) -> None:
+    # Lightning's refusal of the TPU accelerator is about a package (torch_xla), not a key.
+    with pytest.raises(UserError) as info:
+        check_trainer(make_cfg([*TINY, "trainer.accelerator=tpu"]))
+    assert str(info.value).startswith("trainer.accelerator=tpu: ")
+    assert "torch_xla" in str(info.value)
