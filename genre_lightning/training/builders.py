@@ -238,7 +238,7 @@ def _culprit(trainer: DictConfig, no_val: dict[str, int]) -> list[str]:
     (``accelerator=tpu``: a package requirement): the first key at whose Lightning default a
     bare trainer builds. A few bare builds, on the error path only."""
     defaults = inspect.signature(pl.Trainer.__init__).parameters
-    fixed = {"logger": False, "callbacks": [], "default_root_dir": None, **no_val}
+    fixed: dict[str, Any] = {"logger": False, "callbacks": [], "default_root_dir": None, **no_val}
     for key in [str(k) for k in trainer]:
         if key not in defaults or key in fixed:
             continue
