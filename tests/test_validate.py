@@ -1,12 +1,12 @@
 """validate.py and the data package's checks: every bad value is one error: line and exit 2.
 
-Each case is a real training subprocess on the tiny demo; none gets as far as decoding audio.
+Each case is a real training command on the tiny demo, all in one subprocess (``refused.py``);
+none gets as far as decoding audio.
 """
 
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,8 @@ from genre_lightning.validate import (
     whole,
 )
 
-from .conftest import run_tiny
+from .conftest import TINY, run_tiny
+from .refused import run_refused
 
 #: (override, what the one error line must say).
 BAD_VALUES = [
@@ -140,22 +141,41 @@ BAD_VALUES = [
 
 @pytest.mark.slow
 def test_every_bad_value_is_one_error_line(tmp_path: Path, data_dir: Path) -> None:
-    def run(case: tuple[int, tuple[str, str]]) -> tuple[str, str, int, str]:
-        i, (override, expected) = case
-        proc = run_tiny(tmp_path / f"run{i}", data_dir, *override.split())
-        return override, expected, proc.returncode, proc.stderr
-
-    with ThreadPoolExecutor(2) as pool:  # two cores: each case is mostly Python start-up
-        results = list(pool.map(run, enumerate(BAD_VALUES)))
-    for override, expected, code, stderr in results:
-        errors = [line for line in stderr.splitlines() if line.startswith("error:")]
-        assert code == 2, (override, stderr[-2000:])
+    # One process runs every case: each is refused before launch, and mostly costs imports.
+    tiny = [*TINY, "trainer.max_epochs=1", "+trainer.limit_train_batches=2"]
+    commands = [
+        [*tiny, *override.split(), f"paths.data_dir={data_dir}", f"hydra.run.dir={tmp_path}/run{i}"]
+        for i, (override, _) in enumerate(BAD_VALUES)
+    ]
+    for (override, expected), done in zip(BAD_VALUES, run_refused(commands, tmp_path), strict=True):
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert done.returncode == 2, (override, done.stderr[-2000:])
         assert len(errors) == 1 and expected in errors[0], (override, errors)
-        assert "Traceback" not in stderr, override
+        assert "Traceback" not in done.stderr, override
     # Refused before Hydra started: no run left even a run folder (nothing decoded or trained),
     # Lightning's own refusals (a bare Trainer built silently before launch) included.
     left = {BAD_VALUES[int(p.name[3:])][0] for p in tmp_path.glob("run*")}
     assert not left, left
+
+
+def test_a_refused_command_in_a_shared_process_is_what_its_own_process_gives(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # The table above runs its cases in one process (refused.py); a case in a process of its
+    # own prints the same, and a command that is not refused is not taken for one.
+    override, expected = BAD_VALUES[0]
+    alone = run_tiny(tmp_path / "alone", data_dir, override)
+    tiny = [*TINY, "trainer.max_epochs=1", "+trainer.limit_train_batches=2"]
+    shared, fine = run_refused(
+        [
+            [*tiny, override, f"paths.data_dir={data_dir}", f"hydra.run.dir={tmp_path}/shared"],
+            [*tiny, f"paths.data_dir={data_dir}", f"hydra.run.dir={tmp_path}/fine"],
+        ],
+        tmp_path,
+    )
+    assert (shared.returncode, shared.stderr) == (alone.returncode, alone.stderr)
+    assert expected in shared.stderr
+    assert fine.returncode == 0 and (tmp_path / "fine" / "metrics.json").is_file()
 
 
 @pytest.mark.parametrize(
