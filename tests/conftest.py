@@ -156,10 +156,15 @@ def start_cli(
     )
 
 
+def tiny_args(run: Path, data_dir: Path, *overrides: str) -> list[str]:
+    """The command line of a one-epoch, two-batch run of the tiny demo into ``run``."""
+    args = [*TINY, "trainer.max_epochs=1", "+trainer.limit_train_batches=2", *overrides]
+    return [*args, f"paths.data_dir={data_dir}", f"hydra.run.dir={run}"]
+
+
 def run_tiny(run: Path, data_dir: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
     """A one-epoch, two-batch run of the tiny demo into ``run`` (``hydra.run.dir``)."""
-    args = [*TINY, "trainer.max_epochs=1", "+trainer.limit_train_batches=2", *overrides]
-    return run_cli([*args, f"paths.data_dir={data_dir}", f"hydra.run.dir={run}"], cwd=run.parent)
+    return run_cli(tiny_args(run, data_dir, *overrides), cwd=run.parent)
 
 
 def run_tiny_multirun(

@@ -25,7 +25,7 @@ from genre_lightning.validate import (
     whole,
 )
 
-from .conftest import TINY, run_tiny
+from .conftest import run_tiny, tiny_args
 from .refused import run_refused
 
 #: (override, what the one error line must say).
@@ -142,9 +142,8 @@ BAD_VALUES = [
 @pytest.mark.slow
 def test_every_bad_value_is_one_error_line(tmp_path: Path, data_dir: Path) -> None:
     # One process runs every case: each is refused before launch, and mostly costs imports.
-    tiny = [*TINY, "trainer.max_epochs=1", "+trainer.limit_train_batches=2"]
     commands = [
-        [*tiny, *override.split(), f"paths.data_dir={data_dir}", f"hydra.run.dir={tmp_path}/run{i}"]
+        tiny_args(tmp_path / f"run{i}", data_dir, *override.split())
         for i, (override, _) in enumerate(BAD_VALUES)
     ]
     for (override, expected), done in zip(BAD_VALUES, run_refused(commands, tmp_path), strict=True):
@@ -165,14 +164,11 @@ def test_a_refused_command_in_a_shared_process_is_what_its_own_process_gives(
     # own prints the same, and a command that is not refused is not taken for one.
     override, expected = BAD_VALUES[0]
     alone = run_tiny(tmp_path / "alone", data_dir, override)
-    tiny = [*TINY, "trainer.max_epochs=1", "+trainer.limit_train_batches=2"]
-    shared, fine = run_refused(
-        [
-            [*tiny, override, f"paths.data_dir={data_dir}", f"hydra.run.dir={tmp_path}/shared"],
-            [*tiny, f"paths.data_dir={data_dir}", f"hydra.run.dir={tmp_path}/fine"],
-        ],
-        tmp_path,
-    )
+    commands = [
+        tiny_args(tmp_path / "shared", data_dir, override),
+        tiny_args(tmp_path / "fine", data_dir),
+    ]
+    shared, fine = run_refused(commands, tmp_path)
     assert (shared.returncode, shared.stderr) == (alone.returncode, alone.stderr)
     assert expected in shared.stderr
     assert fine.returncode == 0 and (tmp_path / "fine" / "metrics.json").is_file()
