@@ -20,6 +20,7 @@ from genre_lightning import runs
 from genre_lightning.app import hydra_app
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import Interrupted, UserError
+from genre_lightning.models.build import prepare_network
 from genre_lightning.training.builders import (
     build_module,
     build_trainer,
@@ -164,8 +165,8 @@ def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
 
 def _check_machine(cfg: DictConfig, run: runs.Run | None) -> tuple[str | None, GenreDataModule]:
     """What this machine must have for the run: a GPU where one is asked for, the checkpoint
-    to resume from (``run``'s; none checked without a run), and data to train on (listed, not
-    decoded).
+    to resume from (``run``'s; none checked without a run), data to train on (listed, not
+    decoded), and the network's pretrained weights (fetched once, into the cache).
 
     Returns:
         The checkpoint to resume from, and the (not yet prepared) data module.
@@ -175,6 +176,7 @@ def _check_machine(cfg: DictConfig, run: runs.Run | None) -> tuple[str | None, G
     resume_from = resume_path(cfg, run) if run is not None else None
     datamodule: GenreDataModule = instantiate(cfg.data)
     datamodule.check_data_found()
+    prepare_network(cfg.model)  # last: the one check that may download
     return resume_from, datamodule
 
 

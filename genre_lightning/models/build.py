@@ -22,6 +22,27 @@ from torch import nn
 from genre_lightning.errors import UserError
 
 
+def prepare_network(config: DictConfig | Mapping[str, Any]) -> None:
+    """Fetch what the network of a ``model`` config needs from elsewhere (pretrained weights),
+    before training starts: a network class with a ``prepare`` method gets its settings.
+
+    Training calls it before Hydra writes the run folder, so a fetch that fails leaves nothing
+    behind, and the jobs of a sweep find the files in place.
+
+    Raises:
+        UserError: What the network needs cannot be fetched (the class says why).
+    """
+    if isinstance(config, DictConfig):
+        config = cast(dict[str, Any], OmegaConf.to_container(config, resolve=True))
+    try:
+        cls = get_class(str(config.get("_target_", "")))
+    except Exception:  # hydra raises ImportError or ValueError; build_network says why
+        return
+    prepare = getattr(cls, "prepare", None)
+    if prepare is not None:
+        prepare(**{str(k): v for k, v in config.items() if not str(k).startswith("_")})
+
+
 def data_facts(target: type, num_classes: int, feature_shape: Sequence[int]) -> dict[str, Any]:
     """The constructor arguments of ``target`` that the data decides.
 

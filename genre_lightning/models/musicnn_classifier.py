@@ -19,7 +19,7 @@ from torch import nn
 
 from genre_lightning.errors import UserError
 from genre_lightning.models.musicnn import Musicnn
-from genre_lightning.models.musicnn_tf import pretrained_musicnn
+from genre_lightning.models.musicnn_tf import musicnn_weights, pretrained_musicnn
 from genre_lightning.models.standardize import Standardize
 from genre_lightning.validate import shown
 
@@ -86,6 +86,22 @@ class MusicnnClassifier(nn.Module):
         if freeze:
             self.backbone.requires_grad_(False)
         self.head = classifier_head(sum(LAYERS[n] for n in self.layers), num_classes, dropout)
+
+    @staticmethod
+    def prepare(
+        pretrained: str | None = "MSD_musicnn",
+        source: str | os.PathLike[str] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        **_: Any,
+    ) -> None:
+        """Fetch the pretrained weights into the cache (nothing to do once they are there), as
+        the constructor would; see :func:`~genre_lightning.models.build.prepare_network`.
+
+        Raises:
+            UserError: The weights cannot be fetched, verified or unpacked.
+        """
+        if pretrained:
+            musicnn_weights(pretrained, source, cache_dir)
 
     def train(self, mode: bool = True) -> MusicnnClassifier:
         """Training mode, except for what stays fixed: a frozen backbone, and the batch-norm

@@ -41,13 +41,27 @@ def pretrained_musicnn(
         UserError: The model is unknown, the checkpoint cannot be fetched or read, or a
             variable is missing or of the wrong shape.
     """
-    if model not in TAGS:
-        raise UserError(f"musicnn model {model!r} is not known; use one of {', '.join(TAGS)}")
-    prefix = musicnn_checkpoint(model, source=source, cache_dir=cache_dir)
+    prefix = musicnn_weights(model, source, cache_dir)
     network = Musicnn(num_tags=len(TAGS[model]))
     load_tf_variables(network, read_checkpoint(prefix), origin=Path(prefix))
     network.tags = TAGS[model]
     return network.eval()
+
+
+def musicnn_weights(
+    model: str = "MSD_musicnn",
+    source: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """The checkpoint of a musicnn model this port loads, fetched into the cache if it is not
+    there (arguments as :func:`pretrained_musicnn`'s).
+
+    Raises:
+        UserError: The model is unknown, or the checkpoint cannot be fetched.
+    """
+    if model not in TAGS:
+        raise UserError(f"musicnn model {model!r} is not known; use one of {', '.join(TAGS)}")
+    return musicnn_checkpoint(model, source=source, cache_dir=cache_dir)
 
 
 def load_tf_variables(

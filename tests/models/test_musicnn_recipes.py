@@ -19,7 +19,7 @@ import torch
 from genre_lightning.models.musicnn_tf import pretrained_musicnn
 from genre_lightning.runs import Run
 
-from ..conftest import run_cli
+from ..conftest import one_error_line, run_cli
 
 GENRES = ("classical", "hiphop", "jazz", "metal")
 QUIET = ["callbacks.rich_progress_bar=null", "trainer.enable_progress_bar=false"]
@@ -58,6 +58,21 @@ def probe_run(
     proc = _train(run, four_genres, musicnn_wheel, "experiment=musicnn_probe")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return run
+
+
+def test_weights_that_cannot_be_fetched_are_refused_before_the_run_starts(
+    tmp_path: Path, four_genres: Path
+) -> None:
+    # They used to be fetched in the job: the data was decoded, the run folder written, and
+    # the error read "model (...MusicnnClassifier): FetchError('...')".
+    broken = tmp_path / "musicnn-0.1.0-py3-none-any.whl"
+    broken.write_bytes(b"not a wheel")
+    run = tmp_path / "run"
+    cache = f"model.cache_dir={tmp_path / 'weights'}"  # empty: the user cache may hold them
+    proc = _train(run, four_genres, broken, "experiment=musicnn_probe", cache)
+    line = one_error_line(proc)
+    assert line.startswith(f"error: {broken}: SHA-256 ") and "nothing was unpacked" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == [broken.name]  # no run, no weights
 
 
 @pytest.mark.slow
