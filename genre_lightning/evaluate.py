@@ -37,7 +37,6 @@ them: ``--help``, ``--cfg job`` and a bad command line or output path answer at 
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import logging
 from collections.abc import Mapping
@@ -54,6 +53,7 @@ from genre_lightning import runs
 from genre_lightning.app import check_tool_files, hydra_app
 from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable
+from genre_lightning.targets import TargetError, locate_class
 from genre_lightning.validate import Check, bad, device_name, shown, text, whole
 
 if TYPE_CHECKING:
@@ -113,14 +113,12 @@ def checkpoint_data_config(classifier: Classifier, overrides: Mapping[str, Any])
 
 def _arguments(target: str) -> set[str] | None:
     """The keyword arguments a data module class takes (None: it takes any)."""
-    module, _, name = str(target).rpartition(".")
     try:
-        # Not hydra's get_class: it logs its failure as an ERROR line of its own.
-        cls = getattr(importlib.import_module(module), name) if module else None
-    except (ImportError, AttributeError) as exc:
-        raise bad("data._target_", target, f"cannot be imported ({exc})", _DATA_CLASS) from None
-    if not isinstance(cls, type):
-        raise bad("data._target_", target, "is not a data module class", _DATA_CLASS)
+        cls = locate_class(target)
+    except TargetError as exc:
+        raise bad(
+            "data._target_", target, f"is not a data module class ({exc})", _DATA_CLASS
+        ) from None
     names: set[str] = set()
     for klass in cls.__mro__:  # a subclass passes **kwargs on to GenreDataModule
         init = klass.__dict__.get("__init__")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from torch import nn
 
 from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE
@@ -25,6 +25,7 @@ from genre_lightning.errors import UserError
 from genre_lightning.features.dft import with_dft_stft
 from genre_lightning.features.mel import MelFeatures
 from genre_lightning.models.build import data_facts
+from genre_lightning.targets import TargetError, locate_class
 from genre_lightning.training.checkpoint import check_target, checkpoint_file, read_checkpoint
 from genre_lightning.training.module import CHECKPOINT_KEY, GenreClassifier
 from genre_lightning.validate import shown
@@ -204,9 +205,9 @@ def load_classifier(
     if net_config is not None:
         # A network asked for by name gets what the data decides (classes, input shape) from
         # the checkpoint, as training gives it from the data (models/build.py).
-        with contextlib.suppress(ImportError, ValueError):  # an unknown class: refused below
+        with contextlib.suppress(TargetError):  # an unknown class: refused below
             facts = data_facts(
-                get_class(str(wanted.get("_target_"))),
+                locate_class(wanted.get("_target_")),
                 len(hparams["class_names"]),
                 hparams.get("feature_shape", (1, 668, 64)),
             )

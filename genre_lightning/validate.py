@@ -228,6 +228,8 @@ TRAIN_CHECKS: dict[str, Check] = {
     "module.channels_last": flag(optional=True),
     "compile": flag(),
     "model.layer": _musicnn_layer,
+    # Lightning takes a negative patience and stops as if it were 0.
+    "callbacks.early_stopping.patience": whole(0, "15"),
 }
 
 
@@ -274,17 +276,17 @@ def check_training(
 
 
 def _model_class(cfg: DictConfig) -> type | None:
-    """The class ``model._target_`` names, or None where it names none (build_network says
-    why)."""
+    """The class ``model._target_`` names, or None where it names none (training's machine
+    check says why, before launch)."""
     target = OmegaConf.select(cfg, "model._target_")
     if not isinstance(target, str):
         return None
     # Imported here: the model classes import torch (see _normalization).
-    from hydra.utils import get_class
+    from genre_lightning.models.build import network_class
 
     try:
-        return get_class(target)
-    except Exception:  # hydra raises ImportError or ValueError
+        return network_class(target)
+    except UserError:
         return None
 
 

@@ -52,6 +52,15 @@ BAD_VALUES = [
     ("optimizer.lr=-1", "optimizer.lr=-1 must be above 0"),
     ("data.train_on_val=maybe", "data.train_on_val=maybe must be true or false"),
     (
+        "callbacks=early_stopping callbacks.early_stopping.patience=-1",
+        "callbacks.early_stopping.patience=-1 must be at least 0; e.g. "
+        "callbacks.early_stopping.patience=15",
+    ),
+    (
+        "model._target_=nowhere.Net",
+        "model._target_=nowhere.Net: cannot import it (ModuleNotFoundError: No module ",
+    ),
+    (
         "model=musicnn model.layer=[pooled,pooled]",
         "model.layer=[pooled,pooled]: use one of penultimate, pooled, tags, or a list of",
     ),

@@ -15,11 +15,27 @@ from typing import Any, cast
 
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from genre_lightning.errors import UserError
+from genre_lightning.targets import TargetError, locate_class
+
+
+def network_class(target: object) -> type:
+    """The network class a ``model._target_`` names (``package.module.Class``).
+
+    Raises:
+        UserError: It names no class that imports.
+    """
+    try:
+        return locate_class(target)
+    except TargetError as exc:
+        raise UserError(
+            f"model._target_={target}: cannot import it ({exc}); name a network class, or "
+            "pick a model by name (model=resnet; --help lists them)"
+        ) from None
 
 
 def prepare_network(config: DictConfig | Mapping[str, Any]) -> None:
@@ -30,15 +46,12 @@ def prepare_network(config: DictConfig | Mapping[str, Any]) -> None:
     behind, and the jobs of a sweep find the files in place.
 
     Raises:
-        UserError: What the network needs cannot be fetched (the class says why).
+        UserError: ``model._target_`` names no network class, or what the network needs cannot
+            be fetched (the class says why).
     """
     if isinstance(config, DictConfig):
         config = cast(dict[str, Any], OmegaConf.to_container(config, resolve=True))
-    try:
-        cls = get_class(str(config.get("_target_", "")))
-    except Exception:  # hydra raises ImportError or ValueError; build_network says why
-        return
-    prepare = getattr(cls, "prepare", None)
+    prepare = getattr(network_class(config.get("_target_", "")), "prepare", None)
     if prepare is not None:
         prepare(**{str(k): v for k, v in config.items() if not str(k).startswith("_")})
 
@@ -82,11 +95,7 @@ def build_network(
     if isinstance(config, DictConfig):
         config = cast(dict[str, Any], OmegaConf.to_container(config, resolve=True))
     net_config: dict[str, Any] = {str(k): v for k, v in config.items()}
-    target = net_config.get("_target_", "")
-    try:
-        cls = get_class(target)
-    except Exception as exc:  # hydra raises ImportError or ValueError
-        raise UserError(f"model._target_={target}: cannot import it ({exc})") from exc
+    cls = network_class(net_config.get("_target_", ""))
     facts = data_facts(cls, num_classes, feature_shape)
     clashes = {k: v for k, v in facts.items() if net_config.get(k) not in (None, v)}
     if clashes:
@@ -102,7 +111,8 @@ def build_network(
     except (InstantiationException, RuntimeError) as exc:
         cause = exc.__cause__ if isinstance(exc, InstantiationException) else exc
         if not isinstance(cause, RuntimeError):
-            raise UserError(f"model ({target}): {str(exc).splitlines()[-1]}") from None
+            reason = str(exc).splitlines()[-1]
+            raise UserError(f"model ({net_config['_target_']}): {reason}") from None
         raise UserError(_shape_error(net_config, feature_shape, cause)) from None
     return net, net_config
 
