@@ -18,6 +18,8 @@ from omegaconf import DictConfig
 from genre_lightning.app import CONFIG_DIR
 from genre_lightning.train import train
 
+from .cli_worker import WORKER
+
 REPO = Path(__file__).resolve().parents[1]
 #: 50 real GTZAN clips (5 per genre), beside the repository as ../shared/gtzan-sample.
 GTZAN_SAMPLE = Path(
@@ -118,41 +120,100 @@ def gtzan_ckpt(tmp_path_factory: pytest.TempPathFactory, gtzan_sample: Path) -> 
 
 
 def run_cli(
-    args: Sequence[str], cwd: Path, module: str = "genre_lightning", timeout: float = 600
+    args: Sequence[str],
+    cwd: Path,
+    module: str = "genre_lightning",
+    timeout: float = 600,
+    *,
+    own_process: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m <module> ARGS`` in a real subprocess and capture its output."""
+    """Run ``python -m <module> ARGS`` and capture its output, as a real subprocess would.
+
+    By default the session's CLI worker runs it (``cli_worker.py``: one process whose imports
+    are paid once); ``own_process=True`` starts a process of its own, for what needs one.
+    """
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    if not own_process:
+        return WORKER.run(module, args, cwd, env, timeout)
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "HYDRA_FULL_ERROR": "0"},
+        env=env,
     )
 
 
-def one_error_line(proc: subprocess.Popen[str] | subprocess.CompletedProcess[str]) -> str:
+@pytest.fixture(scope="session", autouse=True)
+def cli_worker(user_cache: Path) -> Iterator[None]:
+    """The session's CLI worker is stopped when the session ends (it starts on first use)."""
+    yield
+    WORKER.close()
+
+
+def one_error_line(proc: Started | subprocess.CompletedProcess[str]) -> str:
     """The single ``error:`` line of a refused run: exit status 2, nothing else on stderr."""
-    err = proc.communicate(timeout=300)[1] if isinstance(proc, subprocess.Popen) else proc.stderr
+    err = (
+        proc.stderr
+        if isinstance(proc, subprocess.CompletedProcess)
+        else proc.communicate(timeout=300)[1]
+    )
     assert proc.returncode == 2, err[-3000:]
     assert err.startswith("error: ") and err.count("\n") == 1, err[-3000:]
     return err.strip()
 
 
-def start_cli(
-    args: Sequence[str], cwd: Path, module: str, env: dict[str, str] | None = None
-) -> subprocess.Popen[str]:
-    """Start ``python -m <module> ARGS`` like :func:`run_cli`, without waiting for it.
+class Deferred:
+    """A command line given to the CLI worker when its result is first asked for.
 
-    Several started together overlap their (seconds-long) imports; ``.communicate()`` waits.
+    Stands in for a started process where only the result is wanted (``communicate``).
     """
+
+    def __init__(self, args: Sequence[str], cwd: Path, module: str, env: dict[str, str]) -> None:
+        self._call = (module, list(args), cwd, env)
+        self._done: subprocess.CompletedProcess[str] | None = None
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """Run the command (once) and return its stdout and stderr."""
+        if self._done is None:
+            module, args, cwd, env = self._call
+            self._done = WORKER.run(module, args, cwd, env, timeout or 600)
+        return self._done.stdout, self._done.stderr
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status, once the command has run."""
+        return None if self._done is None else self._done.returncode
+
+
+#: What :func:`start_cli` gives: a real process, or a command deferred to the worker.
+Started = subprocess.Popen[str] | Deferred
+
+
+def start_cli(
+    args: Sequence[str],
+    cwd: Path,
+    module: str,
+    env: dict[str, str] | None = None,
+    *,
+    own_process: bool = False,
+) -> Started:
+    """Start ``python -m <module> ARGS`` like :func:`run_cli`; ``.communicate()`` waits.
+
+    Without ``own_process`` the command is deferred to the CLI worker. A process of its own
+    (``own_process=True``) can be signalled, polled and measured while it runs.
+    """
+    full_env = {**os.environ, "HYDRA_FULL_ERROR": "0", **(env or {})}
+    if not own_process:
+        return Deferred(args, cwd, module, full_env)
     return subprocess.Popen(
         [sys.executable, "-m", module, *args],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "HYDRA_FULL_ERROR": "0", **(env or {})},
+        env=full_env,
     )
 
 
@@ -162,17 +223,19 @@ def tiny_args(run: Path, data_dir: Path, *overrides: str) -> list[str]:
     return [*args, f"paths.data_dir={data_dir}", f"hydra.run.dir={run}"]
 
 
-def run_tiny(run: Path, data_dir: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
+def run_tiny(
+    run: Path, data_dir: Path, *overrides: str, own_process: bool = False
+) -> subprocess.CompletedProcess[str]:
     """A one-epoch, two-batch run of the tiny demo into ``run`` (``hydra.run.dir``)."""
-    return run_cli(tiny_args(run, data_dir, *overrides), cwd=run.parent)
+    return run_cli(tiny_args(run, data_dir, *overrides), cwd=run.parent, own_process=own_process)
 
 
 def run_tiny_multirun(
-    sweep: Path, data_dir: Path, *overrides: str
+    sweep: Path, data_dir: Path, *overrides: str, own_process: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """A one-epoch multirun of the tiny demo into ``sweep`` (``hydra.sweep.dir``)."""
     args = ["-m", *overrides, *TINY, "trainer.max_epochs=1", f"paths.data_dir={data_dir}"]
-    return run_cli([*args, f"hydra.sweep.dir={sweep}"], cwd=sweep.parent)
+    return run_cli([*args, f"hydra.sweep.dir={sweep}"], cwd=sweep.parent, own_process=own_process)
 
 
 def write_tone(

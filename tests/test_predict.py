@@ -184,7 +184,8 @@ def test_rows_survive_a_stop_midway(
     for i in range(400):  # 400 names of one clip: classifying them all takes a while
         os.link(clip, tmp_path / "in" / f"{i:03d}.wav")
     out = tmp_path / "p.csv"
-    proc = start_cli([f"ckpt_path={tiny_ckpt}", "input=in", f"output={out}"], tmp_path, MODULE)
+    args = [f"ckpt_path={tiny_ckpt}", "input=in", f"output={out}"]
+    proc = start_cli(args, tmp_path, MODULE, own_process=True)  # signalled while it runs
     deadline = time.monotonic() + 240
     while _rows_in(partial_path(out)) < 5 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)

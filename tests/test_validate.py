@@ -1,7 +1,7 @@
 """validate.py and the data package's checks: every bad value is one error: line and exit 2.
 
-Each case is a real training command on the tiny demo, all in one subprocess (``refused.py``);
-none gets as far as decoding audio.
+Each case is a real training command on the tiny demo (run by the session's CLI worker, whose
+imports are paid once); none gets as far as decoding audio.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from genre_lightning.validate import (
     whole,
 )
 
-from .conftest import run_tiny, tiny_args
-from .refused import run_refused
+from .conftest import run_tiny
 
 #: (override, what the one error line must say).
 BAD_VALUES = [
@@ -148,14 +147,9 @@ BAD_VALUES = [
 ]
 
 
-@pytest.mark.slow
 def test_every_bad_value_is_one_error_line(tmp_path: Path, data_dir: Path) -> None:
-    # One process runs every case: each is refused before launch, and mostly costs imports.
-    commands = [
-        tiny_args(tmp_path / f"run{i}", data_dir, *override.split())
-        for i, (override, _) in enumerate(BAD_VALUES)
-    ]
-    for (override, expected), done in zip(BAD_VALUES, run_refused(commands, tmp_path), strict=True):
+    for i, (override, expected) in enumerate(BAD_VALUES):
+        done = run_tiny(tmp_path / f"run{i}", data_dir, *override.split())
         errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
         assert done.returncode == 2, (override, done.stderr[-2000:])
         assert len(errors) == 1 and expected in errors[0], (override, errors)
@@ -164,23 +158,6 @@ def test_every_bad_value_is_one_error_line(tmp_path: Path, data_dir: Path) -> No
     # Lightning's own refusals (a bare Trainer built silently before launch) included.
     left = {BAD_VALUES[int(p.name[3:])][0] for p in tmp_path.glob("run*")}
     assert not left, left
-
-
-def test_a_refused_command_in_a_shared_process_is_what_its_own_process_gives(
-    tmp_path: Path, data_dir: Path
-) -> None:
-    # The table above runs its cases in one process (refused.py); a case in a process of its
-    # own prints the same, and a command that is not refused is not taken for one.
-    override, expected = BAD_VALUES[0]
-    alone = run_tiny(tmp_path / "alone", data_dir, override)
-    commands = [
-        tiny_args(tmp_path / "shared", data_dir, override),
-        tiny_args(tmp_path / "fine", data_dir),
-    ]
-    shared, fine = run_refused(commands, tmp_path)
-    assert (shared.returncode, shared.stderr) == (alone.returncode, alone.stderr)
-    assert expected in shared.stderr
-    assert fine.returncode == 0 and (tmp_path / "fine" / "metrics.json").is_file()
 
 
 @pytest.mark.parametrize(

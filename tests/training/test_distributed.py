@@ -19,7 +19,12 @@ def test_two_processes_report_what_one_process_measures(tmp_path: Path, data_dir
     # 13 tracks per part and 3 chunks per track: 39 test chunks do not split evenly over two
     # ranks, so the distributed sampler repeats one; it must still count once.
     proc = run_tiny(
-        run, data_dir, "data.clips_per_class=13", "data.chunk_seconds=0.6", "trainer=ddp_sim"
+        run,
+        data_dir,
+        "data.clips_per_class=13",
+        "data.chunk_seconds=0.6",
+        "trainer=ddp_sim",
+        own_process=True,  # Lightning starts the second rank by re-running this program
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (run / "train_ddp_process_1.log").is_file()  # the second rank ran
@@ -46,7 +51,11 @@ def test_ddp_jobs_in_a_multirun_start_their_own_ranks(tmp_path: Path, data_dir: 
     # replayed the whole sweep: it ran beside the one-process job and was reused by the third.
     sweep = tmp_path / "sweep"
     proc = run_tiny_multirun(
-        sweep, data_dir, "trainer=ddp_sim,cpu,ddp_sim", "+trainer.limit_train_batches=2"
+        sweep,
+        data_dir,
+        "trainer=ddp_sim,cpu,ddp_sim",
+        "+trainer.limit_train_batches=2",
+        own_process=True,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [p.name for p in tmp_path.iterdir()] == ["sweep"]  # no stray run dirs of the ranks
