@@ -195,7 +195,6 @@ def _state_restored(hydra_state: Any) -> Iterator[None]:
         with warnings_reset():
             yield
     finally:
-        Singleton.set_state(copy.deepcopy(hydra_state))
         if "joblib.externals.loky" in sys.modules:
             from joblib.externals.loky import get_reusable_executor
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 import pytest
@@ -189,6 +190,28 @@ class Deferred:
 
 #: What :func:`start_cli` gives: a real process, or a command deferred to the worker.
 Started = subprocess.Popen[str] | Deferred
+
+
+@overload
+def start_cli(
+    args: Sequence[str],
+    cwd: Path,
+    module: str,
+    env: dict[str, str] | None = None,
+    *,
+    own_process: Literal[True],
+) -> subprocess.Popen[str]: ...
+
+
+@overload
+def start_cli(
+    args: Sequence[str],
+    cwd: Path,
+    module: str,
+    env: dict[str, str] | None = None,
+    *,
+    own_process: Literal[False] = False,
+) -> Deferred: ...
 
 
 def start_cli(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import torch
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import UserError
 
-from ..conftest import copy_sample, one_error_line, run_cli, start_cli, write_tone
+from ..conftest import Started, copy_sample, one_error_line, run_cli, start_cli, write_tone
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +173,7 @@ def test_unknown_split_and_crop_are_clear(tmp_path: Path) -> None:
         GenreDataModule(root=str(tmp_path), crop="middle")
 
 
-def _refusal(proc: subprocess.Popen[str]) -> str:
+def _refusal(proc: Started) -> str:
     """The ``error:`` line of a run refused after its trainer was built: exit status 2, no
     traceback, one error line and it is the last (Lightning's device lines may come first)."""
     err = proc.communicate(timeout=300)[1]
