@@ -103,6 +103,9 @@ class CliWorker:
                 if stream is not None:
                     stream.close()
             self._proc = None
+        if self._log is not None:
+            self._log.unlink(missing_ok=True)
+            self._log = None
 
     def _started(self) -> subprocess.Popen[str]:
         if self._proc is not None and self._proc.poll() is None:
@@ -132,13 +135,10 @@ WORKER = CliWorker()
 
 @contextlib.contextmanager
 def _descriptors_to(out: int, err: int) -> Iterator[None]:
-    """Point file descriptors 1 and 2 at ``out`` and ``err``; standard input is empty."""
+    """Point file descriptors 1 and 2 at ``out`` and ``err`` (0 is empty for the worker's life)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    saved = [os.dup(fd) for fd in (0, 1, 2)]
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
     os.dup2(out, 1)
     os.dup2(err, 2)
     try:
@@ -146,7 +146,7 @@ def _descriptors_to(out: int, err: int) -> Iterator[None]:
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        for fd, copy in enumerate(saved):
+        for fd, copy in saved.items():
             os.dup2(copy, fd)
             os.close(copy)
 
@@ -177,7 +177,7 @@ def _state_restored(hydra_state: Any) -> Iterator[None]:
     import torch
     from hydra.core.singleton import Singleton
 
-    cwd, environ, argv, stdin = os.getcwd(), dict(os.environ), list(sys.argv), sys.stdin
+    cwd, environ, argv = os.getcwd(), dict(os.environ), list(sys.argv)
     handlers = {sig: signal.getsignal(sig) for sig in _SIGNALS}
     loggers = _logging_state()
     torch_state = (
@@ -211,7 +211,7 @@ def _state_restored(hydra_state: Any) -> Iterator[None]:
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         os.environ.clear()
         os.environ.update(environ)
-        sys.argv, sys.stdin = argv, stdin
+        sys.argv = argv
         os.chdir(cwd)
         gc.collect()
 
@@ -304,11 +304,7 @@ def serve(requests: io.TextIOBase, replies: io.TextIOBase) -> None:
             os.chdir(request["cwd"])
             os.environ.clear()
             os.environ.update(request["env"])
-            sys.stdin = open(os.devnull)  # noqa: SIM115  (closed with the command's state)
-            try:
-                code = _run(_entry(request["module"]), request["argv"])
-            finally:
-                sys.stdin.close()
+            code = _run(_entry(request["module"]), request["argv"])
         reply = {
             "returncode": code,
             "stdout": imported["stdout"] + printed["stdout"],

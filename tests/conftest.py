@@ -8,7 +8,6 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal, overload
 
 import numpy as np
 import pytest
@@ -120,6 +119,11 @@ def gtzan_ckpt(tmp_path_factory: pytest.TempPathFactory, gtzan_sample: Path) -> 
     return _train("gtzan", tmp_path_factory, None, overrides)
 
 
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A command line's environment: this session's, with Hydra's one-line errors."""
+    return {**os.environ, "HYDRA_FULL_ERROR": "0", **(extra or {})}
+
+
 def run_cli(
     args: Sequence[str],
     cwd: Path,
@@ -133,7 +137,7 @@ def run_cli(
     By default the session's CLI worker runs it (``cli_worker.py``: one process whose imports
     are paid once); ``own_process=True`` starts a process of its own, for what needs one.
     """
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    env = cli_env()
     if not own_process:
         return WORKER.run(module, args, cwd, env, timeout)
     return subprocess.run(
@@ -153,7 +157,7 @@ def cli_worker(user_cache: Path) -> Iterator[None]:
     WORKER.close()
 
 
-def one_error_line(proc: Started | subprocess.CompletedProcess[str]) -> str:
+def one_error_line(proc: Deferred | subprocess.CompletedProcess[str]) -> str:
     """The single ``error:`` line of a refused run: exit status 2, nothing else on stderr."""
     err = (
         proc.stderr
@@ -188,55 +192,26 @@ class Deferred:
         return None if self._done is None else self._done.returncode
 
 
-#: What :func:`start_cli` gives: a real process, or a command deferred to the worker.
-Started = subprocess.Popen[str] | Deferred
-
-
-@overload
 def start_cli(
-    args: Sequence[str],
-    cwd: Path,
-    module: str,
-    env: dict[str, str] | None = None,
-    *,
-    own_process: Literal[True],
-) -> subprocess.Popen[str]: ...
+    args: Sequence[str], cwd: Path, module: str, env: dict[str, str] | None = None
+) -> Deferred:
+    """``python -m <module> ARGS`` for the CLI worker, run when its result is first asked for.
 
-
-@overload
-def start_cli(
-    args: Sequence[str],
-    cwd: Path,
-    module: str,
-    env: dict[str, str] | None = None,
-    *,
-    own_process: Literal[False] = False,
-) -> Deferred: ...
-
-
-def start_cli(
-    args: Sequence[str],
-    cwd: Path,
-    module: str,
-    env: dict[str, str] | None = None,
-    *,
-    own_process: bool = False,
-) -> Started:
-    """Start ``python -m <module> ARGS`` like :func:`run_cli`; ``.communicate()`` waits.
-
-    Without ``own_process`` the command is deferred to the CLI worker. A process of its own
-    (``own_process=True``) can be signalled, polled and measured while it runs.
+    Several started together run one after another, each without its own imports.
     """
-    full_env = {**os.environ, "HYDRA_FULL_ERROR": "0", **(env or {})}
-    if not own_process:
-        return Deferred(args, cwd, module, full_env)
+    return Deferred(args, cwd, module, cli_env(env))
+
+
+def start_process(args: Sequence[str], cwd: Path, module: str) -> subprocess.Popen[str]:
+    """``python -m <module> ARGS`` in a process of its own, started now: it can be signalled,
+    polled and measured while it runs."""
     return subprocess.Popen(
         [sys.executable, "-m", module, *args],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=full_env,
+        env=cli_env(),
     )
 
 

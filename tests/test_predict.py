@@ -27,7 +27,7 @@ from genre_lightning.files import partial_path
 from genre_lightning.inference import load_classifier
 from genre_lightning.predict import COLUMNS, predict, shown
 
-from .conftest import TINY, _train, one_error_line, run_cli, start_cli, write_tone
+from .conftest import TINY, _train, one_error_line, run_cli, start_cli, start_process, write_tone
 from .training.test_checkpoint import FIXTURE, write_damaged
 
 MODULE = "genre_lightning.predict"
@@ -185,7 +185,7 @@ def test_rows_survive_a_stop_midway(
         os.link(clip, tmp_path / "in" / f"{i:03d}.wav")
     out = tmp_path / "p.csv"
     args = [f"ckpt_path={tiny_ckpt}", "input=in", f"output={out}"]
-    proc = start_cli(args, tmp_path, MODULE, own_process=True)  # signalled while it runs
+    proc = start_process(args, tmp_path, MODULE)  # signalled while it runs
     deadline = time.monotonic() + 240
     while _rows_in(partial_path(out)) < 5 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)

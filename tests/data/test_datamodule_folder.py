@@ -16,7 +16,7 @@ import torch
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import UserError
 
-from ..conftest import Started, copy_sample, one_error_line, run_cli, start_cli, write_tone
+from ..conftest import Deferred, copy_sample, one_error_line, run_cli, start_cli, write_tone
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +173,7 @@ def test_unknown_split_and_crop_are_clear(tmp_path: Path) -> None:
         GenreDataModule(root=str(tmp_path), crop="middle")
 
 
-def _refusal(proc: Started) -> str:
+def _refusal(proc: Deferred) -> str:
     """The ``error:`` line of a run refused after its trainer was built: exit status 2, no
     traceback, one error line and it is the last (Lightning's device lines may come first)."""
     err = proc.communicate(timeout=300)[1]
