@@ -64,7 +64,8 @@ def _stop_mid_epoch(
             except Exception:  # a file being renamed into place: look again
                 epoch = -1
             if epoch + 1 >= epochs_done:
-                time.sleep(0.5)  # into the next epoch's steps
+                # At once: the next epoch's first steps are under way. (A pause here let a fast
+                # machine finish the run first: the signal came after training, and it exited 0.)
                 proc.send_signal(sig)
                 stdout, stderr = proc.communicate(timeout=120)
                 return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
