@@ -27,6 +27,7 @@ import contextlib
 import copy
 import gc
 import importlib
+import importlib.metadata
 import importlib.util
 import io
 import json
@@ -42,15 +43,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-#: The tools a command may name (``python -m``), imported once when the worker starts.
-TOOLS = (
-    "genre_lightning.train",
-    "genre_lightning.predict",
-    "genre_lightning.evaluate",
-    "genre_lightning.export",
-    "genre_lightning.report",
-    "genre_lightning.data.download",
-)
+#: The package whose tools the commands run (its console scripts name their modules).
+PACKAGE = "genre_lightning"
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 
 
@@ -288,9 +282,10 @@ def _entry(module: str) -> str:
 def serve(requests: io.TextIOBase, replies: io.TextIOBase) -> None:
     """Answer each request line (module, argv, cwd, env) with one reply line."""
     # What importing the tools prints, a process of its own prints before every command.
+    scripts = importlib.metadata.distribution(PACKAGE).entry_points
     with _captured() as imported:
-        for tool in TOOLS:
-            importlib.import_module(tool)
+        for script in scripts.select(group="console_scripts"):
+            importlib.import_module(script.module)
     from hydra.core.singleton import Singleton
 
     hydra_state = Singleton.get_state()
