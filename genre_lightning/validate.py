@@ -225,6 +225,7 @@ TRAIN_CHECKS: dict[str, Check] = {
     "module.mixup_alpha": number(0, whole=False, above=False, example="0.2"),
     "module.spec_augment": _spec_augment,
     "module.cache_embeddings": flag(),
+    "module.embedding_cache_dir": text("/a/writable/folder", optional=True),
     "module.channels_last": flag(optional=True),
     "compile": flag(),
     "model.layer": _musicnn_layer,

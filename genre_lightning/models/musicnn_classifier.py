@@ -115,6 +115,13 @@ class MusicnnClassifier(nn.Module):
                     module.eval()
         return self
 
+    def encoder_identity(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """What :meth:`embed`'s features depend on besides the input: the backbone's weights
+        and statistics, and the layers read (the key of their stored copies,
+        :mod:`~genre_lightning.training.embedding_store`)."""
+        setting = {"network": type(self.backbone).__qualname__, "layers": list(self.layers)}
+        return dict(self.backbone.state_dict()), setting
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The chosen layers' features (B, width) of log-mel patches (B, 1, frames, 96)."""
         out = self.backbone(x)

@@ -8,8 +8,10 @@ validation and test epoch into track-level whole-epoch metrics.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any, cast
 
 import pytorch_lightning as pl
@@ -21,6 +23,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from genre_lightning.errors import UserError
 from genre_lightning.features.normalize import Normalize
 from genre_lightning.training.augment import SpecAugment, mixup
+from genre_lightning.training.embedding_store import default_store_root
 from genre_lightning.training.embeddings import EmbeddingCache
 from genre_lightning.training.epoch_metrics import EpochMetrics
 from genre_lightning.training.metrics import GenreMetrics
@@ -80,6 +83,10 @@ class GenreClassifier(EpochMetrics):
         cache_embeddings: Compute the features of a frozen network's encoder (``net.embed``)
             once per item and train only its head (``net.head``) on them: a linear probe.
             Valid only when every item's input is fixed (train.py checks).
+        embedding_cache_dir: Where those features are kept between runs, so that later runs
+            on the same chunks read them (:mod:`~genre_lightning.training.embedding_store`);
+            ``None``: ``embeddings/`` in the user cache. Not saved in checkpoints: a folder of
+            this machine.
     """
 
     def __init__(
@@ -97,11 +104,14 @@ class GenreClassifier(EpochMetrics):
         data_config: dict[str, Any] | None = None,
         channels_last: bool | None = None,
         cache_embeddings: bool = False,
+        embedding_cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__()
         # The network and the optimizer factory are objects; their configs are what is saved.
         # Not logged as-is: train.py logs the whole flattened run config to the hparams tab.
-        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        self.save_hyperparameters(
+            ignore=["net", "optimizer", "scheduler", "embedding_cache_dir"], logger=False
+        )
         self.net = net
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.class_names = list(class_names)
@@ -114,7 +124,14 @@ class GenreClassifier(EpochMetrics):
         self.train_acc = MulticlassAccuracy(num_classes=len(self.class_names), average="micro")
         self.train_loss = MeanMetric()
         self.metrics = GenreMetrics(self.class_names)
-        self.embeddings = EmbeddingCache() if cache_embeddings else None
+        self.embeddings = (
+            EmbeddingCache(
+                Path(embedding_cache_dir) if embedding_cache_dir else default_store_root(),
+                getattr(net, "encoder_identity", None),
+            )
+            if cache_embeddings
+            else None
+        )
         self.test_results_ = None
         # Validation accuracy of every finished epoch (kept in checkpoints, so a resumed run
         # knows the epochs before it), and that of the checkpoint a test loaded.
@@ -204,6 +221,23 @@ class GenreClassifier(EpochMetrics):
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._eval_step(batch, "test")
+
+    # -- features kept between runs (cache_embeddings) ----------------------------------------
+    def on_train_epoch_end(self) -> None:
+        self._store_embeddings()
+
+    def on_validation_epoch_end(self) -> None:
+        super().on_validation_epoch_end()
+        self._store_embeddings()
+
+    def on_test_epoch_end(self) -> None:
+        super().on_test_epoch_end()
+        self._store_embeddings()
+
+    def _store_embeddings(self) -> None:
+        # Each rank writes what it computed; its own file, so ranks never share one.
+        if self.embeddings is not None:
+            self.embeddings.flush()
 
     # -- what checkpoints carry besides weights ------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

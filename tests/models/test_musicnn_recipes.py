@@ -88,6 +88,32 @@ def test_probe_learns_the_genres(probe_run: Path) -> None:
 
 
 @pytest.mark.slow
+def test_a_rerun_reads_the_stored_features_and_trains_the_same_head(
+    tmp_path: Path, four_genres: Path, musicnn_wheel: Path, probe_run: Path
+) -> None:
+    """The probe's features are kept in the user cache (module.embedding_cache_dir): a rerun
+    computes none of them and ends with bit-identical weights."""
+    run = tmp_path / "run"
+    proc = _train(run, four_genres, musicnn_wheel, "experiment=musicnn_probe")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = (run / "train.log").read_text()
+    read = [line for line in log.splitlines() if "embedding cache" in line]
+    # Sanity check, training, validation and test each report what they read.
+    assert read and all(line.endswith(", 0 computed and stored") for line in read), read
+    chunks = sum(int(line.split("features of ")[1].split()[0]) for line in read)
+    assert chunks >= 20 * 10  # every chunk of the 20 tracks (10 chunks of 3 s each), once
+    state = {
+        name: torch.load(r / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+        for name, r in (("first", probe_run), ("rerun", run))
+    }
+    first, rerun = state["first"]["state_dict"], state["rerun"]["state_dict"]
+    assert first.keys() == rerun.keys()
+    assert all(torch.equal(first[k], rerun[k]) for k in first)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test/acc"] == json.loads((probe_run / "metrics.json").read_text())["test/acc"]
+
+
+@pytest.mark.slow
 def test_probe_on_two_layers_refitted_on_train_and_val(
     tmp_path: Path, four_genres: Path, musicnn_wheel: Path, probe_run: Path
 ) -> None:
