@@ -186,7 +186,7 @@ def _state_restored(hydra_state: Any) -> Iterator[None]:
     )
     Singleton.set_state(copy.deepcopy(hydra_state))
     try:
-        with warnings_reset():
+        with _warnings_reset():
             yield
     finally:
         if "joblib.externals.loky" in sys.modules:
@@ -210,7 +210,7 @@ def _state_restored(hydra_state: Any) -> Iterator[None]:
         gc.collect()
 
 
-def warnings_reset() -> contextlib.AbstractContextManager[object]:
+def _warnings_reset() -> contextlib.AbstractContextManager[object]:
     """Warning filters put back afterwards; a warning shown by an earlier command shows again.
 
     Entering ``catch_warnings`` marks the filters changed, which empties every module's record

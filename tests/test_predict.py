@@ -27,7 +27,16 @@ from genre_lightning.files import partial_path
 from genre_lightning.inference import load_classifier
 from genre_lightning.predict import COLUMNS, predict, shown
 
-from .conftest import TINY, _train, one_error_line, run_cli, start_cli, start_process, write_tone
+from .conftest import (
+    TINY,
+    _train,
+    cli_env,
+    one_error_line,
+    run_cli,
+    start_cli,
+    start_process,
+    write_tone,
+)
 from .training.test_checkpoint import FIXTURE, write_damaged
 
 MODULE = "genre_lightning.predict"
@@ -244,7 +253,7 @@ def _peak_rss(args: list[str], cwd: Path) -> tuple[int, float]:
     """Run the CLI; return its exit status and peak resident memory (MiB)."""
     # One thread: the per-window work is small, and on a busy 2-core machine thread hand-offs
     # would make the hour take minutes. It changes nothing about memory.
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0"}
+    env = cli_env({"OMP_NUM_THREADS": "1"})
     proc = subprocess.Popen([sys.executable, "-m", MODULE, *args], cwd=cwd, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
