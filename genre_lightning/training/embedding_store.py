@@ -7,7 +7,8 @@ on CPU that network is most of a probe's time (musicnn: ~0.05 CPU-s per 3 s chun
 GTZAN's 1000 clips). The store keeps every chunk's features under
 
 - a folder named by a digest of all the features depend on besides the input (the frozen
-  weights, the layers read, the input's shape and dtype, the device type, the torch version),
+  weights, the layers read, the input's shape and dtype, the device type, autocast and matmul
+  precision, the torch version),
 - a key that is a digest of the network's exact input (the chunk's log-mel patch, bytes).
 
 A hit is therefore exact: a changed clip, split, feature setting or network is a miss and is
@@ -67,16 +68,23 @@ def encoder_digest(
 ) -> str:
     """Name of the folder of one frozen encoder's features.
 
+    Called where the features are computed: the arithmetic in force there (autocast, e.g.
+    ``trainer.precision=bf16-mixed``, and float32 matmul precision) changes the features, so it
+    is part of the name.
+
     Args:
         weights: The encoder's state (names to tensors): its frozen weights and statistics.
         setting: What else its output depends on (e.g. which layers are read), JSON-able.
         inputs: A batch of its inputs (B, ...): their per-item shape, dtype and device type.
     """
     h = hashlib.sha256()
+    device = inputs.device.type
+    autocast = torch.is_autocast_enabled(device) and str(torch.get_autocast_dtype(device))
     described = {
         "version": STORE_VERSION,
         "setting": setting,
-        "input": [list(inputs.shape[1:]), str(inputs.dtype), inputs.device.type],
+        "input": [list(inputs.shape[1:]), str(inputs.dtype), device],
+        "arithmetic": [autocast or None, torch.get_float32_matmul_precision()],
         "torch": torch.__version__.split("+")[0],
     }
     h.update(json.dumps(described, sort_keys=True).encode())

@@ -85,6 +85,17 @@ def test_another_encoder_computes_its_own(
     assert len(list(tmp_path.iterdir())) == 2  # a folder per encoder
 
 
+def test_mixed_precision_features_are_stored_apart(tmp_path: Path, inputs: torch.Tensor) -> None:
+    # trainer.precision=bf16-mixed runs the encoder under autocast: other features.
+    _run(tmp_path, Encoder(), inputs)
+    encoder = Encoder()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        features = _run(tmp_path, encoder, inputs)
+    assert encoder.encoded == 10 and len(list(tmp_path.iterdir())) == 2
+    assert features.dtype == torch.float32
+    assert not torch.equal(features, inputs.flatten(1) @ encoder.weight)  # bf16 arithmetic
+
+
 def test_a_changed_input_is_computed(tmp_path: Path, inputs: torch.Tensor) -> None:
     _run(tmp_path, Encoder(), inputs)
     nudged = inputs.clone()
