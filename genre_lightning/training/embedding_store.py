@@ -106,6 +106,7 @@ class EmbeddingStore:
         self.folder = Path(folder)
         self._rows: dict[bytes, int] | None = None  # key -> row of self._table
         self._table = np.zeros((0, 0), dtype=np.float32)
+        self._files: list[Path] = []  # the files self._table was read from
         self._pending_keys: list[bytes] = []
         self._pending: list[np.ndarray] = []
         self.read = 0  # rows answered from disk since the last report
@@ -137,6 +138,13 @@ class EmbeddingStore:
             return
         pending_keys, features = self._pending_keys, np.concatenate(self._pending)
         self._pending_keys, self._pending = [], []  # written now, or not at all
+        self._load()
+        if len(self._table) and self._table.shape[1] != features.shape[1]:
+            # Not this encoder's features, whatever wrote them: they would never be read right.
+            width = f"{self._table.shape[1]} features per row, the encoder computes "
+            for path in self._files:
+                _discard(path, width + str(features.shape[1]))
+            self._rows, self._table, self._files = {}, np.zeros((0, 0), np.float32), []
         self._remember(pending_keys, features)
         keys = np.frombuffer(b"".join(pending_keys), dtype=np.uint8).reshape(-1, KEY_BYTES)
         self._write(keys, features)
@@ -181,6 +189,7 @@ class EmbeddingStore:
                 continue
             self._remember([bytes(k) for k in keys], features)
             read.append(path)
+        self._files = read
         if len(read) > MERGE_AT:
             self._merge(read)
         return self._rows
@@ -190,7 +199,7 @@ class EmbeddingStore:
         for key, row in (self._rows or {}).items():
             keys[row] = np.frombuffer(key, dtype=np.uint8)
         try:
-            self._write(keys, self._table)
+            self._files = [self._write(keys, self._table)]
         except OSError:
             return  # a read-only store still serves its files
         for path in files:  # a concurrent reader that misses one computes its rows again

@@ -85,8 +85,9 @@ class GenreClassifier(EpochMetrics):
             Valid only when every item's input is fixed (train.py checks).
         embedding_cache_dir: Where those features are kept between runs, so that later runs
             on the same chunks read them (:mod:`~genre_lightning.training.embedding_store`);
-            ``None``: ``embeddings/`` in the user cache. Not saved in checkpoints: a folder of
-            this machine.
+            ``None``: ``embeddings/`` in the user cache. Only for a network that names its
+            encoder (``net.encoder_identity``, as musicnn's does); others keep their features
+            for the run only. Not saved in checkpoints: a folder of this machine.
     """
 
     def __init__(

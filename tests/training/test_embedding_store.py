@@ -127,6 +127,26 @@ def test_unreadable_files_are_removed_and_computed_again(
     assert len(list(folder.glob("features-*.npz"))) == 1  # the new run's
 
 
+def test_features_of_another_width_are_replaced(
+    tmp_path: Path, inputs: torch.Tensor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A folder holding rows of another width than its encoder computes (written by something
+    else) is emptied when the encoder's first features are stored, not mixed with them."""
+    _run(tmp_path, Encoder(), inputs[:5])
+    (folder,) = tmp_path.iterdir()
+    (alien,) = folder.glob("features-*.npz")
+    keys = np.stack([np.frombuffer(k, np.uint8) for k in input_keys(inputs[:5])])
+    np.savez(alien, keys=keys, features=np.zeros((5, 7), np.float32))
+    encoder = Encoder()
+    with caplog.at_level(logging.WARNING):
+        _run(tmp_path, encoder, inputs[5:])
+    assert not alien.exists() and "7 features per row, the encoder computes 3" in caplog.text
+    third = Encoder()
+    features = _run(tmp_path, third, inputs)
+    assert third.encoded == 5  # the five of the removed file, and no more
+    torch.testing.assert_close(features, inputs.flatten(1) @ third.weight, rtol=0, atol=0)
+
+
 def test_many_files_are_merged_into_one(
     tmp_path: Path, inputs: torch.Tensor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
