@@ -94,6 +94,12 @@ class Classifier:
         self.features.to(device)
         return self
 
+    def store_features(self) -> None:
+        """Write the features :meth:`classify_windows` computed to a probe's store (see
+        :mod:`~genre_lightning.training.embedding_store`); nothing for other networks."""
+        if self.model.embeddings is not None:
+            self.model.embeddings.flush()
+
     @torch.no_grad()
     def classify(self, wave: torch.Tensor) -> torch.Tensor:
         """Genre probabilities (classes,) of one decoded mono waveform of any length.
@@ -130,7 +136,10 @@ class Classifier:
 
         def run() -> torch.Tensor:
             waves = torch.stack(batch).to(device)
-            logits = model(waves, torch.tensor(lengths)).double().sum(dim=0)
+            # The network through the module: a probe reads its stored features (the same
+            # windows predicted again, e.g. by a retrained head, cost no musicnn pass).
+            x = model.normalize(model.features(waves, torch.tensor(lengths)))
+            logits = self.model.stored_logits(x).double().sum(dim=0)
             batch.clear()
             lengths.clear()
             return logits

@@ -171,6 +171,8 @@ def predict(
             "failed after %d of %d file(s); their rows are in %s", len(rows), len(files), partial
         )
         raise
+    finally:
+        classifier.store_features()  # what was computed stays, even for a stopped run
     _summarise(rows, classifier, output)
     return rows
 

@@ -128,6 +128,11 @@ class EmbeddingStore:
         self._pending_keys.extend(keys)
         self._pending.append(features.detach().to("cpu", torch.float32).numpy())
 
+    @property
+    def pending(self) -> int:
+        """Features queued for the next :meth:`flush`."""
+        return len(self._pending_keys)
+
     def flush(self) -> None:
         """Write the queued features as a file of their own (nothing when none are queued).
 

@@ -20,6 +20,10 @@ from genre_lightning.training.embedding_store import EmbeddingStore, encoder_dig
 
 log = logging.getLogger(__name__)
 
+#: Queued features written to the store as soon as this many are computed (besides the ends of
+#: epochs and of predict).
+FLUSH_ROWS = 4096
+
 #: What a frozen encoder's features depend on besides its input: its state (names to tensors)
 #: and its other settings (JSON-able), e.g. which layers are read.
 EncoderIdentity = Callable[[], tuple[dict[str, torch.Tensor], dict[str, Any]]]
@@ -60,7 +64,7 @@ class EmbeddingCache:
         self._grow(part, int(items.max()) + 1, inputs.device)
         missing = ~self.known[part][items]
         if bool(missing.any()):
-            features = self._features(inputs[missing], encode)
+            features = self.features(inputs[missing], encode)
             table = self.tables.get(part)
             if table is None or table.shape[1] != features.shape[1]:
                 table = features.new_zeros(len(self.known[part]), features.shape[1])
@@ -81,10 +85,12 @@ class EmbeddingCache:
         if table is not None:
             self.tables[part] = torch.cat([table, table.new_zeros(extra, table.shape[1])])
 
-    def _features(
+    def features(
         self, inputs: torch.Tensor, encode: Callable[[torch.Tensor], torch.Tensor]
     ) -> torch.Tensor:
-        """Features of new items: read from the store where it has them, else encoded."""
+        """Features (B, D) of ``inputs`` (B, ...), whatever their item: read from the store where
+        it has them, else encoded (without gradients) and queued for the store. Inputs without
+        an item number (predict's windows) are looked up this way alone."""
         store = self._store(inputs)
         if store is None:
             with torch.no_grad():
@@ -98,6 +104,8 @@ class EmbeddingCache:
                 computed = encode(inputs[todo]).float()
             if self.writable:
                 store.add([keys[i] for i in todo], computed)
+                if store.pending >= FLUSH_ROWS:  # a long pass keeps most of its work if killed
+                    self.flush()
             parts.append((todo, computed))
         features = parts[0][1].new_empty(len(keys), parts[0][1].shape[1])
         for rows, values in parts:

@@ -162,6 +162,16 @@ class GenreClassifier(EpochMetrics):
             return cast(torch.Tensor, net.head(self.embeddings(part, items, x, net.embed)))
         return cast(torch.Tensor, self.net(x))
 
+    def stored_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of normalised inputs (B, 1, frames, mels) that have no item number (predict's
+        windows); with ``cache_embeddings``, from the features stored between runs where they
+        are kept. Not for export or tracing: :meth:`forward` is the pure network."""
+        if self.embeddings is None:
+            return self._net(x)
+        net = cast(Any, self.net)
+        x = x.contiguous(memory_format=self.memory_format)
+        return cast(torch.Tensor, net.head(self.embeddings.features(x, net.embed)))
+
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         """Logits for raw (un-normalised) mel images (B, 1, frames, mels)."""
         return self._net(self.normalize(mel))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ import torch
 from genre_lightning.models.musicnn_tf import pretrained_musicnn
 from genre_lightning.runs import Run
 
-from ..conftest import one_error_line, run_cli
+from ..conftest import cli_env, one_error_line, run_cli
 
 GENRES = ("classical", "hiphop", "jazz", "metal")
 QUIET = ["callbacks.rich_progress_bar=null", "trainer.enable_progress_bar=false"]
@@ -163,32 +162,44 @@ def _test_tracks(run: Path, folder: Path) -> Path:
 @pytest.mark.slow
 def test_predict_uses_the_checkpoint_alone(probe_run: Path, tmp_path: Path) -> None:
     """predict on the test tracks: the checkpoint carries the weights, nothing is fetched, and
-    its verdicts are the test's (same windows, logits averaged per track)."""
+    its verdicts are the test's (same windows, logits averaged per track). Predicting them
+    again reads the features the first predict stored."""
     folder = _test_tracks(probe_run, tmp_path / "input")
     empty_cache = tmp_path / "cache"
     empty_cache.mkdir()
-    out = tmp_path / "preds.csv"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "genre_lightning.predict",
-            f"ckpt_path={probe_run / 'checkpoints' / 'best.ckpt'}",
-            f"input={folder}",
-            f"output={out}",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "GENRE_LIGHTNING_CACHE": str(empty_cache)},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert list(empty_cache.iterdir()) == []  # no musicnn wheel, no unpacked weights
-    with open(out, newline="") as f:
-        rows = list(csv.DictReader(f))
+
+    def predict(out: Path) -> tuple[list[dict[str, str]], str]:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "genre_lightning.predict",
+                f"ckpt_path={probe_run / 'checkpoints' / 'best.ckpt'}",
+                f"input={folder}",
+                f"output={out}",
+                f"hydra.run.dir={out.with_suffix('')}",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=cli_env({"GENRE_LIGHTNING_CACHE": str(empty_cache)}),
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        with open(out, newline="") as f:
+            rows = list(csv.DictReader(f))
+        (log,) = out.with_suffix("").glob("*.log")
+        return rows, log.read_text()
+
+    rows, log = predict(tmp_path / "preds.csv")
+    # No musicnn wheel, no unpacked weights: only the features this predict computed.
+    assert [p.name for p in empty_cache.iterdir()] == ["embeddings"]
+    assert "features of 0 chunks read, 40 computed and stored" in log  # 4 tracks x 10 windows
     right = sum(Path(r["file"]).parent.name == r["genre"] for r in rows)
     metrics = json.loads((probe_run / "metrics.json").read_text())
     assert len(rows) == 4 and right / len(rows) == pytest.approx(metrics["test/acc"])
+    again, log = predict(tmp_path / "again.csv")
+    assert "features of 40 chunks read, 0 computed and stored" in log
+    assert again == rows  # the same probabilities, digit for digit
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from genre_lightning.training import embedding_store
+from genre_lightning.training import embedding_store, embeddings
 from genre_lightning.training.embedding_store import EmbeddingStore, input_keys
 from genre_lightning.training.embeddings import EmbeddingCache
 
@@ -180,3 +180,17 @@ def test_an_unwritable_store_warns_once_and_the_run_goes_on(
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "module.embedding_cache_dir" in warnings[0].getMessage()
     assert root.read_text() == "not a folder"
+
+
+def test_a_long_pass_is_stored_as_it_goes(
+    tmp_path: Path, inputs: torch.Tensor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without waiting for an epoch's end (or predict's): a killed run keeps most of its work."""
+    monkeypatch.setattr(embeddings, "FLUSH_ROWS", 5)
+    encoder = Encoder()
+    cache = EmbeddingCache(tmp_path, encoder.identity)
+    for start in range(0, 10, 3):  # batches of 3, 3, 3, 1: the first 6 are stored at once
+        cache.features(inputs[start : start + 3], encoder)
+    later = Encoder()
+    _run(tmp_path, later, inputs)
+    assert later.encoded == 4  # the last 4 wait for a flush
