@@ -150,7 +150,9 @@ class EmbeddingStore:
             for path in self._files:
                 _discard(path, width + str(features.shape[1]))
             self._rows, self._table, self._files = {}, np.zeros((0, 0), np.float32), []
-        self._remember(pending_keys, features)
+        # Not added to the table read at the start: what a run computes it does not ask for
+        # again (training keeps its own per-item tables), and a predict over a large library
+        # would otherwise hold all of it in memory.
         keys = np.frombuffer(b"".join(pending_keys), dtype=np.uint8).reshape(-1, KEY_BYTES)
         self._write(keys, features)
         self.written += len(pending_keys)
