@@ -131,13 +131,15 @@ def run_cli(
     timeout: float = 600,
     *,
     own_process: bool = False,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m <module> ARGS`` and capture its output, as a real subprocess would.
 
     By default the session's CLI worker runs it (``cli_worker.py``: one process whose imports
     are paid once); ``own_process=True`` starts a process of its own, for what needs one.
+    ``env`` adds to (or replaces) the command's environment variables.
     """
-    env = cli_env()
+    env = cli_env(env)
     if not own_process:
         return WORKER.run(module, args, cwd, env, timeout)
     return subprocess.run(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ import torch
 from genre_lightning.models.musicnn_tf import pretrained_musicnn
 from genre_lightning.runs import Run
 
-from ..conftest import cli_env, one_error_line, run_cli
+from ..conftest import one_error_line, run_cli
 
 GENRES = ("classical", "hiphop", "jazz", "metal")
 QUIET = ["callbacks.rich_progress_bar=null", "trainer.enable_progress_bar=false"]
@@ -169,20 +168,16 @@ def test_predict_uses_the_checkpoint_alone(probe_run: Path, tmp_path: Path) -> N
     empty_cache.mkdir()
 
     def predict(out: Path) -> tuple[list[dict[str, str]], str]:
-        proc = subprocess.run(
+        proc = run_cli(
             [
-                sys.executable,
-                "-m",
-                "genre_lightning.predict",
                 f"ckpt_path={probe_run / 'checkpoints' / 'best.ckpt'}",
                 f"input={folder}",
                 f"output={out}",
                 f"hydra.run.dir={out.with_suffix('')}",
             ],
             cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env=cli_env({"GENRE_LIGHTNING_CACHE": str(empty_cache)}),
+            module="genre_lightning.predict",
+            env={"GENRE_LIGHTNING_CACHE": str(empty_cache)},
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
         with open(out, newline="") as f:
