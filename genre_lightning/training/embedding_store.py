@@ -164,8 +164,10 @@ class EmbeddingStore:
             np.savez(f, keys=keys, features=features)
         return path
 
-    def _remember(self, keys: Sequence[bytes], features: np.ndarray) -> None:
-        rows = self._load()
+    def _remember(
+        self, rows: dict[bytes, int], keys: Sequence[bytes], features: np.ndarray
+    ) -> None:
+        """Add a file's rows to the table read at the start (a key seen before keeps its row)."""
         if self._table.shape[0] == 0:
             self._table = np.zeros((0, features.shape[1]), dtype=np.float32)
         start = len(self._table)
@@ -179,9 +181,10 @@ class EmbeddingStore:
         if self._rows is not None:
             return self._rows
         self._rows = {}
-        files = sorted(self.folder.glob(f"features-*{_SUFFIX}")) if self.folder.is_dir() else []
+        files: list[Path] = []
         if self.folder.is_dir():
             remove_stale_temps(self.folder)
+            files = sorted(self.folder.glob(f"features-*{_SUFFIX}"))
         read: list[Path] = []
         for path in files:
             part = _read(path)
@@ -194,7 +197,7 @@ class EmbeddingStore:
                     f"{features.shape[1]} features per row, others have {self._table.shape[1]}",
                 )
                 continue
-            self._remember([bytes(k) for k in keys], features)
+            self._remember(self._rows, [bytes(k) for k in keys], features)
             read.append(path)
         self._files = read
         if len(read) > MERGE_AT:

@@ -44,7 +44,7 @@ class EmbeddingCache:
     ) -> None:
         self.tables: dict[str, torch.Tensor] = {}
         self.known: dict[str, torch.Tensor] = {}
-        self.store_root = store_root if identity is not None else None
+        self.store_root = store_root
         self.identity = identity
         self.store: EmbeddingStore | None = None
         self.writable = True
