@@ -7,7 +7,6 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +20,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from genre_lightning.data.sampler import EpochShuffleSampler
 from genre_lightning.train import train
 
-from ..conftest import TINY, dead_pid, run_cli
+from ..conftest import TINY, dead_pid, run_cli, start_process
 
 EPOCHS = 3
 #: The improved recipe's random parts on the tiny set: random 1 s chunks, SpecAugment, mixup,
@@ -49,12 +48,7 @@ def _stop_mid_epoch(
     """Start the recipe into ``run``; once ``last.ckpt`` holds ``epochs_done`` completed epochs
     and the next epoch has begun, send ``sig``; return how the process ended."""
     args = [*RECIPE, f"paths.data_dir={data_dir}", f"hydra.run.dir={run}"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "genre_lightning", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_process(args, run.parent, "genre_lightning")
     last = run / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
