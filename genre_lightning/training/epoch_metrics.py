@@ -82,7 +82,8 @@ class EpochMetrics(pl.LightningModule):
         self.log(runs.TEST_ACC, results.acc, sync_dist=True)
         self.log(runs.TEST_F1_MACRO, results.f1_macro, sync_dist=True)
         for name, value in results.f1_per_class.items():
-            self.log(f"test/f1/{name}", value, sync_dist=True)
+            if value is not None:  # a genre the test split lacks has no F1 to show
+                self.log(f"test/f1/{name}", value, sync_dist=True)
         tensorboard_log_confusion(self, results.confusion, self.class_names)
         self.test_results_ = results
 

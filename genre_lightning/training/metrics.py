@@ -23,13 +23,14 @@ class TestResults:
     Attributes:
         acc: Track accuracy.
         f1_macro: Macro-averaged F1.
-        f1_per_class: F1 of each class, by name.
+        f1_per_class: F1 of each class, by name; None for a class with no test track and no
+            prediction (its F1 is undefined, and 0 would read as a class the network fails).
         confusion: Rows: true class, columns: predicted (tracks).
     """
 
     acc: float
     f1_macro: float
-    f1_per_class: dict[str, float]
+    f1_per_class: dict[str, float | None]
     confusion: torch.Tensor
 
     def as_metrics(self, class_names: Sequence[str]) -> dict[str, object]:
@@ -75,18 +76,19 @@ class GenreMetrics(nn.Module):
         )
 
 
-def scores(confusion: torch.Tensor) -> tuple[float, float, list[float]]:
+def scores(confusion: torch.Tensor) -> tuple[float, float, list[float | None]]:
     """Accuracy, macro F1 and per-class F1 of a confusion matrix, exactly (float64).
 
     float32 counts, as torchmetrics computes them, put 0.800000011920929 and a macro F1 of
-    1.0000001 into ``metrics.json``. The conventions are torchmetrics': a class with no track
-    and no prediction has F1 0 and is left out of the macro mean.
+    1.0000001 into ``metrics.json``. As in torchmetrics, a class with no track and no
+    prediction is left out of the macro mean; its own F1 is None rather than torchmetrics' 0,
+    since a small split often lacks a genre and a 0 there reads as a genre never recognised.
 
     Args:
         confusion: (classes, classes) counts; rows: true class, columns: predicted.
 
     Returns:
-        Accuracy, macro F1, and the F1 of each class in label order.
+        Accuracy, macro F1, and the F1 of each class in label order (None where unscored).
     """
     counts = confusion.double()
     hits = counts.diagonal()
@@ -96,4 +98,5 @@ def scores(confusion: torch.Tensor) -> tuple[float, float, list[float]]:
     f1 = torch.where(involved > 0, 2 * hits / involved.clamp(min=1), torch.zeros_like(hits))
     present = involved > 0
     f1_macro = float(f1[present].mean()) if present.any() else 0.0
-    return acc, f1_macro, f1.tolist()
+    per_class = [v if p else None for v, p in zip(f1.tolist(), present.tolist(), strict=True)]
+    return acc, f1_macro, per_class

@@ -33,6 +33,20 @@ def test_scores_follow_torchmetrics_on_random_predictions() -> None:
         expected_macro = MulticlassF1Score(classes, average="macro")(pred, target)
         expected = MulticlassF1Score(classes, average=None)(pred, target)
         assert abs(f1_macro - float(expected_macro)) < 1e-6
-        assert torch.allclose(
-            torch.tensor(per_class, dtype=torch.float64), expected.double(), atol=1e-6
-        )
+        # Where torchmetrics says 0 for a class absent from both, the score says None.
+        seen = torch.bincount(pred, minlength=classes) + torch.bincount(target, minlength=classes)
+        absent = seen == 0
+        assert [v is None for v in per_class] == absent.tolist()
+        filled = torch.tensor([0.0 if v is None else v for v in per_class], dtype=torch.float64)
+        assert torch.allclose(filled, expected.double(), atol=1e-6)
+
+
+def test_a_genre_the_test_split_lacks_has_no_f1() -> None:
+    # Three test tracks of genres a and b, none of c, and c never predicted.
+    results = GenreMetrics(["a", "b", "c"]).test(torch.tensor([0, 1, 0]), torch.tensor([0, 1, 1]))
+    assert results.f1_per_class == {"a": 2 / 3, "b": 2 / 3, "c": None}
+    assert results.f1_macro == 2 / 3
+    # A genre predicted without a test track is scored: its F1 is 0, and it lowers the mean.
+    wrong = GenreMetrics(["a", "b", "c"]).test(torch.tensor([0, 2]), torch.tensor([0, 1]))
+    assert wrong.f1_per_class == {"a": 1.0, "b": 0.0, "c": 0.0}
+    assert wrong.f1_macro == 1 / 3
