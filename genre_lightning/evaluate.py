@@ -4,6 +4,7 @@ Usage (a Hydra app: ``--help``, ``--cfg job`` and ``-m`` sweeps work as for trai
 
     python -m genre_lightning.evaluate ckpt_path=RUN/checkpoints/best.ckpt [data.<key>=...]
     python -m genre_lightning.evaluate ckpt_path=... data.root=/my/music  # same settings
+    python -m genre_lightning.evaluate ckpt_path=... data.root=/other/music data.split=test
     python -m genre_lightning.evaluate ckpt_path=... data=folder data.root=/my/music
     python -m genre_lightning.evaluate -m ckpt_path=A.ckpt,B.ckpt
 
@@ -11,7 +12,8 @@ The config is ``conf/evaluate.yaml``. Which data is tested:
 
 * ``data=checkpoint`` (the default): the data config saved in the checkpoint, with any
   ``data.<key>=...`` given on the command line merged on top (e.g. ``data.root=...`` where the
-  data moved, ``data.batch_size=64``). It is an open mapping (:data:`CHECKPOINT_DATA`), so any
+  data moved, ``data.batch_size=64``; ``data.split=test`` tests every track of the folder, for
+  recordings the run never saw). It is an open mapping (:data:`CHECKPOINT_DATA`), so any
   key of the checkpoint's data module can be changed; a key that module does not take is an
   error. A test part holding tracks the run trained or validated on (another ``data.fold``, a
   changed folder) is refused (:mod:`~genre_lightning.data.split_record`).
@@ -292,6 +294,25 @@ def build_datamodule(
     return datamodule
 
 
+def _say_which_part(datamodule: GenreDataModule, config: Mapping[str, Any]) -> None:
+    """Log how many of the data's tracks the test part holds, where it is not all of them.
+
+    A user who points ``data.root`` at a folder of other recordings may expect every clip of
+    it to be tested; the checkpoint's split tests only its share.
+    """
+    tracks = {part: len(rows) for part, rows in datamodule.parts.items()}
+    total = sum(tracks.values())
+    if tracks["test"] < total:
+        log.info(
+            "testing %d of the %d tracks under %s: the test part of data.split=%s (a folder "
+            "of recordings the run never saw is tested whole with data.split=test)",
+            tracks["test"],
+            total,
+            config.get("root"),
+            config.get("split", "random"),
+        )
+
+
 def _lightning_device(device: torch.device) -> dict[str, Any]:
     if device.type == "cpu":
         return {"accelerator": "cpu", "devices": 1}
@@ -343,6 +364,7 @@ def evaluate(
     else:
         config = dict(data_config)
     datamodule = build_datamodule(classifier, config, composed=data_config is not None)
+    _say_which_part(datamodule, config)
     out.path.mkdir(parents=True, exist_ok=True)
     trainer = pl.Trainer(
         **_lightning_device(target),

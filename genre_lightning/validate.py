@@ -268,10 +268,12 @@ def check_training(
     """
     # Imported here: the data checks import torch (see _normalization).
     from genre_lightning.data.config import check_data_config
-    from genre_lightning.data.splits import check_split_keys
+    from genre_lightning.data.splits import TEST_ONLY, UNTRAINED_FIXES, check_split_keys
 
     check_train_config(cfg)
     check_data_config(cfg.data)
+    if cfg.data.get("split") == TEST_ONLY:  # a run that trains on nothing
+        raise UserError(f"{UNTRAINED_FIXES[TEST_ONLY]}: e.g. data.split=kfold")
     named = {k[5:]: cfg.data.get(k[5:]) for k in given if k.startswith("data.")}
     check_split_keys(cfg.data.get("split", "random"), named, whose)
 

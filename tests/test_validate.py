@@ -46,7 +46,12 @@ BAD_VALUES = [
     ("data.chunk_seconds=0", "data.chunk_seconds=0 must be above 0, or null"),
     ("data.sample_rate=0", "data.sample_rate=0 must be at least 1"),
     ("data.features.n_mels=0", "data.features.n_mels=0 must be at least 1"),
-    ("data.split=foo", "data.split=foo is not known; use data.split=random|filtered|kfold"),
+    ("data.split=foo", "data.split=foo is not known; use data.split=random|filtered|kfold|test"),
+    (
+        "data.split=test",
+        "data.split=test puts every track in the test part, to test a trained checkpoint on "
+        "(genre_lightning.evaluate); training needs data.split=random, kfold or filtered",
+    ),
     ("data.split=kfold data.fold=12", "data.fold=12 must be in [0, 9] with data.num_folds=10"),
     ("data.split=kfold data.val_fraction=1.5", "data.val_fraction=1.5 must be in (0, 1)"),
     ("optimizer.lr=-1", "optimizer.lr=-1 must be above 0"),

@@ -1,4 +1,5 @@
-"""Train/validation/test splits by track: random, fault-filtered (artist-disjoint) and k-fold."""
+"""Train/validation/test splits by track: random, fault-filtered (artist-disjoint), k-fold, and
+``test`` (every track tested: a trained checkpoint on a whole folder of other recordings)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from genre_lightning.validate import shown
 log = logging.getLogger(__name__)
 
 PARTS = ("train", "val", "test")
-SPLIT_KINDS = ("random", "filtered", "kfold")
+SPLIT_KINDS = ("random", "filtered", "kfold", "test")
+#: The split that tests every track and trains on none: evaluate's, never training's.
+TEST_ONLY = "test"
 #: Why each split kind can leave a genre out of training, and what to change.
 UNTRAINED_FIXES = {
     "random": (
@@ -33,6 +36,10 @@ UNTRAINED_FIXES = {
         "data.split=filtered trains only on the tracks its train.txt lists, and a partial "
         "copy of GTZAN may hold none of a genre's: use the complete GTZAN, "
         "data.split=random or data.split=kfold"
+    ),
+    TEST_ONLY: (
+        "data.split=test puts every track in the test part, to test a trained checkpoint on "
+        "(genre_lightning.evaluate); training needs data.split=random, kfold or filtered"
     ),
 }
 #: Data keys that one kind of split alone reads, and the settings that make it read them.
@@ -274,7 +281,7 @@ def make_split(
     num_folds: int = 10,
     val_fraction: float = 0.1,
 ) -> dict[str, list[int]]:
-    """Split the clips by ``data.split``: ``random``, ``filtered`` or ``kfold``.
+    """Split the clips by ``data.split``: ``random``, ``filtered``, ``kfold`` or ``test``.
 
     Args:
         kind: The split kind.
@@ -299,4 +306,6 @@ def make_split(
         return filtered_split(tracks)[0]
     if kind == "kfold":
         return kfold_split(labels, fold, num_folds, seed, val_fraction)
+    if kind == TEST_ONLY:
+        return {"train": [], "val": [], "test": list(range(len(tracks)))}
     raise UserError(f"data.split={kind!r} is not known; use data.split={'|'.join(SPLIT_KINDS)}")

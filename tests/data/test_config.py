@@ -23,7 +23,10 @@ BAD = [
     ({"clip_samples": -5}, "data.clip_samples=-5 must be at least 1"),
     ({"chunk_seconds": 0}, "data.chunk_seconds=0 must be above 0, or null"),
     ({"sample_rate": 0}, "data.sample_rate=0 must be at least 1; e.g. data.sample_rate=22050"),
-    ({"split": "artist"}, "data.split=artist is not known; use data.split=random|filtered|kfold"),
+    (
+        {"split": "artist"},
+        "data.split=artist is not known; use data.split=random|filtered|kfold|test",
+    ),
     ({"features": {"n_mels": 0}}, "data.features.n_mels=0 must be at least 1"),
     ({"features": {"nmels": 64}}, "data.features.nmels is not a mel setting"),
     ({"features": {"n_fft": 512, "win_length": 1024}}, "exceeds data.features.n_fft=512"),

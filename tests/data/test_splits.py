@@ -167,10 +167,13 @@ def test_make_split_dispatches_each_kind() -> None:
     assert make_split("filtered", tracks, labels) == filtered_split(tracks)[0]
     kfold = make_split("kfold", tracks, labels, seed=5, fold=3, num_folds=4)
     assert kfold == kfold_split(labels, 3, 4, seed=5)
+    # evaluate's split of other recordings: every track is tested, none trains.
+    everything = make_split("test", tracks, labels)
+    assert everything == {"train": [], "val": [], "test": list(range(930))}
 
 
 def test_make_split_unknown_kind_lists_the_options() -> None:
-    with pytest.raises(UserError, match=r"data\.split=random\|filtered\|kfold"):
+    with pytest.raises(UserError, match=r"data\.split=random\|filtered\|kfold\|test"):
         make_split("artist", ["a.1", "a.2", "a.3"], [0, 0, 0])
 
 

@@ -159,6 +159,44 @@ def _test_tracks(run: Path, folder: Path) -> Path:
 
 
 @pytest.mark.slow
+def test_evaluate_tests_every_clip_of_a_folder_with_the_test_split(
+    probe_run: Path, four_genres: Path, tmp_path: Path
+) -> None:
+    """data.split=test: a folder the run never trained or validated on (here, its test tracks
+    alone) is tested whole, as the run's own test scored it. Without it, the log says which
+    share of the folder the checkpoint's split tests; the training folder tested whole is
+    refused, since it holds tracks the probe learned."""
+    ckpt = probe_run / "checkpoints" / "best.ckpt"
+
+    def evaluate(name: str, *data: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+        out = tmp_path / name
+        args = [f"ckpt_path={ckpt}", *data, f"hydra.run.dir={out}"]
+        return run_cli(args, cwd=tmp_path, module="genre_lightning.evaluate"), out
+
+    folder = _test_tracks(probe_run, tmp_path / "unseen")
+    proc, out = evaluate("whole", f"data.root={folder}", "data.split=test")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    trained = json.loads((probe_run / "metrics.json").read_text())
+    assert metrics["num_clips"] == 4
+    assert metrics["confusion_matrix"] == trained["confusion_matrix"]
+    assert "testing" not in "".join(p.read_text() for p in out.glob("*.log"))
+
+    proc, out = evaluate("own")  # the checkpoint's own data: one fold of five
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (log,) = out.glob("*.log")
+    assert f"testing 4 of the 20 tracks under {four_genres}: the test part of " in log.read_text()
+    assert "data.split=kfold (a folder of recordings the run never saw is tested whole with " in (
+        log.read_text()
+    )
+
+    proc, out = evaluate("learned", "data.split=test")
+    line = one_error_line(proc)
+    assert line.startswith("error: 16 of the 20 test tracks were in the training or validation")
+    assert not list(out.glob("*.json")) and not list(out.glob("*.png"))  # Hydra's log alone
+
+
+@pytest.mark.slow
 def test_predict_uses_the_checkpoint_alone(probe_run: Path, tmp_path: Path) -> None:
     """predict on the test tracks: the checkpoint carries the weights, nothing is fetched, and
     its verdicts are the test's (same windows, logits averaged per track). Predicting them
