@@ -29,6 +29,41 @@ CLIP_SAMPLES = 662_688
 #: File extensions treated as audio. Anything else in a genre folder (GTZAN's ``.mf`` lists,
 #: ``.DS_Store``) is not audio and is ignored without a warning.
 AUDIO_EXTENSIONS = frozenset({".wav", ".au", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".snd"})
+
+
+def is_audio_name(path: Path) -> bool:
+    """Whether a file name is an audio file's: a known extension, and not hidden."""
+    return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
+
+
+def audio_files_under(folder: Path, max_depth: int | None = None) -> Iterator[Path]:
+    """Every audio file under ``folder``, in no particular order.
+
+    A music library is usually ``<genre>/<artist>/<album>/<track>``, so sub-folders are
+    searched; hidden files and folders (``.Trash``, ``.AppleDouble``) are not. Folders reached
+    through symbolic links are searched once each, so a link back up the tree cannot loop.
+
+    Args:
+        folder: Where to look.
+        max_depth: Sub-folder levels searched below ``folder`` (0: its own files only);
+            ``None``: all.
+    """
+    seen: set[tuple[int, int]] = set()
+    top = len(folder.parts)
+    for here, folders, names in os.walk(folder, followlinks=True):
+        st = os.stat(here)
+        if (st.st_dev, st.st_ino) in seen:
+            folders.clear()
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        deeper = max_depth is None or len(Path(here).parts) - top < max_depth
+        folders[:] = [f for f in folders if not f.startswith(".")] if deeper else []
+        for name in names:
+            path = Path(here) / name
+            if is_audio_name(path) and path.is_file():
+                yield path
+
+
 #: Frames decoded at a time by :class:`WindowReader` (1.5 s at 44.1 kHz; 0.5 MB as float32
 #: stereo): the memory of a decode does not grow with the file.
 BLOCK_FRAMES = 1 << 16

@@ -60,22 +60,19 @@ LISTED_FILES = 10
 
 
 def find_audio(path: Path) -> list[Path]:
-    """The file itself, or every audio file under a directory (recursively, sorted).
+    """The file itself, or every audio file under a directory (at any depth, hidden files and
+    folders left out; sorted).
 
     Raises:
         UserError: The path does not exist, or a directory holds no audio file.
     """
-    from genre_lightning.audio import AUDIO_EXTENSIONS
+    from genre_lightning.audio import AUDIO_EXTENSIONS, audio_files_under
 
     if path.is_file():
         return [path]  # named explicitly: tried whatever its extension
     if not path.is_dir():
         raise UserError(f"input={path}: no such file or directory")
-    files = sorted(
-        p
-        for p in path.rglob("*")
-        if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith(".")
-    )
+    files = sorted(audio_files_under(path))
     if not files:
         extensions = ", ".join(sorted(AUDIO_EXTENSIONS))
         raise UserError(f"input={path}: no audio files ({extensions}) in this directory")

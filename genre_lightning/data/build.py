@@ -68,6 +68,7 @@ def build_parts(
         num_folds=hp["num_folds"],
         val_fraction=hp["val_fraction"],
         train_on_val=hp["train_on_val"],
+        split_by=hp["split_by"],
     )
     draws = draws_per_track(hp["clip_samples"], window)
     seed = hp["shuffle_seed"]

@@ -48,7 +48,11 @@ class GenreDataModule(PartServing):
         clip_samples: Every clip is cropped or zero-padded to this many samples. GTZAN's
             662,688 are exactly what the paper's 668 centred mel frames read.
         split: ``random`` (shuffled, by track), ``filtered`` (GTZAN's artist-disjoint,
-            fault-filtered split) or ``kfold`` (stratified, by track).
+            fault-filtered split), ``kfold`` (stratified, by track) or ``test`` (every track
+            tested: for evaluating a checkpoint; training refuses it).
+        split_by: What ``random`` and ``kfold`` deal into the parts: ``track`` (each alone)
+            or ``folder`` (the tracks of one first-level folder of a genre folder, an artist's
+            or album's, stay together: an artist filter for a nested music library).
         split_fractions: Train/validation/test fractions of ``random``.
         split_seed: Seed of the split (independent of the training seed).
         fold: Test fold of ``kfold`` (0-based).
@@ -94,6 +98,7 @@ class GenreDataModule(PartServing):
         sample_rate: int = SAMPLE_RATE,
         clip_samples: int = 662_688,
         split: str = "random",
+        split_by: str = "track",
         split_fractions: Sequence[float] = (0.8, 0.1, 0.1),
         split_seed: int = 42,
         fold: int = 0,
@@ -173,7 +178,13 @@ class GenreDataModule(PartServing):
             )
         if stage in ("fit", None):
             labels = [clip.label for clip in self._load().kept_clips]
-            check_every_class_trains(self.hparams["split"], self.parts, labels, self.class_names)
+            check_every_class_trains(
+                self.hparams["split"],
+                self.parts,
+                labels,
+                self.class_names,
+                self.hparams.get("split_by", "track"),
+            )
 
     def check_batch_size(self) -> None:
         """Refuse a ``batch_size`` above the training windows of an epoch (after :meth:`setup`).

@@ -1,4 +1,5 @@
-"""Finding the audio files of a dataset laid out as ``<root>/<genre>/<clip>.<ext>``."""
+"""Finding the audio files of a dataset laid out as ``<root>/<genre>/<clip>.<ext>``, the clips
+of a genre up to three folders deep in its folder (``<root>/<genre>/<artist>/<album>/...``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genre_lightning.audio import AUDIO_EXTENSIONS
+from genre_lightning.audio import audio_files_under, is_audio_name
 from genre_lightning.errors import UserError
 
 #: GTZAN's ten genres in the paper's label order (Table 1).
@@ -23,6 +24,9 @@ GTZAN_GENRES = (
     "rock",
 )
 
+#: Folder levels searched below a genre folder for its clips: ``<artist>/<album>/<disc>``. A
+#: bound, so that a ``data.root`` pointed at a large tree of other things is listed quickly.
+LIBRARY_DEPTH = 3
 #: Sub-folders under ``data.root`` where GTZAN's genre folders are looked for, in order:
 #: the Kaggle copy, the original tarball, and a plain ``<root>/<genre>/``.
 LAYOUTS = ("Data/genres_original", "genres_original", "genres", ".")
@@ -34,15 +38,25 @@ class DataNotFoundError(UserError):
 
 @dataclass(frozen=True)
 class Clip:
-    """One audio file and its label."""
+    """One audio file and its label.
+
+    Attributes:
+        path: The file.
+        label: Its genre's index in the class names.
+        folders: The folders between its genre folder and the file, ``/``-joined (``""`` for a
+            file directly in the genre folder, as in GTZAN).
+    """
 
     path: Path
     label: int
+    folders: str = ""
 
     @property
     def track(self) -> str:
-        """The clip's name without extension (``blues.00000``), its identity in split lists."""
-        return self.path.stem
+        """The clip's identity in split lists and records: its name without extension
+        (``blues.00000``), after its folders where it lies deeper in the genre folder
+        (``Artist/Album/01 Song``: two albums may both hold a ``01 Song``)."""
+        return f"{self.folders}/{self.path.stem}" if self.folders else self.path.stem
 
 
 def find_genre_root(root: Path, class_names: Sequence[str] | None = None) -> Path:
@@ -58,7 +72,7 @@ def find_genre_root(root: Path, class_names: Sequence[str] | None = None) -> Pat
     """
     if root.is_file():
         # Listing layouts under a file would name paths like <file>/Data/genres_original.
-        kind = "an audio file" if _is_audio(root) else "a file"
+        kind = "an audio file" if is_audio_name(root) else "a file"
         raise DataNotFoundError(
             f"data.root={root} is {kind}, not a folder: data.root must be the folder that holds "
             f"one folder per genre (<root>/<genre>/<clip>.wav|flac|mp3|...), e.g. "
@@ -123,15 +137,17 @@ def _genre_dirs(folder: Path, class_names: Sequence[str] | None) -> list[Path]:
         if class_names is not None
         else sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     )
-    return [folder / n for n in names if (folder / n).is_dir() and _audio_files(folder / n)]
-
-
-def _is_audio(path: Path) -> bool:
-    return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
+    return [
+        folder / n
+        for n in names
+        if (folder / n).is_dir()
+        and next(audio_files_under(folder / n, LIBRARY_DEPTH), None) is not None
+    ]
 
 
 def _audio_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and _is_audio(p))
+    """The audio files directly in ``folder`` (a genre's files lying loose in data.root)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and is_audio_name(p))
 
 
 def index_clips(
@@ -144,7 +160,8 @@ def index_clips(
         class_names: Genre names, in label order. ``None`` uses the sorted sub-folder names.
 
     Returns:
-        The clips sorted by genre then file name, and the class names in label order.
+        The clips sorted by genre then path (a genre's files at any depth of its folder), and
+        the class names in label order.
 
     Raises:
         DataNotFoundError: Nothing to index, or a named genre has no audio files.
@@ -157,16 +174,22 @@ def index_clips(
         class_names = [d.name for d in _genre_dirs(genre_root, None)]
     clips: list[Clip] = []
     for label, name in enumerate(class_names):
-        files = _audio_files(genre_root / name) if (genre_root / name).is_dir() else []
+        folder = genre_root / name
+        files = sorted(audio_files_under(folder, LIBRARY_DEPTH)) if folder.is_dir() else []
         if not files:
             raise DataNotFoundError(
                 f"genre '{name}' has no audio files in {genre_root / name}; every class in "
                 f"data.class_names needs at least one clip (or remove it from data.class_names)."
             )
-        clips += [Clip(f, label) for f in files]
+        clips += [Clip(f, label, _folders_between(folder, f)) for f in files]
     if len(class_names) < 2:
         raise UserError(_one_genre(Path(root), genre_root, class_names[0], len(clips), named))
     return clips, list(class_names)
+
+
+def _folders_between(genre_folder: Path, file: Path) -> str:
+    inner = file.parent.relative_to(genre_folder).as_posix()
+    return "" if inner == "." else inner
 
 
 def _one_genre(root: Path, genre_root: Path, name: str, files: int, named: bool) -> str:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from genre_lightning.data.dataset import WaveformDataset
+from genre_lightning.data.index import Clip
 from genre_lightning.data.load import LoadedData
 from genre_lightning.data.plan import Plan
 from genre_lightning.data.splits import PARTS, make_split
 from genre_lightning.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 def cut_split(
@@ -21,19 +25,25 @@ def cut_split(
     num_folds: int,
     val_fraction: float,
     train_on_val: bool = False,
+    split_by: str = "track",
 ) -> dict[str, list[int]]:
-    """Split the decoded clips by track (``data.split``).
+    """Split the decoded clips by track, or by folder (``data.split``, ``data.split_by``).
 
     Args:
         data: The decoded clips.
         kind: ``data.split``; the keywords are its settings (``data.*``).
         train_on_val: Move the validation tracks into the training part, leaving validation
             empty (a refit on train + validation; the test part is the split's own).
+        split_by: ``folder``: the clips of one first-level folder of a genre folder (an
+            artist's, an album's) stay in one part; clips directly in the genre folder are
+            each their own. ``track``: every clip is dealt alone.
 
     Returns:
         Rows of the waveform cache for each of ``train``, ``val`` and ``test``.
     """
     kept = data.kept_clips
+    if split_by == "track" and kind in ("random", "kfold"):
+        _warn_of_shared_folders(kept)
     rows = make_split(
         kind,
         [clip.track for clip in kept],
@@ -43,10 +53,36 @@ def cut_split(
         fold=fold,
         num_folds=num_folds,
         val_fraction=val_fraction,
+        groups=[_group(clip) for clip in kept] if split_by == "folder" else None,
     )
     if train_on_val:
         rows = {"train": sorted(rows["train"] + rows["val"]), "val": [], "test": rows["test"]}
     return rows
+
+
+def _group(clip: Clip) -> str:
+    """The clip's first folder under its genre folder, or (lying directly in the genre folder)
+    its own name; the NUL keeps the two kinds apart, since no file name holds one."""
+    return clip.folders.split("/")[0] if clip.folders else f"\0{clip.track}"
+
+
+def _warn_of_shared_folders(clips: Sequence[Clip]) -> None:
+    """Warn where tracks dealt alone lie in shared sub-folders of their genre folders.
+
+    Tracks of one artist or album sound alike beyond their genre (the same voice, mix and
+    recording), so with some of them trained on, the others are easier to test: the score
+    flatters the network (the artist effect that GTZAN's filtered split removes).
+    """
+    nested = [clip for clip in clips if clip.folders]
+    if nested:
+        log.warning(
+            "%d of the %d clips lie in sub-folders of their genre folders (artists or albums?): "
+            "data.split_by=track deals each track alone, so one folder's tracks can be both "
+            "trained on and tested, which flatters the test score; data.split_by=folder keeps "
+            "each first-level folder in one part",
+            len(nested),
+            len(clips),
+        )
 
 
 def make_datasets(

@@ -21,6 +21,9 @@ PARTS = ("train", "val", "test")
 SPLIT_KINDS = ("random", "filtered", "kfold", "test")
 #: The split that tests every track and trains on none: evaluate's, never training's.
 TEST_ONLY = "test"
+#: What ``random`` and ``kfold`` deal into the parts (``data.split_by``): each track alone, or
+#: each first-level folder of a genre folder (an artist's or album's tracks) as one.
+SPLIT_UNITS = ("track", "folder")
 #: Why each split kind can leave a genre out of training, and what to change.
 UNTRAINED_FIXES = {
     "random": (
@@ -52,7 +55,10 @@ FILTERED_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
 
 
 def random_split(
-    num_items: int, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 42
+    num_items: int,
+    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 42,
+    unit: str = "track",
 ) -> dict[str, list[int]]:
     """Shuffle item indices with a fixed seed and cut them into train/val/test, as the paper.
 
@@ -60,6 +66,7 @@ def random_split(
         num_items: Number of tracks.
         fractions: Train, validation and test fractions (must sum to 1).
         seed: Seed of the shuffle; the same seed always gives the same split.
+        unit: What an item is, for the messages (``track`` or ``folder``).
 
     Returns:
         Sorted indices for each of ``train``, ``val`` and ``test``.
@@ -73,9 +80,10 @@ def random_split(
             f"got {list(fractions)}; e.g. data.split_fractions=[0.8,0.1,0.1]"
         )
     if num_items < 3:
+        more = "clips" if unit == "track" else "folders per genre, or data.split_by=track"
         raise UserError(
-            f"need at least 3 tracks to split into train/val/test, got {num_items}: "
-            f"point data.root at a folder with more clips"
+            f"need at least 3 {unit}s to split into train/val/test, got {num_items}: "
+            f"point data.root at a folder with more {more}"
         )
     order = torch.randperm(num_items, generator=torch.Generator().manual_seed(seed)).tolist()
     # Validation and test get their rounded share (at least one track); train takes the rest,
@@ -148,6 +156,7 @@ def kfold_split(
     num_folds: int = 10,
     seed: int = 42,
     val_fraction: float = 0.1,
+    unit: str = "track",
 ) -> dict[str, list[int]]:
     """Stratified k-fold split by track: fold ``fold`` is the test part.
 
@@ -157,6 +166,7 @@ def kfold_split(
         num_folds: Number of folds.
         seed: Seed of the per-class shuffles; the same seed gives the same folds.
         val_fraction: Share of the non-test tracks held out (stratified) for validation.
+        unit: What an item is, for the messages (``track`` or ``folder``).
 
     Returns:
         Sorted indices for each of ``train``, ``val`` and ``test``.
@@ -167,7 +177,7 @@ def kfold_split(
     """
     if num_folds < 2 or num_folds > len(labels):
         raise UserError(
-            f"data.num_folds={num_folds}: must be in [2, {len(labels)}] (the number of tracks)"
+            f"data.num_folds={num_folds}: must be in [2, {len(labels)}] (the number of {unit}s)"
         )
     if not 0 <= fold < num_folds:
         raise UserError(
@@ -229,6 +239,7 @@ def check_every_class_trains(
     parts: Mapping[str, Sequence[int]],
     labels: Sequence[int],
     class_names: Sequence[str],
+    split_by: str = "track",
 ) -> None:
     """Refuse a split that leaves a genre without a single training track.
 
@@ -240,6 +251,7 @@ def check_every_class_trains(
         parts: Indices of each of ``train``, ``val`` and ``test`` (after any ``train_on_val``).
         labels: Label of each track; index ``i`` is track ``i``.
         class_names: Genre names in label order.
+        split_by: ``data.split_by``: with ``folder``, the counts that matter are folders.
 
     Raises:
         UserError: Some genre has no training track; the message names each such genre, where
@@ -263,10 +275,16 @@ def check_every_class_trains(
         if len(others) >= 2
         else ""
     )
+    folders = (
+        " (data.split_by=folder deals whole folders: count a genre's first-level folders, "
+        "not its tracks, or deal tracks with data.split_by=track)"
+        if split_by == "folder" and kind in ("random", "kfold")
+        else ""
+    )
     raise UserError(
         f"data.split={kind} leaves {genres}{', '.join(where(m) for m in missing)} without a "
         f"training track, so the network could never learn "
-        f"{'it' if len(missing) == 1 else 'them'}. {UNTRAINED_FIXES[kind]}{leave_out}."
+        f"{'it' if len(missing) == 1 else 'them'}. {UNTRAINED_FIXES[kind]}{folders}{leave_out}."
     )
 
 
@@ -280,6 +298,7 @@ def make_split(
     fold: int = 0,
     num_folds: int = 10,
     val_fraction: float = 0.1,
+    groups: Sequence[str] | None = None,
 ) -> dict[str, list[int]]:
     """Split the clips by ``data.split``: ``random``, ``filtered``, ``kfold`` or ``test``.
 
@@ -292,6 +311,8 @@ def make_split(
         fold: Tested fold of ``kfold``.
         num_folds: Number of folds of ``kfold``.
         val_fraction: Share of ``kfold``'s non-test tracks held out for validation.
+        groups: For ``random`` and ``kfold``, a group name per clip: the clips of one group
+            go into one part together (``data.split_by=folder``). ``None``: each alone.
 
     Returns:
         Sorted indices for each of ``train``, ``val`` and ``test`` (``filtered`` logs its
@@ -300,6 +321,19 @@ def make_split(
     Raises:
         UserError: Unknown ``kind``, or the filtered split finds an empty part.
     """
+    if kind in ("random", "kfold") and groups is not None:
+        # Deal the groups as the split would deal tracks, then put each group's tracks where
+        # the group went. A group is one genre's (its clips share a genre folder).
+        members: dict[tuple[int, str], list[int]] = {}
+        for i, key in enumerate(zip(labels, groups, strict=True)):
+            members.setdefault(key, []).append(i)
+        units = list(members.values())
+        if kind == "random":
+            dealt = random_split(len(units), fractions, seed, unit="folder")
+        else:
+            unit_labels = [labels[m[0]] for m in units]
+            dealt = kfold_split(unit_labels, fold, num_folds, seed, val_fraction, unit="folder")
+        return {part: sorted(i for u in dealt[part] for i in units[u]) for part in PARTS}
     if kind == "random":
         return random_split(len(tracks), fractions, seed)
     if kind == "filtered":

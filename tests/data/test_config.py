@@ -23,6 +23,7 @@ BAD = [
     ({"clip_samples": -5}, "data.clip_samples=-5 must be at least 1"),
     ({"chunk_seconds": 0}, "data.chunk_seconds=0 must be above 0, or null"),
     ({"sample_rate": 0}, "data.sample_rate=0 must be at least 1; e.g. data.sample_rate=22050"),
+    ({"split_by": "artist"}, "data.split_by=artist is not known; use data.split_by=track|folder"),
     (
         {"split": "artist"},
         "data.split=artist is not known; use data.split=random|filtered|kfold|test",

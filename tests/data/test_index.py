@@ -131,10 +131,47 @@ def test_an_audio_file_as_root_is_named_a_file(gtzan_sample: Path) -> None:
 
 
 def test_another_file_as_root_suggests_its_folder(tmp_path: Path) -> None:
-    notes = tmp_path / "notes.txt"
+    # In a folder of its own: the folder above it (pytest's, shared by other tests' music
+    # folders) must not look like a folder of genre folders.
+    notes = tmp_path / "docs" / "notes.txt"
+    notes.parent.mkdir()
     notes.write_text("not a folder")
     with pytest.raises(DataNotFoundError) as caught:
         index_clips(notes)
     message = str(caught.value)
     assert message.startswith(f"data.root={notes} is a file, not a folder")
-    assert message.endswith(f"e.g. data.root={tmp_path}")
+    assert message.endswith(f"e.g. data.root={notes.parent}")
+
+
+def test_a_library_of_artist_and_album_folders_is_found_at_any_depth(
+    tmp_path: Path, gtzan_sample: Path
+) -> None:
+    """<genre>/<artist>/<album>/<track>: each track's id keeps its folders (two albums may hold
+    a track of the same name); hidden folders, and files deeper than artist/album/disc, are
+    skipped; a linked folder is searched, but a link back up the tree is not searched again
+    (no loop, no clip twice)."""
+    music = tmp_path / "music"
+    layout = {
+        "blues": ["A/First/blues.00000.wav", "A/Second/blues.00000.wav", "blues.00001.wav"],
+        "rock": ["B/rock.00000.wav", ".Trash/rock.00001.wav", "1/2/3/4/rock.00003.wav"],
+    }
+    for genre, files in layout.items():
+        for name in files:
+            (music / genre / name).parent.mkdir(parents=True, exist_ok=True)
+            source = gtzan_sample / "genres_original" / genre / Path(name).name
+            shutil.copy(source, music / genre / name)
+    (music / "rock" / "B" / "loop").symlink_to(music / "rock", target_is_directory=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(gtzan_sample / "genres_original" / "rock" / "rock.00002.wav", elsewhere)
+    (music / "rock" / "C").symlink_to(elsewhere, target_is_directory=True)
+    clips, names = index_clips(music)
+    assert names == ["blues", "rock"]
+    assert [(c.track, c.label) for c in clips] == [
+        ("A/First/blues.00000", 0),
+        ("A/Second/blues.00000", 0),
+        ("blues.00001", 0),
+        ("B/rock.00000", 1),
+        ("C/rock.00002", 1),
+    ]
+    assert all(c.path.is_file() for c in clips)

@@ -30,6 +30,43 @@ def test_split_is_by_track_and_covers_every_clip(loaded: LoadedData) -> None:
     assert sorted(rows["train"] + rows["val"] + rows["test"]) == list(range(10))
 
 
+def test_a_nested_library_is_split_by_folder_or_warned_about(
+    gtzan_sample: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tracks in artist folders: data.split_by=folder keeps each artist in one part, and
+    data.split_by=track (the default) says that it does not."""
+    root = tmp_path / "music"
+    for genre in ("blues", "jazz"):
+        clips = sorted((gtzan_sample / "genres_original" / genre).glob("*.wav"))
+        for clip, artist in zip(clips, ("A", "A", "B", "B", "C"), strict=True):
+            (root / genre / artist).mkdir(parents=True, exist_ok=True)
+            shutil.copy(clip, root / genre / artist / clip.name)
+    data = load_data(root, None, None, tmp_path / "cache", 22050, 44_100, keep=3)
+
+    def cut(kind: str, split_by: str = "track") -> dict[str, list[int]]:
+        return cut_split(
+            data,
+            kind,
+            fractions=(0.4, 0.2, 0.4),
+            seed=0,
+            fold=0,
+            num_folds=3,
+            val_fraction=0.3,
+            split_by=split_by,
+        )
+
+    for kind in ("random", "kfold"):
+        caplog.clear()
+        rows = cut(kind, "folder")
+        assert "flatters the test score" not in caplog.text
+        placed = {
+            (data.kept_clips[i].label, data.kept_clips[i].folders, p) for p in rows for i in rows[p]
+        }
+        assert len(placed) == 6  # three artists of two genres, each in one part only
+        cut(kind)
+        assert "10 of the 10 clips lie in sub-folders of their genre folders" in caplog.text
+
+
 def test_train_on_val_moves_the_validation_tracks_into_training(loaded: LoadedData) -> None:
     def cut(kind: str, train_on_val: bool) -> dict[str, list[int]]:
         return cut_split(

@@ -172,6 +172,43 @@ def test_make_split_dispatches_each_kind() -> None:
     assert everything == {"train": [], "val": [], "test": list(range(930))}
 
 
+@pytest.mark.parametrize("kind", ["random", "kfold"])
+def test_split_by_folder_keeps_each_folder_in_one_part(kind: str) -> None:
+    """data.split_by=folder: 3 genres x 6 artists of 1-4 tracks each (random sizes), plus
+    loose tracks that are each their own group. No artist is in two parts; kfold deals each
+    genre's artists into every fold; one track per group gives the tracks' own split."""
+    rng = random.Random(0)
+    labels, groups = [], []
+    for genre in range(3):
+        for artist in range(6):
+            n = rng.randint(1, 4)
+            labels += [genre] * n
+            groups += [f"artist{artist}"] * n  # the same names in every genre: distinct groups
+    tracks = [f"t{i}" for i in range(len(labels))]
+
+    def cut(by: list[str] | None) -> dict[str, list[int]]:
+        return make_split(
+            kind, tracks, labels, fractions=(0.6, 0.2, 0.2), seed=3, fold=1, num_folds=3, groups=by
+        )
+
+    split = cut(groups)
+    assert sorted(i for part in PARTS for i in split[part]) == list(range(len(labels)))
+    where: dict[tuple[int, str], str] = {}
+    for part in PARTS:
+        for i in split[part]:
+            assert where.setdefault((labels[i], groups[i]), part) == part, (i, part)
+    if kind == "kfold":  # 6 artists per genre over 3 folds: two of each genre tested
+        tested = {(labels[i], groups[i]) for i in split["test"]}
+        assert sorted(g for g, _ in tested) == [0, 0, 1, 1, 2, 2]
+    # Each track its own group: exactly the split by track.
+    assert cut(tracks) == cut(None)
+
+
+def test_too_few_folders_are_counted_as_folders() -> None:
+    with pytest.raises(UserError, match=r"need at least 3 folders .* got 2.*data.split_by=track"):
+        make_split("random", ["a", "b", "c"], [0, 0, 1], groups=["x", "x", "y"])
+
+
 def test_make_split_unknown_kind_lists_the_options() -> None:
     with pytest.raises(UserError, match=r"data\.split=random\|filtered\|kfold\|test"):
         make_split("artist", ["a.1", "a.2", "a.3"], [0, 0, 0])
