@@ -45,10 +45,14 @@ UNTRAINED_FIXES = {
         "(genre_lightning.evaluate); training needs data.split=random, kfold or filtered"
     ),
 }
-#: Data keys that one kind of split alone reads, and the settings that make it read them.
+#: Data keys that some kinds of split alone read: the kinds, and the settings that make one of
+#: them read it.
 SPLIT_ONLY_KEYS = {
-    "kfold": (("fold", "num_folds", "val_fraction"), "data.split=kfold data.num_folds=5"),
-    "random": (("split_fractions",), "data.split=random"),
+    **dict.fromkeys(
+        ("fold", "num_folds", "val_fraction"), (("kfold",), "data.split=kfold data.num_folds=5")
+    ),
+    "split_fractions": (("random",), "data.split=random"),
+    "split_by": (("random", "kfold"), "data.split=kfold data.num_folds=5"),
 }
 #: Each part's list in ``data/filtered_split/`` (the published name of "val" is "valid").
 FILTERED_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
@@ -225,13 +229,14 @@ def check_split_keys(split: str, given: Mapping[str, Any], whose: str) -> None:
     Raises:
         UserError: A key of :data:`SPLIT_ONLY_KEYS` that ``split`` does not read was given.
     """
-    for kind, (keys, settings) in SPLIT_ONLY_KEYS.items():
-        for key in keys if kind != split else ():
-            if key in given:
-                raise UserError(
-                    f"data.{key}={shown(given[key])} has no effect: {whose} data.split={split}, "
-                    f"and only data.split={kind} reads it; add {settings}, or leave data.{key} out"
-                )
+    for key, (kinds, settings) in SPLIT_ONLY_KEYS.items():
+        if key in given and split not in kinds:
+            readers = " and ".join(f"data.split={kind}" for kind in kinds)
+            raise UserError(
+                f"data.{key}={shown(given[key])} has no effect: {whose} data.split={split}, "
+                f"and only {readers} {'reads' if len(kinds) == 1 else 'read'} it; add "
+                f"{settings}, or leave data.{key} out"
+            )
 
 
 def check_every_class_trains(

@@ -274,3 +274,12 @@ def test_a_key_of_another_split_is_refused_naming_the_split_that_reads_it() -> N
     )
     with pytest.raises(UserError, match=r"^data.split_fractions=\[0.5,0.25,0.25\] has no effect"):
         check_split_keys("filtered", {"split_fractions": [0.5, 0.25, 0.25]}, "this run is split")
+    # data.split_by is read by the two splits that deal tracks by chance, and by no other.
+    for kind in ("random", "kfold"):
+        check_split_keys(kind, {"split_by": "folder"}, "this run is split")
+    with pytest.raises(UserError) as caught:
+        check_split_keys("filtered", {"split_by": "folder"}, "this run is split")
+    assert str(caught.value).startswith(
+        "data.split_by=folder has no effect: this run is split data.split=filtered, and only "
+        "data.split=random and data.split=kfold read it"
+    )
