@@ -42,46 +42,38 @@ def test_a_nested_library_is_split_by_folder_or_warned_about(
             (root / genre / artist).mkdir(parents=True, exist_ok=True)
             shutil.copy(clip, root / genre / artist / clip.name)
     data = load_data(root, None, None, tmp_path / "cache", 22050, 44_100, keep=3)
-
-    def cut(kind: str, split_by: str = "track") -> dict[str, list[int]]:
-        return cut_split(
-            data,
-            kind,
-            fractions=(0.4, 0.2, 0.4),
-            seed=0,
-            fold=0,
-            num_folds=3,
-            val_fraction=0.3,
-            split_by=split_by,
-        )
-
     for kind in ("random", "kfold"):
         caplog.clear()
-        rows = cut(kind, "folder")
+        rows = _cut(data, kind, split_by="folder")
         assert "flatters the test score" not in caplog.text
         placed = {
             (data.kept_clips[i].label, data.kept_clips[i].folders, p) for p in rows for i in rows[p]
         }
         assert len(placed) == 6  # three artists of two genres, each in one part only
-        cut(kind)
+        _cut(data, kind)
         assert "10 of the 10 clips lie in sub-folders of their genre folders" in caplog.text
 
 
-def test_train_on_val_moves_the_validation_tracks_into_training(loaded: LoadedData) -> None:
-    def cut(kind: str, train_on_val: bool) -> dict[str, list[int]]:
-        return cut_split(
-            loaded,
-            kind,
-            fractions=(0.6, 0.2, 0.2),
-            seed=1,
-            fold=1,
-            num_folds=5,
-            val_fraction=0.25,
-            train_on_val=train_on_val,
-        )
+def _cut(
+    data: LoadedData, kind: str, train_on_val: bool = False, split_by: str = "track"
+) -> dict[str, list[int]]:
+    """cut_split with 60/20/20 (random) or fold 1 of 5, a quarter validating (kfold)."""
+    return cut_split(
+        data,
+        kind,
+        fractions=(0.6, 0.2, 0.2),
+        seed=1,
+        fold=1,
+        num_folds=5,
+        val_fraction=0.25,
+        train_on_val=train_on_val,
+        split_by=split_by,
+    )
 
+
+def test_train_on_val_moves_the_validation_tracks_into_training(loaded: LoadedData) -> None:
     for kind in ("random", "kfold"):
-        split, refit = cut(kind, False), cut(kind, True)
+        split, refit = _cut(loaded, kind), _cut(loaded, kind, train_on_val=True)
         assert refit["val"] == [] and refit["test"] == split["test"]
         assert refit["train"] == sorted(split["train"] + split["val"])
         assert split["val"]
