@@ -226,6 +226,7 @@ TRAIN_CHECKS: dict[str, Check] = {
     "module.spec_augment": _spec_augment,
     "module.cache_embeddings": flag(),
     "module.embedding_cache_dir": text("/a/writable/folder", optional=True),
+    "module.embedding_cache_keep": whole(1, "8", optional=True),
     "module.channels_last": flag(optional=True),
     "compile": flag(),
     "model.layer": _musicnn_layer,

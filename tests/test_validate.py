@@ -40,6 +40,7 @@ BAD_VALUES = [
     ("module.normalize=foo", "module.normalize=foo is not known; use module.normalize=element|mel"),
     ("module.mixup_alpha=-0.5", "module.mixup_alpha=-0.5 must be at least 0"),
     ("module.embedding_cache_dir=5", "module.embedding_cache_dir=5 must be a text or null"),
+    ("module.embedding_cache_keep=0", "module.embedding_cache_keep=0 must be at least 1, or null"),
     ("data.batch_size=0", "data.batch_size=0 must be at least 1; e.g. data.batch_size=32"),
     ("data.batch_size=-4", "data.batch_size=-4 must be at least 1"),
     ("data.clip_samples=0", "data.clip_samples=0 must be at least 1"),

@@ -14,6 +14,11 @@ GTZAN's 1000 clips). The store keeps every chunk's features under
 A hit is therefore exact: a changed clip, split, feature setting or network is a miss and is
 computed, never answered with another input's features.
 
+Encoder folders multiply (another layer, a new torch version, a new precision): beyond the
+:data:`KEEP` most recently used, older ones are removed when a run opens its store, and the log
+says so. A folder used within :data:`IN_USE_SECONDS` is never removed, since a concurrent run
+(a sweep job) may be reading it.
+
 Each flush writes a file of its own (under a temporary name, then renamed), so concurrent
 writers (sweep jobs, DDP ranks) never share a file; a reader that finds many files merges them
 into one. Files are read with ``allow_pickle=False``: a planted file is data or an error, never
@@ -28,7 +33,10 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
+import shutil
+import time
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +58,12 @@ KEY_BYTES = 16
 MERGE_AT = 16
 #: File name pattern of one flush: ``features-<random>.npz``.
 _SUFFIX = ".npz"
+#: Encoder folders kept under a store root by default (``module.embedding_cache_keep``).
+KEEP = 8
+#: A folder used (read, written) this recently is never removed by :func:`prune_stores`.
+IN_USE_SECONDS = 3600
+#: An encoder folder's name: :func:`encoder_digest`'s 24 hex digits (nothing else is removed).
+_FOLDER_NAME = re.compile(r"[0-9a-f]{24}")
 
 
 def default_store_root() -> Path:
@@ -93,6 +107,43 @@ def encoder_digest(
         h.update(f"|{name}|{tensor.dtype}|{list(tensor.shape)}|".encode())
         h.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:24]
+
+
+def prune_stores(root: Path, keep: int, current: Path) -> list[Path]:
+    """Remove the least recently used encoder folders under ``root`` beyond ``keep``.
+
+    ``current`` (the run's own folder, which may not exist yet) counts as one of the ``keep``
+    and is never removed; nor is a folder used within :data:`IN_USE_SECONDS`. Recency is the
+    folder's modification time, which each run's first read and each flush set.
+
+    Returns:
+        The folders removed.
+    """
+    try:
+        entries = [p for p in root.iterdir() if _FOLDER_NAME.fullmatch(p.name) and p != current]
+        used = sorted(((p.stat().st_mtime, p) for p in entries if p.is_dir()), reverse=True)
+    except OSError:
+        return []  # no store yet, or an unreadable one: nothing to prune
+    removed = []
+    for stamp, folder in used[max(keep - 1, 0) :]:
+        if time.time() - stamp < IN_USE_SECONDS:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            removed.append(folder)
+            log.info(
+                "removed the stored features %s (last used %s): module.embedding_cache_keep "
+                "keeps the %d most recently used networks' features",
+                folder,
+                time.strftime("%Y-%m-%d", time.localtime(stamp)),
+                keep,
+            )
+    return removed
+
+
+def _mark_used(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.utime(folder)
 
 
 class EmbeddingStore:
@@ -162,6 +213,7 @@ class EmbeddingStore:
         path = self.folder / f"features-{secrets.token_hex(8)}{_SUFFIX}"
         with atomic_write(path, "wb") as f:
             np.savez(f, keys=keys, features=features)
+        _mark_used(self.folder)
         return path
 
     def _remember(
@@ -183,6 +235,7 @@ class EmbeddingStore:
         self._rows = {}
         files: list[Path] = []
         if self.folder.is_dir():
+            _mark_used(self.folder)  # for prune_stores: this folder is in use
             remove_stale_temps(self.folder)
             files = sorted(self.folder.glob(f"features-*{_SUFFIX}"))
         read: list[Path] = []

@@ -16,7 +16,13 @@ from typing import Any
 
 import torch
 
-from genre_lightning.training.embedding_store import EmbeddingStore, encoder_digest, input_keys
+from genre_lightning.training.embedding_store import (
+    KEEP,
+    EmbeddingStore,
+    encoder_digest,
+    input_keys,
+    prune_stores,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +43,21 @@ class EmbeddingCache:
             encoder); ``None``: this run only.
         identity: The encoder's identity, asked once, at the first item not yet seen (so a
             checkpoint's weights loaded after construction are the ones named).
+        keep: Encoder folders kept under ``store_root``, the most recently used (this run's
+            among them); ``None``: all.
     """
 
     def __init__(
-        self, store_root: Path | None = None, identity: EncoderIdentity | None = None
+        self,
+        store_root: Path | None = None,
+        identity: EncoderIdentity | None = None,
+        keep: int | None = KEEP,
     ) -> None:
         self.tables: dict[str, torch.Tensor] = {}
         self.known: dict[str, torch.Tensor] = {}
         self.store_root = store_root
         self.identity = identity
+        self.keep = keep
         self.store: EmbeddingStore | None = None
         self.writable = True
 
@@ -116,6 +128,8 @@ class EmbeddingCache:
         if self.store is None and self.store_root is not None and self.identity is not None:
             weights, setting = self.identity()
             self.store = EmbeddingStore(self.store_root / encoder_digest(weights, setting, inputs))
+            if self.keep is not None:
+                prune_stores(self.store_root, self.keep, self.store.folder)
         return self.store
 
     def flush(self) -> None:

@@ -23,7 +23,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from genre_lightning.errors import UserError
 from genre_lightning.features.normalize import Normalize
 from genre_lightning.training.augment import SpecAugment, mixup
-from genre_lightning.training.embedding_store import default_store_root
+from genre_lightning.training.embedding_store import KEEP, default_store_root
 from genre_lightning.training.embeddings import EmbeddingCache
 from genre_lightning.training.epoch_metrics import EpochMetrics
 from genre_lightning.training.metrics import GenreMetrics
@@ -88,6 +88,8 @@ class GenreClassifier(EpochMetrics):
             ``None``: ``embeddings/`` in the user cache. Only for a network that names its
             encoder (``net.encoder_identity``, as musicnn's does); others keep their features
             for the run only. Not saved in checkpoints: a folder of this machine.
+        embedding_cache_keep: Networks whose features are kept there, the most recently
+            used; older folders are removed (``None``: all). Not saved in checkpoints either.
     """
 
     def __init__(
@@ -106,12 +108,20 @@ class GenreClassifier(EpochMetrics):
         channels_last: bool | None = None,
         cache_embeddings: bool = False,
         embedding_cache_dir: str | os.PathLike[str] | None = None,
+        embedding_cache_keep: int | None = KEEP,
     ) -> None:
         super().__init__()
         # The network and the optimizer factory are objects; their configs are what is saved.
         # Not logged as-is: train.py logs the whole flattened run config to the hparams tab.
         self.save_hyperparameters(
-            ignore=["net", "optimizer", "scheduler", "embedding_cache_dir"], logger=False
+            ignore=[
+                "net",
+                "optimizer",
+                "scheduler",
+                "embedding_cache_dir",
+                "embedding_cache_keep",
+            ],
+            logger=False,
         )
         self.net = net
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
@@ -129,6 +139,7 @@ class GenreClassifier(EpochMetrics):
             EmbeddingCache(
                 Path(embedding_cache_dir) if embedding_cache_dir else default_store_root(),
                 getattr(net, "encoder_identity", None),
+                embedding_cache_keep,
             )
             if cache_embeddings
             else None

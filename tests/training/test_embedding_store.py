@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import pickle
+import time
 from pathlib import Path
 
 import numpy as np
@@ -194,3 +196,39 @@ def test_a_long_pass_is_stored_as_it_goes(
     later = Encoder()
     _run(tmp_path, later, inputs)
     assert later.encoded == 4  # the last 4 wait for a flush
+
+
+def test_the_least_recently_used_encoders_beyond_keep_are_removed(
+    tmp_path: Path, inputs: torch.Tensor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Five encoders' features, used one day apart; a run of a sixth with keep=3 keeps its own
+    and the two most recent. A folder used within the hour, and anything not named as an
+    encoder folder, stay whatever their age."""
+    day = 86_400.0
+    folders: list[Path] = []
+    for seed in range(5):
+        _run(tmp_path, Encoder(seed=seed), inputs)
+        (folder,) = set(tmp_path.iterdir()) - set(folders)
+        folders.append(folder)
+    now = time.time()
+    for age, folder in zip((5, 4, 3, 2, 1), folders, strict=True):  # seed 4 the most recent
+        os.utime(folder, (now - age * day, now - age * day))
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    os.utime(notes, (now - 9 * day, now - 9 * day))
+    with caplog.at_level(logging.INFO):
+        cache = EmbeddingCache(tmp_path, Encoder(seed=9).identity, keep=3)
+        cache("train", torch.arange(10), inputs, Encoder(seed=9))
+        cache.flush()
+    assert cache.store is not None
+    own = cache.store.folder
+    assert sorted(tmp_path.iterdir()) == sorted([*folders[3:], notes, own])
+    assert caplog.text.count("removed the stored features") == 3
+    # A reader marks its folder used: seed 3's, read now, is in use. Pruning to one folder
+    # (a run of yet another encoder) then removes only seed 4's, a day old: the two folders
+    # used within the hour stay, although keep is exceeded.
+    reader = Encoder(seed=3)
+    _run(tmp_path, reader, inputs)
+    assert reader.encoded == 0 and folders[3].stat().st_mtime > now - 60
+    assert embedding_store.prune_stores(tmp_path, 1, tmp_path / ("0" * 24)) == [folders[4]]
+    assert sorted(tmp_path.iterdir()) == sorted([folders[3], notes, own])
