@@ -392,6 +392,7 @@ def _job(cfg: DictConfig) -> None:
     # The data options derive clip lengths with the gl_samples resolver, which this registers
     # (it imports torch, so not before the checks: --help and a bad key answer at once).
     import genre_lightning.data.config  # noqa: F401
+    from genre_lightning.training.metrics import accuracy_summary
 
     data = cast(dict[str, Any], OmegaConf.to_container(cfg.data, resolve=True))
     from_checkpoint = HydraConfig.get().runtime.choices.get("data") == CHECKPOINT_DATA
@@ -403,7 +404,7 @@ def _job(cfg: DictConfig) -> None:
         device=cfg.device,
     )
     print(
-        f"test/acc {metrics[runs.TEST_ACC]:.4f}  test/f1_macro {metrics[runs.TEST_F1_MACRO]:.4f}"
+        f"{accuracy_summary(metrics)}  test/f1_macro {metrics[runs.TEST_F1_MACRO]:.4f}"
         f"  ({metrics[runs.NUM_CLIPS]} clips) -> {runs.Run(Path(cfg.output)).file('metrics')}"
     )
 

@@ -51,6 +51,9 @@ BEST, LAST = "best", "last"
 # metrics.json keys. The first five are also the TensorBoard tags they are logged under.
 TEST_ACC = "test/acc"
 TEST_F1_MACRO = "test/f1_macro"
+#: The 95 % Wilson score interval of test/acc over the test tracks: how far one test's accuracy
+#: can be trusted (10 tracks: 0.8 means 0.49 to 0.94).
+TEST_ACC_CI95 = "test/acc_ci95"
 TEST_F1_PER_CLASS = "test/f1_per_class"
 VAL_ACC_BEST = "val/acc_best"
 VAL_ACC = "val/acc"

@@ -32,6 +32,7 @@ from genre_lightning.training.builders import (
     resume_path,
 )
 from genre_lightning.training.distributed import sweep_job_ranks
+from genre_lightning.training.metrics import accuracy_summary
 from genre_lightning.training.speed import compile_network
 from genre_lightning.validate import check_training
 
@@ -93,8 +94,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if _is_rank_zero():  # with DDP every rank gets here: one file, one final line
         run.write_metrics(metrics)
         log.info(
-            "test/acc %.4f  test/f1_macro %.4f  val/acc_best %s  -> %s",
-            metrics[runs.TEST_ACC],
+            "%s  test/f1_macro %.4f  val/acc_best %s  -> %s",
+            accuracy_summary(metrics),
             metrics[runs.TEST_F1_MACRO],
             metrics[runs.VAL_ACC_BEST],
             run.file("metrics"),

@@ -6,8 +6,10 @@ by :class:`~genre_lightning.training.tracks.TrackLogits`), never averaged over b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -35,8 +37,11 @@ class TestResults:
 
     def as_metrics(self, class_names: Sequence[str]) -> dict[str, object]:
         """The entries ``metrics.json`` holds (training and evaluate alike)."""
+        total = int(self.confusion.sum())
+        hits = int(self.confusion.diagonal().sum())
         return {
             runs.TEST_ACC: self.acc,
+            runs.TEST_ACC_CI95: list(wilson_interval(hits, total)),
             runs.TEST_F1_MACRO: self.f1_macro,
             runs.TEST_F1_PER_CLASS: dict(self.f1_per_class),
             runs.CLASS_NAMES: list(class_names),
@@ -74,6 +79,35 @@ class GenreMetrics(nn.Module):
             f1_per_class=dict(zip(self.class_names, per_class, strict=True)),
             confusion=confusion,
         )
+
+
+#: The normal quantile of a two-sided 95 % interval.
+Z95 = 1.959963984540054
+
+
+def wilson_interval(hits: int, total: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``hits / total`` (95 % by default).
+
+    Unlike the normal approximation it stays inside [0, 1] and is not empty at 0 or ``total``
+    hits, which matters on the few test tracks of a small collection.
+
+    Returns:
+        Lower and upper bound; (0, 1) when there is nothing to count.
+    """
+    if total <= 0:
+        return 0.0, 1.0
+    p = hits / total
+    centre = p + z * z / (2 * total)
+    spread = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
+    scale = 1 + z * z / total
+    return max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale)
+
+
+def accuracy_summary(metrics: Mapping[str, Any]) -> str:
+    """``test/acc 0.8000 (95% CI 0.49-0.94)``: the final line's accuracy, with its interval."""
+    text = f"test/acc {metrics[runs.TEST_ACC]:.4f}"
+    ci = metrics.get(runs.TEST_ACC_CI95)
+    return f"{text} (95% CI {ci[0]:.2f}-{ci[1]:.2f})" if ci else text
 
 
 def scores(confusion: torch.Tensor) -> tuple[float, float, list[float | None]]:

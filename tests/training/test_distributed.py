@@ -29,7 +29,8 @@ def test_two_processes_report_what_one_process_measures(tmp_path: Path, data_dir
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (run / "train_ddp_process_1.log").is_file()  # the second rank ran
     # Both ranks test; only rank zero writes metrics.json and prints the final line.
-    assert len(re.findall(r"test/acc \d\.\d{4}  test/f1_macro", proc.stdout + proc.stderr)) == 1
+    final = r"test/acc \d\.\d{4} \(95% CI \d\.\d\d-\d\.\d\d\)  test/f1_macro"
+    assert len(re.findall(final, proc.stdout + proc.stderr)) == 1
     trained = json.loads((run / "metrics.json").read_text())
     assert trained["num_clips"]["test"] == 13
     assert sum(map(sum, trained["confusion_matrix"])) == 13  # each track once, not per rank

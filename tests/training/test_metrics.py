@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torchmetrics.classification import MulticlassConfusionMatrix, MulticlassF1Score
 
-from genre_lightning.training.metrics import GenreMetrics, scores
+from genre_lightning import runs
+from genre_lightning.training.metrics import GenreMetrics, scores, wilson_interval
 
 
 def test_scores_are_exact_where_float32_is_not() -> None:
@@ -50,3 +52,18 @@ def test_a_genre_the_test_split_lacks_has_no_f1() -> None:
     wrong = GenreMetrics(["a", "b", "c"]).test(torch.tensor([0, 2]), torch.tensor([0, 1]))
     assert wrong.f1_per_class == {"a": 1.0, "b": 0.0, "c": 0.0}
     assert wrong.f1_macro == 1 / 3
+
+
+def test_test_accuracy_carries_its_wilson_interval() -> None:
+    # Textbook values (Wilson 1927; Newcombe 1998): 8 of 10, 0 of 10, 10 of 10.
+    for hits, total, (low, high) in ((8, 10, (0.4902, 0.9433)), (0, 10, (0.0, 0.2775))):
+        assert wilson_interval(hits, total) == pytest.approx((low, high), abs=1e-4)
+    assert wilson_interval(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    # Narrower with more tracks at the same accuracy; no tracks: nothing is known.
+    assert wilson_interval(80, 100)[0] > wilson_interval(8, 10)[0]
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    # metrics.json holds the interval of the tracks tested: 4 of 5 right.
+    pred, target = torch.tensor([0, 1, 2, 2, 1]), torch.tensor([0, 1, 2, 2, 2])
+    results = GenreMetrics(["a", "b", "c"]).test(pred, target)
+    metrics = results.as_metrics(["a", "b", "c"])
+    assert metrics[runs.TEST_ACC_CI95] == list(wilson_interval(4, 5))
