@@ -58,7 +58,8 @@ class GracefulStop(pl.Callback):
     The checkpoint written at that step (``last``) holds the weights, the optimizer, the
     loops' progress, the loader's place in the epoch and the module's records, so resuming from
     it continues with the next step exactly as the uninterrupted run would have. A second
-    SIGTERM kills at once; then (and after a SIGKILL) ``last`` is the last completed epoch.
+    SIGTERM kills at once; then (and after a SIGKILL) ``last`` is the last completed epoch. The
+    loggers are saved at the start of every epoch, so the curves hold every completed epoch too.
 
     Args:
         last: Where the interrupted run's checkpoint goes (the run's ``last.ckpt``).
@@ -79,6 +80,13 @@ class GracefulStop(pl.Callback):
             self._previous = signal.signal(signal.SIGTERM, self._handle)
         except ValueError:  # not the main thread (e.g. a notebook worker): leave signals alone
             self._previous = None
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # An epoch's checkpoint is written at its validation's end, and its training curve
+        # points are logged after that: written out here, before the next epoch's first step,
+        # they are on disk for a run killed in that epoch (its resume does not log them again).
+        for logger in trainer.loggers:
+            logger.save()
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
         if not self.interrupted:

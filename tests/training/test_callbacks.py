@@ -46,7 +46,8 @@ def _stop_mid_epoch(
     run: Path, data_dir: Path, sig: signal.Signals, epochs_done: int
 ) -> subprocess.CompletedProcess[str]:
     """Start the recipe into ``run``; once ``last.ckpt`` holds ``epochs_done`` completed epochs
-    and the next epoch has begun, send ``sig``; return how the process ended."""
+    and the next epoch has begun (the last of them has its training curve point on disk, which
+    GracefulStop writes at an epoch's start), send ``sig``; return how the process ended."""
     args = [*RECIPE, f"paths.data_dir={data_dir}", f"hydra.run.dir={run}"]
     proc = start_process(args, run.parent, "genre_lightning")
     last = run / "checkpoints" / "last.ckpt"
@@ -57,15 +58,26 @@ def _stop_mid_epoch(
                 epoch = torch.load(last, map_location="cpu", weights_only=True)["epoch"]
             except Exception:  # a file being renamed into place: look again
                 epoch = -1
-            if epoch + 1 >= epochs_done:
+            if epoch + 1 >= epochs_done and _train_points(run) >= epochs_done:
                 # At once: the next epoch's first steps are under way. (A pause here let a fast
-                # machine finish the run first: the signal came after training, and it exited 0.)
+                # machine finish the run first: the signal came after training, and it exited 0.
+                # The checkpoint alone was too early: it is written before the epoch's training
+                # curve point, and a SIGKILL in between lost that point.)
                 proc.send_signal(sig)
                 stdout, stderr = proc.communicate(timeout=120)
                 return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
         time.sleep(0.05)
     proc.kill()
     raise AssertionError(f"run ended or stalled before epoch {epochs_done}: rc={proc.poll()}")
+
+
+def _train_points(run: Path) -> int:
+    """Epochs whose train/loss point the run's event file holds so far."""
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    if "train/loss" not in events.Tags()["scalars"]:
+        return 0
+    return len({e.step for e in events.Scalars("train/loss")})
 
 
 def _comparable(run: Path) -> dict[str, object]:
