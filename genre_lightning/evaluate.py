@@ -95,7 +95,8 @@ def checkpoint_data_config(classifier: Classifier, overrides: Mapping[str, Any])
     merged = cast(dict[str, Any], OmegaConf.to_container(OmegaConf.merge(saved, overrides)))
     from genre_lightning.data.splits import check_split_keys  # imports torch: not before --help
 
-    check_split_keys(merged.get("split", "random"), overrides, "the checkpoint's data is split")
+    whose = "this test is split" if "split" in overrides else "the checkpoint's data is split"
+    check_split_keys(merged.get("split", "random"), overrides, whose)
     accepted = _arguments(merged["_target_"])
     if accepted is None:
         return merged

@@ -305,6 +305,9 @@ def test_a_split_key_the_checkpoint_s_split_does_not_read_is_refused(tiny_ckpt: 
         "data.fold=3 has no effect: the checkpoint's data is split data.split=random, and only "
         "data.split=kfold reads it"
     )
+    # A split given with the key is named as the test's, not the checkpoint's.
+    with pytest.raises(UserError, match=r"^data.fold=3 has no effect: this test is split "):
+        checkpoint_data_config(classifier, {"split": "test", "fold": 3})
     # With the split that reads it, the same key is taken.
     merged = checkpoint_data_config(classifier, {"split": "kfold", "num_folds": 5, "fold": 3})
     assert (merged["split"], merged["fold"]) == ("kfold", 3)
