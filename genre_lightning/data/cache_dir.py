@@ -83,7 +83,8 @@ def _unwritable(folder: Path) -> str | None:
 
 
 def mark_used(meta: Path) -> None:
-    """Record that the cache described by ``meta`` was used now (its modification time)."""
+    """Record that a cache was used now: the modification time of ``meta``, its manifest (or,
+    for the embedding store, its folder), which pruning ranks caches by."""
     with contextlib.suppress(OSError):  # a read-only cache folder still serves its caches
         os.utime(meta)
 

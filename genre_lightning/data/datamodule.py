@@ -183,7 +183,7 @@ class GenreDataModule(PartServing):
                 self.parts,
                 labels,
                 self.class_names,
-                self.hparams.get("split_by", "track"),
+                self.hparams["split_by"],
             )
 
     def check_batch_size(self) -> None:

@@ -81,7 +81,8 @@ def find_genre_root(root: Path, class_names: Sequence[str] | None = None) -> Pat
     genre_root = _find(root, class_names)
     if genre_root is not None:
         return genre_root
-    loose = _audio_files(root) if root.is_dir() else []
+    # Files directly in data.root: a genre's files, with data.root one level too deep.
+    loose = sorted(audio_files_under(root, max_depth=0)) if root.is_dir() else []
     if loose:
         # The usual slip: data.root points at one genre folder instead of the folder above.
         raise DataNotFoundError(
@@ -143,11 +144,6 @@ def _genre_dirs(folder: Path, class_names: Sequence[str] | None) -> list[Path]:
         if (folder / n).is_dir()
         and next(audio_files_under(folder / n, LIBRARY_DEPTH), None) is not None
     ]
-
-
-def _audio_files(folder: Path) -> list[Path]:
-    """The audio files directly in ``folder`` (a genre's files lying loose in data.root)."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and is_audio_name(p))
 
 
 def index_clips(

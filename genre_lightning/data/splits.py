@@ -326,25 +326,23 @@ def make_split(
     Raises:
         UserError: Unknown ``kind``, or the filtered split finds an empty part.
     """
-    if kind in ("random", "kfold") and groups is not None:
-        # Deal the groups as the split would deal tracks, then put each group's tracks where
-        # the group went. A group is one genre's (its clips share a genre folder).
-        members: dict[tuple[int, str], list[int]] = {}
-        for i, key in enumerate(zip(labels, groups, strict=True)):
+    if kind in ("random", "kfold"):
+        # Deal units as tracks: each track alone, or (groups) the tracks of one group of one
+        # genre together; then each unit's tracks go where the unit went.
+        keys = zip(labels, groups, strict=True) if groups is not None else enumerate(labels)
+        members: dict[tuple[object, object], list[int]] = {}
+        for i, key in enumerate(keys):
             members.setdefault(key, []).append(i)
         units = list(members.values())
+        unit = "track" if groups is None else "folder"
         if kind == "random":
-            dealt = random_split(len(units), fractions, seed, unit="folder")
+            dealt = random_split(len(units), fractions, seed, unit=unit)
         else:
             unit_labels = [labels[m[0]] for m in units]
-            dealt = kfold_split(unit_labels, fold, num_folds, seed, val_fraction, unit="folder")
+            dealt = kfold_split(unit_labels, fold, num_folds, seed, val_fraction, unit=unit)
         return {part: sorted(i for u in dealt[part] for i in units[u]) for part in PARTS}
-    if kind == "random":
-        return random_split(len(tracks), fractions, seed)
     if kind == "filtered":
         return filtered_split(tracks)[0]
-    if kind == "kfold":
-        return kfold_split(labels, fold, num_folds, seed, val_fraction)
     if kind == TEST_ONLY:
         return {"train": [], "val": [], "test": list(range(len(tracks)))}
     raise UserError(f"data.split={kind!r} is not known; use data.split={'|'.join(SPLIT_KINDS)}")

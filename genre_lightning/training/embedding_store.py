@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genre_lightning.data.cache_dir import mark_used
 from genre_lightning.files import atomic_write
 from genre_lightning.temp_files import remove_stale_temps
 from genre_lightning.userdirs import user_cache_dir
@@ -141,11 +142,6 @@ def prune_stores(root: Path, keep: int, current: Path) -> list[Path]:
     return removed
 
 
-def _mark_used(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        os.utime(folder)
-
-
 class EmbeddingStore:
     """The stored features of one frozen encoder (one folder).
 
@@ -213,7 +209,7 @@ class EmbeddingStore:
         path = self.folder / f"features-{secrets.token_hex(8)}{_SUFFIX}"
         with atomic_write(path, "wb") as f:
             np.savez(f, keys=keys, features=features)
-        _mark_used(self.folder)
+        mark_used(self.folder)
         return path
 
     def _remember(
@@ -235,7 +231,7 @@ class EmbeddingStore:
         self._rows = {}
         files: list[Path] = []
         if self.folder.is_dir():
-            _mark_used(self.folder)  # for prune_stores: this folder is in use
+            mark_used(self.folder)  # for prune_stores: this folder is in use
             remove_stale_temps(self.folder)
             files = sorted(self.folder.glob(f"features-*{_SUFFIX}"))
         read: list[Path] = []
