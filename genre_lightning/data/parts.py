@@ -9,7 +9,7 @@ from genre_lightning.data.dataset import WaveformDataset
 from genre_lightning.data.index import Clip
 from genre_lightning.data.load import LoadedData
 from genre_lightning.data.plan import Plan
-from genre_lightning.data.splits import PARTS, make_split
+from genre_lightning.data.splits import DEALT_SPLITS, PARTS, make_split
 from genre_lightning.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def cut_split(
         Rows of the waveform cache for each of ``train``, ``val`` and ``test``.
     """
     kept = data.kept_clips
-    if split_by == "track" and kind in ("random", "kfold"):
+    if split_by == "track" and kind in DEALT_SPLITS:
         _warn_of_shared_folders(kept)
     rows = make_split(
         kind,

@@ -21,8 +21,10 @@ PARTS = ("train", "val", "test")
 SPLIT_KINDS = ("random", "filtered", "kfold", "test")
 #: The split that tests every track and trains on none: evaluate's, never training's.
 TEST_ONLY = "test"
-#: What ``random`` and ``kfold`` deal into the parts (``data.split_by``): each track alone, or
-#: each first-level folder of a genre folder (an artist's or album's tracks) as one.
+#: The splits that deal tracks into the parts by chance, and so the ones ``data.split_by`` acts on.
+DEALT_SPLITS = ("random", "kfold")
+#: What those splits deal into the parts (``data.split_by``): each track alone, or each
+#: first-level folder of a genre folder (an artist's or album's tracks) as one.
 SPLIT_UNITS = ("track", "folder")
 #: Why each split kind can leave a genre out of training, and what to change.
 UNTRAINED_FIXES = {
@@ -52,7 +54,7 @@ SPLIT_ONLY_KEYS = {
         ("fold", "num_folds", "val_fraction"), (("kfold",), "data.split=kfold data.num_folds=5")
     ),
     "split_fractions": (("random",), "data.split=random"),
-    "split_by": (("random", "kfold"), "data.split=kfold data.num_folds=5"),
+    "split_by": (DEALT_SPLITS, "data.split=kfold data.num_folds=5"),
 }
 #: Each part's list in ``data/filtered_split/`` (the published name of "val" is "valid").
 FILTERED_FILES = {"train": "train.txt", "val": "valid.txt", "test": "test.txt"}
@@ -283,7 +285,7 @@ def check_every_class_trains(
     folders = (
         " (data.split_by=folder deals whole folders: count a genre's first-level folders, "
         "not its tracks, or deal tracks with data.split_by=track)"
-        if split_by == "folder" and kind in ("random", "kfold")
+        if split_by == "folder" and kind in DEALT_SPLITS
         else ""
     )
     raise UserError(
@@ -326,7 +328,7 @@ def make_split(
     Raises:
         UserError: Unknown ``kind``, or the filtered split finds an empty part.
     """
-    if kind in ("random", "kfold"):
+    if kind in DEALT_SPLITS:
         # Deal units as tracks: each track alone, or (groups) the tracks of one group of one
         # genre together; then each unit's tracks go where the unit went.
         keys = zip(labels, groups, strict=True) if groups is not None else enumerate(labels)
