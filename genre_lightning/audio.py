@@ -36,7 +36,9 @@ def is_audio_name(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
 
 
-def audio_files_under(folder: Path, max_depth: int | None = None) -> Iterator[Path]:
+def audio_files_under(
+    folder: Path, max_depth: int | None = None, unsearched: list[Path] | None = None
+) -> Iterator[Path]:
     """Every audio file under ``folder``, in no particular order.
 
     A music library is usually ``<genre>/<artist>/<album>/<track>``, so sub-folders are
@@ -47,21 +49,33 @@ def audio_files_under(folder: Path, max_depth: int | None = None) -> Iterator[Pa
         folder: Where to look.
         max_depth: Sub-folder levels searched below ``folder`` (0: its own files only);
             ``None``: all.
+        unsearched: Where given, the (not hidden) folders left unsearched for lying deeper
+            than ``max_depth`` are appended to it, so that a caller can say files were missed.
     """
     seen: set[tuple[int, int]] = set()
     top = len(folder.parts)
     for here, folders, names in os.walk(folder, followlinks=True):
-        st = os.stat(here)
-        if (st.st_dev, st.st_ino) in seen:
+        if _identity(here) in seen:
             folders.clear()
             continue
-        seen.add((st.st_dev, st.st_ino))
-        deeper = max_depth is None or len(Path(here).parts) - top < max_depth
-        folders[:] = [f for f in folders if not f.startswith(".")] if deeper else []
+        seen.add(_identity(here))
+        shown = [f for f in folders if not f.startswith(".")]
+        if max_depth is None or len(Path(here).parts) - top < max_depth:
+            folders[:] = shown
+        else:
+            folders.clear()
+            if unsearched is not None:  # a link back up the tree misses nothing
+                unsearched += [p for f in shown if _identity(p := Path(here) / f) not in seen]
         for name in names:
             path = Path(here) / name
             if is_audio_name(path) and path.is_file():
                 yield path
+
+
+def _identity(folder: str | Path) -> tuple[int, int]:
+    """A folder's device and inode: the same for every path (link) that reaches it."""
+    st = os.stat(folder)
+    return st.st_dev, st.st_ino
 
 
 #: Frames decoded at a time by :class:`WindowReader` (1.5 s at 44.1 kHz; 0.5 MB as float32

@@ -3,12 +3,16 @@ of a genre up to three folders deep in its folder (``<root>/<genre>/<artist>/<al
 
 from __future__ import annotations
 
+import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from genre_lightning.audio import audio_files_under, is_audio_name
 from genre_lightning.errors import UserError
+
+log = logging.getLogger(__name__)
 
 #: GTZAN's ten genres in the paper's label order (Table 1).
 GTZAN_GENRES = (
@@ -169,9 +173,12 @@ def index_clips(
     if class_names is None:
         class_names = [d.name for d in _genre_dirs(genre_root, None)]
     clips: list[Clip] = []
+    unsearched: list[Path] = []
     for label, name in enumerate(class_names):
         folder = genre_root / name
-        files = sorted(audio_files_under(folder, LIBRARY_DEPTH)) if folder.is_dir() else []
+        files = (
+            sorted(audio_files_under(folder, LIBRARY_DEPTH, unsearched)) if folder.is_dir() else []
+        )
         if not files:
             raise DataNotFoundError(
                 f"genre '{name}' has no audio files in {genre_root / name}; every class in "
@@ -180,7 +187,55 @@ def index_clips(
         clips += [Clip(f, label, _folders_between(folder, f)) for f in files]
     if len(class_names) < 2:
         raise UserError(_one_genre(Path(root), genre_root, class_names[0], len(clips), named))
+    _refuse_repeated_tracks(clips, genre_root)
+    _warn_of_unsearched(unsearched)
     return clips, list(class_names)
+
+
+def _refuse_repeated_tracks(clips: Sequence[Clip], genre_root: Path) -> None:
+    """Refuse two files of one folder that differ only in their extension.
+
+    They share a track id, and are most likely one recording in two formats: dealt into the
+    parts as two tracks, one could be trained on and the other tested, and the split record
+    (``genre/track``) could not tell them apart.
+
+    Raises:
+        UserError: Naming each such pair (the first few) and the fix.
+    """
+    files: dict[tuple[int, str], list[Path]] = defaultdict(list)
+    for clip in clips:
+        files[clip.label, clip.track].append(clip.path)
+    repeated = [paths for paths in files.values() if len(paths) > 1]
+    if not repeated:
+        return
+    shown = "; ".join(
+        " and ".join(str(p.relative_to(genre_root)) for p in paths) for paths in repeated[:3]
+    )
+    more = f" (and {len(repeated) - 3} more)" if len(repeated) > 3 else ""
+    raise UserError(
+        f"{len(repeated)} track name{'s are' if len(repeated) > 1 else ' is'} used by two or "
+        f"more files of one folder under {genre_root}: {shown}{more}. Files that differ only in "
+        f"their extension are most likely one recording in two formats, which could be both "
+        f"trained on and tested: keep one of each (or rename one, if they are different "
+        f"recordings)"
+    )
+
+
+def _warn_of_unsearched(unsearched: Sequence[Path]) -> None:
+    """Warn where audio files lie deeper than :data:`LIBRARY_DEPTH` folders below a genre
+    folder: they are not read, and a user would otherwise not know."""
+    # A few more levels, stopping at the first file: enough to say so, bounded for a big tree.
+    holding = next(
+        (f for f in unsearched if next(audio_files_under(f, LIBRARY_DEPTH), None) is not None),
+        None,
+    )
+    if holding is not None:
+        log.warning(
+            "audio files more than %d folders below their genre folder are not read, e.g. "
+            "under %s: move them up to <genre>/<artist>/<album>/<disc>/ or nearer",
+            LIBRARY_DEPTH,
+            holding,
+        )
 
 
 def _folders_between(genre_folder: Path, file: Path) -> str:

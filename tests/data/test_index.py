@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 
 from genre_lightning.data.index import GTZAN_GENRES, DataNotFoundError, index_clips
 from genre_lightning.errors import UserError
@@ -175,3 +176,54 @@ def test_a_library_of_artist_and_album_folders_is_found_at_any_depth(
         ("C/rock.00002", 1),
     ]
     assert all(c.path.is_file() for c in clips)
+
+
+def test_files_deeper_than_a_library_are_named_in_a_warning(
+    tmp_path: Path, gtzan_sample: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Audio four folders below a genre folder is not read, and the warning names where it
+    lies; a deep folder without audio, and a link back up the tree, are no cause to warn."""
+    music = tmp_path / "music"
+    for genre in ("blues", "rock"):
+        (music / genre / "A").mkdir(parents=True)
+        shutil.copy(gtzan_sample / "genres_original" / genre / f"{genre}.00000.wav", music / genre)
+    (music / "blues" / "A" / "B" / "C" / "scans").mkdir(parents=True)
+    (music / "blues" / "A" / "B" / "C" / "scans" / "cover.jpg").write_bytes(b"\xff\xd8")
+    (music / "blues" / "A" / "B" / "C" / "up").symlink_to(music / "blues", target_is_directory=True)
+    with caplog.at_level("WARNING", logger="genre_lightning.data.index"):
+        index_clips(music)
+    assert not caplog.records
+
+    deep = music / "rock" / "A" / "B" / "C" / "D"
+    deep.mkdir(parents=True)
+    shutil.copy(gtzan_sample / "genres_original" / "rock" / "rock.00001.wav", deep)
+    with caplog.at_level("WARNING", logger="genre_lightning.data.index"):
+        clips, _ = index_clips(music)
+    assert [c.track for c in clips] == ["blues.00000", "rock.00000"]
+    (record,) = caplog.records
+    assert "more than 3 folders below their genre folder are not read" in record.getMessage()
+    assert f"under {deep.resolve()}:" in record.getMessage()
+
+
+def test_one_recording_in_two_formats_is_refused_naming_both(
+    tmp_path: Path, gtzan_sample: Path
+) -> None:
+    """``song.wav`` and ``song.flac`` in one folder share a track id: dealt as two tracks, one
+    recording could be trained on and tested. The same name in two folders (two albums) or two
+    genres is two tracks, and is indexed."""
+    music = copy_sample(gtzan_sample, tmp_path / "music", ["blues", "rock"], 2)
+    wave, rate = sf.read(music / "rock" / "rock.00001.wav", dtype="int16")
+    sf.write(music / "rock" / "rock.00001.flac", wave, rate)
+    with pytest.raises(UserError) as caught:
+        index_clips(music)
+    message = str(caught.value)
+    assert message.startswith("1 track name is used by two or more files of one folder under ")
+    assert "rock/rock.00001.flac and rock/rock.00001.wav." in message
+    assert message.endswith("keep one of each (or rename one, if they are different recordings)")
+
+    (music / "rock" / "rock.00001.flac").rename(music / "blues" / "rock.00001.flac")
+    (music / "rock" / "live").mkdir()
+    shutil.copy(music / "rock" / "rock.00000.wav", music / "rock" / "live")
+    clips, _ = index_clips(music)
+    assert [c.track for c in clips].count("rock.00001") == 2
+    assert "live/rock.00000" in [c.track for c in clips]
