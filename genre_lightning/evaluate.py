@@ -393,7 +393,7 @@ def _job(cfg: DictConfig) -> None:
     # The data options derive clip lengths with the gl_samples resolver, which this registers
     # (it imports torch, so not before the checks: --help and a bad key answer at once).
     import genre_lightning.data.config  # noqa: F401
-    from genre_lightning.training.metrics import accuracy_summary
+    from genre_lightning.training.metrics import accuracy_summary, per_genre_table
 
     data = cast(dict[str, Any], OmegaConf.to_container(cfg.data, resolve=True))
     from_checkpoint = HydraConfig.get().runtime.choices.get("data") == CHECKPOINT_DATA
@@ -404,6 +404,7 @@ def _job(cfg: DictConfig) -> None:
         data_config=None if from_checkpoint else data,
         device=cfg.device,
     )
+    print(per_genre_table(metrics))
     print(
         f"{accuracy_summary(metrics)}  test/f1_macro {metrics[runs.TEST_F1_MACRO]:.4f}"
         f"  ({metrics[runs.NUM_CLIPS]} clips) -> {runs.Run(Path(cfg.output)).file('metrics')}"

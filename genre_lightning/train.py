@@ -32,7 +32,7 @@ from genre_lightning.training.builders import (
     resume_path,
 )
 from genre_lightning.training.distributed import sweep_job_ranks
-from genre_lightning.training.metrics import accuracy_summary
+from genre_lightning.training.metrics import accuracy_summary, per_genre_table
 from genre_lightning.training.speed import compile_network
 from genre_lightning.validate import check_training
 
@@ -78,7 +78,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             ) from None
         checkpoint = trainer.checkpoint_callback
         best = getattr(checkpoint, "best_model_path", "") or None
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+        # Not verbose: Lightning's table shows float32 copies; the exact one is logged below.
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
 
     history = model.val_history
     metrics = {
@@ -93,6 +94,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     }
     if _is_rank_zero():  # with DDP every rank gets here: one file, one final line
         run.write_metrics(metrics)
+        log.info("test, per genre:\n%s", per_genre_table(metrics))
         log.info(
             "%s  test/f1_macro %.4f  val/acc_best %s  -> %s",
             accuracy_summary(metrics),

@@ -7,7 +7,12 @@ import torch
 from torchmetrics.classification import MulticlassConfusionMatrix, MulticlassF1Score
 
 from genre_lightning import runs
-from genre_lightning.training.metrics import GenreMetrics, scores, wilson_interval
+from genre_lightning.training.metrics import (
+    GenreMetrics,
+    per_genre_table,
+    scores,
+    wilson_interval,
+)
 
 
 def test_scores_are_exact_where_float32_is_not() -> None:
@@ -67,3 +72,18 @@ def test_test_accuracy_carries_its_wilson_interval() -> None:
     results = GenreMetrics(["a", "b", "c"]).test(pred, target)
     metrics = results.as_metrics(["a", "b", "c"])
     assert metrics[runs.TEST_ACC_CI95] == list(wilson_interval(4, 5))
+
+
+def test_the_per_genre_table_shows_exact_scores_and_counts() -> None:
+    """The console's per-genre table reads metrics.json's exact values: F1 2/3 as 0.667 (not
+    Lightning's float32 0.6666666865348816), the tracks, hits and predictions of each genre from
+    the confusion matrix, and ``-`` for a genre neither tested nor predicted."""
+    pred, target = torch.tensor([0, 0, 1, 0]), torch.tensor([0, 1, 1, 0])
+    names = ["blues", "classical", "jazz"]
+    metrics = GenreMetrics(names).test(pred, target).as_metrics(names)
+    assert per_genre_table(metrics).splitlines() == [
+        "genre      tracks  correct  predicted  F1",
+        "blues           2        2          3  0.800",
+        "classical       2        1          1  0.667",
+        "jazz            0        0          0  -",
+    ]
