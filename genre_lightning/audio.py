@@ -114,7 +114,7 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor
         # Bytes, not str: soundfile encodes names strictly and would refuse a non-UTF-8 one.
         data, file_rate = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises several types (LibsndfileError, RuntimeError)
-        raise AudioDecodeError(path, f"cannot decode audio ({_reason(exc)})") from exc
+        raise AudioDecodeError(path, f"cannot decode audio ({_reason(exc, path)})") from exc
     missing = _truncated_bytes(path)
     if missing:
         raise AudioDecodeError(path, f"file is truncated ({missing} bytes of audio missing)")
@@ -198,7 +198,7 @@ class WindowReader:
             # Bytes, not str: soundfile encodes names strictly and would refuse a non-UTF-8 one.
             sound = sf.SoundFile(os.fsencode(path))
         except Exception as exc:  # soundfile raises several types (LibsndfileError, RuntimeError)
-            raise AudioDecodeError(path, f"cannot decode audio ({_reason(exc)})") from exc
+            raise AudioDecodeError(path, f"cannot decode audio ({_reason(exc, path)})") from exc
         if missing:  # (after the decoder's verdict: a header of garbage promises anything)
             sound.close()
             raise AudioDecodeError(path, f"file is truncated ({missing} bytes of audio missing)")
@@ -231,7 +231,9 @@ class WindowReader:
             try:
                 data = sound.read(self.block_frames, dtype="float32", always_2d=True)
             except Exception as exc:
-                raise AudioDecodeError(self.path, f"cannot decode audio ({_reason(exc)})") from exc
+                raise AudioDecodeError(
+                    self.path, f"cannot decode audio ({_reason(exc, self.path)})"
+                ) from exc
             if data.shape[0] == 0:
                 break
             # Averaging channels keeps the level of a centred mono source (as load_audio does).
@@ -243,9 +245,27 @@ class WindowReader:
             yield resampler.flush()
 
 
-def _reason(exc: Exception) -> str:
-    """libsndfile's own words, without soundfile's "Error opening <name>:" prefix."""
-    return str(getattr(exc, "error_string", "") or exc)
+#: What libsndfile's MPEG reader says of any file it cannot open (a text file named ``.mp3``,
+#: an empty one), though the file exists and is regular.
+_MPEG_MISREPORT = "File does not exist or is not a regular file"
+
+
+def _reason(exc: Exception, path: Path) -> str:
+    """libsndfile's own words, without soundfile's "Error opening <name>:" prefix, except
+    where they mislead: a missing file ("System error."), an empty one, or one whose format
+    libsndfile's MPEG reader does not recognise."""
+    words = str(getattr(exc, "error_string", "") or exc)
+    try:
+        size = path.stat().st_size if path.is_file() else None
+    except OSError:
+        size = None
+    if size is None and not path.exists():
+        return "no such file"
+    if size == 0:
+        return "the file is empty"
+    if size is not None and words.startswith(_MPEG_MISREPORT):
+        return "format not recognised: not audio, or damaged"
+    return words
 
 
 def fix_length(wave: torch.Tensor, num_samples: int) -> torch.Tensor:

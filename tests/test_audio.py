@@ -115,3 +115,24 @@ def test_window_reader_says_why_a_file_is_unusable(tmp_path: Path) -> None:
         list(WindowReader(tmp_path / "empty.wav", 22050, 22050))
     with pytest.raises(AudioDecodeError, match=r"cannot read the file \(No such file"):
         list(WindowReader(tmp_path / "gone.wav", 22050, 22050))
+
+
+@pytest.mark.parametrize("name", ["text.mp3", "text.wav", "empty.mp3", "empty.flac"])
+def test_a_file_that_is_not_audio_is_said_so_not_missing(tmp_path: Path, name: str) -> None:
+    """libsndfile's MPEG reader says of a text file named ``.mp3`` that it "does not exist or
+    is not a regular file"; an empty file is named empty, whatever its extension."""
+    path = tmp_path / name
+    path.write_text("not audio" if name.startswith("text") else "")
+    for decode in (load_audio, lambda p: list(WindowReader(p, 22050, 22050))):
+        with pytest.raises(AudioDecodeError) as err:
+            decode(path)
+        reason = err.value.reason
+        assert "not a regular file" not in reason and "Error opening" not in reason
+        if name.startswith("empty"):
+            assert reason == "cannot decode audio (the file is empty)"
+        elif name.endswith(".mp3"):
+            assert reason == "cannot decode audio (format not recognised: not audio, or damaged)"
+        else:
+            assert reason == "cannot decode audio (Format not recognised.)"
+    with pytest.raises(AudioDecodeError, match=r"cannot decode audio \(no such file\)"):
+        load_audio(tmp_path / "gone.mp3")
