@@ -18,6 +18,7 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
+from genre_lightning.quiet import CHATTY_DECODERS, native_stderr_silenced
 from genre_lightning.resampling import StreamingResampler
 
 #: GTZAN's sample rate, and the rate every clip is resampled to.
@@ -112,7 +113,8 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor
     path = Path(path)
     try:
         # Bytes, not str: soundfile encodes names strictly and would refuse a non-UTF-8 one.
-        data, file_rate = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
+        with native_stderr_silenced(_chatty(path)):
+            data, file_rate = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises several types (LibsndfileError, RuntimeError)
         raise AudioDecodeError(path, f"cannot decode audio ({_reason(exc, path)})") from exc
     missing = _truncated_bytes(path)
@@ -196,7 +198,8 @@ class WindowReader:
             raise AudioDecodeError(path, f"cannot read the file ({exc.strerror or exc})") from None
         try:
             # Bytes, not str: soundfile encodes names strictly and would refuse a non-UTF-8 one.
-            sound = sf.SoundFile(os.fsencode(path))
+            with native_stderr_silenced(_chatty(path)):
+                sound = sf.SoundFile(os.fsencode(path))
         except Exception as exc:  # soundfile raises several types (LibsndfileError, RuntimeError)
             raise AudioDecodeError(path, f"cannot decode audio ({_reason(exc, path)})") from exc
         if missing:  # (after the decoder's verdict: a header of garbage promises anything)
@@ -229,7 +232,8 @@ class WindowReader:
         resampler = StreamingResampler(rate, self.sample_rate) if rate != self.sample_rate else None
         while True:
             try:
-                data = sound.read(self.block_frames, dtype="float32", always_2d=True)
+                with native_stderr_silenced(_chatty(self.path)):
+                    data = sound.read(self.block_frames, dtype="float32", always_2d=True)
             except Exception as exc:
                 raise AudioDecodeError(
                     self.path, f"cannot decode audio ({_reason(exc, self.path)})"
@@ -243,6 +247,11 @@ class WindowReader:
             yield resampler.feed(mono) if resampler else mono
         if resampler:
             yield resampler.flush()
+
+
+def _chatty(path: Path) -> bool:
+    """Whether the file's decoder prints its own diagnostics (see ``quiet.CHATTY_DECODERS``)."""
+    return path.suffix.lower() in CHATTY_DECODERS
 
 
 #: What libsndfile's MPEG reader says of any file it cannot open (a text file named ``.mp3``,

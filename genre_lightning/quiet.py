@@ -7,6 +7,9 @@ config, still shows.
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,3 +81,52 @@ def lightning_silenced() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+
+
+#: File extensions whose decoder (libmpg123, inside libsndfile) writes its own diagnostics
+#: straight to the process's standard error: ``part2_3_length (1024) too large for available
+#: bit count`` at block boundaries of a sound MP3 read in blocks (thousands of lines for an
+#: hour), ``Trying to resync...`` for a file that is not MP3 at all. The decode's own outcome,
+#: samples or an error naming the file, is what a user can act on.
+CHATTY_DECODERS = frozenset({".mp3"})
+
+_native_stderr_lock = threading.Lock()
+_native_stderr_users = 0
+_native_stderr_saved: int | None = None
+
+
+@contextmanager
+def native_stderr_silenced(active: bool = True) -> Iterator[None]:
+    """File descriptor 2 pointed at the null device inside the block, for C libraries that
+    write to it directly (Python's ``sys.stderr`` is flushed first, and restored after).
+
+    Nested and concurrent blocks share one redirection, undone when the last one ends.
+
+    Args:
+        active: ``False``: a block that changes nothing (a caller's condition, inline).
+    """
+    global _native_stderr_users, _native_stderr_saved
+    if not active:
+        yield
+        return
+    with _native_stderr_lock:
+        if _native_stderr_users == 0:
+            sys.stderr.flush()
+            try:
+                saved = os.dup(2)
+            except OSError:  # no standard error to silence
+                saved = None
+            if saved is not None:
+                with open(os.devnull, "wb") as null:
+                    os.dup2(null.fileno(), 2)
+            _native_stderr_saved = saved
+        _native_stderr_users += 1
+    try:
+        yield
+    finally:
+        with _native_stderr_lock:
+            _native_stderr_users -= 1
+            if _native_stderr_users == 0 and _native_stderr_saved is not None:
+                os.dup2(_native_stderr_saved, 2)
+                os.close(_native_stderr_saved)
+                _native_stderr_saved = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -136,3 +138,47 @@ def test_a_file_that_is_not_audio_is_said_so_not_missing(tmp_path: Path, name: s
             assert reason == "cannot decode audio (Format not recognised.)"
     with pytest.raises(AudioDecodeError, match=r"cannot decode audio \(no such file\)"):
         load_audio(tmp_path / "gone.mp3")
+
+
+#: Decodes a real clip, written as MP3, in small blocks: libmpg123 prints a line to standard
+#: error at block boundaries unless silenced; Python's own stderr lines around it must stay.
+_MP3_IN_BLOCKS = """
+import sys
+from genre_lightning.audio import WindowReader, load_audio
+path, bad = sys.argv[1], sys.argv[2]
+print("before", file=sys.stderr, flush=True)
+windows = list(WindowReader(path, 22050, 22050, block_frames=4096))
+whole = load_audio(path)
+try:
+    load_audio(bad)
+except Exception as exc:
+    print(exc.reason, file=sys.stderr)
+print("after", len(windows), whole.numel(), file=sys.stderr)
+"""
+
+
+@pytest.mark.skipif("MP3" not in sf.available_formats(), reason="libsndfile without MP3")
+def test_an_mp3_decodes_without_the_decoders_own_chatter(
+    tmp_path: Path, gtzan_sample: Path
+) -> None:
+    real, rate = sf.read(gtzan_sample / "genres_original" / "metal" / "metal.00000.wav")
+    sf.write(tmp_path / "metal.mp3", real, rate)
+    (tmp_path / "text.mp3").write_text("not audio")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _MP3_IN_BLOCKS,
+            str(tmp_path / "metal.mp3"),
+            str(tmp_path / "text.mp3"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "before" and lines[1].startswith("cannot decode audio (format not")
+    # The clip's 30 s are all there: 30 whole windows of 1 s, and its samples in one piece.
+    (after,) = [line for line in lines if line.startswith("after")]
+    assert after.split()[1] == "30" and int(after.split()[2]) >= 30 * 22050
+    assert len(lines) == 3, proc.stderr[-2000:]  # nothing of libmpg123's
