@@ -56,10 +56,11 @@ def audio_files_under(
     seen: set[tuple[int, int]] = set()
     top = len(folder.parts)
     for here, folders, names in os.walk(folder, followlinks=True):
-        if _identity(here) in seen:
+        key = _identity(here)
+        if key in seen:
             folders.clear()
             continue
-        seen.add(_identity(here))
+        seen.add(key)
         shown = [f for f in folders if not f.startswith(".")]
         if max_depth is None or len(Path(here).parts) - top < max_depth:
             folders[:] = shown

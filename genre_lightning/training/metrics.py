@@ -114,9 +114,9 @@ def per_genre_table(metrics: Mapping[str, Any]) -> str:
     """The test's numbers per genre as exact decimals, one line each (the table Lightning
     prints shows its float32 copies, ``0.8999999761581421``)::
 
-        genre        tracks  correct  predicted  F1
-        blues             2        1          1  0.667
-        jazz              0        0          0  -
+        genre  tracks  correct  predicted  F1
+        blues       2        1          1  0.667
+        jazz        0        0          0  -
 
     ``-``: no test track and no prediction, so no F1 (see :class:`TestResults`).
     """
