@@ -9,6 +9,7 @@ fixed-length windows, so its memory stays bounded whatever the file's length.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -266,14 +267,16 @@ def _reason(exc: Exception, path: Path) -> str:
     libsndfile's MPEG reader does not recognise."""
     words = str(getattr(exc, "error_string", "") or exc)
     try:
-        size = path.stat().st_size if path.is_file() else None
-    except OSError:
-        size = None
-    if size is None and not path.exists():
+        info = path.stat()
+    except FileNotFoundError:
         return "no such file"
-    if size == 0:
+    except OSError:
+        return words
+    if not stat.S_ISREG(info.st_mode):
+        return words
+    if info.st_size == 0:
         return "the file is empty"
-    if size is not None and words.startswith(_MPEG_MISREPORT):
+    if words.startswith(_MPEG_MISREPORT):
         return "format not recognised: not audio, or damaged"
     return words
 
