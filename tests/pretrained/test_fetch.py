@@ -201,3 +201,21 @@ def test_a_cache_dir_that_is_a_file_is_one_error(musicnn_wheel: Path, tmp_path: 
     (tmp_path / "cache").write_text("a file")  # was a NotADirectoryError naming neither
     with pytest.raises(FetchError, match=r"cannot hold the unpacked weights .*model\.cache_dir"):
         musicnn_checkpoint("MSD_musicnn", source=musicnn_wheel, cache_dir=tmp_path / "cache")
+
+
+def test_a_named_wheel_is_checked_even_when_the_cache_holds_the_model(
+    musicnn_wheel: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    prefix = musicnn_checkpoint("MSD_musicnn", source=musicnn_wheel, cache_dir=cache)
+    # The same good wheel again: the cached copy, not a second unpacking.
+    stamp = (prefix / ".index").stat().st_mtime_ns
+    assert musicnn_checkpoint("MSD_musicnn", source=musicnn_wheel, cache_dir=cache) == prefix
+    assert (prefix / ".index").stat().st_mtime_ns == stamp
+    # A mistyped path or another file is an error, not hidden behind the earlier fetch.
+    with pytest.raises(FetchError, match=r"nope\.whl: no such file"):
+        musicnn_checkpoint("MSD_musicnn", source=tmp_path / "nope.whl", cache_dir=cache)
+    other = tmp_path / "notes.txt"
+    other.write_text("not a wheel")
+    with pytest.raises(FetchError, match=r"notes\.txt: SHA-256 .* is not that of"):
+        musicnn_checkpoint("MSD_musicnn", source=other, cache_dir=cache)
