@@ -272,8 +272,9 @@ def resume_path(cfg: DictConfig, run: runs.Run) -> str | None:
     """The checkpoint to resume from (``ckpt_path=...``, or ``resume=<run dir>``), checked.
 
     Raises:
-        UserError: No checkpoint there, not a resumable checkpoint, or the run's data settings
-            differ from this command's (see :data:`RESUME_MAY_CHANGE`).
+        UserError: No checkpoint there, not a resumable checkpoint, or the run's data or
+            network settings differ from this command's (see :data:`RESUME_MAY_CHANGE` and
+            :data:`MODEL_RESUME_MAY_CHANGE`).
     """
     ckpt = cfg.get("ckpt_path")
     if ckpt is None and cfg.get("resume"):
@@ -292,7 +293,9 @@ def resume_path(cfg: DictConfig, run: runs.Run) -> str | None:
             f"ckpt_path={ckpt}: no checkpoint at {path}. Resume with the run's own "
             f"directory (resume=<run dir>) or give the .ckpt path."
         )
-    _check_same_data(cfg, path, check_resumable(path))
+    hparams = check_resumable(path)
+    _check_same_data(cfg, path, hparams)
+    _check_same_network(cfg, path, hparams)
     return str(path)
 
 
@@ -305,6 +308,42 @@ def check_resumed_split(path: str, datamodule: GenreDataModule) -> None:
         split_record.check_same_split(saved, datamodule.track_parts(), f"ckpt_path={path}")
 
 
+#: ``model.*`` keys a resumed run may change: where the pretrained weights come from.
+MODEL_RESUME_MAY_CHANGE = frozenset({"source", "cache_dir"})
+#: ``model.*`` keys the data fills in (:func:`~genre_lightning.models.build.data_facts`).
+_DATA_FACTS = frozenset({"num_classes", "in_channels", "input_shape", "n_mels"})
+
+
+def _check_same_network(cfg: DictConfig, path: Path, hparams: dict[str, Any]) -> None:
+    """A resumed run keeps the network it was started with (its checkpoint's ``net_config``):
+    checked on the settings, before any data is read, so a refused resume writes nothing."""
+    saved = hparams.get("net_config")
+    now = OmegaConf.to_container(cfg.model, resolve=True)
+    if not isinstance(saved, dict) or not isinstance(now, dict):
+        return
+    keys = ["_target_", *sorted((set(saved) | set(now)) - {"_target_"})]
+    for key in keys:
+        if key in MODEL_RESUME_MAY_CHANGE or (key in _DATA_FACTS and now.get(key) is None):
+            continue
+        if saved.get(key) != now.get(key):
+            raise UserError(
+                _resume_mismatch(
+                    cfg,
+                    path,
+                    f"model.{key}={shown(now.get(key))}, but the run being resumed was "
+                    f"trained with model.{key}={shown(saved.get(key))}",
+                )
+            )
+
+
+def _resume_mismatch(cfg: DictConfig, path: str | Path, what: str) -> str:
+    """The message of a resume refused for ``what``: how to resume instead."""
+    started = runs.Run(Path(str(cfg.resume))).overrides if cfg.get("resume") else []
+    return f"{what} ({path}); resume with the command that started the run, plus resume=..." + (
+        f" (it was started with: {shlex.join(started)})" if started else ""
+    )
+
+
 def _check_same_data(cfg: DictConfig, path: Path, hparams: dict[str, Any]) -> None:
     """A resumed run keeps the data settings it was started with (its checkpoint's
     ``hparams`` record them)."""
@@ -315,12 +354,13 @@ def _check_same_data(cfg: DictConfig, path: Path, hparams: dict[str, Any]) -> No
     assert isinstance(now, dict)
     for key in sorted(set(saved) | set(now)):
         if key not in RESUME_MAY_CHANGE and saved.get(key) != now.get(key):
-            started = runs.Run(Path(str(cfg.resume))).overrides if cfg.get("resume") else []
             raise UserError(
-                f"data.{key}={shown(now.get(key))}, but the run being resumed was trained with "
-                f"data.{key}={shown(saved.get(key))} ({path}); resume with the command that "
-                f"started the run, plus resume=..."
-                + (f" (it was started with: {shlex.join(started)})" if started else "")
+                _resume_mismatch(
+                    cfg,
+                    path,
+                    f"data.{key}={shown(now.get(key))}, but the run being resumed was trained "
+                    f"with data.{key}={shown(saved.get(key))}",
+                )
             )
 
 

@@ -180,7 +180,9 @@ def test_resume_of_a_missing_run_directory_creates_nothing(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_resume_with_other_data_settings_is_refused(tmp_path: Path, data_dir: Path) -> None:
+def test_resume_with_other_data_or_network_settings_is_refused(
+    tmp_path: Path, data_dir: Path
+) -> None:
     # A short real run from the command line (so with Hydra's record of its command).
     run = tmp_path / "run"
     short = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2"]
@@ -201,6 +203,18 @@ def test_resume_with_other_data_settings_is_refused(tmp_path: Path, data_dir: Pa
     assert f"(it was started with: {shlex.join(started)})" in proc.stderr
     # ... and the refused resume wrote nothing, not even Hydra's record or log of itself.
     assert _files(run) == before
+    # Another network's weights would not load: refused on its settings, before any data is
+    # read, naming the setting (not Lightning's state-dict traceback halfway into the run).
+    other = run_cli(
+        [*TINY, f"paths.data_dir={data_dir}", f"resume={run}", "model=mfcc_linear"],
+        cwd=tmp_path,
+    )
+    assert other.returncode == 2, other.stderr[-2000:]
+    assert other.stderr.startswith(
+        "error: model._target_=genre_lightning.models.mfcc_linear.MfccLinear, but the run "
+        "being resumed was trained with model._target_=genre_lightning.models.resnet.ResNet"
+    )
+    assert "Traceback" not in other.stderr and _files(run) == before
 
 
 def _files(folder: Path) -> dict[str, bytes]:
