@@ -251,12 +251,22 @@ def load_classifier(
             f"with {saved_target}; the requested network is {wanted.get('_target_')}. "
             f"({detail[:300]}{' ...' if len(detail) > 300 else ''})"
         ) from None
+    class_names = hparams.get("class_names")
+    outputs = wanted.get("num_classes")
+    if isinstance(class_names, list) and isinstance(outputs, int) and len(class_names) != outputs:
+        raise UserError(
+            f"ckpt_path={path}: it names {len(class_names)} classes but its network has "
+            f"{outputs} outputs; the file is damaged: use a .ckpt from a training run's "
+            f"checkpoints/ folder"
+        )
     if model.normalize.per != "none" and not bool(model.normalize.fitted):
         raise UserError(f"ckpt_path={path}: its normalisation statistics were never measured")
     data_config = dict(hparams.get("data_config") or {})
     try:
         sample_rate = int(data_config.get("sample_rate", SAMPLE_RATE))
         clip_samples = int(data_config.get("clip_samples", CLIP_SAMPLES))
+        if sample_rate < 1 or clip_samples < 1:
+            raise ValueError(f"sample_rate={sample_rate}, clip_samples={clip_samples}")
         window = window_samples(clip_samples, data_config.get("chunk_seconds"), sample_rate)
         features = MelFeatures(sample_rate=sample_rate, **data_config.get("features", {}))
     except (TypeError, ValueError) as exc:  # a damaged file's data config, read as data

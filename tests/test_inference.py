@@ -87,6 +87,25 @@ def test_weights_of_another_network_are_refused(tiny_ckpt: Path) -> None:
         load_classifier(tiny_ckpt, net_config={"_target_": "no.such.Net"})
 
 
+def test_hyperparameters_that_contradict_the_file_are_refused(
+    tiny_ckpt: Path, tmp_path: Path
+) -> None:
+    # A file edited or damaged so that its record disagrees with itself: predict used to zip
+    # three class names against two outputs, or divide by a zero sample rate (tracebacks),
+    # and export wrote a model whose description did not match it.
+    ckpt = torch.load(tiny_ckpt, map_location="cpu", weights_only=True)
+    names = ckpt["hyper_parameters"]["class_names"]
+    ckpt["hyper_parameters"]["class_names"] = [*names, "extra"]
+    torch.save(ckpt, tmp_path / "classes.ckpt")
+    with pytest.raises(UserError, match=rf"names {len(names) + 1} classes but its network has "):
+        load_classifier(tmp_path / "classes.ckpt")
+    ckpt["hyper_parameters"]["class_names"] = names
+    ckpt["hyper_parameters"]["data_config"]["sample_rate"] = 0
+    torch.save(ckpt, tmp_path / "rate.ckpt")
+    with pytest.raises(UserError, match=r"cannot rebuild the mel front end \(sample_rate=0"):
+        load_classifier(tmp_path / "rate.ckpt")
+
+
 def test_checkpoint_from_before_the_restructure_still_loads() -> None:
     # Written by the code of 2026-11-25 (flat package, network config with num_classes in the
     # yaml); the JSON holds what that code's classify() gave on a fixed noise input.
