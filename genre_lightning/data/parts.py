@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 
 from genre_lightning.data.dataset import WaveformDataset
@@ -55,9 +56,56 @@ def cut_split(
         val_fraction=val_fraction,
         groups=[_group(clip) for clip in kept] if split_by == "folder" else None,
     )
+    _warn_of_untested_genres(kind, rows["test"], kept, data.class_names, fold, num_folds, split_by)
     if train_on_val:
         rows = {"train": sorted(rows["train"] + rows["val"]), "val": [], "test": rows["test"]}
     return rows
+
+
+def _warn_of_untested_genres(
+    kind: str,
+    test: Sequence[int],
+    clips: Sequence[Clip],
+    class_names: Sequence[str],
+    fold: int,
+    num_folds: int,
+    split_by: str,
+) -> None:
+    """Warn where the test part holds no track of some genres.
+
+    The test accuracy then speaks for the other genres only, and those genres have no test
+    scores: with few tracks per genre, kfold's default ten folds (or a random split's small
+    test share) leave some out of every part tested, which nothing else would say.
+    """
+    tested = {clips[i].label for i in test}
+    untested = [name for label, name in enumerate(class_names) if label not in tested]
+    if kind not in (*DEALT_SPLITS, "filtered") or not test or not untested:
+        return
+    unit = "folder" if split_by == "folder" else "track"
+    units: dict[int, set[str]] = defaultdict(set)
+    for clip in clips:
+        units[clip.label].add(_group(clip) if unit == "folder" else clip.track)
+    fewest = min(len(u) for u in units.values())
+    if kind == "filtered":
+        fix = "GTZAN's fixed lists test none of their tracks in data.root"
+    elif fewest < 2:
+        fix = f"a genre of a single {unit} can be tested in one fold of data.split=kfold only"
+    else:
+        fix = (
+            f"{'' if kind == 'kfold' else 'data.split=kfold '}data.num_folds={fewest} tests "
+            f"every genre in each fold (and each {unit} once over the folds)"
+        )
+    where = f"data.split={kind}" + (f", fold {fold} of {num_folds}" if kind == "kfold" else "")
+    log.warning(
+        "%s: the test part holds no %s of %d genre%s (%s), so its scores speak for the other "
+        "genres only; %s",
+        where,
+        unit,
+        len(untested),
+        "" if len(untested) == 1 else "s",
+        ", ".join(untested),
+        fix,
+    )
 
 
 def _group(clip: Clip) -> str:

@@ -71,6 +71,62 @@ def _cut(
     )
 
 
+def test_a_test_part_without_some_genres_is_warned_of_with_the_folds_that_cover_them(
+    loaded: LoadedData, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Five tracks a genre: ten folds test one genre per fold, five folds test both. Each
+    fold's warning names what its test part lacks; a random split's test part is checked the
+    same way."""
+    lacking = []
+    for fold in range(10):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="genre_lightning.data.parts"):
+            rows = cut_split(
+                loaded,
+                "kfold",
+                fractions=(0.8, 0.1, 0.1),
+                seed=1,
+                fold=fold,
+                num_folds=10,
+                val_fraction=0.1,
+            )
+        (tested,) = {loaded.class_names[loaded.kept_clips[i].label] for i in rows["test"]}
+        (message,) = (r.getMessage() for r in caplog.records)
+        untested = ({"blues", "jazz"} - {tested}).pop()
+        assert message == (
+            f"data.split=kfold, fold {fold} of 10: the test part holds no track of 1 genre "
+            f"({untested}), so its scores speak for the other genres only; data.num_folds=5 "
+            f"tests every genre in each fold (and each track once over the folds)"
+        )
+        lacking.append(untested)
+    assert sorted(lacking) == ["blues"] * 5 + ["jazz"] * 5
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="genre_lightning.data.parts"):
+        _cut(loaded, "kfold")  # fold 1 of 5
+        _cut(loaded, "random")  # seed 1's test part: a track of each genre
+    assert not caplog.records
+    with caplog.at_level("WARNING", logger="genre_lightning.data.parts"):
+        rows = cut_split(  # a test part of one track
+            loaded,
+            "random",
+            fractions=(0.8, 0.1, 0.1),
+            seed=3,
+            fold=0,
+            num_folds=10,
+            val_fraction=0.1,
+        )
+    assert len({loaded.kept_clips[i].label for i in rows["test"]}) == 1
+    assert caplog.records[0].getMessage().startswith("data.split=random: the test part holds no")
+    assert (
+        caplog.records[0]
+        .getMessage()
+        .endswith(
+            "; data.split=kfold data.num_folds=5 tests "
+            "every genre in each fold (and each track once over the folds)"
+        )
+    )
+
+
 def test_train_on_val_moves_the_validation_tracks_into_training(loaded: LoadedData) -> None:
     for kind in ("random", "kfold"):
         split, refit = _cut(loaded, kind), _cut(loaded, kind, train_on_val=True)
