@@ -109,7 +109,8 @@ def hydra_app(
         launch = check_command_line(config_name, sys.argv[1:], all_checks)
         if launch is not None and before_launch is not None:
             try:
-                before_launch(*launch)
+                with quiet.own_logging_held():  # the job runs these checks again, and logs
+                    before_launch(*launch)
             except UserError as exc:
                 fail(str(exc))
         return run_job()

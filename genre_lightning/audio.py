@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import stat
 import struct
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +29,17 @@ SAMPLE_RATE = 22050
 #: zero-padded to it).
 CLIP_SAMPLES = 662_688
 
-#: File extensions treated as audio. Anything else in a genre folder (GTZAN's ``.mf`` lists,
-#: ``.DS_Store``) is not audio and is ignored without a warning.
-AUDIO_EXTENSIONS = frozenset({".wav", ".au", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".snd"})
+#: File extensions treated as audio: what libsndfile decodes (``.opus`` and ``.oga`` are Ogg
+#: files). Anything else in a genre folder (GTZAN's ``.mf`` lists, ``.DS_Store``, cover images)
+#: is not audio and is ignored without a warning, except the formats below.
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".au", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".snd"}
+)
+#: Audio formats that libsndfile cannot decode (AAC and ALAC in MP4 files, WMA, Monkey's Audio,
+#: WavPack, Matroska). They are not read, but unlike other files they are named: a genre folder
+#: of a music library holding only ``.m4a`` files would otherwise drop out of the classes
+#: without a word.
+UNDECODABLE_AUDIO_EXTENSIONS = frozenset({".m4a", ".aac", ".alac", ".wma", ".ape", ".wv", ".mka"})
 
 
 def is_audio_name(path: Path) -> bool:
@@ -38,8 +47,30 @@ def is_audio_name(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
 
 
+def is_undecodable_audio_name(path: Path) -> bool:
+    """Whether a file name is that of audio in a format this package cannot decode."""
+    return path.suffix.lower() in UNDECODABLE_AUDIO_EXTENSIONS and not path.name.startswith(".")
+
+
+def undecodable_note(files: Sequence[Path]) -> str:
+    """What to say of audio files that cannot be decoded: how many of each format, the first
+    file, and how to convert them (libsndfile reads FLAC, losslessly, from any of them)."""
+    counts = Counter(f.suffix.lower() for f in files)
+    kinds = ", ".join(f"{n} {suffix}" for suffix, n in sorted(counts.items()))
+    first = min(files)
+    return (
+        f"{kinds} file{'' if len(files) == 1 else 's'} in a format that cannot be decoded here "
+        f"(e.g. {first}): convert {'it' if len(files) == 1 else 'them'} to FLAC, e.g. "
+        f"`ffmpeg -i 'song{first.suffix}' "
+        f"'song.flac'`"
+    )
+
+
 def audio_files_under(
-    folder: Path, max_depth: int | None = None, unsearched: list[Path] | None = None
+    folder: Path,
+    max_depth: int | None = None,
+    unsearched: list[Path] | None = None,
+    undecodable: list[Path] | None = None,
 ) -> Iterator[Path]:
     """Every audio file under ``folder``, in no particular order.
 
@@ -53,6 +84,8 @@ def audio_files_under(
             ``None``: all.
         unsearched: Where given, the (not hidden) folders left unsearched for lying deeper
             than ``max_depth`` are appended to it, so that a caller can say files were missed.
+        undecodable: Where given, the audio files in a format that cannot be decoded
+            (:data:`UNDECODABLE_AUDIO_EXTENSIONS`) are appended to it, to be named.
     """
     seen: set[tuple[int, int]] = set()
     top = len(folder.parts)
@@ -73,6 +106,8 @@ def audio_files_under(
             path = Path(here) / name
             if is_audio_name(path) and path.is_file():
                 yield path
+            elif undecodable is not None and is_undecodable_audio_name(path) and path.is_file():
+                undecodable.append(path)
 
 
 def _identity(folder: str | Path) -> tuple[int, int]:
@@ -276,6 +311,11 @@ def _reason(exc: Exception, path: Path) -> str:
         return words
     if info.st_size == 0:
         return "the file is empty"
+    if is_undecodable_audio_name(path):
+        return (
+            f"{path.suffix.lower()} is an audio format that cannot be decoded here: convert it to "
+            f"FLAC, e.g. `ffmpeg -i 'song{path.suffix}' 'song.flac'`"
+        )
     if words.startswith(_MPEG_MISREPORT):
         return "format not recognised: not audio, or damaged"
     return words

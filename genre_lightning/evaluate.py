@@ -267,7 +267,7 @@ def build_datamodule(
             checkpoint's; or its test part holds tracks the checkpoint's run trained or
             validated on (another split of the same recordings).
     """
-    from genre_lightning.data.index import index_clips
+    from genre_lightning.data.load import index_classes
 
     named = config.get("class_names")
     if named is not None:
@@ -281,7 +281,11 @@ def build_datamodule(
             raise exc.__cause__ from None
         raise
     if named is None:  # the folders decide: list them (reads no audio) and compare
-        _check_classes(classifier.class_names, index_clips(datamodule.dataset_root())[1])
+        # Kept for the loading below, which then neither lists again nor repeats its warnings.
+        datamodule.indexed = index_classes(
+            datamodule.dataset_root(), None, config.get("num_classes")
+        )
+        _check_classes(classifier.class_names, datamodule.indexed[1])
     _check_features(classifier, datamodule, config.get("root") if composed else None)
     datamodule.prepare_data()
     datamodule.setup("test")

@@ -66,16 +66,20 @@ def find_audio(path: Path) -> list[Path]:
     Raises:
         UserError: The path does not exist, or a directory holds no audio file.
     """
-    from genre_lightning.audio import AUDIO_EXTENSIONS, audio_files_under
+    from genre_lightning.audio import AUDIO_EXTENSIONS, audio_files_under, undecodable_note
 
     if path.is_file():
         return [path]  # named explicitly: tried whatever its extension
     if not path.is_dir():
         raise UserError(f"input={path}: no such file or directory")
-    files = sorted(audio_files_under(path))
+    undecodable: list[Path] = []
+    files = sorted(audio_files_under(path, undecodable=undecodable))
     if not files:
         extensions = ", ".join(sorted(AUDIO_EXTENSIONS))
-        raise UserError(f"input={path}: no audio files ({extensions}) in this directory")
+        held = f"; it holds {undecodable_note(undecodable)}" if undecodable else ""
+        raise UserError(f"input={path}: no audio files ({extensions}) in this directory{held}")
+    if undecodable:
+        log.warning("skipped %s", undecodable_note(undecodable))
     return files
 
 

@@ -130,3 +130,17 @@ def native_stderr_silenced(active: bool = True) -> Iterator[None]:
                 os.dup2(_native_stderr_saved, 2)
                 os.close(_native_stderr_saved)
                 _native_stderr_saved = None
+
+
+@contextmanager
+def own_logging_held() -> Iterator[None]:
+    """This package's log lines dropped inside the block: for the checks a tool runs before
+    Hydra sets up logging (``before_launch``), which its job runs again. Said there too, a
+    warning would print twice, the first time unformatted and into no log file."""
+    logger = logging.getLogger("genre_lightning")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

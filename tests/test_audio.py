@@ -182,3 +182,30 @@ def test_an_mp3_decodes_without_the_decoders_own_chatter(
     (after,) = [line for line in lines if line.startswith("after")]
     assert after.split()[1] == "30" and int(after.split()[2]) >= 30 * 22050
     assert len(lines) == 3, proc.stderr[-2000:]  # nothing of libmpg123's
+
+
+def test_an_opus_file_decodes_and_an_m4a_names_the_conversion(
+    tmp_path: Path, gtzan_sample: Path
+) -> None:
+    """Opus (in Ogg) is read like any other format; AAC in an ``.m4a`` cannot be, and the
+    reason says what to do rather than libsndfile's "Format not recognised"."""
+    clip = load_audio(gtzan_sample / "genres_original" / "jazz" / "jazz.00000.wav")[: 22050 * 3]
+    path = tmp_path / "tune.opus"  # Opus codes 48 kHz (or 8, 12, 16, 24), not 22.05
+    sf.write(path, AF.resample(clip, 22050, 48000).numpy(), 48000, format="OGG", subtype="OPUS")
+    wave = load_audio(path)
+    assert wave.shape[0] == pytest.approx(clip.shape[0], abs=300)  # Opus's pre-skip padding
+    spectra = [
+        torch.stft(w[:60000], 2048, window=torch.hann_window(2048), return_complex=True)
+        .abs()
+        .mean(-1)
+        for w in (clip, wave)
+    ]
+    assert torch.corrcoef(torch.stack(spectra))[0, 1] > 0.95  # the same music, lossy
+    m4a = tmp_path / "tune.m4a"
+    m4a.write_bytes(b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00" * 8)
+    with pytest.raises(AudioDecodeError) as err:
+        load_audio(m4a)
+    assert err.value.reason == (
+        "cannot decode audio (.m4a is an audio format that cannot be decoded here: convert it to "
+        "FLAC, e.g. `ffmpeg -i 'song.m4a' 'song.flac'`)"
+    )

@@ -232,6 +232,14 @@ def test_missing_input_and_checkpoint(tmp_path: Path) -> None:
         predict(tmp_path / "x.ckpt", tmp_path / "nowhere", tmp_path / "p.csv")
     with pytest.raises(UserError, match="no audio files"):
         predict(tmp_path / "x.ckpt", tmp_path, tmp_path / "p.csv")
+    (tmp_path / "a.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A ")
+    with pytest.raises(UserError) as caught:  # a format it cannot decode is named, with the fix
+        predict(tmp_path / "x.ckpt", tmp_path, tmp_path / "p.csv")
+    assert str(caught.value).endswith(
+        f"in this directory; it holds 1 .m4a file in a format that cannot be decoded here "
+        f"(e.g. {tmp_path / 'a.m4a'}): convert it to FLAC, e.g. `ffmpeg -i 'song.m4a' "
+        f"'song.flac'`"
+    )
     write_tone(tmp_path / "a.wav")
     with pytest.raises(UserError, match="no checkpoint file at"):
         predict(tmp_path / "x.ckpt", tmp_path, tmp_path / "p.csv")

@@ -11,6 +11,7 @@ from typing import Any
 
 from genre_lightning.data.batches import BatchFeatures
 from genre_lightning.data.dataset import WaveformDataset
+from genre_lightning.data.index import Clip
 from genre_lightning.data.load import LoadedData, load_data
 from genre_lightning.data.parts import cut_split, make_datasets
 from genre_lightning.data.plan import Plan
@@ -20,13 +21,19 @@ from genre_lightning.features.mel import MelFeatures
 log = logging.getLogger(__name__)
 
 
-def index_and_decode(root: Path, hp: Mapping[str, Any], cache_dir: Path | None) -> LoadedData:
+def index_and_decode(
+    root: Path,
+    hp: Mapping[str, Any],
+    cache_dir: Path | None,
+    indexed: tuple[list[Clip], list[str]] | None = None,
+) -> LoadedData:
     """Index ``root`` and decode its clips (or hit the cache) as the settings say.
 
     Args:
         root: The folder to index.
         hp: The data settings (the data module's hyperparameters).
         cache_dir: The cache folder; ``None``: the root's folder in the user cache.
+        indexed: ``root``'s listing, where it was made already (see :func:`load_data`).
     """
     stored = stored_samples(hp["crop"], hp["clip_samples"], hp["max_seconds"], hp["sample_rate"])
     return load_data(
@@ -37,6 +44,7 @@ def index_and_decode(root: Path, hp: Mapping[str, Any], cache_dir: Path | None) 
         hp["sample_rate"],
         stored,
         hp["cache_keep"],
+        indexed,
     )
 
 

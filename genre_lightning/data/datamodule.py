@@ -134,6 +134,9 @@ class GenreDataModule(PartServing):
         self.cache_dir: Path | None = Path(cache_dir) if cache_dir else None
         self.class_names: list[str] = list(class_names) if class_names is not None else []
         self.loaded: LoadedData | None = None
+        # The listing of check_data_found, kept so that loading neither repeats it nor its
+        # warnings (in the same process: DDP's other ranks list the folder themselves).
+        self.indexed: tuple[list[Clip], list[str]] | None = None
         self.parts: dict[str, list[int]] = {}
         self.datasets = {}
         self.batch_features = None
@@ -155,7 +158,7 @@ class GenreDataModule(PartServing):
                 two genres, a genre without files, a class count unlike ``data.num_classes``.
         """
         if not self.hparams["download"]:
-            index_classes(
+            self.indexed = index_classes(
                 self.dataset_root(), self.hparams["class_names"], self.hparams["num_classes"]
             )
 
@@ -201,7 +204,9 @@ class GenreDataModule(PartServing):
 
     def _load(self) -> LoadedData:
         if self.loaded is None:
-            self.loaded = index_and_decode(self.dataset_root(), self.hparams, self.cache_dir)
+            self.loaded = index_and_decode(
+                self.dataset_root(), self.hparams, self.cache_dir, self.indexed
+            )
             self.class_names = self.loaded.class_names
             self.cache_dir = self.loaded.cache.path.parent
         return self.loaded

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genre_lightning.audio import audio_files_under, is_audio_name
+from genre_lightning.audio import audio_files_under, is_audio_name, undecodable_note
 from genre_lightning.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -174,22 +174,59 @@ def index_clips(
         class_names = [d.name for d in _genre_dirs(genre_root, None)]
     clips: list[Clip] = []
     unsearched: list[Path] = []
+    undecodable: list[Path] = []
     for label, name in enumerate(class_names):
         folder = genre_root / name
+        skipped: list[Path] = []
         files = (
-            sorted(audio_files_under(folder, LIBRARY_DEPTH, unsearched)) if folder.is_dir() else []
+            sorted(audio_files_under(folder, LIBRARY_DEPTH, unsearched, skipped))
+            if folder.is_dir()
+            else []
         )
         if not files:
+            held = f" (it holds {undecodable_note(skipped)})" if skipped else ""
             raise DataNotFoundError(
-                f"genre '{name}' has no audio files in {genre_root / name}; every class in "
+                f"genre '{name}' has no audio files in {genre_root / name}{held}; every class in "
                 f"data.class_names needs at least one clip (or remove it from data.class_names)."
             )
         clips += [Clip(f, label, _folders_between(folder, f)) for f in files]
+        undecodable += skipped
+    _warn_of_undecodable(genre_root, class_names, undecodable, named)
     if len(class_names) < 2:
         raise UserError(_one_genre(Path(root), genre_root, class_names[0], len(clips), named))
     _refuse_repeated_tracks(clips, genre_root)
     _warn_of_unsearched(unsearched)
+    log.info("%d genres in %s: %s", len(class_names), genre_root, ", ".join(class_names))
     return clips, list(class_names)
+
+
+def _warn_of_undecodable(
+    genre_root: Path, class_names: Sequence[str], undecodable: list[Path], named: bool
+) -> None:
+    """Warn of audio files that cannot be decoded (``.m4a``), and of folders that are not
+    genres only because all their audio is such files: they would otherwise drop out of the
+    data without a word."""
+    only_such: list[str] = []
+    if not named:  # the other folders were left out for holding no audio that can be decoded
+        for folder in sorted(genre_root.iterdir()):
+            if folder.name.startswith(".") or folder.name in class_names or not folder.is_dir():
+                continue
+            held: list[Path] = []
+            for _ in audio_files_under(folder, LIBRARY_DEPTH, undecodable=held):
+                pass  # none: a folder with audio that can be decoded would be a genre
+            if held:
+                only_such.append(folder.name)
+                undecodable += held
+    if not undecodable:
+        return
+    left_out = (
+        f"; folder{'s' if len(only_such) > 1 else ''} {', '.join(only_such)} of {genre_root} "
+        f"{'hold' if len(only_such) > 1 else 'holds'} only such files, so "
+        f"{'they are not genres' if len(only_such) > 1 else 'it is not a genre'} here"
+        if only_such
+        else ""
+    )
+    log.warning("skipped %s%s", undecodable_note(undecodable), left_out)
 
 
 def _refuse_repeated_tracks(clips: Sequence[Clip], genre_root: Path) -> None:

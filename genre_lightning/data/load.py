@@ -69,6 +69,7 @@ def load_data(
     sample_rate: int,
     num_samples: int,
     keep: int | None,
+    indexed: tuple[list[Clip], list[str]] | None = None,
 ) -> LoadedData:
     """Index ``root``, check its classes and return its decoded waveforms.
 
@@ -81,12 +82,14 @@ def load_data(
         sample_rate: Decode rate.
         num_samples: Samples cached per clip.
         keep: Caches of this root kept in the cache folder (``None``: all).
+        indexed: What :func:`index_classes` returned for these settings, where it was
+            called already: the listing is not repeated (nor its warnings).
 
     Raises:
         UserError: No audio, a class count that differs from ``num_classes``, a class none
             of whose files decode, or no writable cache folder.
     """
-    clips, names = index_classes(root, class_names, num_classes)
+    clips, names = indexed or index_classes(root, class_names, num_classes)
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir(root)
     cache = load_or_build(clips, folder, sample_rate, num_samples, root=root, keep=keep)
     labels = {clips[i].label for i in cache.kept}

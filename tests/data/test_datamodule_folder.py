@@ -38,6 +38,8 @@ def music(gtzan_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     whole = (root / "metal" / "metal.00000.wav").read_bytes()
     (root / "metal" / "truncated.wav").write_bytes(whole[: len(whole) // 3])
     (root / "metal" / "notes.txt").write_text("not audio, ignored")
+    # Audio that cannot be decoded here: skipped, but (unlike the files above) with a warning.
+    (root / "metal" / "live.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A ")
     (root / "metal" / "metal.mf").write_text("GTZAN list file, ignored")
     return root
 
@@ -91,6 +93,10 @@ def test_training_runs_on_the_folder(music: Path, tmp_path: Path) -> None:
     ]
     hparams = torch.load(metrics["best_ckpt"], weights_only=True)["hyper_parameters"]
     assert hparams["net_config"]["num_classes"] == 3  # flowed from the folders to the model
+    # Listed before the run folder is written and again in the job: said once, in the log too.
+    log = (run / "train.log").read_text()
+    for said in ("skipped 1 .m4a file in a format", "3 genres in "):
+        assert log.count(said) == 1 and (proc.stdout + proc.stderr).count(said) == 1, said
     assert len(hparams["class_names"]) == 3
 
 

@@ -227,3 +227,36 @@ def test_one_recording_in_two_formats_is_refused_naming_both(
     clips, _ = index_clips(music)
     assert [c.track for c in clips].count("rock.00001") == 2
     assert "live/rock.00000" in [c.track for c in clips]
+
+
+def test_audio_that_cannot_be_decoded_is_named_and_its_folder_said_not_a_genre(
+    tmp_path: Path, gtzan_sample: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A genre folder of ``.m4a`` files holds no audio libsndfile decodes: it is no genre, and
+    the warning says so and how to convert, instead of the genre dropping out unseen. An Opus
+    file is read."""
+    music = copy_sample(gtzan_sample, tmp_path / "music", ["blues", "rock"], 2)
+    wave, rate = sf.read(music / "rock" / "rock.00001.wav", dtype="float32")
+    (music / "rock" / "rock.00001.wav").unlink()
+    # Opus codes 48 kHz; the index only lists the file, so its samples need no resampling.
+    sf.write(music / "rock" / "rock.00001.opus", wave[:rate], 48000, format="OGG", subtype="OPUS")
+    (music / "jazz" / "Artist").mkdir(parents=True)
+    for n in (1, 2):  # never opened: what they hold does not matter
+        (music / "jazz" / "Artist" / f"0{n} Tune.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A ")
+    (music / "blues" / "live.wma").write_bytes(b"0&\xb2u")
+    with caplog.at_level("INFO", logger="genre_lightning.data.index"):
+        clips, names = index_clips(music)
+    assert names == ["blues", "rock"]
+    assert [c.track for c in clips] == ["blues.00000", "blues.00001", "rock.00000", "rock.00001"]
+    warning, info = (r.getMessage() for r in caplog.records)
+    assert warning.startswith("skipped 2 .m4a, 1 .wma files in a format that cannot be decoded")
+    assert f"(e.g. {music / 'blues' / 'live.wma'}): convert them to FLAC" in warning
+    assert warning.endswith(
+        f"; folder jazz of {music} holds only such files, so it is not a genre here"
+    )
+    assert info == f"2 genres in {music}: blues, rock"
+
+    with pytest.raises(DataNotFoundError) as caught:  # named, it is an error that says why
+        index_clips(music, ["blues", "jazz"])
+    assert "genre 'jazz' has no audio files" in str(caught.value)
+    assert "(it holds 2 .m4a files in a format that cannot be decoded here" in str(caught.value)
