@@ -182,6 +182,21 @@ def resolve_device(name: Any) -> torch.device:
     return torch.device(name)
 
 
+def _check_front_end(path: Path, features: MelFeatures, window: int, feature_shape: object) -> None:
+    """Refuse a checkpoint whose mel settings make images of another shape than its network
+    (and normalisation) was trained on: every file would fail, with a shape traceback."""
+    if not isinstance(feature_shape, list | tuple):  # not recorded: nothing to compare
+        return
+    with torch.no_grad():
+        made = tuple(features(torch.zeros(1, window)).shape[1:])
+    if made != tuple(feature_shape):
+        raise UserError(
+            f"ckpt_path={path}: its data config's mel front end makes images of shape "
+            f"{list(made)}, but its network was trained on {list(feature_shape)}; the file is "
+            f"damaged: use a .ckpt from a training run's checkpoints/ folder"
+        )
+
+
 def load_classifier(
     ckpt_path: str | Path,
     net_config: dict[str, Any] | None = None,
@@ -208,7 +223,16 @@ def load_classifier(
             f"hyper_parameters); use a .ckpt from a training run's checkpoints/ folder"
         )
     check_target(path, "net_config", hparams["net_config"])
-    check_target(path, "data_config", hparams.get("data_config") or {})
+    data_config = hparams.get("data_config")
+    if not isinstance(data_config, dict) or "_target_" not in data_config:
+        # Every checkpoint training writes has one: without it the mel front end, the window
+        # and the data module would be guesses, whose shapes the network's weights refuse.
+        raise UserError(
+            f"ckpt_path={path}: its hyper_parameters hold no data_config (the data and mel "
+            f"settings it was trained with), so its input cannot be rebuilt; the file is damaged "
+            f"or not from training: use a .ckpt from a training run's checkpoints/ folder"
+        )
+    check_target(path, "data_config", data_config)
     saved_target = hparams["net_config"].get("_target_")
     wanted = dict(net_config or hparams["net_config"])
     if net_config is not None:
@@ -251,6 +275,19 @@ def load_classifier(
             f"with {saved_target}; the requested network is {wanted.get('_target_')}. "
             f"({detail[:300]}{' ...' if len(detail) > 300 else ''})"
         ) from None
+    # Training stops at the first non-finite loss, so no checkpoint it writes holds NaN: such
+    # weights are damage, which would otherwise pass export's check (NaN against NaN) and
+    # give every file of predict NaN probabilities, blamed on the audio.
+    broken = sum(
+        int((~value.isfinite()).sum())
+        for value in ckpt["state_dict"].values()
+        if isinstance(value, torch.Tensor) and value.is_floating_point()
+    )
+    if broken:
+        raise UserError(
+            f"ckpt_path={path}: {broken} of its weights are NaN or infinite; the file is "
+            f"damaged: use another .ckpt of the run's checkpoints/ folder, or retrain"
+        )
     class_names = hparams.get("class_names")
     outputs = wanted.get("num_classes")
     if isinstance(class_names, list) and isinstance(outputs, int) and len(class_names) != outputs:
@@ -261,7 +298,7 @@ def load_classifier(
         )
     if model.normalize.per != "none" and not bool(model.normalize.fitted):
         raise UserError(f"ckpt_path={path}: its normalisation statistics were never measured")
-    data_config = dict(hparams.get("data_config") or {})
+    data_config = dict(data_config)
     try:
         sample_rate = int(data_config.get("sample_rate", SAMPLE_RATE))
         clip_samples = int(data_config.get("clip_samples", CLIP_SAMPLES))
@@ -274,6 +311,7 @@ def load_classifier(
             f"ckpt_path={path}: its data config cannot rebuild the mel front end ({exc}); use "
             f"a .ckpt from a training run's checkpoints/ folder"
         ) from None
+    _check_front_end(path, features, window, hparams.get("feature_shape"))
     return Classifier(
         model=model.eval().to(map_location),
         features=features.eval().to(map_location),

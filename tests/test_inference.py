@@ -5,6 +5,7 @@ The checkpoints come from conftest's session fixtures (trained once per test ses
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -104,6 +105,36 @@ def test_hyperparameters_that_contradict_the_file_are_refused(
     torch.save(ckpt, tmp_path / "rate.ckpt")
     with pytest.raises(UserError, match=r"cannot rebuild the mel front end \(sample_rate=0"):
         load_classifier(tmp_path / "rate.ckpt")
+    # Mel settings whose images the network was not trained on: every file used to fail in
+    # the normalisation with a shape traceback (predict, export, evaluate alike).
+    ckpt["hyper_parameters"]["data_config"]["sample_rate"] = 22050
+    data_config = copy.deepcopy(ckpt["hyper_parameters"]["data_config"])
+    features = ckpt["hyper_parameters"]["data_config"]["features"]
+    trained = list(ckpt["hyper_parameters"]["feature_shape"])
+    features["n_mels"] //= 2
+    torch.save(ckpt, tmp_path / "mels.ckpt")
+    with pytest.raises(UserError) as caught:
+        load_classifier(tmp_path / "mels.ckpt")
+    assert f"makes images of shape {[*trained[:2], trained[2] // 2]}, but its network was " in (
+        str(caught.value)
+    )
+    assert f"trained on {trained}; the file is damaged" in str(caught.value)
+    # NaN weights: export's check compared NaN with NaN and passed; predict blamed the audio.
+    ckpt["hyper_parameters"]["data_config"] = data_config
+    weight = next(
+        k for k, v in ckpt["state_dict"].items() if v.is_floating_point() and v.numel() > 3
+    )
+    ckpt["state_dict"][weight].view(-1)[:3] = torch.tensor([float("nan"), float("inf"), 0.0])
+    torch.save(ckpt, tmp_path / "nan.ckpt")
+    with pytest.raises(UserError, match=r"nan\.ckpt: 2 of its weights are NaN or infinite; the "):
+        load_classifier(tmp_path / "nan.ckpt")
+    # No data config at all: the defaults were guessed (predict, export) or evaluate failed on
+    # a missing key; it is what the input is made with, so the file is refused.
+    for damaged in (None, {"sample_rate": 22050}):
+        ckpt["hyper_parameters"]["data_config"] = damaged
+        torch.save(ckpt, tmp_path / "nodata.ckpt")
+        with pytest.raises(UserError, match=r"its hyper_parameters hold no data_config \(the "):
+            load_classifier(tmp_path / "nodata.ckpt")
 
 
 def test_checkpoint_from_before_the_restructure_still_loads() -> None:
