@@ -39,9 +39,10 @@ them: ``--help``, ``--cfg job`` and a bad command line or output path answer at 
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     import torch
 
     from genre_lightning.data.datamodule import GenreDataModule
+    from genre_lightning.data.index import Clip
     from genre_lightning.inference import Classifier
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,80 @@ def _arguments(target: str) -> set[str] | None:
         if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
             return names
     return None
+
+
+def _genres_to_score(
+    trained: list[str], found: list[str], named: Sequence[str] | None
+) -> list[str]:
+    """The checkpoint's genres that the data holds, in the checkpoint's order.
+
+    A labelled folder of some of the genres scores the checkpoint on those (it may still
+    answer any of its genres); a genre it was never trained on cannot be scored.
+
+    Args:
+        trained: The checkpoint's class names.
+        found: The genre folders with audio under ``data.root``.
+        named: ``data.class_names``, where set: only these are scored.
+
+    Raises:
+        UserError: A genre the checkpoint does not know, or none of its genres in the data.
+    """
+    wanted = list(named) if named is not None else found
+    _refuse_unknown_genres(trained, wanted, found)
+    known = [name for name in trained if name in wanted and name in found]
+    if not known:
+        raise UserError(
+            f"data.class_names=[{','.join(wanted)}]: none of these genres has a folder with "
+            f"audio files among [{', '.join(found)}]; name genre folders of data.root"
+        )
+    if len(known) < len(trained):
+        absent = [name for name in trained if name not in known]
+        log.info(
+            "the data holds %d of the checkpoint's %d genres (not %s): the scores are for "
+            "those, while the network may still answer any of its genres",
+            len(known),
+            len(trained),
+            ", ".join(absent),
+        )
+    return known
+
+
+def _refuse_unknown_genres(trained: list[str], wanted: list[str], found: list[str]) -> None:
+    """Refuse genres the checkpoint never learnt: it cannot be scored on them.
+
+    Args:
+        trained: The checkpoint's class names.
+        wanted: The genres to score.
+        found: The genres the data holds (for the fix: the known ones among them).
+    """
+    unknown = [name for name in wanted if name not in trained]
+    if not unknown:
+        return
+    known = [name for name in trained if name in wanted and name in found]
+    fix = (
+        f"leave {'it' if len(unknown) == 1 else 'them'} out: data.class_names=[{','.join(known)}]"
+        if known
+        else "evaluate on folders named after its genres"
+    )
+    raise UserError(
+        f"the checkpoint was trained on the classes [{', '.join(trained)}], but the data has "
+        f"the classes [{', '.join(wanted)}]; it cannot be scored on [{', '.join(unknown)}], "
+        f"which it never learnt: {fix}"
+    )
+
+
+def _labelled_as_trained(
+    clips: list[Clip], found: list[str], scored: list[str], trained: list[str]
+) -> tuple[list[Clip], list[str]]:
+    """The clips of the ``scored`` genres, labelled by the checkpoint's class order (the
+    folders' own order may differ), and the checkpoint's class names."""
+    label = {found.index(name): trained.index(name) for name in scored}
+    kept = [
+        dataclasses.replace(clip, label=label[clip.label]) for clip in clips if clip.label in label
+    ]
+    # In label order, as the index lists them (a stable sort keeps each genre's file order):
+    # the seeded splits deal the clips in this order, so the checkpoint's split comes again.
+    return sorted(kept, key=lambda clip: clip.label), list(trained)
 
 
 def _check_classes(trained: list[str], data: list[str]) -> None:
@@ -267,11 +343,13 @@ def build_datamodule(
             checkpoint's; or its test part holds tracks the checkpoint's run trained or
             validated on (another split of the same recordings).
     """
-    from genre_lightning.data.load import index_classes
+    from genre_lightning.data.index import index_clips
 
     named = config.get("class_names")
-    if named is not None:
-        _check_classes(classifier.class_names, list(named))
+    if named is not None:  # genres it never learnt are refused before the folder is looked at
+        if config.get("download"):  # the download's genres are labelled in their own order
+            _check_classes(classifier.class_names, list(named))
+        _refuse_unknown_genres(classifier.class_names, list(named), list(named))
     try:
         datamodule: GenreDataModule = instantiate(dict(config))
     except InstantiationException as exc:
@@ -280,12 +358,13 @@ def build_datamodule(
         if isinstance(exc.__cause__, UserError):
             raise exc.__cause__ from None
         raise
-    if named is None:  # the folders decide: list them (reads no audio) and compare
-        # Kept for the loading below, which then neither lists again nor repeats its warnings.
-        datamodule.indexed = index_classes(
-            datamodule.dataset_root(), None, config.get("num_classes")
-        )
-        _check_classes(classifier.class_names, datamodule.indexed[1])
+    if not config.get("download"):
+        # List the folders (reads no audio) and score the checkpoint's genres they hold. The
+        # listing is kept for the loading below, which then neither lists again nor repeats
+        # its warnings.
+        clips, found = index_clips(datamodule.dataset_root(), min_genres=1)
+        present = _genres_to_score(classifier.class_names, found, named)
+        datamodule.indexed = _labelled_as_trained(clips, found, present, classifier.class_names)
     _check_features(classifier, datamodule, config.get("root") if composed else None)
     datamodule.prepare_data()
     datamodule.setup("test")
@@ -411,7 +490,7 @@ def _job(cfg: DictConfig) -> None:
     print(per_genre_table(metrics))
     print(
         f"{accuracy_summary(metrics)}  test/f1_macro {metrics[runs.TEST_F1_MACRO]:.4f}"
-        f"  ({metrics[runs.NUM_CLIPS]} clips) -> {runs.Run(Path(cfg.output)).file('metrics')}"
+        f"  ({metrics[runs.NUM_CLIPS]} tracks) -> {runs.Run(Path(cfg.output)).file('metrics')}"
     )
 
 

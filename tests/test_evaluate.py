@@ -328,3 +328,64 @@ def test_the_checkpoint_records_its_split_and_another_split_is_refused(
     with pytest.raises(UserError, match=r"test tracks were in the training or validation part"):
         evaluate(tiny_ckpt, tmp_path / "out", data_overrides={"split_seed": 7}, device="cpu")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_of_some_of_its_genres_is_scored_on_those(tiny_ckpt: Path, tmp_path: Path) -> None:
+    """A labelled folder of other recordings holding some of the checkpoint's genres, whose
+    folder order (sorted names) differs from its class order: scored on those, each track
+    under its own genre. Here they are the tracks its run tested, so the rows of those genres
+    must equal the run's own confusion matrix rows; the absent genres' rows are empty."""
+    classifier = load_classifier(tiny_ckpt)
+    names = classifier.class_names
+    run = runs.run_of_checkpoint(tiny_ckpt)
+    tested: dict[str, list[str]] = {}
+    for row in run.file("split").read_text().splitlines()[1:]:
+        track, genre, part, _ = row.split(",", 3)
+        if part == "test":
+            tested.setdefault(genre, []).append(track)
+    assert 2 <= len(tested) < len(names)  # a subset, as the test needs
+    data_root = Path(classifier.data_config["root"])  # holds the set in a folder of its own
+    for genre, tracks in tested.items():
+        (tmp_path / "music" / genre).mkdir(parents=True)
+        for track in tracks:
+            (clip,) = data_root.glob(f"*/{genre}/{track}.wav")
+            shutil.copy(clip, tmp_path / "music" / genre)
+    synthetic_only = ("clips_per_class", "seconds", "seed")
+    config = {k: v for k, v in classifier.data_config.items() if k not in synthetic_only}
+    config |= {
+        "_target_": "genre_lightning.data.datamodule.GenreDataModule",
+        "root": str(tmp_path / "music"),
+        "class_names": None,
+        "split": "test",
+        "cache_dir": str(tmp_path / "cache"),
+    }
+    metrics = evaluate(tiny_ckpt, tmp_path / "out", data_config=config, device="cpu")
+    trained = run.metrics[runs.CONFUSION_MATRIX]
+    for label, genre in enumerate(names):
+        expected = trained[label] if genre in tested else [0] * len(names)
+        assert metrics[runs.CONFUSION_MATRIX][label] == expected, genre
+    assert metrics[runs.NUM_CLIPS] == sum(len(t) for t in tested.values())
+
+    # A genre it never learnt cannot be scored: refused, naming the fix that works.
+    (tmp_path / "music" / "polka").mkdir()
+    shutil.copy(next((tmp_path / "music").glob("*/*.wav")), tmp_path / "music" / "polka" / "p.wav")
+    with pytest.raises(UserError) as caught:
+        evaluate(tiny_ckpt, tmp_path / "out2", data_config=config, device="cpu")
+    known = [name for name in names if name in tested]
+    assert str(caught.value).endswith(
+        f"it cannot be scored on [polka], which it never learnt: leave it out: "
+        f"data.class_names=[{','.join(known)}]"
+    )
+    again = evaluate(
+        tiny_ckpt, tmp_path / "out3", data_config={**config, "class_names": known}, device="cpu"
+    )
+    assert again[runs.CONFUSION_MATRIX] == metrics[runs.CONFUSION_MATRIX]
+    # A folder of a single genre: nothing to train on, but a checkpoint can be scored on it.
+    genre = known[0]
+    shutil.copytree(tmp_path / "music" / genre, tmp_path / "one" / genre)
+    one = evaluate(
+        tiny_ckpt, tmp_path / "out4", data_config={**config, "root": str(tmp_path / "one")}
+    )
+    label = names.index(genre)
+    assert one[runs.CONFUSION_MATRIX][label] == trained[label]
+    assert sum(map(sum, one[runs.CONFUSION_MATRIX])) == len(tested[genre])

@@ -151,13 +151,15 @@ def _genre_dirs(folder: Path, class_names: Sequence[str] | None) -> list[Path]:
 
 
 def index_clips(
-    root: str | Path, class_names: Sequence[str] | None = None
+    root: str | Path, class_names: Sequence[str] | None = None, min_genres: int = 2
 ) -> tuple[list[Clip], list[str]]:
     """List every audio file under ``root`` with its genre label.
 
     Args:
         root: The dataset root (any layout in :data:`LAYOUTS`).
         class_names: Genre names, in label order. ``None`` uses the sorted sub-folder names.
+        min_genres: Fewer genres are refused: a classifier needs two to learn from, while a
+            trained one can be scored on a folder of one.
 
     Returns:
         The clips sorted by genre then path (a genre's files at any depth of its folder), and
@@ -165,8 +167,8 @@ def index_clips(
 
     Raises:
         DataNotFoundError: Nothing to index, or a named genre has no audio files.
-        UserError: Fewer than two genres: nothing to classify (found by listing, before any
-            file is decoded).
+        UserError: Fewer than ``min_genres`` genres: nothing to classify (found by listing,
+            before any file is decoded).
     """
     genre_root = find_genre_root(Path(root), class_names)
     named = class_names is not None
@@ -192,7 +194,7 @@ def index_clips(
         clips += [Clip(f, label, _folders_between(folder, f)) for f in files]
         undecodable += skipped
     _warn_of_undecodable(genre_root, class_names, undecodable, named)
-    if len(class_names) < 2:
+    if len(class_names) < min_genres:
         raise UserError(_one_genre(Path(root), genre_root, class_names[0], len(clips), named))
     _refuse_repeated_tracks(clips, genre_root)
     _warn_of_unsearched(unsearched)
