@@ -158,10 +158,17 @@ def fail(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-def _log_to_files(message: str) -> None:
+def say(message: str) -> None:
+    """Print a tool's result (its summary) and write it into the run's log file too: the run
+    folder keeps what the console showed, as training's log keeps its test table."""
+    print(message)
+    _log_to_files(message, logging.INFO)
+
+
+def _log_to_files(message: str, level: int = logging.ERROR) -> None:
     """Write ``message`` into the run's log file (``<run dir>/<tool>.log``) only: the run
     folder then says why it ended, and the console shows the line once."""
-    record = logging.LogRecord(__name__, logging.ERROR, __file__, 0, message, None, None)
+    record = logging.LogRecord(__name__, level, __file__, 0, message, None, None)
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.FileHandler):
             handler.handle(record)

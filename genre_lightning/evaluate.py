@@ -53,7 +53,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from genre_lightning import runs
-from genre_lightning.app import check_tool_files, hydra_app
+from genre_lightning.app import check_tool_files, hydra_app, say
 from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable
 from genre_lightning.targets import TargetError, locate_class
@@ -487,8 +487,8 @@ def _job(cfg: DictConfig) -> None:
         data_config=None if from_checkpoint else data,
         device=cfg.device,
     )
-    print(per_genre_table(metrics))
-    print(
+    say(per_genre_table(metrics))
+    say(
         f"{accuracy_summary(metrics)}  test/f1_macro {metrics[runs.TEST_F1_MACRO]:.4f}"
         f"  ({metrics[runs.NUM_CLIPS]} tracks) -> {runs.Run(Path(cfg.output)).file('metrics')}"
     )

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from genre_lightning import runs
-from genre_lightning.app import check_tool_files, hydra_app
+from genre_lightning.app import check_tool_files, hydra_app, say
 from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable, write_json_atomic
 from genre_lightning.validate import Check, choice, flag, text
@@ -187,9 +187,9 @@ def export(
     if check:
         diff = check_export(classifier, path, fmt)
         if diff is None:
-            print("check skipped: onnxruntime is not installed")
+            say("check skipped: onnxruntime is not installed")
         else:
-            print(f"check: exported logits differ from PyTorch's by at most {diff:.2e}")
+            say(f"check: exported logits differ from PyTorch's by at most {diff:.2e}")
     return path
 
 
@@ -218,7 +218,7 @@ CHECKS: dict[str, Check] = {
 
 def _job(cfg: DictConfig) -> None:
     path = export(cfg.ckpt_path, cfg.format, cfg.output, cfg.exporter, cfg.check)
-    print(f"exported {cfg.format} -> {path} (+ {path.name}.json)")
+    say(f"exported {cfg.format} -> {path} (+ {path.name}.json)")
 
 
 def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
-from genre_lightning.app import check_tool_files, hydra_app
+from genre_lightning.app import check_tool_files, hydra_app, say
 from genre_lightning.errors import Interrupted, UserError
 from genre_lightning.files import check_writable, partial_path, streaming_write
 from genre_lightning.validate import Check, device_name, text
@@ -202,19 +202,17 @@ def _sigterm_interrupts() -> Iterator[None]:
 def _listed(lines: list[str], output: Path) -> None:
     """Print the first :data:`LISTED_FILES` of ``lines``, and how many more ``output`` has."""
     for line in lines[:LISTED_FILES]:
-        print(f"    {line}")
+        say(f"    {line}")
     if len(lines) > LISTED_FILES:
-        print(
-            f"    ... and {len(lines) - LISTED_FILES} more (columns seconds, windows of {output})"
-        )
+        say(f"    ... and {len(lines) - LISTED_FILES} more (columns seconds, windows of {output})")
 
 
 def _summarise(rows: list[dict[str, Any]], classifier: Classifier, output: Path) -> None:
     failed = [r for r in rows if r["error"]]
     counts = Counter(r["genre"] for r in rows if not r["error"])
-    print(f"classified {len(rows) - len(failed)} of {len(rows)} file(s) -> {output}")
+    say(f"classified {len(rows) - len(failed)} of {len(rows)} file(s) -> {output}")
     if counts:
-        print("  " + ", ".join(f"{g}: {n}" for g, n in counts.most_common()))
+        say("  " + ", ".join(f"{g}: {n}" for g, n in counts.most_common()))
     window = classifier.window_samples / classifier.sample_rate
     done = [r for r in rows if not r["error"]]
     # What was not heard as trained: a tail left out (a tenth of a window or more: GTZAN's
@@ -222,7 +220,7 @@ def _summarise(rows: list[dict[str, Any]], classifier: Classifier, output: Path)
     cut = [r for r in done if float(r["seconds"]) - int(r["windows"]) * window >= window / 10]
     short = [r for r in done if float(r["seconds"]) < window]
     if cut:
-        print(
+        say(
             f"  {len(cut)} file(s) end in a part shorter than one {window:g} s window, left out "
             f"(each file is the mean of its whole windows):"
         )
@@ -235,13 +233,13 @@ def _summarise(rows: list[dict[str, Any]], classifier: Classifier, output: Path)
             output,
         )
     if short:
-        print(
+        say(
             f"  {len(short)} file(s) shorter than one {window:g} s window, classified "
             f"zero-padded (unlike what the network was trained on: less certain):"
         )
         _listed([f"{shown(r['file'])}: {float(r['seconds']):.1f} s" for r in short], output)
     for row in failed:
-        print(f"  not classified: {shown(row['file'])}: {row['error']}")
+        say(f"  not classified: {shown(row['file'])}: {row['error']}")
     if len(failed) == len(rows):
         raise UserError(f"none of the {len(rows)} file(s) could be decoded (see {output})")
 

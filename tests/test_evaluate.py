@@ -78,6 +78,8 @@ def test_cli_reproduces_the_training_metrics(tiny_ckpt: Path, tmp_path: Path) ->
     # The default output: this run's own directory under outputs/evaluate/.
     (out,) = (p.parent for p in (tmp_path / "outputs" / "evaluate").glob("*/*/metrics.json"))
     assert str(out / "metrics.json") in proc.stdout and (out / "evaluate.log").is_file()
+    log = (out / "evaluate.log").read_text()  # keeps the table and the summary line
+    assert all(line in log for line in proc.stdout.splitlines()), (log, proc.stdout)
     metrics = runs.Run(out).metrics
     # Same checkpoint, same split, same features: the very same numbers, not approximately.
     for key in (runs.TEST_ACC, runs.TEST_F1_MACRO, runs.TEST_F1_PER_CLASS):

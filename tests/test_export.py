@@ -79,6 +79,8 @@ def test_onnx_cli_matches_pytorch(
     assert "check: exported logits differ" in proc.stdout
     # The exporters' own chatter (torchvision's missing ops, graph passes) is not shown.
     assert proc.stderr == "" and proc.stdout.count("\n") == 2, (proc.stdout, proc.stderr)
+    log = (path.parent / "export.log").read_text()  # the run folder keeps both lines
+    assert all(line in log for line in proc.stdout.splitlines()), log
     session = onnxruntime.InferenceSession(str(path))
     expected = _reference(gtzan, real_clips)
     for batch in (real_clips[:1], real_clips):  # the batch axis is dynamic

@@ -95,6 +95,10 @@ def test_cli_writes_one_row_per_file_into_its_run_dir(
     assert "sub/long.flac: 2 windows, 4.0 of 5.0 s" in proc.stdout
     assert "1 file(s) shorter than one 2 s window, classified zero-padded" in proc.stdout
     assert "sub/short.wav: 0.5 s" in proc.stdout
+    # The run's log keeps the summary the console showed.
+    log = (out.parent / "predict.log").read_text()
+    for line in proc.stdout.splitlines():
+        assert line.strip() in log, line
 
     classifier = load_classifier(tiny_ckpt)
     columns, rows = _read(out)

@@ -38,7 +38,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from genre_lightning.app import hydra_app
+from genre_lightning.app import hydra_app, say
 from genre_lightning.data.archive import UnsafeArchiveError, extract_tar
 from genre_lightning.errors import UserError
 from genre_lightning.files import write_text_atomic
@@ -340,6 +340,7 @@ def _extract(source: _Source, root: Path) -> None:
                 f"{source} is not GTZAN's {ARCHIVE_NAME}: it holds no audio in genre folders "
                 f"({_LAYOUTS}); nothing was kept. {source.advice(root, wrong=True)}"
             )
+        _refuse_other_genres(source, tmp, root)
         entries = sorted(tmp.iterdir())
         clashes = [e.name for e in entries if (root / e.name).exists()]
         if clashes:
@@ -367,6 +368,55 @@ def _extract(source: _Source, root: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _refuse_other_genres(source: _Source, unpacked: Path, root: Path) -> None:
+    """Refuse an archive of genre folders that GTZAN does not have (another data set, or a
+    user's own music): marked ready, it would be trained on as GTZAN (``data=gtzan`` names
+    GTZAN's ten genres, and found none of these)."""
+    from genre_lightning.data.index import (
+        GTZAN_GENRES,
+        DataNotFoundError,
+        find_genre_root,
+        index_clips,
+    )
+
+    try:
+        genre_root = find_genre_root(unpacked, GTZAN_GENRES)
+    except DataNotFoundError:  # audio, but in none of GTZAN's layouts and genres
+        genre_root, other = None, []
+    else:
+        other = [
+            name for name in index_clips(genre_root, min_genres=1)[1] if name not in GTZAN_GENRES
+        ]
+    if genre_root is None or other:
+        held = (
+            f"its genre folders {', '.join(other)} are not GTZAN's"
+            if other
+            else "it holds no folder named after GTZAN's genres"
+        )
+        raise GTZANDownloadError(
+            f"{source} is not GTZAN's {ARCHIVE_NAME}: {held} ({', '.join(GTZAN_GENRES)}; "
+            f"{_LAYOUTS}); nothing was kept. {source.advice(root, wrong=True)} A folder of your "
+            f"own genres needs no download: extract it and train with data=folder "
+            f"data.root=<the folder of its genre folders>."
+        )
+
+
+def ready_note(root: Path) -> str:
+    """What the data under ``root`` holds, for the tool's last line: clips and genres, and
+    the GTZAN genres it lacks (a partial copy) with the setting that trains on the rest."""
+    from genre_lightning.data.index import GTZAN_GENRES, index_clips
+
+    clips, genres = index_clips(root, min_genres=1)
+    note = f"GTZAN is ready under {root.resolve()}: {len(clips)} clips of {len(genres)} genres"
+    missing = [name for name in GTZAN_GENRES if name not in genres]
+    if missing:
+        note += (
+            f"; it lacks {', '.join(missing)}, so train on it with "
+            f"data.class_names=[{','.join(name for name in GTZAN_GENRES if name in genres)}]"
+        )
+    return note
+
+
 def _unpack_error(source: _Source, root: Path, exc: BaseException) -> GTZANDownloadError:
     wrong, problem = _unpack_problem(exc)
     what = f"is not GTZAN's {ARCHIVE_NAME}" if wrong else "cannot be unpacked"
@@ -389,7 +439,7 @@ def _job(cfg: DictConfig) -> None:
     root = ensure_gtzan(
         cfg.root, cfg.url, cfg.sha256, cfg.archive, float(cfg.timeout), keys=TOOL_KEYS
     )
-    print(f"GTZAN is ready under {root.resolve()}")
+    say(ready_note(root))
 
 
 def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:

@@ -331,11 +331,41 @@ def test_cli_success_without_checksum(tarball: tuple[Path, str], tmp_path: Path)
     root = tmp_path / "gtzan"
     proc = _cli(f"archive={tar}", f"root={root}", "sha256=null", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert f"GTZAN is ready under {root.resolve()}" in proc.stdout
+    ready = (
+        f"GTZAN is ready under {root.resolve()}: 4 clips of 2 genres; it lacks classical, "
+        f"country, disco, hiphop, metal, pop, reggae, rock, so train on it with "
+        f"data.class_names=[blues,jazz]"
+    )
+    assert proc.stdout.splitlines()[-1] == ready
     _assert_extracted(root)
     assert "unverified" in (root / MARKER_NAME).read_text()
-    # Its log goes to its own run directory, like every tool's.
-    assert list((tmp_path / "outputs" / "download").glob("*/*/download.log"))
+    # Its log goes to its own run directory, like every tool's, and keeps the result line.
+    (log,) = (tmp_path / "outputs" / "download").glob("*/*/download.log")
+    assert log.read_text().rstrip().endswith(ready)
+
+
+def test_an_archive_of_other_genres_is_not_gtzan(tmp_path: Path) -> None:
+    """A user's own music (or another data set) packed as genres.tar.gz: with sha256=null it
+    would have been marked ready as GTZAN, and data=gtzan found none of its genres."""
+    wav = io.BytesIO()
+    sf.write(wav, np.zeros(2205, dtype="float32"), 22050, format="WAV")
+    root = tmp_path / "gtzan"
+    for top, held in [
+        ("genres", "its genre folders chiptune, vaporwave are not GTZAN's (blues, classical, "),
+        ("music", "it holds no folder named after GTZAN's genres (blues, classical, "),
+    ]:
+        tar = tmp_path / f"{top}.tar.gz"
+        with tarfile.open(tar, "w:gz") as tf:
+            for name in ("blues/a.wav", "chiptune/b.wav", "vaporwave/c.wav"):
+                _add(tf, f"{top}/{name}", tarfile.REGTYPE, data=wav.getvalue())
+        with pytest.raises(GTZANDownloadError) as caught:
+            ensure_gtzan(root, archive=tar, sha256=None)
+        message = str(caught.value)
+        assert message.startswith(f"archive={tar} is not GTZAN's genres.tar.gz: {held}")
+        assert message.endswith(
+            "train with data=folder data.root=<the folder of its genre folders>."
+        )
+    assert list(root.iterdir()) == []  # nothing kept, no marker
 
 
 def test_unsafe_member_is_rejected(tmp_path: Path) -> None:
