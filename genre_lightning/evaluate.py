@@ -369,6 +369,12 @@ def build_datamodule(
     datamodule.prepare_data()
     datamodule.setup("test")
     _check_classes(classifier.class_names, datamodule.class_names)
+    if not datamodule.datasets["test"].num_tracks:  # data.split=all, the final model's split
+        raise UserError(
+            f"data.split={config.get('split')} leaves no test track: the checkpoint's run "
+            f"trained on all of its data, so none is left to test it on; evaluate it on other "
+            f"recordings: data.root=/other/labelled/music data.split=test"
+        )
     if classifier.split is not None:  # checkpoints written before runs recorded their split
         from genre_lightning.data.split_record import check_unseen_test
 

@@ -325,6 +325,7 @@ def _check_training(recipe: str, job: Sequence[str], refit: bool) -> None:
     """The recipe's training config, as a job with overrides ``job`` composes it, passes
     training's checks (with ``refit``, also with ``data.train_on_val=true``)."""
     # Imported here: the checks import torch, which --help and the other checks do without.
+    from genre_lightning.data.splits import TRAIN_ONLY
     from genre_lightning.validate import check_train_config, check_training
 
     task = [f"experiment={recipe}", *job]
@@ -334,6 +335,12 @@ def _check_training(recipe: str, job: Sequence[str], refit: bool) -> None:
         check_training(cfg, given, "its runs are split")
     except UserError as exc:
         raise UserError(f"recipe {recipe}: {exc}") from None
+    if cfg.data.get("split") == TRAIN_ONLY:
+        raise UserError(
+            f"recipe {recipe}: data.split={TRAIN_ONLY} tests nothing, and the report compares "
+            f"test scores: measure with data.split=kfold (the default), then train the final "
+            f"model with data.split={TRAIN_ONLY}"
+        )
     if not refit:
         return
     try:

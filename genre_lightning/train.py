@@ -78,12 +78,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             ) from None
         checkpoint = trainer.checkpoint_callback
         best = getattr(checkpoint, "best_model_path", "") or None
-        # Not verbose: Lightning's table shows float32 copies; the exact one is logged below.
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+        tested = bool(datamodule.datasets["test"].num_tracks)  # data.split=all: nothing to test
+        if tested:
+            # Not verbose: Lightning's table shows float32 copies; the exact one is logged below.
+            trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
 
     history = model.val_history
+    untested = {runs.TEST_ACC: None, runs.TEST_F1_MACRO: None, runs.CLASS_NAMES: model.class_names}
     metrics = {
-        **model.test_results(),
+        **(model.test_results() if tested else untested),
         runs.VAL_ACC_BEST: max(history) if history else None,
         runs.VAL_ACC: model.tested_val_acc,
         runs.BEST_CKPT: best,
@@ -92,7 +95,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         runs.NUM_CLIPS: {part: ds.num_tracks for part, ds in datamodule.datasets.items()},
         runs.SKIPPED_FILES: [p for p, _ in datamodule.skipped],
     }
-    if _is_rank_zero():  # with DDP every rank gets here: one file, one final line
+    if _is_rank_zero() and not tested:
+        run.write_metrics(metrics)
+        log.info(
+            "trained on all %d tracks (data.split=all): nothing validated or tested; the last "
+            "epoch's checkpoint, for predict: %s",
+            datamodule.datasets["train"].num_tracks,
+            best,
+        )
+    elif _is_rank_zero():  # with DDP every rank gets here: one file, one final line
         run.write_metrics(metrics)
         log.info("test, per genre:\n%s", per_genre_table(metrics))
         log.info(

@@ -238,7 +238,7 @@ TRAIN_CHECKS: dict[str, Check] = {
 #: How to turn off the callbacks that choose by a validation metric (any other callback that
 #: watches one: ``callbacks.<name>=null``).
 VALIDATION_MONITORS = {
-    "model_checkpoint": "callbacks.model_checkpoint.monitor=null (the last epoch is tested)",
+    "model_checkpoint": "callbacks.model_checkpoint.monitor=null (the last epoch is kept)",
     "early_stopping": "callbacks.early_stopping=null",
 }
 
@@ -371,10 +371,42 @@ def _check_monitors(cfg: DictConfig) -> None:
 
 
 def _check_refit(cfg: DictConfig) -> None:
-    """``data.train_on_val=true`` validates nothing, so no callback may choose by validation."""
-    found, refit = _lookup(cfg, "data.train_on_val")
-    if not found or refit is not True:
-        return
+    """``data.train_on_val=true`` and ``data.split=all`` validate nothing, so no callback may
+    choose by validation."""
+    from genre_lightning.data.splits import TRAIN_ONLY
+
+    _, refit = _lookup(cfg, "data.train_on_val")
+    _, split = _lookup(cfg, "data.split")
+    if split == TRAIN_ONLY:
+        setting = f"data.split={TRAIN_ONLY}"
+        _check_nothing_validated(
+            cfg,
+            (setting, "trains on every track, validating none"),
+            "or measure the recipe first with data.split=kfold, which holds tracks out",
+            "data.split=kfold",
+        )
+    elif refit is True:
+        _check_nothing_validated(
+            cfg,
+            ("data.train_on_val=true", "trains on the validation tracks instead"),
+            "or leave data.train_on_val=false",
+            "data.train_on_val=false",
+        )
+
+
+def _check_nothing_validated(
+    cfg: DictConfig, why: tuple[str, str], way_out: str, validating: str
+) -> None:
+    """Refuse a callback monitoring validation, and an Optuna search, for a run that validates
+    nothing.
+
+    Args:
+        cfg: The training config.
+        why: The setting that validates nothing, and what it does instead.
+        way_out: The other fix of a monitoring callback (a clause).
+        validating: The setting an Optuna search runs with instead.
+    """
+    setting, instead = why
     for name, callback in (cfg.get("callbacks") or {}).items():
         found, monitor = _lookup(callback or {}, "monitor")
         if found and str(monitor).startswith("val/"):
@@ -382,16 +414,15 @@ def _check_refit(cfg: DictConfig) -> None:
                 name, f"callbacks.{name}.monitor=null (or drop it: callbacks.{name}=null)"
             )
             raise UserError(
-                f"callbacks.{name}.monitor={shown(monitor)} needs validation, and "
-                f"data.train_on_val=true trains on the validation tracks instead; add {fix}, "
-                f"or leave data.train_on_val=false"
+                f"callbacks.{name}.monitor={shown(monitor)} needs validation, and {setting} "
+                f"{instead}; add {fix}, {way_out}"
             )
     sweeper = HydraConfig.get().sweeper.get("_target_", "") if HydraConfig.initialized() else ""
     if "optuna" in str(sweeper).lower():  # it maximises val/acc_best, which a refit has not
         raise UserError(
-            "data.train_on_val=true leaves no validation accuracy for the Optuna search "
-            "(hparams_search) to maximise; search with data.train_on_val=false, then train the "
-            "best trial's settings again with data.train_on_val=true"
+            f"{setting} leaves no validation accuracy for the Optuna search (hparams_search) "
+            f"to maximise; search with {validating}, then train the best trial's settings "
+            f"again with {setting}"
         )
 
 

@@ -180,6 +180,11 @@ def test_training_is_checked_before_any_recipe_trains(tmp_path: Path) -> None:
             r"recipe demo cannot be refitted \(refit=true trains its runs again with "
             r"data.train_on_val=true\): callbacks.model_checkpoint.monitor=val/acc needs",
         ),
+        # The final model's split tests nothing: no row to report.
+        (
+            {"overrides": ["data.split=all", "callbacks.model_checkpoint.monitor=null"]},
+            "recipe demo: data.split=all tests nothing, and the report compares test scores",
+        ),
         # select must name a key the runs take two or more values of.
         (
             {"select": "optimizer.weight_decay", "sweep": "seed=1,2"},

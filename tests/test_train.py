@@ -15,7 +15,10 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
+from genre_lightning import runs
 from genre_lightning.errors import UserError
+from genre_lightning.evaluate import evaluate
+from genre_lightning.inference import load_classifier
 from genre_lightning.runs import load_run
 
 from .conftest import TINY, run_cli, run_tiny, run_tiny_multirun
@@ -280,3 +283,25 @@ def test_unwritable_checkpoint_folder(tmp_path: Path, data_dir: Path) -> None:
         cwd=tmp_path,
     )
     _fails_cleanly(proc, "cannot write checkpoint", "hydra.run.dir")
+
+
+def test_the_final_model_trains_on_every_track(tmp_path: Path, data_dir: Path) -> None:
+    """data.split=all: every track trains, none is validated or tested; metrics.json says so
+    (no test numbers), the last epoch's checkpoint is the one to predict with, its split record
+    lists every track as trained, and evaluate on its own data says there is nothing to test."""
+    run = tmp_path / "run"
+    proc = run_tiny(run, data_dir, "data.split=all", "callbacks.model_checkpoint.monitor=null")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics[runs.TEST_ACC] is None and metrics[runs.VAL_ACC_BEST] is None
+    assert metrics[runs.NUM_CLIPS] == {"train": 120, "val": 0, "test": 0}  # 12 of 10 genres
+    assert Path(metrics[runs.BEST_CKPT]) == run / "checkpoints" / "best.ckpt"
+    assert (
+        f"trained on all 120 tracks (data.split=all): nothing validated or tested; the last "
+        f"epoch's checkpoint, for predict: {run / 'checkpoints' / 'best.ckpt'}"
+    ) in (run / "train.log").read_text()
+    classifier = load_classifier(metrics[runs.BEST_CKPT])
+    assert classifier.split is not None and len(classifier.split["train"]) == 120
+    assert not classifier.split["val"] and not classifier.split["test"]
+    with pytest.raises(UserError, match=r"^data\.split=all leaves no test track: the checkpoint"):
+        evaluate(metrics[runs.BEST_CKPT], tmp_path / "out", device="cpu")

@@ -47,7 +47,10 @@ BAD_VALUES = [
     ("data.chunk_seconds=0", "data.chunk_seconds=0 must be above 0, or null"),
     ("data.sample_rate=0", "data.sample_rate=0 must be at least 1"),
     ("data.features.n_mels=0", "data.features.n_mels=0 must be at least 1"),
-    ("data.split=foo", "data.split=foo is not known; use data.split=random|filtered|kfold|test"),
+    (
+        "data.split=foo",
+        "data.split=foo is not known; use data.split=random|filtered|kfold|all|test",
+    ),
     (
         "data.split=test",
         "data.split=test puts every track in the test part, to test a trained checkpoint on "
@@ -87,6 +90,20 @@ BAD_VALUES = [
         "data.train_on_val=true callbacks.model_checkpoint.monitor=null "
         "callbacks.last_checkpoint.monitor=val/loss",
         "callbacks.last_checkpoint.monitor=val/loss needs validation",
+    ),
+    (
+        "data.split=all",
+        "callbacks.model_checkpoint.monitor=val/acc needs validation, and data.split=all trains "
+        "on every track, validating none; add callbacks.model_checkpoint.monitor=null (the last "
+        "epoch is kept), or measure the recipe first with data.split=kfold",
+    ),
+    (
+        "data.split=all callbacks.model_checkpoint.monitor=null callbacks=early_stopping",
+        "callbacks.early_stopping.monitor=val/acc needs validation, and data.split=all",
+    ),
+    (
+        "data.split=all callbacks.model_checkpoint.monitor=null data.fold=2",
+        "data.fold=2 has no effect: ",
     ),
     (
         "callbacks.model_checkpoint.monitor=val/nosuch",

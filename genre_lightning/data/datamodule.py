@@ -48,8 +48,10 @@ class GenreDataModule(PartServing):
         clip_samples: Every clip is cropped or zero-padded to this many samples. GTZAN's
             662,688 are exactly what the paper's 668 centred mel frames read.
         split: ``random`` (shuffled, by track), ``filtered`` (GTZAN's artist-disjoint,
-            fault-filtered split), ``kfold`` (stratified, by track) or ``test`` (every track
-            tested: for evaluating a checkpoint; training refuses it).
+            fault-filtered split), ``kfold`` (stratified, by track), ``all`` (every track
+            trained on, none validated or tested: the final model, once a held-out split has
+            measured the recipe) or ``test`` (every track tested: for evaluating a
+            checkpoint; training refuses it).
         split_by: What ``random`` and ``kfold`` deal into the parts: ``track`` (each alone)
             or ``folder`` (the tracks of one first-level folder of a genre folder, an artist's
             or album's, stay together: an artist filter for a nested music library).

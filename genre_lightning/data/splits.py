@@ -18,9 +18,12 @@ from genre_lightning.validate import shown
 log = logging.getLogger(__name__)
 
 PARTS = ("train", "val", "test")
-SPLIT_KINDS = ("random", "filtered", "kfold", "test")
+SPLIT_KINDS = ("random", "filtered", "kfold", "all", "test")
 #: The split that tests every track and trains on none: evaluate's, never training's.
 TEST_ONLY = "test"
+#: The split that trains on every track, validating and testing none: the final model for
+#: predict, once a held-out split (kfold, make report) has measured the recipe.
+TRAIN_ONLY = "all"
 #: The splits that deal tracks into the parts by chance, and so the ones ``data.split_by`` acts on.
 DEALT_SPLITS = ("random", "kfold")
 #: What those splits deal into the parts (``data.split_by``): each track alone, or each
@@ -307,7 +310,7 @@ def make_split(
     val_fraction: float = 0.1,
     groups: Sequence[str] | None = None,
 ) -> dict[str, list[int]]:
-    """Split the clips by ``data.split``: ``random``, ``filtered``, ``kfold`` or ``test``.
+    """Split the clips by ``data.split``: ``random``, ``filtered``, ``kfold``, ``all``, ``test``.
 
     Args:
         kind: The split kind.
@@ -347,4 +350,6 @@ def make_split(
         return filtered_split(tracks)[0]
     if kind == TEST_ONLY:
         return {"train": [], "val": [], "test": list(range(len(tracks)))}
+    if kind == TRAIN_ONLY:
+        return {"train": list(range(len(tracks))), "val": [], "test": []}
     raise UserError(f"data.split={kind!r} is not known; use data.split={'|'.join(SPLIT_KINDS)}")

@@ -22,6 +22,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor
 from genre_lightning import quiet, runs
 from genre_lightning.data import split_record
 from genre_lightning.data.datamodule import GenreDataModule
+from genre_lightning.data.splits import TRAIN_ONLY
 from genre_lightning.errors import UserError
 from genre_lightning.models.build import build_network
 from genre_lightning.training.callbacks import GracefulStop, StepSeed
@@ -210,10 +211,11 @@ def check_trainer(cfg: DictConfig) -> None:
 def _instantiate_trainer(cfg: DictConfig, **parts: Any) -> pl.Trainer:
     """``cfg.trainer`` with ``parts`` (loggers, callbacks); Lightning's refusal of a value as a
     :class:`UserError` naming the key it is about."""
-    # data.train_on_val: the validation part is empty; no validation loop at all, rather than
-    # one Lightning warns about every epoch.
+    # data.train_on_val, data.split=all: the validation part is empty; no validation loop at
+    # all, rather than one Lightning warns about every epoch.
     refit = OmegaConf.select(cfg, "data.train_on_val", default=False)
-    no_val = {"limit_val_batches": 0, "num_sanity_val_steps": 0} if refit else {}
+    everything = OmegaConf.select(cfg, "data.split", default=None) == TRAIN_ONLY
+    no_val = {"limit_val_batches": 0, "num_sanity_val_steps": 0} if refit or everything else {}
     try:
         trainer: pl.Trainer = instantiate(
             cfg.trainer, plugins=[AtomicCheckpointIO()], **parts, **no_val

@@ -173,7 +173,7 @@ def test_download_true_with_data_in_place_needs_no_network(
 
 
 def test_unknown_split_and_crop_are_clear(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match=re.escape("data.split=random|filtered|kfold|test")):
+    with pytest.raises(UserError, match=re.escape("data.split=random|filtered|kfold|all|test")):
         GenreDataModule(root=str(tmp_path), split="artist")
     with pytest.raises(UserError, match=re.escape("data.crop=start|centre|random")):
         GenreDataModule(root=str(tmp_path), crop="middle")
