@@ -27,6 +27,7 @@ from genre_lightning.training.builders import (
     check_accelerator,
     check_optimization,
     check_resumed_split,
+    check_spec_augment,
     check_trainer,
     flat_config,
     resume_path,
@@ -189,6 +190,7 @@ def _check_machine(cfg: DictConfig, run: runs.Run | None) -> tuple[str | None, G
     check_trainer(cfg)
     resume_from = resume_path(cfg, run) if run is not None else None
     datamodule: GenreDataModule = instantiate(cfg.data)
+    check_spec_augment(cfg, datamodule.feature_shape())
     datamodule.check_data_found()
     prepare_network(cfg.model)  # last: the one check that may download
     return resume_from, datamodule

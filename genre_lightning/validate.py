@@ -219,6 +219,8 @@ TRAIN_CHECKS: dict[str, Check] = {
     "seed": whole(0, "42"),
     "trainer.max_epochs": whole(1, "100"),
     "trainer.check_val_every_n_epoch": whole(1, "1", optional=True),
+    # Lightning takes 0 or a negative number and logs no training curve at all.
+    "trainer.log_every_n_steps": whole(1, "50", optional=True),
     "optimizer.lr": positive("5e-4", optional=True),
     "optimizer.weight_decay": number(0, whole=False, above=False, example="1e-2", optional=True),
     "module.normalize": _normalization,

@@ -92,6 +92,17 @@ BAD_VALUES = [
         "callbacks.last_checkpoint.monitor=val/loss needs validation",
     ),
     (
+        "module.spec_augment={time_width:45}",
+        "module.spec_augment.time_width=45 can mask all 45 frames of an input, leaving nothing "
+        "to learn from; use a fraction of them, e.g. module.spec_augment.time_width=9",
+    ),
+    (
+        "data.train_chunks=all",
+        "data.train_chunks=all trains on every chunk of each track, but data.chunk_seconds=null "
+        "cuts none: add data.chunk_seconds=3.0",
+    ),
+    ("trainer.log_every_n_steps=0", "trainer.log_every_n_steps=0 must be at least 1, or null"),
+    (
         "data.split=all",
         "callbacks.model_checkpoint.monitor=val/acc needs validation, and data.split=all trains "
         "on every track, validating none; add callbacks.model_checkpoint.monitor=null (the last "

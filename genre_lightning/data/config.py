@@ -180,6 +180,12 @@ def _check_combinations(cfg: Mapping[str, Any]) -> None:
                 "data.fold", fold, f"must be in [0, {folds - 1}] with data.num_folds={folds}", "0"
             )
     chunk, hop = cfg.get("chunk_seconds"), cfg.get("train_hop_seconds")
+    if chunk is None and cfg.get("train_chunks", "random") == "all":
+        raise UserError(
+            "data.train_chunks=all trains on every chunk of each track, but "
+            "data.chunk_seconds=null cuts none: add data.chunk_seconds=3.0, or leave "
+            "data.train_chunks=random (whole clips)"
+        )
     if hop is not None:
         if chunk is None or cfg.get("train_chunks", "random") != "all":
             raise bad(

@@ -60,7 +60,10 @@ def musicnn_weights(
         UserError: The model is unknown, or the checkpoint cannot be fetched.
     """
     if model not in TAGS:
-        raise UserError(f"musicnn model {model!r} is not known; use one of {', '.join(TAGS)}")
+        raise UserError(
+            f"model.pretrained={model}: not a musicnn model this port loads; use one of "
+            f"{', '.join(TAGS)}"
+        )
     return musicnn_checkpoint(model, source=source, cache_dir=cache_dir)
 
 

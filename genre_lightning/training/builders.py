@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import re
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,33 @@ def build_module(cfg: DictConfig, datamodule: GenreDataModule) -> GenreClassifie
         data_config=OmegaConf.to_container(cfg.data, resolve=True),
     )
     return module
+
+
+def check_spec_augment(cfg: DictConfig, feature_shape: Sequence[int]) -> None:
+    """Refuse SpecAugment masks as wide as the input's axis: they can hide all of it.
+
+    Args:
+        cfg: The training config (``module.spec_augment``).
+        feature_shape: One mel image, ``(channels, frames, mels)``.
+
+    Raises:
+        UserError: Naming the width, the axis's size and a width that works.
+    """
+    from genre_lightning.training.augment import SpecAugment
+
+    settings = cfg.module.get("spec_augment")
+    if not settings:
+        return
+    defaults = inspect.signature(SpecAugment).parameters
+    _, frames, mels = (int(n) for n in feature_shape)
+    for key, size, axis in (("time_width", frames, "frames"), ("freq_width", mels, "mel bands")):
+        width = settings.get(key, defaults[key].default)
+        if width >= size:
+            raise UserError(
+                f"module.spec_augment.{key}={width} can mask all {size} {axis} of an input, "
+                f"leaving nothing to learn from; use a fraction of them, e.g. "
+                f"module.spec_augment.{key}={max(1, size // 5)}"
+            )
 
 
 def check_embedding_cache(cfg: DictConfig, net: Any) -> None:

@@ -178,7 +178,7 @@ def test_folder_source_is_used_in_place(msd_prefix: Path, tmp_path: Path) -> Non
 
 
 def test_unknown_model_lists_the_known_ones() -> None:
-    with pytest.raises(FetchError, match="'MSD_big' is not known; use one of MSD_musicnn, MTT"):
+    with pytest.raises(FetchError, match="^model.pretrained=MSD_big: not a musicnn model; use one of MSD_musicnn, MTT"):
         musicnn_checkpoint("MSD_big")
 
 
@@ -213,7 +213,7 @@ def test_a_named_wheel_is_checked_even_when_the_cache_holds_the_model(
     assert musicnn_checkpoint("MSD_musicnn", source=musicnn_wheel, cache_dir=cache) == prefix
     assert (prefix / ".index").stat().st_mtime_ns == stamp
     # A mistyped path or another file is an error, not hidden behind the earlier fetch.
-    with pytest.raises(FetchError, match=r"nope\.whl: no such file"):
+    with pytest.raises(FetchError, match=r"^model\.source=.*nope\.whl: no such file; give"):
         musicnn_checkpoint("MSD_musicnn", source=tmp_path / "nope.whl", cache_dir=cache)
     other = tmp_path / "notes.txt"
     other.write_text("not a wheel")
