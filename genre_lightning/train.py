@@ -20,6 +20,7 @@ from genre_lightning import runs
 from genre_lightning.app import hydra_app
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import Interrupted, UserError
+from genre_lightning.files import check_writable
 from genre_lightning.models.build import prepare_network
 from genre_lightning.training.builders import (
     build_module,
@@ -191,6 +192,11 @@ def _check_machine(cfg: DictConfig, run: runs.Run | None) -> tuple[str | None, G
     resume_from = resume_path(cfg, run) if run is not None else None
     datamodule: GenreDataModule = instantiate(cfg.data)
     check_spec_augment(cfg, datamodule.feature_shape())
+    store = cfg.module.get("embedding_cache_dir")
+    if store is not None and cfg.module.get("cache_embeddings"):
+        # Named on purpose: a folder it cannot write is an error (the default cache folder
+        # that cannot be written only costs the reuse, and is warned of).
+        check_writable(store, "module.embedding_cache_dir", folder=True)
     datamodule.check_data_found()
     prepare_network(cfg.model)  # last: the one check that may download
     return resume_from, datamodule

@@ -103,6 +103,11 @@ BAD_VALUES = [
     ),
     ("trainer.log_every_n_steps=0", "trainer.log_every_n_steps=0 must be at least 1, or null"),
     (
+        "module.cache_embeddings=true module.embedding_cache_dir=/dev/null",
+        "module.embedding_cache_dir=/dev/null: is a file, but module.embedding_cache_dir names a "
+        "folder",
+    ),
+    (
         "data.split=all",
         "callbacks.model_checkpoint.monitor=val/acc needs validation, and data.split=all trains "
         "on every track, validating none; add callbacks.model_checkpoint.monitor=null (the last "
