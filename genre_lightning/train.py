@@ -28,6 +28,7 @@ from genre_lightning.training.builders import (
     check_accelerator,
     check_optimization,
     check_resumed_split,
+    check_resumed_weights,
     check_spec_augment,
     check_trainer,
     flat_config,
@@ -64,6 +65,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         check_resumed_split(resume_from, datamodule)
     datamodule.check_batch_size()
     model = build_module(cfg, datamodule)
+    if resume_from is not None:
+        check_resumed_weights(resume_from, model)
     if resume_from is None and model.normalize.per != "none":  # a resumed run keeps its own
         stats = datamodule.feature_statistics(trainer.strategy.root_device)
         model.normalize.set_statistics(*(s.to(model.device) for s in stats))

@@ -338,6 +338,39 @@ def check_resumed_split(path: str, datamodule: GenreDataModule) -> None:
         split_record.check_same_split(saved, datamodule.track_parts(), f"ckpt_path={path}")
 
 
+def check_resumed_weights(path: str, model: GenreClassifier) -> None:
+    """Refuse to resume from ``path`` when its weights do not fit the network built for the
+    run (a damaged or edited file whose settings still match): Lightning would stop with a
+    state-dict traceback after the data was decoded. Shapes only, read memory-mapped.
+
+    Raises:
+        UserError: Naming the first weight that is missing, unexpected or of another shape.
+    """
+    saved = read_checkpoint(path, mmap=True).get("state_dict")
+    built = model.state_dict()
+    problem = None
+    if not isinstance(saved, dict):
+        problem = "it holds no state_dict"
+    else:
+        for name, value in built.items():
+            stored = saved.get(name)
+            if not isinstance(stored, torch.Tensor):
+                problem = f"it lacks {name}"
+            elif stored.shape != value.shape:
+                problem = f"{name} is {list(stored.shape)} there, {list(value.shape)} here"
+            if problem:
+                break
+        extra = sorted(set(saved) - set(built))
+        if problem is None and extra:
+            problem = f"it holds {extra[0]}, which the network has not"
+    if problem is not None:
+        raise UserError(
+            f"resume: the checkpoint {path} does not fit the network its settings build "
+            f"({problem}); the file is damaged: resume from another checkpoint of the run "
+            f"(ckpt_path=...), or start a new run"
+        )
+
+
 #: ``model.*`` keys a resumed run may change: where the pretrained weights come from.
 MODEL_RESUME_MAY_CHANGE = frozenset({"source", "cache_dir"})
 #: ``model.*`` keys the data fills in (:func:`~genre_lightning.models.build.data_facts`).

@@ -213,6 +213,25 @@ def test_resume_with_other_data_or_network_settings_is_refused(
         "error: model._target_=genre_lightning.models.mfcc_linear.MfccLinear, but the run "
         "being resumed was trained with model._target_=genre_lightning.models.resnet.ResNet"
     )
+    # The same settings, but a checkpoint whose weights were damaged (or edited): found once
+    # the network is built, one error line instead of Lightning's state-dict traceback, and
+    # the checkpoints are left as they are.
+    last = run / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    name = next(k for k, v in ckpt["state_dict"].items() if v.dim() == 4)
+    shape = list(ckpt["state_dict"][name].shape)
+    ckpt["state_dict"][name] = ckpt["state_dict"][name][:, :, :2]
+    torch.save(ckpt, last)
+    checkpoints = _files(run / "checkpoints")
+    proc = run_cli([*TINY, f"paths.data_dir={data_dir}", f"resume={run}"], cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    (error,) = (line for line in proc.stderr.splitlines() if line.startswith("error:"))
+    assert error + "\n" == (
+        f"error: resume: the checkpoint {last} does not fit the network its settings build "
+        f"({name} is {[*shape[:2], 2, *shape[3:]]} there, {shape} here); the file is damaged: "
+        f"resume from another checkpoint of the run (ckpt_path=...), or start a new run\n"
+    )
+    assert _files(run / "checkpoints") == checkpoints
 
 
 def _files(folder: Path) -> dict[str, bytes]:
