@@ -30,9 +30,12 @@ def confusion_image(matrix: torch.Tensor, class_names: Sequence[str]) -> np.ndar
     shares = counts / counts.sum(dim=1, keepdim=True).clamp_min(1)
     n = len(class_names)
     size = MARGIN + n * CELL + 8
-    image = Image.new("RGB", (size, size + 16), "white")
+    header = "predicted (column = row number)"
+    # A few genres make a grid narrower than its header, which would be cut off.
+    width = max(size, MARGIN + int(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(header)) + 8)
+    image = Image.new("RGB", (width, size + 16), "white")
     draw = ImageDraw.Draw(image)
-    draw.text((MARGIN, MARGIN - 36), "predicted (column = row number)", fill="black")
+    draw.text((MARGIN, MARGIN - 36), header, fill="black")
     draw.text((4, MARGIN - 16), "true", fill="black")
     for j in range(n):  # column heads: the row numbers, since names do not fit a cell
         draw.text((MARGIN + j * CELL + CELL // 3, MARGIN - 16), str(j), fill="black")

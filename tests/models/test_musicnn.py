@@ -176,5 +176,7 @@ def test_loader_fills_every_parameter_and_buffer(msd_prefix: Path) -> None:
 
 
 def test_unknown_model_is_a_user_error() -> None:
-    with pytest.raises(UserError, match="^model.pretrained=MSD_vgg: not a musicnn model this port loads; use one of MSD_musicnn"):
+    with pytest.raises(
+        UserError, match=r"^model\.pretrained=MSD_vgg: not a musicnn model this port loads; use "
+    ):
         pretrained_musicnn("MSD_vgg")
