@@ -382,12 +382,13 @@ def _refuse_other_genres(source: _Source, unpacked: Path, root: Path) -> None:
     try:
         genre_root = find_genre_root(unpacked, GTZAN_GENRES)
     except DataNotFoundError:  # audio, but in none of GTZAN's layouts and genres
-        genre_root, other = None, []
+        found, other = False, []
     else:
+        found = True
         other = [
             name for name in index_clips(genre_root, min_genres=1)[1] if name not in GTZAN_GENRES
         ]
-    if genre_root is None or other:
+    if not found or other:
         held = (
             f"its genre folders {', '.join(other)} are not GTZAN's"
             if other
