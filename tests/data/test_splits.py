@@ -210,7 +210,7 @@ def test_too_few_folders_are_counted_as_folders() -> None:
 
 
 def test_make_split_unknown_kind_lists_the_options() -> None:
-    with pytest.raises(UserError, match=r"data\.split=random\|filtered\|kfold\|test"):
+    with pytest.raises(UserError, match=r"data\.split=random\|filtered\|kfold\|all\|test"):
         make_split("artist", ["a.1", "a.2", "a.3"], [0, 0, 0])
 
 
