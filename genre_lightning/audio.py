@@ -54,16 +54,20 @@ def is_undecodable_audio_name(path: Path) -> bool:
 
 def undecodable_note(files: Sequence[Path]) -> str:
     """What to say of audio files that cannot be decoded: how many of each format, the first
-    file, and how to convert them (libsndfile reads FLAC, losslessly, from any of them)."""
+    file, and how to convert them."""
     counts = Counter(f.suffix.lower() for f in files)
     kinds = ", ".join(f"{n} {suffix}" for suffix, n in sorted(counts.items()))
     first = min(files)
     return (
         f"{kinds} file{'' if len(files) == 1 else 's'} in a format that cannot be decoded here "
-        f"(e.g. {first}): convert {'it' if len(files) == 1 else 'them'} to FLAC, e.g. "
-        f"`ffmpeg -i 'song{first.suffix}' "
-        f"'song.flac'`"
+        f"(e.g. {first}): {_to_flac(first, 'it' if len(files) == 1 else 'them')}"
     )
+
+
+def _to_flac(example: Path, them: str) -> str:
+    """The fix for audio that cannot be decoded: FLAC, which libsndfile reads and which keeps
+    every sample of a lossless source."""
+    return f"convert {them} to FLAC, e.g. `ffmpeg -i 'song{example.suffix}' 'song.flac'`"
 
 
 def audio_files_under(
@@ -312,9 +316,8 @@ def _reason(exc: Exception, path: Path) -> str:
     if info.st_size == 0:
         return "the file is empty"
     if is_undecodable_audio_name(path):
-        return (
-            f"{path.suffix.lower()} is an audio format that cannot be decoded here: convert it to "
-            f"FLAC, e.g. `ffmpeg -i 'song{path.suffix}' 'song.flac'`"
+        return f"{path.suffix.lower()} is an audio format that cannot be decoded here: " + (
+            _to_flac(path, "it")
         )
     if words.startswith(_MPEG_MISREPORT):
         return "format not recognised: not audio, or damaged"

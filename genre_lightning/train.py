@@ -100,16 +100,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         runs.NUM_CLIPS: {part: ds.num_tracks for part, ds in datamodule.datasets.items()},
         runs.SKIPPED_FILES: [p for p, _ in datamodule.skipped],
     }
-    if _is_rank_zero() and not tested:
-        run.write_metrics(metrics)
+    if not _is_rank_zero():  # with DDP every rank gets here: one file, one final line
+        return metrics
+    run.write_metrics(metrics)
+    if not tested:
         log.info(
             "trained on all %d tracks (data.split=all): nothing validated or tested; the last "
             "epoch's checkpoint, for predict: %s",
             datamodule.datasets["train"].num_tracks,
             best,
         )
-    elif _is_rank_zero():  # with DDP every rank gets here: one file, one final line
-        run.write_metrics(metrics)
+    else:
         log.info("test, per genre:\n%s", per_genre_table(metrics))
         log.info(
             "%s  test/f1_macro %.4f  val/acc_best %s  -> %s",

@@ -203,11 +203,12 @@ def index_clips(
 
 
 def _warn_of_undecodable(
-    genre_root: Path, class_names: Sequence[str], undecodable: list[Path], named: bool
+    genre_root: Path, class_names: Sequence[str], in_genres: Sequence[Path], named: bool
 ) -> None:
-    """Warn of audio files that cannot be decoded (``.m4a``), and of folders that are not
-    genres only because all their audio is such files: they would otherwise drop out of the
-    data without a word."""
+    """Warn of audio files that cannot be decoded (``.m4a``; ``in_genres``: those found in the
+    genre folders), and of folders that are not genres only because all their audio is such
+    files: they would otherwise drop out of the data without a word."""
+    undecodable = list(in_genres)
     only_such: list[str] = []
     if not named:  # the other folders were left out for holding no audio that can be decoded
         for folder in sorted(genre_root.iterdir()):
