@@ -54,7 +54,7 @@ BAD_VALUES = [
     (
         "data.split=test",
         "data.split=test puts every track in the test part, to test a trained checkpoint on "
-        "(genre_lightning.evaluate); training needs data.split=random, kfold or filtered",
+        "(genre_lightning.evaluate); training needs data.split=random, kfold, filtered or all",
     ),
     ("data.split=kfold data.fold=12", "data.fold=12 must be in [0, 9] with data.num_folds=10"),
     ("data.split=kfold data.val_fraction=1.5", "data.val_fraction=1.5 must be in (0, 1)"),

@@ -47,7 +47,7 @@ UNTRAINED_FIXES = {
     ),
     TEST_ONLY: (
         "data.split=test puts every track in the test part, to test a trained checkpoint on "
-        "(genre_lightning.evaluate); training needs data.split=random, kfold or filtered"
+        "(genre_lightning.evaluate); training needs data.split=random, kfold, filtered or all"
     ),
 }
 #: Data keys that some kinds of split alone read: the kinds, and the settings that make one of
