@@ -89,9 +89,10 @@ def positive(example: str, optional: bool = False) -> Check:
     return number(0, whole=False, above=True, example=example, optional=optional)
 
 
-def choice(options: Sequence[Any]) -> Check:
-    """One of ``options`` (compared with their types: ``1`` is not ``true``)."""
-    listed = "|".join(shown(o) for o in options)
+def choice(options: Sequence[Any], note: str = "") -> Check:
+    """One of ``options`` (compared with their types: ``1`` is not ``true``); ``note`` follows
+    the list in the message (e.g. which tool takes an option)."""
+    listed = "|".join(shown(o) for o in options) + (f" ({note})" if note else "")
 
     def check(key: str, value: Any) -> None:
         if not any(value == o and type(value) is type(o) for o in options):

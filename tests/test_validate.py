@@ -49,7 +49,8 @@ BAD_VALUES = [
     ("data.features.n_mels=0", "data.features.n_mels=0 must be at least 1"),
     (
         "data.split=foo",
-        "data.split=foo is not known; use data.split=random|filtered|kfold|all|test",
+        "data.split=foo is not known; use data.split=random|filtered|kfold|all|test (test: "
+        "evaluate only)",
     ),
     (
         "data.split=test",

@@ -22,7 +22,7 @@ from torchaudio.functional import melscale_fbanks
 
 from genre_lightning.data.dataset import CROPS
 from genre_lightning.data.plan import CACHE_FEATURES, TRAIN_CHUNKS, make_plan
-from genre_lightning.data.splits import SPLIT_KINDS, SPLIT_UNITS
+from genre_lightning.data.splits import SPLIT_KINDS, SPLIT_UNITS, TEST_ONLY
 from genre_lightning.errors import UserError
 from genre_lightning.features.mel import COMPRESSIONS, MelFeatures
 from genre_lightning.validate import (
@@ -90,7 +90,7 @@ CHECKS: dict[str, Check] = {
     "train_chunks": choice(TRAIN_CHUNKS),
     "train_hop_seconds": positive("1.5", optional=True),
     "max_seconds": positive("120.0"),
-    "split": choice(SPLIT_KINDS),
+    "split": choice(SPLIT_KINDS, note=f"{TEST_ONLY}: evaluate only"),
     "split_by": choice(SPLIT_UNITS),
     "crop": choice(CROPS),
     "cache_features": choice(CACHE_FEATURES),

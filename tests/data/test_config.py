@@ -26,7 +26,8 @@ BAD = [
     ({"split_by": "artist"}, "data.split_by=artist is not known; use data.split_by=track|folder"),
     (
         {"split": "artist"},
-        "data.split=artist is not known; use data.split=random|filtered|kfold|all|test",
+        "data.split=artist is not known; use data.split=random|filtered|kfold|all|test (test: "
+        "evaluate only)",
     ),
     ({"features": {"n_mels": 0}}, "data.features.n_mels=0 must be at least 1"),
     ({"features": {"nmels": 64}}, "data.features.nmels is not a mel setting"),
