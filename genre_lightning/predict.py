@@ -215,10 +215,12 @@ def _summarise(rows: list[dict[str, Any]], classifier: Classifier, output: Path)
         say("  " + ", ".join(f"{g}: {n}" for g, n in counts.most_common()))
     window = classifier.window_samples / classifier.sample_rate
     done = [r for r in rows if not r["error"]]
-    # What was not heard as trained: a tail left out (a tenth of a window or more: GTZAN's
-    # 30.01 s clips lose nothing worth naming), or a file padded up to one window.
-    cut = [r for r in done if float(r["seconds"]) - int(r["windows"]) * window >= window / 10]
-    short = [r for r in done if float(r["seconds"]) < window]
+    # What was not heard as trained: a tail left out, or a file padded up to one window, by a
+    # tenth of a window or more. Less is not worth naming: GTZAN's 30.01 s clips, padded to
+    # the paper's 30.05 s window in training too, lose or gain a few frames.
+    slack = window / 10
+    cut = [r for r in done if float(r["seconds"]) - int(r["windows"]) * window >= slack]
+    short = [r for r in done if window - float(r["seconds"]) >= slack]
     if cut:
         say(
             f"  {len(cut)} file(s) end in a part shorter than one {window:g} s window, left out "

@@ -7,6 +7,7 @@ rows and the rows into ``report.md``, ``report.csv`` and ``report.json``.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import shlex
@@ -110,8 +111,10 @@ def summarise(
     for key in METRICS:
         values = [float(r[key]) for r in results if r.get(key) is not None]
         row[key] = {
-            "mean": statistics.fmean(values) if values else float("nan"),
-            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            # None (JSON null, an empty CSV cell) where no run has the metric: a refit
+            # validates nothing.
+            "mean": statistics.fmean(values) if values else None,
+            "std": (statistics.stdev(values) if len(values) > 1 else 0.0) if values else None,
             "values": values,
         }
     return row
@@ -124,7 +127,11 @@ def load_rows(out: Path) -> list[dict[str, Any]]:
     whose ``command`` column held each row's command.
     """
     if (out / RECORD).is_file():
-        return list(json.loads((out / RECORD).read_text())["rows"])
+        rows = list(json.loads((out / RECORD).read_text())["rows"])
+        for row, key in itertools.product(rows, METRICS):  # older reports wrote NaN for none
+            mean = _number(row[key]["mean"])
+            row[key] |= {"mean": mean, "std": None if mean is None else row[key]["std"]}
+        return rows
     if not (out / TABLE).is_file():
         return []
     with open(out / TABLE, newline="") as f:
@@ -140,8 +147,8 @@ def load_rows(out: Path) -> list[dict[str, Any]]:
         }
         for key in METRICS:
             row[key] = {
-                "mean": float(line[f"{key} mean"]),
-                "std": float(line[f"{key} std"]),
+                "mean": _number(line[f"{key} mean"]),
+                "std": _number(line[f"{key} std"]),
                 "values": [],
             }
         rows.append(row)
@@ -184,11 +191,13 @@ def write_report(rows: list[dict[str, Any]], out: Path) -> str:
     """Write report.md, report.csv and report.json; return the markdown."""
     common, varying = _distinct(rows)
     write_json_atomic(out / RECORD, {"command": TRAIN, "rows": rows})
-    columns = ["recipe", "runs", "overrides"]
+    # refit tells a recipe's two rows apart in the CSV, as "(refit)" does in report.md.
+    columns = ["recipe", "refit", "runs", "overrides"]
     columns += [f"{k} {s}" for k in METRICS for s in ("mean", "std")]
     table = [
         {
             "recipe": r["recipe"],
+            "refit": str(bool(r.get("refit"))).lower(),
             "runs": r["runs"],
             "overrides": differs,
             **{f"{k} {s}": r[k][s] for k in METRICS for s in ("mean", "std")},
@@ -247,6 +256,12 @@ def _with_choice(overrides: str, chosen: dict[str, Any] | None) -> str:
     return " ".join([*rest, f"{key}={chosen['value']} (chosen on val{among})"])
 
 
-def _mean_std(mean: float, std: float) -> str:
+def _number(value: str | float | None) -> float | None:
+    """A summary number read back: None for an empty cell, null or an older report's NaN."""
+    number = float(value) if value not in (None, "") else math.nan
+    return None if math.isnan(number) else number
+
+
+def _mean_std(mean: float | None, std: float | None) -> str:
     """``mean ± std``, or a dash where no run had the number (a refit has no validation)."""
-    return "—" if math.isnan(mean) else f"{mean:.3f} ± {std:.3f}"
+    return "—" if mean is None else f"{mean:.3f} ± {std:.3f}"

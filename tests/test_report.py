@@ -304,6 +304,13 @@ def test_a_refit_is_a_second_row_and_fixes_the_chosen_value(
     assert "optimizer.weight_decay=1 (chosen on val among 0.01,1)` | 0.350 ± 0.071" in lines[3]
     assert lines[3].endswith("| — |")  # no validation accuracy
     assert "(refit) holds the same runs (of the chosen value) trained again" in markdown
+    # report.csv tells the two rows apart too.
+    csv_rows = [(r["recipe"], r["refit"], float(r["test/acc mean"])) for r in _rows(out)]
+    assert csv_rows == [("probe", "false", pytest.approx(0.15)), ("probe", "true", 0.35)]
+    # No validation accuracy: an empty cell and JSON null (strict JSON: no NaN).
+    assert _rows(out)[1]["val/acc_best mean"] == ""
+    strict = json.loads((out / "report.json").read_text(), parse_constant=pytest.fail)
+    assert strict["rows"][1]["val/acc_best"] == {"mean": None, "std": None, "values": []}
     # Beside an older report, the refit row goes right after its recipe's row.
     other = {**chosen, "recipe": "other", "chosen": None}
     (out / "report.json").write_text(json.dumps({"rows": [chosen, other]}))
