@@ -127,11 +127,11 @@ def load_rows(out: Path) -> list[dict[str, Any]]:
     whose ``command`` column held each row's command.
     """
     if (out / RECORD).is_file():
-        rows = list(json.loads((out / RECORD).read_text())["rows"])
-        for row, key in itertools.product(rows, METRICS):  # older reports wrote NaN for none
-            mean = _number(row[key]["mean"])
-            row[key] |= {"mean": mean, "std": None if mean is None else row[key]["std"]}
-        return rows
+        recorded = list(json.loads((out / RECORD).read_text())["rows"])
+        for entry, key in itertools.product(recorded, METRICS):  # older reports wrote NaN
+            mean = _number(entry[key]["mean"])
+            entry[key] |= {"mean": mean, "std": None if mean is None else entry[key]["std"]}
+        return recorded
     if not (out / TABLE).is_file():
         return []
     with open(out / TABLE, newline="") as f:
