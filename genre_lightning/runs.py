@@ -159,7 +159,8 @@ class Run:
         return [r for r in rows if part is None or r["part"] == part]
 
     def scalars(self) -> dict[str, list[tuple[int, float]]]:
-        """Every TensorBoard scalar of the run: tag -> [(step, value), ...] in step order.
+        """Every TensorBoard scalar of the run: tag -> [(step, value), ...] in step order, one
+        value a step.
 
         Reads the event files themselves, so what TensorBoard shows is what is returned.
 
@@ -178,8 +179,10 @@ class Run:
             )
         events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
         events.Reload()
+        # A resumed run logs some steps again (the epoch it resumed in): the value logged last
+        # for a step is the one that stands.
         return {
-            tag: [(e.step, float(e.value)) for e in events.Scalars(tag)]
+            tag: sorted({e.step: float(e.value) for e in events.Scalars(tag)}.items())
             for tag in events.Tags()["scalars"]
         }
 

@@ -72,7 +72,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         model.normalize.set_statistics(*(s.to(model.device) for s in stats))
     if cfg.get("compile"):
         compile_network(model.net)
-    _log_start(cfg, run, trainer, datamodule)
+    _log_start(cfg, run, trainer, datamodule, resumed=resume_from is not None)
 
     with sweep_job_ranks(trainer):  # DDP in a multirun: this job's ranks run this job only
         try:
@@ -123,9 +123,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _log_start(
-    cfg: DictConfig, run: runs.Run, trainer: pl.Trainer, datamodule: GenreDataModule
+    cfg: DictConfig, run: runs.Run, trainer: pl.Trainer, datamodule: GenreDataModule, resumed: bool
 ) -> None:
-    """split.csv, where the outputs go, skipped files, and the hparams tab's record."""
+    """split.csv, where the outputs go, skipped files, and the hparams tab's record (logged
+    at step 0 by the run's start, not again by a resume)."""
     if _is_rank_zero():
         datamodule.write_split(run.file("split"))
     curves = (
@@ -139,7 +140,7 @@ def _log_start(
             len(skipped),
             ", ".join(Path(p).name for p, _ in skipped),
         )
-    for lg in trainer.loggers:
+    for lg in trainer.loggers if not resumed else []:
         lg.log_metrics({"data/skipped_files": float(len(skipped))}, step=0)
         # The hparams tab: the run's whole config against the two numbers that matter.
         lg.log_hyperparams(flat_config(cfg), {runs.VAL_ACC_BEST: 0.0, runs.TEST_ACC: 0.0})

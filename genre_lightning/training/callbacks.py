@@ -10,6 +10,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 from genre_lightning.errors import Interrupted
 
@@ -103,3 +104,46 @@ class GracefulStop(pl.Callback):
         if self._previous is not None and not self.interrupted:
             signal.signal(signal.SIGTERM, self._previous)
         self._previous = None
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """Lightning's :class:`~pytorch_lightning.callbacks.ModelCheckpoint`, whose record follows
+    its run folder.
+
+    A run folder moved or copied, then resumed, has its checkpoint records written under the
+    old folder. Lightning then keeps only the old path of the best checkpoint. It would test
+    the other folder's file (or fail where that is gone), and it would forget the best score,
+    so the next epoch would count as best whatever its score. Here the record is moved to this
+    folder first: each checkpoint path names the file of the same name here, which is its copy.
+    """
+
+    @property
+    def state_key(self) -> str:
+        # Lightning's class's key: a checkpoint written by either class resumes with the other.
+        return super().state_key.replace(type(self).__qualname__, "ModelCheckpoint", 1)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        old = state_dict.get("dirpath")
+        if old is None or self.dirpath is None or Path(old) == Path(self.dirpath):
+            super().load_state_dict(state_dict)
+            return
+        here = Path(self.dirpath)
+
+        def moved(path: Any) -> Any:
+            if not path or Path(path).parent != Path(old):
+                return path
+            return str(here / Path(path).name)
+
+        log.info("the run's checkpoint record names %s; resuming in %s", old, here)
+        super().load_state_dict(
+            {
+                **state_dict,
+                "dirpath": self.dirpath,
+                "best_model_path": moved(state_dict.get("best_model_path")),
+                "kth_best_model_path": moved(state_dict.get("kth_best_model_path")),
+                "last_model_path": moved(state_dict.get("last_model_path")),
+                "best_k_models": {
+                    moved(p): v for p, v in (state_dict.get("best_k_models") or {}).items()
+                },
+            }
+        )

@@ -32,7 +32,7 @@ def test_a_callback_lightning_refuses_names_its_entry(make_cfg: Callable[..., Di
     with pytest.raises(UserError) as info:
         build_trainer(cfg)
     assert str(info.value).startswith(
-        "callbacks.model_checkpoint (pytorch_lightning.callbacks.ModelCheckpoint): `mode` can "
+        "callbacks.model_checkpoint (genre_lightning.training.callbacks.RunCheckpoint): `mode` can "
         "be min, max but got avg; check callbacks.model_checkpoint.*"
     )
 

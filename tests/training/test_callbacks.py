@@ -17,6 +17,7 @@ import yaml
 from omegaconf import DictConfig
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from genre_lightning import runs
 from genre_lightning.data.sampler import EpochShuffleSampler
 from genre_lightning.train import train
 
@@ -111,7 +112,11 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(
     _stop_mid_epoch(run, data_dir, signal.SIGKILL, epochs_done=2)
     assert not (run / "metrics.json").exists()  # it really died before finishing
 
-    _resume_and_compare(reference, run, data_dir, f"resume={run}")
+    # Moved before it is resumed: its checkpoints' records name the old folder, and the resumed
+    # run must still choose and test its best epoch as the uninterrupted run did, from here.
+    moved = tmp_path / "moved"
+    run.rename(moved)
+    _resume_and_compare(reference, moved, data_dir, f"resume={moved}")
 
 
 def _steps_done_in_epoch(checkpoint: Path) -> tuple[int, int]:
@@ -143,6 +148,15 @@ def _resume_and_compare(reference: dict[str, object], run: Path, data_dir: Path,
     resumed = run_cli([*RECIPE, f"paths.data_dir={data_dir}", *how], cwd=run.parent)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert _comparable(run) == reference
+    # The start's step-0 records are not logged again by the resume, and every curve reads
+    # back with one value a step, in step order.
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    for tag in ("data/skipped_files", runs.VAL_ACC_BEST):
+        assert [e.step for e in events.Scalars(tag)].count(0) == 1, tag
+    for tag, points in runs.load_run(run).scalars().items():
+        steps = [step for step, _ in points]
+        assert steps == sorted(set(steps)), tag
     if how[0].startswith("resume="):
         # The run's record of how it was started is kept; the resume records itself beside it.
         assert (run / ".hydra" / "overrides.yaml").read_bytes() == started
