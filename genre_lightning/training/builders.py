@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,10 @@ def build_module(cfg: DictConfig, datamodule: GenreDataModule) -> GenreClassifie
         feature_shape=list(datamodule.feature_shape()),
         net_config=net_config,
         data_config=OmegaConf.to_container(cfg.data, resolve=True),
+        optimization_config={
+            group: OmegaConf.to_container(cfg[group], resolve=True)
+            for group in ("optimizer", "scheduler")
+        },
     )
     return module
 
@@ -302,9 +306,9 @@ def resume_path(cfg: DictConfig, run: runs.Run) -> str | None:
     """The checkpoint to resume from (``ckpt_path=...``, or ``resume=<run dir>``), checked.
 
     Raises:
-        UserError: No checkpoint there, not a resumable checkpoint, or the run's data or
-            network settings differ from this command's (see :data:`RESUME_MAY_CHANGE` and
-            :data:`MODEL_RESUME_MAY_CHANGE`).
+        UserError: No checkpoint there, not a resumable checkpoint, or the run's data,
+            network, optimizer or schedule settings differ from this command's (see
+            :data:`RESUME_MAY_CHANGE` and :data:`MODEL_RESUME_MAY_CHANGE`).
     """
     ckpt = cfg.get("ckpt_path")
     if ckpt is None and cfg.get("resume"):
@@ -326,6 +330,7 @@ def resume_path(cfg: DictConfig, run: runs.Run) -> str | None:
     hparams = check_resumable(path)
     _check_same_data(cfg, path, hparams)
     _check_same_network(cfg, path, hparams)
+    _check_same_optimization(cfg, path, hparams)
     return str(path)
 
 
@@ -380,21 +385,51 @@ _DATA_FACTS = frozenset({"num_classes", "in_channels", "input_shape", "n_mels"})
 def _check_same_network(cfg: DictConfig, path: Path, hparams: dict[str, Any]) -> None:
     """A resumed run keeps the network it was started with (its checkpoint's ``net_config``):
     checked on the settings, before any data is read, so a refused resume writes nothing."""
-    saved = hparams.get("net_config")
     now = OmegaConf.to_container(cfg.model, resolve=True)
-    if not isinstance(saved, dict) or not isinstance(now, dict):
+    saved = hparams.get("net_config")
+
+    def may_change(key: str) -> bool:
+        return key in MODEL_RESUME_MAY_CHANGE or (
+            key in _DATA_FACTS and isinstance(now, dict) and now.get(key) is None
+        )
+
+    _check_same(cfg, path, "model", saved, now, may_change)
+
+
+def _check_same_optimization(cfg: DictConfig, path: Path, hparams: dict[str, Any]) -> None:
+    """A resumed run keeps its optimizer and learning-rate schedule: the checkpoint's states
+    would not fit another optimizer (a traceback in the first step), and Lightning restores
+    the saved learning rates over changed ones. Checkpoints from before the settings were
+    recorded are not checked."""
+    saved = hparams.get("optimization_config")
+    if not isinstance(saved, dict):
         return
+    for group in ("optimizer", "scheduler"):
+        now = OmegaConf.to_container(cfg[group], resolve=True)
+        _check_same(cfg, path, group, saved.get(group), now, lambda key: False)
+
+
+def _check_same(
+    cfg: DictConfig,
+    path: Path,
+    group: str,
+    saved: Any,
+    now: Any,
+    may_change: Callable[[str], bool],
+) -> None:
+    """Refuse a resume whose ``group`` settings (``now``) differ from the run's (``saved``) in
+    a key other than those ``may_change`` allows; the target first, then the keys in order."""
+    if not isinstance(saved, dict) or not isinstance(now, dict):
+        return  # a checkpoint from before the group was recorded
     keys = ["_target_", *sorted((set(saved) | set(now)) - {"_target_"})]
     for key in keys:
-        if key in MODEL_RESUME_MAY_CHANGE or (key in _DATA_FACTS and now.get(key) is None):
-            continue
-        if saved.get(key) != now.get(key):
+        if not may_change(key) and saved.get(key) != now.get(key):
             raise UserError(
                 _resume_mismatch(
                     cfg,
                     path,
-                    f"model.{key}={shown(now.get(key))}, but the run being resumed was "
-                    f"trained with model.{key}={shown(saved.get(key))}",
+                    f"{group}.{key}={shown(now.get(key))}, but the run being resumed was "
+                    f"trained with {group}.{key}={shown(saved.get(key))}",
                 )
             )
 
@@ -410,21 +445,8 @@ def _resume_mismatch(cfg: DictConfig, path: str | Path, what: str) -> str:
 def _check_same_data(cfg: DictConfig, path: Path, hparams: dict[str, Any]) -> None:
     """A resumed run keeps the data settings it was started with (its checkpoint's
     ``hparams`` record them)."""
-    saved = hparams.get("data_config")
-    if not isinstance(saved, dict):
-        return  # a checkpoint from before data_config was recorded
     now = OmegaConf.to_container(cfg.data, resolve=True)
-    assert isinstance(now, dict)
-    for key in sorted(set(saved) | set(now)):
-        if key not in RESUME_MAY_CHANGE and saved.get(key) != now.get(key):
-            raise UserError(
-                _resume_mismatch(
-                    cfg,
-                    path,
-                    f"data.{key}={shown(now.get(key))}, but the run being resumed was trained "
-                    f"with data.{key}={shown(saved.get(key))}",
-                )
-            )
+    _check_same(cfg, path, "data", hparams.get("data_config"), now, RESUME_MAY_CHANGE.__contains__)
 
 
 def flat_config(cfg: DictConfig) -> dict[str, Any]:

@@ -194,7 +194,7 @@ def test_resume_of_a_missing_run_directory_creates_nothing(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_resume_with_other_data_or_network_settings_is_refused(
+def test_resume_with_other_data_network_or_optimizer_settings_is_refused(
     tmp_path: Path, data_dir: Path
 ) -> None:
     # A short real run from the command line (so with Hydra's record of its command).
@@ -227,6 +227,14 @@ def test_resume_with_other_data_or_network_settings_is_refused(
         "error: model._target_=genre_lightning.models.mfcc_linear.MfccLinear, but the run "
         "being resumed was trained with model._target_=genre_lightning.models.resnet.ResNet"
     )
+    # Another optimizer's state would not load (a traceback in the first step), and another
+    # learning rate or schedule would be overwritten by the saved one, or change the run.
+    assert refused("optimizer=sgd").startswith(
+        "error: optimizer._target_=torch.optim.SGD, but the run being resumed was trained "
+        "with optimizer._target_=torch.optim.Adam"
+    )
+    assert refused("optimizer.lr=0.1").startswith("error: optimizer.lr=0.1, but the run being")
+    assert refused("scheduler=cosine").startswith("error: scheduler.scheduler=")
     # The same settings, but a checkpoint whose weights were damaged (or edited): found once
     # the network is built, one error line instead of Lightning's state-dict traceback, and
     # the checkpoints are left as they are.
