@@ -32,7 +32,12 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import (
+    InterpolationKeyError,
+    InterpolationResolutionError,
+    OmegaConfBaseException,
+    UnsupportedInterpolationType,
+)
 
 from genre_lightning import quiet, runs
 from genre_lightning.errors import Interrupted, UserError
@@ -99,6 +104,10 @@ def hydra_app(
         except UserError as exc:
             _log_to_files(f"error: {exc}")
             fail(str(exc))
+        except InterpolationResolutionError as exc:  # a ${...} of the command line's values
+            message = _unresolvable(str(exc.full_key), exc)
+            _log_to_files(f"error: {message}")
+            fail(message)
         except Interrupted as exc:
             _log_to_files(f"interrupted: {exc}")
             print(f"interrupted: {exc}", file=sys.stderr)
@@ -224,6 +233,7 @@ def check_command_line(
     except (HydraException, OmegaConfBaseException) as exc:
         fail(_one_line(exc))
     if not args.cfg:
+        _check_interpolations(cfg, parsed)
         _check_known_now(cfg, checks)
         _check_launch(cfg.hydra, multirun=bool(args.multirun))
     job = OmegaConf.to_container(cfg, resolve=False)
@@ -253,6 +263,35 @@ def _on_a_cluster(hydra_cfg: DictConfig) -> bool:
     """Whether the launcher submits the jobs to other machines (SLURM's nodes)."""
     return str(OmegaConf.select(hydra_cfg, "launcher._target_", default="")).endswith(
         "SlurmLauncher"
+    )
+
+
+def _check_interpolations(cfg: DictConfig, parsed: Sequence[Any]) -> None:
+    """Fail in one line on a ``${...}`` of the command line that names no key or resolver
+    (Hydra would stop with a traceback, in the job or before it). One that needs Hydra's
+    run-time values (``${hydra:...}``) is left to the job."""
+    for override in parsed:
+        if "${" not in str(override.input_line) or override.is_delete():
+            continue
+        key = str(override.key_or_group).lstrip("+")
+        try:
+            OmegaConf.select(cfg, key)
+        except (InterpolationKeyError, UnsupportedInterpolationType) as exc:
+            if "interpolation type hydra" not in exc.msg:
+                fail(_unresolvable(str(override.input_line), exc))
+        except OmegaConfBaseException:  # known only once the job runs: checked then
+            continue
+
+
+def _unresolvable(where: str, exc: OmegaConfBaseException) -> str:
+    """The message of an interpolation that cannot be resolved (``where``: its key or
+    override)."""
+    reason = exc.msg.splitlines()[0] if exc.msg else type(exc).__name__
+    if reason.split()[0][1:].islower():  # "Interpolation key ...", not "KeyError ..."
+        reason = reason[:1].lower() + reason[1:]
+    return (
+        f"{where}: {reason}; a ${{...}} names a key of the config "
+        f"(--cfg job lists them) or a resolver (oc.env, oc.select, ...), or give the value itself"
     )
 
 

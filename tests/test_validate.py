@@ -185,6 +185,14 @@ BAD_VALUES = [
         "data.train_on_val=true trains on the validation tracks instead; add "
         "callbacks.early_stopping=null",
     ),
+    # An interpolation naming no key or resolver (Hydra's traceback, in the job or before).
+    (
+        "optimizer.lr=${nonexistent}",
+        "optimizer.lr=${nonexistent}: interpolation key 'nonexistent' not found; a ${...} names "
+        "a key of the config (--cfg job lists them)",
+    ),
+    ("hydra.job.name=${nope}", "hydra.job.name=${nope}: interpolation key 'nope' not found"),
+    ("data.root=${oops:1}", "data.root=${oops:1}: unsupported interpolation type oops"),
 ]
 
 
@@ -239,3 +247,16 @@ def test_good_values_pass_and_missing_keys_are_skipped() -> None:
     }
     check_section(good, TRAIN_CHECKS)
     check_section({}, TRAIN_CHECKS)
+
+
+def test_an_interpolation_known_only_in_the_job_fails_in_one_line(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    done = run_tiny(tmp_path / "run", data_dir, "data.root=${oc.env:GL_TEST_NO_SUCH_VARIABLE}")
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert errors == [
+        'error: data.root: KeyError raised while resolving interpolation: "Environment variable '
+        "'GL_TEST_NO_SUCH_VARIABLE' not found\"; a ${...} names a key of the config (--cfg job "
+        "lists them) or a resolver (oc.env, oc.select, ...), or give the value itself"
+    ]
