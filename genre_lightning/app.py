@@ -277,7 +277,7 @@ def _check_interpolations(cfg: DictConfig, parsed: Sequence[Any]) -> None:
         try:
             OmegaConf.select(cfg, key)
         except (InterpolationKeyError, UnsupportedInterpolationType) as exc:
-            if "interpolation type hydra" not in exc.msg:
+            if "interpolation type hydra" not in str(exc.msg):
                 fail(_unresolvable(str(override.input_line), exc))
         except OmegaConfBaseException:  # known only once the job runs: checked then
             continue
