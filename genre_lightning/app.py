@@ -143,7 +143,8 @@ def check_tool_files(cfg: DictConfig, here: bool, output: Mapping[str, Any]) -> 
     except OmegaConfBaseException:  # the default: inside the run folder
         where = None
     if where is not None:
-        check_writable(where, "output", **output)
+        reads = {key: cfg.get(key) for key in ("ckpt_path", "input") if key in cfg}
+        check_writable(where, "output", **output, reads=reads)
     from genre_lightning.training.checkpoint import checkpoint_file  # imports torch
 
     checkpoint_file(cfg.ckpt_path)

@@ -163,7 +163,9 @@ def export(
         The model file.
     """
     check_format(fmt, exporter)
-    path = check_writable(output, "output", example=runs.LAYOUT[fmt])
+    path = check_writable(
+        output, "output", example=runs.LAYOUT[fmt], reads={"ckpt_path": ckpt_path}
+    )
     from genre_lightning.inference import load_classifier  # after the quick checks
 
     classifier = load_classifier(ckpt_path)

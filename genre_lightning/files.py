@@ -113,7 +113,13 @@ def streaming_write(path: Path, **open_args: Any) -> Iterator[IO[str]]:
     _fsync_dir(path.parent)
 
 
-def check_writable(path: str | Path, key: str, folder: bool = False, example: str = "NAME") -> Path:
+def check_writable(
+    path: str | Path,
+    key: str,
+    folder: bool = False,
+    example: str = "NAME",
+    reads: Mapping[str, Any] | None = None,
+) -> Path:
     """Fail early, in one line, if a tool could not write its result at ``path``.
 
     Called before any model is loaded or any audio decoded, so a bad output path costs
@@ -126,15 +132,24 @@ def check_writable(path: str | Path, key: str, folder: bool = False, example: st
         key: The config key that set it (e.g. ``output``), for the message.
         folder: Whether ``path`` is a folder that results are written into.
         example: A file name to suggest when ``path`` is a folder but a file is expected.
+        reads: The files the tool reads (key -> path, e.g. ``ckpt_path``), which ``path``
+            must not name: writing it would replace what is being read.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
         UserError: ``path`` is a folder where a file is expected (or a file where a folder
-            is), lies under a file, or its nearest existing folder cannot be written.
+            is), is one of the files read, lies under a file, or its nearest existing folder
+            cannot be written.
     """
     path = Path(path)
+    for name, given in (reads or {}).items():
+        if given is not None and path.is_file() and _same_file(path, Path(str(given))):
+            raise UserError(
+                f"{key}={path}: is the file {name} names, which writing the result would "
+                f"replace; give another file, e.g. {key}={path.with_name(example)}"
+            )
     if path.is_dir() and not folder:
         raise UserError(
             f"{key}={path}: is a folder, but {key} names the file to write; give a file name, "
@@ -163,6 +178,13 @@ def check_writable(path: str | Path, key: str, folder: bool = False, example: st
             f"a path in a folder you can write to"
         ) from None
     return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:  # b is missing or unreadable: not the same file
+        return False
 
 
 def write_text_atomic(path: Path, text: str) -> None:

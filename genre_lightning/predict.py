@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
+from genre_lightning import runs
 from genre_lightning.app import check_tool_files, hydra_app, say
 from genre_lightning.errors import Interrupted, UserError
 from genre_lightning.files import check_writable, partial_path, streaming_write
@@ -55,6 +56,8 @@ log = logging.getLogger(__name__)
 
 #: The columns before the per-genre probabilities.
 COLUMNS = ("file", "genre", "confidence", "error", "seconds", "windows")
+#: The output's file name, suggested where another is refused.
+EXAMPLE = runs.LAYOUT["predictions"]
 #: Files listed by name under each note of the console summary (all are in the CSV).
 LISTED_FILES = 10
 
@@ -141,7 +144,8 @@ def predict(
         UserError: Bad output, input, checkpoint or device; or no file could be decoded.
         Interrupted: Ctrl-C or SIGTERM; the rows so far are in ``<output>.partial``.
     """
-    output = check_writable(output, "output", example="predictions.csv")
+    reads = {"ckpt_path": ckpt_path, "input": input}
+    output = check_not_audio(check_writable(output, "output", example=EXAMPLE, reads=reads))
     files = find_audio(Path(input))
     from genre_lightning.inference import load_classifier, resolve_device  # after the quick checks
 
@@ -252,7 +256,7 @@ CHECKS: dict[str, Check] = {
     # One input per run: several are a sweep (-m input=a,b), one job each.
     "input": text("song.mp3 (a file or a folder; several: -m input=dir1,dir2)"),
     "device": device_name,
-    "output": text("predictions.csv"),
+    "output": text(EXAMPLE),
 }
 
 
@@ -263,9 +267,23 @@ def _job(cfg: DictConfig) -> None:
 def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
     """:func:`predict`'s quick checks before the run folder is written: output, checkpoint
     file, input."""
-    check_tool_files(cfg, here, {"example": "predictions.csv"})
+    check_tool_files(cfg, here, {"example": EXAMPLE})
     if here:
+        if cfg.get("output") is not None:
+            check_not_audio(Path(str(cfg.output)))
         find_audio(Path(cfg.input))
+
+
+def check_not_audio(output: Path) -> Path:
+    """Refuse an ``output`` that is an audio file: the CSV would replace a recording."""
+    from genre_lightning.audio import AUDIO_EXTENSIONS  # imports torch: after --help's answer
+
+    if output.is_file() and output.suffix.lower() in AUDIO_EXTENSIONS:
+        raise UserError(
+            f"output={output}: is an audio file, which the predictions would replace; give a "
+            f"CSV file, e.g. output={output.with_name(EXAMPLE)}"
+        )
+    return output
 
 
 #: ``python -m genre_lightning.predict`` / ``genre-lightning-predict``.

@@ -399,3 +399,27 @@ def test_samples_far_outside_full_scale_are_an_error_row_not_nan(
     fine = tmp_path / "fine.wav"
     sf.write(fine, (np.sin(2 * np.pi * 440 * t) * 0.5).astype(np.float32), 22050, "FLOAT")
     assert predict_file(load_classifier(tiny_ckpt), fine)["error"] == ""
+
+
+def test_an_output_that_is_a_file_read_or_a_recording_is_refused(
+    tiny_ckpt: Path, tmp_path: Path
+) -> None:
+    from genre_lightning.export import export
+
+    clip = tmp_path / "clip.wav"
+    write_tone(clip, seconds=1.0)
+    ckpt = tmp_path / "model.ckpt"
+    shutil.copy(tiny_ckpt, ckpt)
+    kept = {p: p.read_bytes() for p in (clip, ckpt)}
+    cases = [
+        (lambda: predict(ckpt, clip, clip), "output=" + str(clip) + ": is the file input names"),
+        (lambda: predict(ckpt, clip, ckpt), "output=" + str(ckpt) + ": is the file ckpt_path names"),
+        # A recording of the folder being classified, or any other: not replaced by a CSV.
+        (lambda: predict(ckpt, tmp_path, clip), f"output={clip}: is an audio file"),
+        (lambda: export(ckpt, "torchscript", ckpt), f"output={ckpt}: is the file ckpt_path names"),
+    ]
+    for call, message in cases:
+        with pytest.raises(UserError) as info:
+            call()
+        assert str(info.value).startswith(message), info.value
+    assert {p: p.read_bytes() for p in kept} == kept
