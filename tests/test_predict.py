@@ -412,8 +412,8 @@ def test_an_output_that_is_a_file_read_or_a_recording_is_refused(
     shutil.copy(tiny_ckpt, ckpt)
     kept = {p: p.read_bytes() for p in (clip, ckpt)}
     cases = [
-        (lambda: predict(ckpt, clip, clip), "output=" + str(clip) + ": is the file input names"),
-        (lambda: predict(ckpt, clip, ckpt), "output=" + str(ckpt) + ": is the file ckpt_path names"),
+        (lambda: predict(ckpt, clip, clip), f"output={clip}: is the file input names"),
+        (lambda: predict(ckpt, clip, ckpt), f"output={ckpt}: is the file ckpt_path names"),
         # A recording of the folder being classified, or any other: not replaced by a CSV.
         (lambda: predict(ckpt, tmp_path, clip), f"output={clip}: is an audio file"),
         (lambda: export(ckpt, "torchscript", ckpt), f"output={ckpt}: is the file ckpt_path names"),
