@@ -237,6 +237,7 @@ def check_command_line(
         _check_interpolations(cfg, parsed)
         _check_known_now(cfg, checks)
         _check_launch(cfg.hydra, multirun=bool(args.multirun))
+        _check_no_run_there(cfg, multirun=bool(args.multirun), tool=config_name)
     job = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(job, dict)
     job.pop("hydra")
@@ -329,6 +330,31 @@ def _check_launch(hydra_cfg: DictConfig, multirun: bool) -> None:
         check_writable(folder, key, folder=True)
     except UserError as exc:
         fail(str(exc))
+
+
+def _check_no_run_there(cfg: DictConfig, multirun: bool, tool: str) -> None:
+    """Refuse to start in a folder that holds a training run (its ``last.ckpt`` or
+    ``metrics.json``): Hydra would write its record over the run's, and a new run its files.
+    Training that continues the run (``resume=``, ``ckpt_path=``) goes there on purpose."""
+    if tool == "train" and (cfg.get("resume") or cfg.get("ckpt_path")):
+        return
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    try:
+        folder = Path(str(OmegaConf.select(cfg, key)))
+    except OmegaConfBaseException:  # it names run values known only once the job starts
+        return
+    # A multirun's jobs are folders of the sweep folder.
+    candidates = sorted(p for p in folder.glob("*") if p.is_dir()) if multirun else [folder]
+    for place in candidates:
+        run = runs.Run(place)
+        held = [p for p in (run.checkpoint(runs.LAST), run.file("metrics")) if p.is_file()]
+        if held:
+            resume = f"resume it with resume={place}, " if tool == "train" else ""
+            fail(
+                f"{key}={folder}: {place} holds a training run ({held[0].relative_to(place)}), "
+                f"which {'a new run' if tool == 'train' else tool} would write over; {resume}"
+                f"give another folder, or leave {key} out for a new one"
+            )
 
 
 def _misplaced(arg: str, argv: list[str]) -> str:

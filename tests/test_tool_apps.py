@@ -285,3 +285,37 @@ def test_a_tool_s_own_checks_run_on_the_command_line(capsys: pytest.CaptureFixtu
         check_command_line("download", ["sha256=abc"], {**RUN_CHECKS, **CHECKS})
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.startswith("error: sha256=abc is not a SHA-256 digest")
+
+
+def test_a_folder_holding_a_training_run_is_not_started_in_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A finished run (metrics.json) and a killed one (only checkpoints/last.ckpt).
+    finished, killed = tmp_path / "finished", tmp_path / "sweep" / "0"
+    finished.mkdir()
+    (finished / "metrics.json").write_text("{}")
+    (killed / "checkpoints").mkdir(parents=True)
+    (killed / "checkpoints" / "last.ckpt").write_bytes(b"weights")
+    cases = [
+        ("train", [f"hydra.run.dir={finished}"], f"{finished} holds a training run (metrics.json)"),
+        (
+            "train",
+            ["-m", f"hydra.sweep.dir={killed.parent}", "seed=1,2"],
+            f"hydra.sweep.dir={killed.parent}: {killed} holds a training run "
+            f"(checkpoints/last.ckpt), which a new run would write over; resume it with "
+            f"resume={killed}, give another folder",
+        ),
+        (
+            "predict",
+            ["ckpt_path=a", "input=x", f"hydra.run.dir={finished}"],
+            "which predict would write over; give another folder, or leave hydra.run.dir out",
+        ),
+    ]
+    for tool, argv, message in cases:
+        with pytest.raises(SystemExit) as exit_:
+            check_command_line(tool, argv)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and err.count("\n") == 1 and message in err, err
+    # Continuing the run is what goes there.
+    check_command_line("train", [f"resume={finished}"])
+    check_command_line("train", [f"hydra.run.dir={killed}", "ckpt_path=last"])
