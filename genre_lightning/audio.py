@@ -21,7 +21,7 @@ import torch
 import torchaudio.functional as AF
 
 from genre_lightning.quiet import CHATTY_DECODERS, native_stderr_silenced
-from genre_lightning.resampling import StreamingResampler
+from genre_lightning.resampling import StreamingResampler, workable_rate
 
 #: GTZAN's sample rate, and the rate every clip is resampled to.
 SAMPLE_RATE = 22050
@@ -168,7 +168,9 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor
     if not torch.isfinite(wave).all():
         raise AudioDecodeError(path, "decoded samples are not finite")
     if file_rate != sample_rate:
-        wave = AF.resample(wave, orig_freq=int(file_rate), new_freq=sample_rate)
+        wave = AF.resample(
+            wave, orig_freq=workable_rate(int(file_rate), sample_rate), new_freq=sample_rate
+        )
     return wave
 
 

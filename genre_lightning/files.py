@@ -144,12 +144,6 @@ def check_writable(
             cannot be written.
     """
     path = Path(path)
-    for name, given in (reads or {}).items():
-        if given is not None and path.is_file() and _same_file(path, Path(str(given))):
-            raise UserError(
-                f"{key}={path}: is the file {name} names, which writing the result would "
-                f"replace; give another file, e.g. {key}={path.with_name(example)}"
-            )
     if path.is_dir() and not folder:
         raise UserError(
             f"{key}={path}: is a folder, but {key} names the file to write; give a file name, "
@@ -160,6 +154,12 @@ def check_writable(
             f"{key}={path}: is a file, but {key} names a folder to write results into; give a "
             f"folder (it is created if missing)"
         )
+    for name, given in (reads or {}).items():
+        if given is not None and path.is_file() and _same_file(path, Path(str(given))):
+            raise UserError(
+                f"{key}={path}: is the file {name} names, which writing the result would "
+                f"replace; give another file, e.g. {key}={path.with_name(example)}"
+            )
     existing = path if path.is_dir() else path.parent
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent

@@ -6,10 +6,55 @@ block of input at a time.
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 from torchaudio.transforms import Resample
+
+log = logging.getLogger(__name__)
+
+#: The most filter-bank entries (``new * orig`` after dividing both rates by their gcd) a
+#: conversion may take: every common rate to and from 22050 or 16000 Hz needs under 200,000.
+#: A rate sharing few factors with the target (7919 or 44099 Hz) would need the product of the
+#: two rates: gigabytes of filters, and the process killed for memory.
+MAX_FILTER_ENTRIES = 1 << 22
+#: How far (a fraction of the rate) :func:`workable_rate` looks for a rate to read a file at.
+_MAX_RATE_ERROR = 0.01
+_warned: set[tuple[int, int]] = set()
+
+
+def workable_rate(orig_freq: int, new_freq: int) -> int:
+    """The rate to resample a recording at ``orig_freq`` from: ``orig_freq`` itself, or the
+    nearest rate whose filter bank has at most :data:`MAX_FILTER_ENTRIES` entries.
+
+    Reading a 7919 Hz file as 7920 Hz plays it 0.013 % fast, far below what a genre depends on;
+    an exact conversion would need 22050 filters of 7919 taps (1.4 GB) at construction. Warned
+    once per pair of rates.
+    """
+
+    def entries(rate: int) -> int:
+        gcd = math.gcd(rate, new_freq)
+        return (rate // gcd) * (new_freq // gcd)
+
+    if entries(orig_freq) <= MAX_FILTER_ENTRIES:
+        return orig_freq
+    for step in range(1, max(1, int(orig_freq * _MAX_RATE_ERROR)) + 1):
+        for rate in (orig_freq - step, orig_freq + step):
+            if rate > 0 and entries(rate) <= MAX_FILTER_ENTRIES:
+                if (orig_freq, new_freq) not in _warned:
+                    _warned.add((orig_freq, new_freq))
+                    log.warning(
+                        "audio at %d Hz is resampled to %d Hz as if it were %d Hz (%.3f %% "
+                        "off): the exact conversion would need %d filter entries",
+                        orig_freq,
+                        new_freq,
+                        rate,
+                        100 * abs(rate - orig_freq) / orig_freq,
+                        entries(orig_freq),
+                    )
+                return rate
+    return orig_freq  # none near: small rates have small filter banks anyway
 
 
 class StreamingResampler:
@@ -27,11 +72,12 @@ class StreamingResampler:
     torch would spread over its thread pool for no gain (and much loss on a busy machine).
 
     Args:
-        orig_freq: The input rate.
+        orig_freq: The input rate (read as :func:`workable_rate` says).
         new_freq: The output rate.
     """
 
     def __init__(self, orig_freq: int, new_freq: int) -> None:
+        orig_freq = workable_rate(orig_freq, new_freq)
         gcd = math.gcd(orig_freq, new_freq)
         self.orig, self.new = orig_freq // gcd, new_freq // gcd
         transform = Resample(orig_freq, new_freq)

@@ -20,7 +20,7 @@ from genre_lightning.audio import (
     load_audio,
     to_int16,
 )
-from genre_lightning.resampling import StreamingResampler
+from genre_lightning.resampling import StreamingResampler, workable_rate
 
 from .conftest import write_tone
 
@@ -73,7 +73,10 @@ def test_to_int16_clips_out_of_range() -> None:
     assert np.issubdtype(out.numpy().dtype, np.int16)
 
 
-@pytest.mark.parametrize(("rate", "channels"), [(44100, 2), (48000, 1), (8000, 2), (22050, 1)])
+# 7919 Hz (a prime) is read as 7920 Hz by both (workable_rate).
+@pytest.mark.parametrize(
+    ("rate", "channels"), [(44100, 2), (48000, 1), (8000, 2), (22050, 1), (7919, 1)]
+)
 def test_window_reader_gives_load_audio_s_samples(tmp_path: Path, rate: int, channels: int) -> None:
     path = tmp_path / "noise.wav"
     noise = np.random.default_rng(rate).standard_normal((int(rate * 3.3), channels)) * 0.2
@@ -88,6 +91,28 @@ def test_window_reader_gives_load_audio_s_samples(tmp_path: Path, rate: int, cha
     torch.testing.assert_close(
         torch.cat([w for w, _ in windows]), whole[: 3 * 22050], atol=1e-5, rtol=0
     )
+
+
+def test_a_rate_sharing_no_factor_with_the_target_is_read_at_the_nearest_workable_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 7919 Hz to 22050 Hz exactly: 22050 filters of 7919 taps (1.4 GB); 7920 Hz: 245 of 88.
+    assert [workable_rate(r, 22050) for r in (7919, 44099, 48000, 44100)] == [
+        7920,
+        44100,
+        48000,
+        44100,
+    ]
+    # 7907 Hz (also a prime): a rate no other test warns of, as each pair is warned of once.
+    path = tmp_path / "odd.wav"
+    seconds = np.arange(7907) / 7907
+    sf.write(path, (0.5 * np.sin(2 * np.pi * 440 * seconds)).astype(np.float32), 7907)
+    with caplog.at_level("WARNING", logger="genre_lightning.resampling"):
+        wave = load_audio(path)
+    assert abs(wave.numel() - 22050) <= 6  # one second, 0.025 % long
+    spectrum = np.abs(np.fft.rfft(wave.numpy()))
+    assert abs(np.argmax(spectrum) * 22050 / wave.numel() - 440) < 1.5  # the same tone
+    assert "audio at 7907 Hz is resampled to 22050 Hz as if it were 7905 Hz" in caplog.text
 
 
 def test_resampler_fed_in_pieces_equals_one_call() -> None:
