@@ -77,6 +77,9 @@ def test_onnx_cli_matches_pytorch(
     (path,) = (tmp_path / "outputs" / "export").glob(f"*/*/{runs.LAYOUT['onnx']}")
     assert f"exported onnx -> {path}" in proc.stdout
     assert "check: exported logits differ" in proc.stdout
+    assert "of their scale), the same genre for every check input" in proc.stdout
+    # Written under a temporary name, then renamed: nothing else is left in the folder.
+    assert {p.name for p in path.parent.iterdir() if p.name.startswith(".model")} == set()
     # The exporters' own chatter (torchvision's missing ops, graph passes) is not shown.
     assert proc.stderr == "" and proc.stdout.count("\n") == 2, (proc.stdout, proc.stderr)
     log = (path.parent / "export.log").read_text()  # the run folder keeps both lines
