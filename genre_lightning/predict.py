@@ -42,6 +42,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 from genre_lightning import runs
 from genre_lightning.app import check_tool_files, hydra_app, say
@@ -269,8 +270,12 @@ def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
     file, input."""
     check_tool_files(cfg, here, {"example": EXAMPLE})
     if here:
-        if cfg.get("output") is not None:
-            check_not_audio(Path(str(cfg.output)))
+        try:
+            output = cfg.output
+        except OmegaConfBaseException:  # the default: inside the run folder, not a recording
+            output = None
+        if output is not None:
+            check_not_audio(Path(str(output)))
         find_audio(Path(cfg.input))
 
 
