@@ -112,6 +112,14 @@ def hydra_app(
             _log_to_files(f"interrupted: {exc}")
             print(f"interrupted: {exc}", file=sys.stderr)
             sys.exit(EXIT_INTERRUPTED)
+        except OSError as exc:  # the file system refused a read or write the checks allowed
+            where = exc.filename if exc.filename is not None else "a file"
+            message = (
+                f"{where}: {exc.strerror or exc}; the result could not be read or written "
+                f"there: check that path (a folder where a file is expected, permissions, space)"
+            )
+            _log_to_files(f"error: {message}")
+            fail(message)
 
     def main() -> Any:
         quiet.silence_known_noise()

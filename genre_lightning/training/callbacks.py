@@ -100,6 +100,20 @@ class GracefulStop(pl.Callback):
             raise Interrupted(f"stopped by SIGTERM {where}; {self.last} holds that step")
         raise Interrupted(f"stopped by SIGTERM {where}")
 
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        # Ctrl-C: Lightning stops at once (exit status 1) and says only that it was interrupted.
+        if isinstance(exception, KeyboardInterrupt) and self.last is not None:
+            run = self.last.parent.parent
+            log.warning(
+                "interrupted by Ctrl-C in epoch %d: %s holds the last completed epoch; resume "
+                "with the same command plus `resume=%s`",
+                trainer.current_epoch,
+                self.last,
+                run,
+            )
+
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self._previous is not None and not self.interrupted:
             signal.signal(signal.SIGTERM, self._previous)
