@@ -133,10 +133,13 @@ def read_checkpoint(
             # Bytes that are not a checkpoint can start like a pickle of an unusual protocol;
             # torch warns about it before failing, and the error below says all there is.
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            # A TorchScript file (an export): torch warns, then refuses it (said below).
+            warnings.filterwarnings("ignore", message=".*looks like a TorchScript archive")
             # Explicit True: not even TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD can turn it off.
             ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        # torch's two wordings: "Unsupported global: GLOBAL x" and "unsupported GLOBAL x".
+        found = re.search(r"[Uu]nsupported(?: global:)? GLOBAL (\S+)", str(exc))
         if not found:  # not a pickle of anything: a text file, random bytes
             raise UserError(
                 f"ckpt_path={path}: not a readable checkpoint (not a .ckpt file); {CKPT_FIX}"
@@ -149,20 +152,31 @@ def read_checkpoint(
         ) from None
     except FileNotFoundError:
         raise UserError(f"ckpt_path={path}: no such checkpoint file; {CKPT_FIX}") from None
+    except RuntimeError as exc:
+        if "TorchScript archive" not in str(exc):
+            raise _unreadable(path, exc) from None
+        raise UserError(
+            f"ckpt_path={path}: is a TorchScript model (what export writes), not a training "
+            f"checkpoint; load it with torch.jit.load, or give the .ckpt it was exported from"
+        ) from None
     except Exception as exc:
         # torch.load's unpickler runs on whatever bytes the file holds: junk, a cut-off copy or
         # another program's zip fails with any error (KeyError, IndexError, UnicodeDecodeError,
         # RuntimeError from the zip reader, ...), none of which is a bug of ours.
-        raise UserError(
-            f"ckpt_path={path}: not a readable checkpoint (truncated, damaged or not a .ckpt file: "
-            f"{_reason(exc)}); {CKPT_FIX}"
-        ) from None
+        raise _unreadable(path, exc) from None
     if not isinstance(ckpt, dict):
         raise UserError(
             f"ckpt_path={path}: not a training checkpoint (it holds a "
             f"{type(ckpt).__name__}); {CKPT_FIX}"
         )
     return ckpt
+
+
+def _unreadable(path: Path, exc: BaseException) -> UserError:
+    return UserError(
+        f"ckpt_path={path}: not a readable checkpoint (truncated, damaged or not a .ckpt file: "
+        f"{_reason(exc)}); {CKPT_FIX}"
+    )
 
 
 def _reason(exc: BaseException, limit: int = 120) -> str:

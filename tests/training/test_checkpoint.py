@@ -220,3 +220,24 @@ def test_damaged_hyperparameters_are_one_clear_error(tmp_path: Path) -> None:
     torch.save(saved, tmp_path / "classes.ckpt")
     with pytest.raises(UserError, match=r"hyper_parameters cannot rebuild the classifier"):
         load_classifier(tmp_path / "classes.ckpt")
+
+
+class _SystemPayload:
+    """Unpickling calls os.system: a module torch blocks by name (its own wording)."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return os.system, ("true",)
+
+
+def test_a_blocked_module_s_object_and_a_torchscript_file_are_named(tmp_path: Path) -> None:
+    evil = tmp_path / "system.ckpt"
+    torch.save({"x": _SystemPayload()}, evil)
+    with pytest.raises(UntrustedCheckpointError, match=r"needs the Python object posix\.system"):
+        read_checkpoint(evil)
+    scripted = tmp_path / "model.torchscript.pt"
+    with pytest.warns(FutureWarning):  # torch.jit is deprecated, and what export writes
+        torch.jit.script(torch.nn.Linear(2, 2)).save(str(scripted))
+    with pytest.raises(UserError, match=r"is a TorchScript model \(what export writes\)"):
+        read_checkpoint(scripted)
