@@ -258,6 +258,17 @@ def check_train_config(cfg: DictConfig) -> None:
     _check_refit(cfg)
 
 
+#: The config groups training cannot do without, and an option of each.
+REQUIRED_GROUPS = {
+    "data": "gtzan",
+    "model": "resnet",
+    "optimizer": "adam",
+    "scheduler": "none",
+    "module": "default",
+    "trainer": "default",
+}
+
+
 def check_training(
     cfg: DictConfig, given: Sequence[str] = (), whose: str = "this run is split"
 ) -> None:
@@ -274,6 +285,12 @@ def check_training(
     from genre_lightning.data.config import check_data_config
     from genre_lightning.data.splits import TEST_ONLY, UNTRAINED_FIXES, check_split_keys
 
+    for group, example in REQUIRED_GROUPS.items():  # ~model: Hydra composes without it
+        if not cfg.get(group):
+            raise UserError(
+                f"{group}: none is configured (removed with ~{group}?); training needs one, "
+                f"e.g. {group}={example} (--help lists them)"
+            )
     check_train_config(cfg)
     check_data_config(cfg.data)
     if cfg.data.get("split") == TEST_ONLY:  # a run that trains on nothing

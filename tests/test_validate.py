@@ -193,6 +193,10 @@ BAD_VALUES = [
     ),
     ("hydra.job.name=${nope}", "hydra.job.name=${nope}: interpolation key 'nope' not found"),
     ("data.root=${oops:1}", "data.root=${oops:1}: unsupported interpolation type oops"),
+    # A group removed, or an optimizer that does not import (Hydra's tracebacks).
+    ("~model", "model: none is configured (removed with ~model?); training needs one, e.g. "),
+    ("~optimizer", "optimizer: none is configured (removed with ~optimizer?)"),
+    ("optimizer._target_=torch.optim.Foo", "optimizer._target_=torch.optim.Foo: cannot build it"),
 ]
 
 

@@ -113,10 +113,17 @@ def check_embedding_cache(cfg: DictConfig, net: Any) -> None:
 
 def optimizer_factory(cfg: DictConfig) -> Any:
     """The partial optimizer, with its settings checked before any training starts."""
-    lr = cfg.optimizer.get("lr")
+    optimizer = cfg.optimizer
+    lr = optimizer.get("lr")
     if lr is not None and not (isinstance(lr, int | float) and lr > 0):
         raise UserError(f"optimizer.lr={lr} must be a positive number, e.g. optimizer.lr=5e-4")
-    factory = instantiate(cfg.optimizer, _convert_="all")  # plain lists (betas), as torch expects
+    try:
+        factory = instantiate(optimizer, _convert_="all")  # plain lists (betas), as torch wants
+    except InstantiationException as exc:
+        raise UserError(
+            f"optimizer._target_={optimizer._target_}: cannot build it ({_reason(exc)}); name "
+            f"an optimizer class, or pick one by name (optimizer=adam; --help lists them)"
+        ) from None
     try:  # build it once on a dummy parameter: torch validates the remaining arguments
         factory([torch.nn.Parameter(torch.zeros(1))])
     except Exception as exc:  # TypeError, ValueError, or an index into a short list (betas)
