@@ -233,6 +233,25 @@ def load_classifier(
             f"or not from training: use a .ckpt from a training run's checkpoints/ folder"
         )
     check_target(path, "data_config", data_config)
+    class_names = hparams.get("class_names")
+    if (
+        not isinstance(class_names, list)
+        or not all(isinstance(name, str) and name for name in class_names)
+        or len(set(class_names)) != len(class_names)
+    ):
+        # Each is a CSV column and a row of the confusion matrix: a repeated or non-text
+        # name would shift or merge them.
+        raise UserError(
+            f"ckpt_path={path}: its class_names ({str(class_names)[:80]}) are not a list of "
+            f"distinct genre names; the file is damaged: use a .ckpt from a training run's "
+            f"checkpoints/ folder"
+        )
+    if not isinstance(ckpt["state_dict"], dict):
+        raise UserError(
+            f"ckpt_path={path}: its state_dict is a {type(ckpt['state_dict']).__name__}, not "
+            f"the network's weights by name; the file is damaged: use a .ckpt from a training "
+            f"run's checkpoints/ folder"
+        )
     saved_target = hparams["net_config"].get("_target_")
     wanted = dict(net_config or hparams["net_config"])
     if net_config is not None:
@@ -288,9 +307,8 @@ def load_classifier(
             f"ckpt_path={path}: {broken} of its weights are NaN or infinite; the file is "
             f"damaged: use another .ckpt of the run's checkpoints/ folder, or retrain"
         )
-    class_names = hparams.get("class_names")
     outputs = wanted.get("num_classes")
-    if isinstance(class_names, list) and isinstance(outputs, int) and len(class_names) != outputs:
+    if isinstance(outputs, int) and len(class_names) != outputs:
         raise UserError(
             f"ckpt_path={path}: it names {len(class_names)} classes but its network has "
             f"{outputs} outputs; the file is damaged: use a .ckpt from a training run's "
@@ -305,6 +323,8 @@ def load_classifier(
         if sample_rate < 1 or clip_samples < 1:
             raise ValueError(f"sample_rate={sample_rate}, clip_samples={clip_samples}")
         window = window_samples(clip_samples, data_config.get("chunk_seconds"), sample_rate)
+        if window < 1:
+            raise ValueError(f"chunk_seconds={data_config.get('chunk_seconds')}")
         features = MelFeatures(sample_rate=sample_rate, **data_config.get("features", {}))
     except (TypeError, ValueError) as exc:  # a damaged file's data config, read as data
         raise UserError(
@@ -315,7 +335,7 @@ def load_classifier(
     return Classifier(
         model=model.eval().to(map_location),
         features=features.eval().to(map_location),
-        class_names=list(hparams["class_names"]),
+        class_names=list(class_names),
         sample_rate=sample_rate,
         clip_samples=clip_samples,
         window_samples=window,

@@ -100,7 +100,25 @@ def test_hyperparameters_that_contradict_the_file_are_refused(
     torch.save(ckpt, tmp_path / "classes.ckpt")
     with pytest.raises(UserError, match=rf"names {len(names) + 1} classes but its network has "):
         load_classifier(tmp_path / "classes.ckpt")
+    # Names that are not distinct texts: repeated, a column and a confusion row would shift.
+    for bad in ([names[0], *names[:-1]], [1, 2], "blues"):
+        ckpt["hyper_parameters"]["class_names"] = bad
+        torch.save(ckpt, tmp_path / "names.ckpt")
+        with pytest.raises(UserError, match=r"are not a list of distinct genre names"):
+            load_classifier(tmp_path / "names.ckpt")
     ckpt["hyper_parameters"]["class_names"] = names
+    weights = ckpt["state_dict"]
+    ckpt["state_dict"] = [1, 2]
+    torch.save(ckpt, tmp_path / "list.ckpt")
+    with pytest.raises(UserError, match=r"its state_dict is a list, not the network's weights"):
+        load_classifier(tmp_path / "list.ckpt")
+    ckpt["state_dict"] = weights
+    chunk = ckpt["hyper_parameters"]["data_config"]["chunk_seconds"]
+    ckpt["hyper_parameters"]["data_config"]["chunk_seconds"] = -3.0
+    torch.save(ckpt, tmp_path / "chunk.ckpt")
+    with pytest.raises(UserError, match=r"cannot rebuild the mel front end \(chunk_seconds=-3"):
+        load_classifier(tmp_path / "chunk.ckpt")
+    ckpt["hyper_parameters"]["data_config"]["chunk_seconds"] = chunk
     ckpt["hyper_parameters"]["data_config"]["sample_rate"] = 0
     torch.save(ckpt, tmp_path / "rate.ckpt")
     with pytest.raises(UserError, match=r"cannot rebuild the mel front end \(sample_rate=0"):
