@@ -184,11 +184,16 @@ def _refuse_unknown_genres(trained: list[str], wanted: list[str], found: list[st
     if not unknown:
         return
     known = [name for name in trained if name in wanted and name in found]
-    fix = (
-        f"leave {'it' if len(unknown) == 1 else 'them'} out: data.class_names=[{','.join(known)}]"
-        if known
-        else "evaluate on folders named after its genres"
-    )
+    them = "it" if len(unknown) == 1 else "them"
+    if len(known) > 1:
+        fix = f"leave {them} out: data.class_names=[{','.join(known)}]"
+    elif known:  # data.class_names names two or more genres: a data.root of one is scored
+        fix = (
+            f"move {them} out of data.root (a folder of {known[0]} alone is scored, too), or "
+            f"point data.root at a folder of {known[0]}'s tracks"
+        )
+    else:
+        fix = "evaluate on folders named after its genres"
     raise UserError(
         f"the checkpoint was trained on the classes [{', '.join(trained)}], but the data has "
         f"the classes [{', '.join(wanted)}]; it cannot be scored on [{', '.join(unknown)}], "

@@ -392,3 +392,13 @@ def test_a_folder_of_some_of_its_genres_is_scored_on_those(tiny_ckpt: Path, tmp_
     label = names.index(genre)
     assert one[runs.CONFUSION_MATRIX][label] == trained[label]
     assert sum(map(sum, one[runs.CONFUSION_MATRIX])) == len(tested[genre])
+    # One known genre beside an unknown one: data.class_names of one genre is refused (a
+    # classifier's data needs two), so the fix is the folder of one genre just scored.
+    one_root = tmp_path / "one"
+    shutil.copytree(tmp_path / "music" / "polka", one_root / "polka")
+    with pytest.raises(UserError) as caught:
+        evaluate(tiny_ckpt, tmp_path / "out5", data_config={**config, "root": str(one_root)})
+    assert str(caught.value).endswith(
+        f"which it never learnt: move it out of data.root (a folder of {genre} alone is scored, "
+        f"too), or point data.root at a folder of {genre}'s tracks"
+    )
