@@ -42,7 +42,7 @@ from omegaconf.errors import (
 from genre_lightning import quiet, runs
 from genre_lightning.errors import Interrupted, UserError
 from genre_lightning.files import check_writable
-from genre_lightning.validate import Check, check_section, text
+from genre_lightning.validate import Check, check_section, shown, text
 
 #: The Hydra configs (the repository's top-level conf/ links here).
 CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
@@ -328,6 +328,13 @@ def _check_launch(hydra_cfg: DictConfig, multirun: bool) -> None:
             "hydra/launcher=slurm: srun is not on this machine's PATH, so there is no SLURM "
             "cluster to submit to; run it on the cluster's login node, or leave the launcher "
             "out to run the jobs here one after another"
+        )
+    trials = OmegaConf.select(hydra_cfg, "sweeper.n_trials", default=None)
+    if multirun and trials is not None and not (isinstance(trials, int) and trials >= 1):
+        # Optuna would run none and then fail with a traceback (no completed trial).
+        fail(
+            f"hydra.sweeper.n_trials={shown(trials)} must be a whole number of at least 1; "
+            f"e.g. hydra.sweeper.n_trials=20"
         )
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     try:

@@ -136,6 +136,12 @@ def test_download_defaults_are_the_data_config_s() -> None:
         ),
         ("train", ["seed=1", "--badflag", "experiment=demo"], "--badflag: no such option"),
         ("train", ["--cfg", "job", "-m"], "-m and --cfg together"),  # Hydra: a traceback
+        # Optuna would run no trial, then fail with a traceback.
+        (
+            "train",
+            ["-m", "hparams_search=lr_optuna", "hydra.sweeper.n_trials=0"],
+            "hydra.sweeper.n_trials=0 must be a whole number of at least 1",
+        ),
     ],
 )
 def test_command_line_errors_are_one_line(
