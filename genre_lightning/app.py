@@ -23,7 +23,7 @@ import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from hydra import compose, initialize_config_dir
@@ -136,26 +136,31 @@ def hydra_app(
     return main
 
 
-def check_tool_files(cfg: DictConfig, here: bool, output: Mapping[str, Any]) -> None:
+def check_tool_files(cfg: DictConfig, here: bool, output: Mapping[str, Any]) -> Path | None:
     """A tool's file checks before Hydra writes its run folder, where its jobs run ``here``:
     the ``output`` key's place (``check_writable`` with these arguments; not where it lies in
     the run folder, known only once the job starts) and the ``ckpt_path`` file.
+
+    Returns:
+        The output path checked (None: the default, in the run folder, or not checked here).
 
     Raises:
         UserError: As the tool itself would, in the job.
     """
     if not here:  # a cluster's nodes see their own files
-        return
+        return None
     try:
         where = cfg.output
     except OmegaConfBaseException:  # the default: inside the run folder
         where = None
+    checked = None
     if where is not None:
         reads = {key: cfg.get(key) for key in ("ckpt_path", "input") if key in cfg}
-        check_writable(where, "output", **output, reads=reads)
+        checked = check_writable(where, "output", **output, reads=reads)
     from genre_lightning.training.checkpoint import checkpoint_file  # imports torch
 
     checkpoint_file(cfg.ckpt_path)
+    return checked
 
 
 def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
@@ -170,7 +175,7 @@ def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfi
         return compose(config_name, overrides=list(overrides))
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print ``error: <message>`` (one line) and exit with :data:`EXIT_USAGE`."""
     print(f"error: {' '.join(message.split(chr(10)))}", file=sys.stderr)
     sys.exit(EXIT_USAGE)
@@ -244,8 +249,10 @@ def check_command_line(
     if not args.cfg:
         _check_interpolations(cfg, parsed)
         _check_known_now(cfg, checks)
-        _check_launch(cfg.hydra, multirun=bool(args.multirun))
-        _check_no_run_there(cfg, multirun=bool(args.multirun), tool=config_name)
+        folder = _check_launch(cfg.hydra, multirun=bool(args.multirun))
+        resuming = config_name == "train" and bool(cfg.get("resume") or cfg.get("ckpt_path"))
+        if folder is not None and not resuming:
+            _check_no_run_there(folder, multirun=bool(args.multirun), tool=config_name)
     job = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(job, dict)
     job.pop("hydra")
@@ -321,8 +328,13 @@ def _check_known_now(cfg: DictConfig, checks: Mapping[str, Check]) -> None:
                 fail(str(exc))
 
 
-def _check_launch(hydra_cfg: DictConfig, multirun: bool) -> None:
-    """Fail in one line where Hydra would fail with a traceback: no SLURM, no run folder."""
+def _check_launch(hydra_cfg: DictConfig, multirun: bool) -> Path | None:
+    """Fail in one line where Hydra would fail with a traceback: no SLURM, no run folder.
+
+    Returns:
+        The run folder (a multirun's sweep folder), or None where it is known only once the
+        job starts.
+    """
     if multirun and _on_a_cluster(hydra_cfg) and shutil.which("srun") is None:
         fail(
             "hydra/launcher=slurm: srun is not on this machine's PATH, so there is no SLURM "
@@ -336,28 +348,27 @@ def _check_launch(hydra_cfg: DictConfig, multirun: bool) -> None:
             f"hydra.sweeper.n_trials={shown(trials)} must be a whole number of at least 1; "
             f"e.g. hydra.sweeper.n_trials=20"
         )
-    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    key = _run_folder_key(multirun)
     try:
         folder = OmegaConf.select(hydra_cfg, key.removeprefix("hydra."))
     except OmegaConfBaseException:  # it names run values known only once the job starts
-        return
+        return None
     try:
-        check_writable(folder, key, folder=True)
+        return check_writable(folder, key, folder=True)
     except UserError as exc:
         fail(str(exc))
 
 
-def _check_no_run_there(cfg: DictConfig, multirun: bool, tool: str) -> None:
+def _run_folder_key(multirun: bool) -> str:
+    return "hydra.sweep.dir" if multirun else "hydra.run.dir"
+
+
+def _check_no_run_there(folder: Path, multirun: bool, tool: str) -> None:
     """Refuse to start in a folder that holds a training run (its ``last.ckpt`` or
     ``metrics.json``): Hydra would write its record over the run's, and a new run its files.
-    Training that continues the run (``resume=``, ``ckpt_path=``) goes there on purpose."""
-    if tool == "train" and (cfg.get("resume") or cfg.get("ckpt_path")):
-        return
-    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-    try:
-        folder = Path(str(OmegaConf.select(cfg, key)))
-    except OmegaConfBaseException:  # it names run values known only once the job starts
-        return
+    (Training that continues the run, with ``resume=`` or ``ckpt_path=``, goes there on
+    purpose: not checked.)"""
+    key = _run_folder_key(multirun)
     # A multirun's jobs are folders of the sweep folder.
     candidates = sorted(p for p in folder.glob("*") if p.is_dir()) if multirun else [folder]
     for place in candidates:

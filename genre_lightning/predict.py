@@ -42,7 +42,6 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
 
 from genre_lightning import runs
 from genre_lightning.app import check_tool_files, hydra_app, say
@@ -268,14 +267,10 @@ def _job(cfg: DictConfig) -> None:
 def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
     """:func:`predict`'s quick checks before the run folder is written: output, checkpoint
     file, input."""
-    check_tool_files(cfg, here, {"example": EXAMPLE})
+    output = check_tool_files(cfg, here, {"example": EXAMPLE})
+    if output is not None:
+        check_not_audio(output)
     if here:
-        try:
-            output = cfg.output
-        except OmegaConfBaseException:  # the default: inside the run folder, not a recording
-            output = None
-        if output is not None:
-            check_not_audio(Path(str(output)))
         find_audio(Path(cfg.input))
 
 
