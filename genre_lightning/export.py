@@ -53,8 +53,8 @@ EXPORTERS = ("auto", "dynamo", "legacy")
 
 #: The check input's band limit (Hz). Recorded music has little energy above it, and GTZAN's
 #: clips (from MP3s) almost none: the paper's per-element normalisation divides those mel
-#: bands by standard deviations near 1e-8, so white noise there would make the logits of a
-#: paper checkpoint float32 rounding amplified 1e7 times, different in any two programs.
+#: bands by standard deviations near 1e-8. White noise there amplifies float32 rounding 1e7
+#: times, so a paper checkpoint's logits would differ between any two correct programs.
 CHECK_BAND_HZ = 8000.0
 
 
