@@ -7,11 +7,13 @@
 * checks the command line before anything runs: an unknown key, group option, a malformed
   override, a mandatory key (``???``) left unset, a sweep without ``-m``, a run folder that
   cannot be created or the SLURM launcher off a cluster is one ``error:`` line and exit
-  status 2 (Hydra alone would exit 1 after its multi-line report or a traceback);
+  status 2 (Hydra alone would exit 1 after its multi-line report or a traceback); each value
+  of a sweep is checked, not only the first;
 * checks the tool's own keys (``checks``: types, ranges, names) on the composed config before
   the task starts;
 * turns a :class:`~genre_lightning.errors.UserError` raised by the task into one ``error:``
-  line on stderr and exit status 2, and an interrupted run into status 143;
+  line on stderr and exit status 2, and an interrupted run into status 143; in a sweep, the
+  failed job's line names it, the other jobs still run, and a last line names the failed ones;
 * silences third-party messages a user cannot act on (:mod:`genre_lightning.quiet`).
 """
 
@@ -21,16 +23,20 @@ import logging
 import re
 import shutil
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import hydra
 from hydra import compose, initialize_config_dir
 from hydra._internal.utils import get_args_parser
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException
+from hydra.core.override_parser.types import IntervalSweep, Override
+from hydra.errors import CompactHydraException, HydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import (
     InterpolationKeyError,
@@ -88,8 +94,9 @@ def hydra_app(
         checks: The tool's own keys and their checks (:mod:`genre_lightning.validate`), run on
             each job's config before ``task``, after :data:`RUN_CHECKS`; also before Hydra
             starts, on the keys known then (a bad value leaves no run folder behind).
-        before_launch: More checks of the command line's config (the first job of a sweep,
-            without Hydra's run-time values), of the keys it names (``+``/``~`` left out) and
+        before_launch: More checks of the command line's config (each job of
+            :attr:`Launch.jobs`, without Hydra's run-time values; ``HydraConfig`` is set as
+            far as it is known), of the keys it names (``+``/``~`` left out) and
             whether the jobs run on this machine (not on a cluster's nodes: files and devices
             are theirs), run before Hydra writes anything; raises :class:`UserError`.
     """
@@ -98,42 +105,102 @@ def hydra_app(
     @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)
     def run_job(cfg: DictConfig) -> Any:
         quiet.silence_known_noise()  # again: a launcher (joblib) may run this in a new process
+        _SWEEP.started += 1
         try:
             check_section(cfg, all_checks)
             return task(cfg)
         except UserError as exc:
-            _log_to_files(f"error: {exc}")
-            fail(str(exc))
+            _end_job(str(exc))
         except InterpolationResolutionError as exc:  # a ${...} of the command line's values
-            message = _unresolvable(str(exc.full_key), exc)
-            _log_to_files(f"error: {message}")
-            fail(message)
-        except Interrupted as exc:
+            _end_job(_unresolvable(str(exc.full_key), exc))
+        except Interrupted as exc:  # in a sweep too: Ctrl-C or SIGTERM stops all of it
             _log_to_files(f"interrupted: {exc}")
             print(f"interrupted: {exc}", file=sys.stderr)
             sys.exit(EXIT_INTERRUPTED)
         except OSError as exc:  # the file system refused a read or write the checks allowed
             where = exc.filename if exc.filename is not None else "a file"
-            message = (
+            _end_job(
                 f"{where}: {exc.strerror or exc}; the result could not be read or written "
                 f"there: check that path (a folder where a file is expected, permissions, space)"
             )
-            _log_to_files(f"error: {message}")
-            fail(message)
 
     def main() -> Any:
         quiet.silence_known_noise()
+        _SWEEP.reset()  # a process may run several command lines (the tests' worker does)
         launch = check_command_line(config_name, sys.argv[1:], all_checks)
         if launch is not None and before_launch is not None:
             try:
-                with quiet.own_logging_held():  # the job runs these checks again, and logs
-                    before_launch(*launch)
+                # The job runs these checks again, and logs.
+                with quiet.own_logging_held(), hydra_config_of(launch):
+                    for job in launch.jobs:
+                        before_launch(job, launch.given, launch.here)
             except UserError as exc:
                 fail(str(exc))
-        return run_job()
+        try:
+            result = run_job()
+        except SystemExit as exc:
+            # A sweeper that stopped at a failed job (SweepJobFailed): Hydra printed its line.
+            if exc.code == 1 and _SWEEP.failed:
+                sys.exit(EXIT_USAGE)
+            raise
+        if _SWEEP.failed:
+            fail(_SWEEP.summary())
+        return result
 
     main.__doc__ = f"``{config_name}``: the Hydra app of conf/{config_name}.yaml."
     return main
+
+
+class _SweepRecord:
+    """The jobs of this process's sweep that started, and the folders of those that failed."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.started = 0
+        self.failed: list[str] = []
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.failed)} of the {self.started} jobs run failed: {', '.join(self.failed)} "
+            f"(each one's error line is above, and in the log in its folder); the other jobs' "
+            f"results are in theirs; run the failed ones again once their error is fixed"
+        )
+
+
+_SWEEP = _SweepRecord()
+
+
+class SweepJobFailed(CompactHydraException):
+    """A job of a sweep that ended with an ``error:`` line, for a sweeper with a policy of its
+    own (Optuna's ``max_failure_rate``) or a launcher that runs the jobs elsewhere (a
+    cluster's): raised for them to handle, where Hydra's basic sweep just goes on."""
+
+
+def _end_job(message: str) -> None:
+    """End a job that cannot go on with ``error: <message>``, in its log file too.
+
+    A single run exits (:func:`fail`). A job of a sweep lets the sweep's other jobs run: one
+    bad fold must not throw away the folds trained after it. :func:`hydra_app` names the
+    failed jobs at the end (run here; a cluster's are reported by its launcher).
+
+    Raises:
+        SweepJobFailed: For a sweeper or launcher other than Hydra's basic ones. Optuna's
+            stops the search unless ``hydra.sweeper.max_failure_rate`` allows failed trials.
+    """
+    _log_to_files(f"error: {message}")
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        fail(message)
+    folder = hydra_cfg.runtime.output_dir
+    line = f"error: job {hydra_cfg.job.num} ({folder}): {' '.join(message.split(chr(10)))}"
+    here = str(hydra_cfg.launcher.get("_target_", "")).endswith(".BasicLauncher")
+    if here:
+        _SWEEP.failed.append(str(folder))
+    if not (here and str(hydra_cfg.sweeper.get("_target_", "")).endswith(".BasicSweeper")):
+        raise SweepJobFailed(line)  # Hydra prints it where the sweep stops
+    print(line, file=sys.stderr)
 
 
 def check_tool_files(cfg: DictConfig, here: bool, output: Mapping[str, Any]) -> Path | None:
@@ -199,18 +266,16 @@ def _log_to_files(message: str, level: int = logging.ERROR) -> None:
 
 def check_command_line(
     config_name: str, argv: list[str], checks: Mapping[str, Check] = RUN_CHECKS
-) -> tuple[DictConfig, list[str], bool] | None:
+) -> Launch | None:
     """Compose the config as the command line asks, and fail in one line if it cannot be.
 
-    A sweep (``a=1,2``, ``choice(...)``, ``range(...)``, ``interval(...)``) is checked with its
-    first value: every job of a sweep has the same keys. ``checks`` run on the keys whose
-    values are known before Hydra starts.
+    A sweep (``a=1,2``, ``choice(...)``, ``range(...)``, ``interval(...)``) is checked one value
+    at a time (:func:`job_variants`): a bad value fails before any job runs, not when its job
+    starts after the others have trained. ``checks`` run on the keys whose values are known
+    before Hydra starts.
 
     Returns:
-        When a job is to run: the first job's config (Hydra's own section left out), the
-        keys the command line sets (``+``/``~`` left out), and whether the jobs run on this
-        machine (false for ``hydra/launcher=slurm``). None for ``--help``, ``--cfg`` and the
-        like.
+        When a job is to run, its :class:`Launch`. None for ``--help``, ``--cfg`` and the like.
     """
     args, unknown = get_args_parser().parse_known_args(argv)
     if unknown:  # argparse would print its usage text, Hydra a traceback or nothing useful
@@ -237,43 +302,109 @@ def check_command_line(
                 f"{arg}: a value with commas (or choice/range) is a sweep; add -m to run one "
                 f"job per value, or quote it to pass it as one text: {_quoted(arg)}"
             )
+    variants = job_variants(parsed)
+    cfg = _compose(args, config_name, variants[0])
+    if args.cfg:  # --cfg job shows the ??? keys: that is what it is for
+        return None
+    jobs = []
+    for overrides in variants:
+        job = cfg if overrides is variants[0] else _compose(args, config_name, overrides)
+        _check_interpolations(job, parsed)
+        _check_known_now(job, checks)
+        if overrides is variants[0]:  # Hydra's own keys: the same for every job of a sweep
+            folder = _check_launch(cfg.hydra, multirun=bool(args.multirun))
+            resuming = config_name == "train" and bool(cfg.get("resume") or cfg.get("ckpt_path"))
+            if folder is not None and not resuming:
+                _check_no_run_there(folder, multirun=bool(args.multirun), tool=config_name)
+        _check_job_values(job)
+        jobs.append(OmegaConf.masked_copy(job, [str(key) for key in job if key != "hydra"]))
+    keys = [str(o.key_or_group).lstrip("+~") for o in parsed]
+    here = not (args.multirun and _on_a_cluster(cfg.hydra))
+    return Launch(jobs, keys, here, cfg)
+
+
+class Launch(NamedTuple):
+    """What the command line asks for, checked before Hydra starts."""
+
+    #: Each job's config (Hydra's own section left out): the first job of a sweep, then one
+    #: per further value of each swept key (:func:`job_variants`).
+    jobs: list[DictConfig]
+    #: The keys the command line sets (``+``/``~`` left out).
+    given: list[str]
+    #: Whether the jobs run on this machine (false for ``hydra/launcher=slurm``).
+    here: bool
+    #: The first job's config with Hydra's section, as far as it is known before the launch.
+    with_hydra: DictConfig
+
+
+@contextmanager
+def hydra_config_of(launch: Launch) -> Iterator[None]:
+    """Within: ``HydraConfig`` as the jobs will see it, less its run-time values, so that a
+    check that asks it (which sweeper runs) gives its answer before the launch too."""
+    holder = HydraConfig.instance()
+    before = holder.cfg
+    holder.set_config(launch.with_hydra)
+    try:
+        yield
+    finally:
+        holder.cfg = before
+
+
+def job_variants(parsed: Sequence[Override]) -> list[list[str]]:
+    """The overrides of a sweep's first job, then one variant per further value of each sweep.
+
+    Each value of each swept key is checked once (with the other keys at their first value),
+    not every combination: a bad value (``data.fold=0,7`` of 5 folds) fails alone. A search
+    range (``interval(...)``, Optuna's) is checked at both ends.
+    """
+    values = [_values(o) for o in parsed]
+    first = [v[0] for v in values]
+    variants = [first]
+    for i, swept in enumerate(values):
+        variants += [[*first[:i], value, *first[i + 1 :]] for value in swept[1:]]
+    return variants
+
+
+def _values(override: Override) -> list[str]:
+    """An override as the overrides of its jobs: one per value of a sweep."""
+    if not override.is_sweep_override():
+        return [str(override.input_line)]
+    key = override.get_key_element()
+    value = override.value()
+    if isinstance(value, IntervalSweep):
+        return [f"{key}={value.start}", f"{key}={value.end}"]
+    return [f"{key}={v}" for v in override.sweep_string_iterator()]
+
+
+def _compose(args: Any, config_name: str, overrides: list[str]) -> DictConfig:
+    """One job's config with Hydra's section, as the parsed command line ``args`` asks."""
     try:
         with initialize_config_dir(config_dir=args.config_dir or CONFIG_DIR, version_base="1.3"):
-            cfg = compose(
-                args.config_name or config_name,
-                overrides=list(map(_first_of_sweep, parsed)),
-                return_hydra_config=True,
+            return compose(
+                args.config_name or config_name, overrides=overrides, return_hydra_config=True
             )
     except (HydraException, OmegaConfBaseException) as exc:
         fail(_one_line(exc))
-    if not args.cfg:
-        _check_interpolations(cfg, parsed)
-        _check_known_now(cfg, checks)
-        folder = _check_launch(cfg.hydra, multirun=bool(args.multirun))
-        resuming = config_name == "train" and bool(cfg.get("resume") or cfg.get("ckpt_path"))
-        if folder is not None and not resuming:
-            _check_no_run_there(folder, multirun=bool(args.multirun), tool=config_name)
+
+
+def _check_job_values(cfg: DictConfig) -> None:
+    """Fail in one line on a run folder to resume that is not there, or a ``???`` left."""
     job = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(job, dict)
     job.pop("hydra")
     resume = job.get("resume")
-    if resume not in (None, "") and not args.cfg and not Path(str(resume)).is_dir():
+    if resume not in (None, "") and not Path(str(resume)).is_dir():
         # Checked here: Hydra would create the folder as the run directory first.
         fail(
             f"resume={resume}: no such run directory; give the folder of an earlier training "
             f"run (outputs/<date>/<time>), or leave resume out to start afresh"
         )
     missing = _missing_keys(job)
-    if missing and not args.cfg:  # --cfg job shows the ??? keys: that is what it is for
+    if missing:
         fail(
             f"missing {' '.join(f'{key}=...' for key in missing)}: no default; give "
             f"{'it' if len(missing) == 1 else 'them'} on the command line (--help has examples)"
         )
-    if args.cfg:
-        return None
-    keys = [str(o.key_or_group).lstrip("+~") for o in parsed]
-    here = not (args.multirun and _on_a_cluster(cfg.hydra))
-    return OmegaConf.masked_copy(cfg, [str(key) for key in cfg if key != "hydra"]), keys, here
 
 
 def _on_a_cluster(hydra_cfg: DictConfig) -> bool:
@@ -428,16 +559,6 @@ def _quoted(arg: str) -> str:
     """``key=value`` as the shell should pass it for Hydra to read the value as one text."""
     key, _, value = arg.partition("=")
     return f"'{key}=\"{value}\"'"
-
-
-def _first_of_sweep(override: Any) -> str:
-    if not override.is_sweep_override():
-        return str(override.input_line)
-    if override.is_interval_sweep():
-        value = override.value().start
-    else:
-        value = next(iter(override.sweep_string_iterator()))
-    return f"{override.get_key_element()}={value}"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -55,12 +55,12 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import IntervalSweep, Override
+from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from genre_lightning.app import CONFIG_DIR, compose_config, hydra_app
+from genre_lightning.app import CONFIG_DIR, compose_config, hydra_app, job_variants
 from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable
 from genre_lightning.report_rows import (
@@ -197,7 +197,7 @@ def check_recipes(
             )
         if _needs_training(recipe, out / recipe, training_task(recipe, sweep, overrides), refit):
             to_train.add(recipe)
-    variants = _job_variants([*swept, *given])
+    variants = job_variants([*swept, *given])
     for recipe in recipes:
         for job in variants:
             _check_training(recipe, job, refit)
@@ -260,31 +260,6 @@ def _check_select(select: str, sweep: str, parsed: Sequence[Override]) -> None:
             f"select={select}: {fixed}, so there is nothing to choose on validation; sweep two "
             f"or more values of it, e.g. 'sweep=\"{sweep} {select}=A,B\"', or leave select out"
         )
-
-
-def _job_variants(parsed: Sequence[Override]) -> list[list[str]]:
-    """The overrides of the first job, then one variant per further value of each sweep.
-
-    Each value of each swept key is checked once (with the other keys at their first value),
-    not every combination: a bad value (``data.fold=0,7`` of 5 folds) fails alone.
-    """
-    values = [_values(o) for o in parsed]
-    first = [v[0] for v in values]
-    variants = [first]
-    for i, swept in enumerate(values):
-        variants += [[*first[:i], value, *first[i + 1 :]] for value in swept[1:]]
-    return variants
-
-
-def _values(override: Override) -> list[str]:
-    """An override as the overrides of its jobs: one per value of a sweep."""
-    if not override.is_sweep_override():
-        return [str(override.input_line)]
-    key = override.get_key_element()
-    value = override.value()
-    if isinstance(value, IntervalSweep):  # a search range: its start stands for it
-        return [f"{key}={value.start}"]
-    return [f"{key}={v}" for v in override.sweep_string_iterator()]
 
 
 def _needs_training(recipe: str, sweep_dir: Path, task: list[str], refit: bool) -> bool:

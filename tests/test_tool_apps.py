@@ -24,7 +24,7 @@ from genre_lightning.app import CONFIG_DIR, RUN_CHECKS, check_command_line, comp
 from genre_lightning.data.download import DEFAULT_SHA256, DEFAULT_URL
 from genre_lightning.errors import UserError
 
-from .conftest import TINY, start_cli
+from .conftest import TINY, start_cli, write_tone
 
 #: Tool name (hydra.job.name, conf/<name>.yaml) -> module run by ``python -m``.
 TOOLS = {
@@ -135,6 +135,8 @@ def test_download_defaults_are_the_data_config_s() -> None:
             "experiment=demo seed=1,2",
         ),
         ("train", ["seed=1", "--badflag", "experiment=demo"], "--badflag: no such option"),
+        # Each value of a sweep, not only its first (its job would fail after the others ran).
+        ("train", ["-m", "seed=1,2", "model=resnet,nosuch"], "model=nosuch: no such option"),
         ("train", ["--cfg", "job", "-m"], "-m and --cfg together"),  # Hydra: a traceback
         # Optuna would run no trial, then fail with a traceback.
         (
@@ -241,22 +243,24 @@ def test_machine_checks_wait_for_the_cluster_nodes(
     monkeypatch.setenv("PATH", f"{srun.parent}:{os.environ['PATH']}")
     nodes = ["trainer=gpu", f"data.root={tmp_path / 'on-the-nodes'}", "data=folder"]
     launch = check_command_line("train", ["-m", "hydra/launcher=slurm", *nodes])
-    assert launch is not None and launch[2] is False
-    train._before_launch(*launch)  # nothing this machine can tell
+    assert launch is not None and launch.here is False
+    train._before_launch(launch.jobs[0], launch.given, launch.here)  # nothing it can tell
     bad_lr = check_command_line("train", ["-m", "hydra/launcher=slurm", *nodes, "optimizer.lr=0"])
     assert bad_lr is not None
     with pytest.raises(UserError, match=r"optimizer\.lr=0"):
-        train._before_launch(*bad_lr)
+        train._before_launch(bad_lr.jobs[0], bad_lr.given, bad_lr.here)
     here = check_command_line("train", ["-m", *nodes])
-    assert here is not None and here[2] is True
+    assert here is not None and here.here is True
     with pytest.raises(UserError, match="no CUDA GPU is visible"):
-        train._before_launch(*here)
+        train._before_launch(here.jobs[0], here.given, here.here)
 
 
 def test_a_tool_s_file_errors_leave_no_run_folder(tmp_path: Path) -> None:
     # The checkpoint file, the input and the output's place are checked before Hydra writes
     # the run folder (each tool made one, with its log, before).
     (tmp_path / "a file").write_text("x")
+    song = tmp_path / "music" / "song.wav"
+    write_tone(song)
     missing = f"ckpt_path={tmp_path / 'no.ckpt'}"
     cases = {  # run folder name -> (tool, arguments, what the error names)
         "p": ("predict", [missing, f"input={tmp_path}"], "no checkpoint file at"),
@@ -272,16 +276,25 @@ def test_a_tool_s_file_errors_leave_no_run_folder(tmp_path: Path) -> None:
             [f"ckpt_path={tmp_path / 'a file'}", f"output={tmp_path / 'a file'}"],
             "is a file, but output names a folder",
         ),
+        # Each value of a sweep is checked, not only its first.
+        "s": ("train", ["-m", "experiment=demo", "optimizer.lr=1e-3,abc"], "optimizer.lr=abc"),
+        "i": (
+            "predict",
+            ["-m", f"ckpt_path={tmp_path / 'a file'}", f"input={song},{tmp_path / 'no'}"],
+            "no such file",
+        ),
     }
     started = {
-        run: start_cli([*args, f"hydra.run.dir={tmp_path / run}"], tmp_path, TOOLS[tool])
+        run: start_cli(
+            [*args, f"hydra.run.dir={tmp_path / run}"], tmp_path, TOOLS.get(tool, "genre_lightning")
+        )
         for run, (tool, args, _) in cases.items()
     }
     for run, proc in started.items():
         err = proc.communicate(timeout=300)[1]
         assert proc.returncode == 2 and err.count("\n") == 1, (run, err[-2000:])
         assert err.startswith("error: ") and cases[run][2] in err, (run, err)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a file"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a file", "music"]
 
 
 def test_a_tool_s_own_checks_run_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -114,6 +114,31 @@ def test_optuna_refuses_a_refit_that_has_no_validation_accuracy(
     assert not list(sweep.glob("*/checkpoints"))  # refused before training
 
 
+def test_a_job_that_fails_does_not_stop_the_sweep(tmp_path: Path, data_dir: Path) -> None:
+    # Job 0's cache folder cannot be made, which only its job can find out: the jobs after it
+    # still train, and the sweep ends naming it (Hydra's basic sweep stopped at it before).
+    (tmp_path / "a file").write_text("x")
+    sweep = tmp_path / "sweep"
+    caches = f"data.cache_dir={tmp_path / 'a file' / 'cache'},{tmp_path / 'cache'}"
+    proc = run_tiny_multirun(sweep, data_dir, caches, "+trainer.limit_train_batches=2")
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert errors[0].startswith(f"error: job 0 ({sweep / '0'}): cannot create the waveform")
+    assert errors[1:] == [
+        f"error: 1 of the 2 jobs run failed: {sweep / '0'} (each one's error line is above, "
+        f"and in the log in its folder); the other jobs' results are in theirs; run the "
+        f"failed ones again once their error is fixed"
+    ]
+    assert proc.stderr.rstrip().endswith(errors[-1])
+    assert (
+        errors[0].removeprefix(f"error: job 0 ({sweep / '0'}): ")
+        in (sweep / "0" / "train.log").read_text()
+    )
+    assert json.loads((sweep / "1" / "metrics.json").read_text())["epochs"] == 1
+    rows = {r["job"]: r for r in csv.DictReader(open(sweep / "sweep_summary.csv"))}  # noqa: SIM115
+    assert rows["1"]["test/acc"] != "" and rows["0"]["test/acc"] == ""
+
+
 @pytest.mark.slow
 def test_joblib_two_parallel_jobs(tmp_path: Path, data_dir: Path) -> None:
     sweep = tmp_path / "joblib"
