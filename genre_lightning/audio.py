@@ -20,6 +20,7 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
+from genre_lightning.errors import UserError
 from genre_lightning.quiet import CHATTY_DECODERS, native_stderr_silenced
 from genre_lightning.resampling import StreamingResampler, workable_rate
 
@@ -33,7 +34,7 @@ CLIP_SAMPLES = 662_688
 #: files). Anything else in a genre folder (GTZAN's ``.mf`` lists, ``.DS_Store``, cover images)
 #: is not audio and is ignored without a warning, except the formats below.
 AUDIO_EXTENSIONS = frozenset(
-    {".wav", ".au", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".snd"}
+    {".wav", ".au", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".aifc", ".snd"}
 )
 #: Audio formats that libsndfile cannot decode (AAC and ALAC in MP4 files, WMA, Monkey's Audio,
 #: WavPack, Matroska). They are not read, but unlike other files they are named: a genre folder
@@ -93,7 +94,7 @@ def audio_files_under(
     """
     seen: set[tuple[int, int]] = set()
     top = len(folder.parts)
-    for here, folders, names in os.walk(folder, followlinks=True):
+    for here, folders, names in os.walk(folder, onerror=_unlistable, followlinks=True):
         key = _identity(here)
         if key in seen:
             folders.clear()
@@ -108,10 +109,21 @@ def audio_files_under(
                 unsearched += [p for f in shown if _identity(p := Path(here) / f) not in seen]
         for name in names:
             path = Path(here) / name
-            if is_audio_name(path) and path.is_file():
+            # A link to nothing is yielded too: its decode fails, so it is skipped and named.
+            if is_audio_name(path) and (path.is_file() or not path.exists()):
                 yield path
             elif undecodable is not None and is_undecodable_audio_name(path) and path.is_file():
                 undecodable.append(path)
+
+
+def _unlistable(exc: OSError) -> None:
+    """A folder :func:`audio_files_under` cannot list: refused, as its files would otherwise
+    drop out of the data (or a genre out of the classes) without a word."""
+    raise UserError(
+        f"{exc.filename}: this folder cannot be listed ({exc.strerror}), so its audio files "
+        f"would be left out without a word; make it readable (e.g. chmod -R a+rX on it) or "
+        f"move it out of the folder searched"
+    ) from exc
 
 
 def _identity(folder: str | Path) -> tuple[int, int]:
@@ -174,24 +186,34 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor
     return wave
 
 
+#: Container headers that state the size of their sample data: the form's magic and type, the
+#: byte order of its chunk sizes, and the chunk of the samples. (AU's header is read apart.)
+_SIZED_CONTAINERS = (
+    (b"RIFF", (b"WAVE",), "<", b"data"),  # WAV; chunk sizes little-endian
+    (b"FORM", (b"AIFF", b"AIFC"), ">", b"SSND"),  # AIFF; chunk sizes big-endian
+)
+
+
 def _truncated_bytes(path: Path) -> int:
-    """Bytes of sample data a WAV or AU header promises beyond the end of the file.
+    """Bytes of sample data a WAV, AIFF or AU header promises beyond the end of the file.
 
     libsndfile quietly decodes what is there, so a half-copied file would otherwise train as a
-    short clip. Only these two headers state the data size; other formats return 0.
+    short clip. Only these headers state the data size; other formats return 0.
     """
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(12)
-        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        for magic, kinds, order, samples in _SIZED_CONTAINERS:
+            if head[:4] != magic or head[8:12] not in kinds:
+                continue
             offset = 12
             while offset + 8 <= size:
                 f.seek(offset)
-                chunk, length = struct.unpack("<4sI", f.read(8))
-                if chunk == b"data":
+                chunk, length = struct.unpack(f"{order}4sI", f.read(8))
+                if chunk == samples:  # 0xFFFFFFFF: RF64's "size given elsewhere"
                     return max(0, length - (size - offset - 8)) if length < 0xFFFFFFFF else 0
                 offset += 8 + length + (length & 1)  # chunks are padded to even sizes
-        elif head[:4] == b".snd":
+        if head[:4] == b".snd":
             data_offset, length = struct.unpack(">II", head[4:12])
             return max(0, length - (size - data_offset)) if length != 0xFFFFFFFF else 0
     return 0
@@ -315,6 +337,8 @@ def _reason(exc: Exception, path: Path) -> str:
         return words
     if not stat.S_ISREG(info.st_mode):
         return words
+    if not os.access(path, os.R_OK):  # libsndfile says only "System error."
+        return "permission denied: make the file readable, e.g. chmod a+r"
     if info.st_size == 0:
         return "the file is empty"
     if is_undecodable_audio_name(path):

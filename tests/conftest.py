@@ -264,6 +264,21 @@ def copy_sample(gtzan_sample: Path, root: Path, genres: Sequence[str], per_genre
     return root
 
 
+def run_unprivileged(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -c code args`` as a user whom file permissions bind: as root, without the
+    capabilities that override them (util-linux's setpriv), for tests of unreadable files.
+    Skips the test where that cannot be had."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: permissions cannot be made to bind")
+        prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
+    return subprocess.run(
+        [*prefix, sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300
+    )
+
+
 def dead_pid() -> int:
     """The process id of a process that has ended (a killed writer's, for stale-file tests)."""
     proc = subprocess.Popen([sys.executable, "-c", "pass"])

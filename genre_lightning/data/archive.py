@@ -12,7 +12,8 @@ of symbolic links longer than PATH_MAX (CVE-2025-4517, fixed only in 3.11.13 / 3
   link exists on disk for a later member to be written through;
 * every other member type (devices, FIFOs, ...) is refused;
 * files are created with ``O_EXCL | O_NOFOLLOW`` under a fresh folder, so nothing already on
-  disk is followed or overwritten.
+  disk is followed or overwritten; a member appended again replaces the copy this extraction
+  wrote before (the later wins, as with ``tar``).
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def extract_tar(archive: str | Path, dest: str | Path) -> list[str]:
             if member.isdir():
                 target.mkdir(parents=True, exist_ok=True)
                 continue
+            if name in written:  # appended again (tar -r): the later copy wins, as tar does
+                written.pop(name).unlink()  # a file this call wrote, never a link
             if member.isfile():
                 source = tf.extractfile(member)
                 assert source is not None  # regular files always have data

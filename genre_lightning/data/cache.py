@@ -48,9 +48,20 @@ def cache_key(clips: Sequence[Clip], sample_rate: int, num_samples: int) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([CACHE_VERSION, sample_rate, num_samples]).encode())
     for clip in clips:
-        st = clip.path.stat()
-        h.update(f"{clip.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{clip.label}\n".encode())
+        h.update(f"{clip.path.resolve()}|{_file_state(clip.path)}|{clip.label}\n".encode())
     return h.hexdigest()[:20]
+
+
+def _file_state(path: Path) -> str:
+    """What a file's decode depends on besides its path: its size and last change, and (when
+    not) that it cannot be read, which chmod changes without touching either: a file skipped
+    as unreadable is decoded again once it can be read."""
+    try:
+        st = path.stat()
+    except OSError as exc:  # a link to nothing: skipped when decoded, until it leads somewhere
+        return f"unreachable {exc.errno}"
+    state = f"{st.st_size}|{st.st_mtime_ns}"
+    return state if os.access(path, os.R_OK) else f"{state}|unreadable"
 
 
 def load_or_build(
@@ -107,6 +118,11 @@ def load_or_build(
             f"cannot create the waveform cache folder {cache_dir} ({exc}); "
             f"set data.cache_dir to a writable folder."
         ) from exc
+    if not os.access(cache_dir, os.W_OK | os.X_OK):  # else the error names a temporary file
+        raise UserError(
+            f"cannot write into the waveform cache folder {cache_dir} (permission denied), and "
+            f"it holds no cache of these clips; set data.cache_dir to a writable folder."
+        )
     remove_stale_temps(cache_dir)  # half-written arrays of builds that were killed
     owner = str(Path(root).resolve()) if root is not None else None
     built = _build(clips, npy, meta, key, sample_rate, num_samples, owner)
@@ -122,10 +138,14 @@ def _check(npy: Path, meta: Path, key: str, num_samples: int) -> str | None:
     try:
         info = json.loads(meta.read_text())
         waves = np.load(npy, mmap_mode="r")
-    except (OSError, ValueError) as exc:
-        return f"unreadable cache, rebuilding: {exc}"
+    except Exception as exc:  # damage of any kind: numpy raises several types (EOFError, ...)
+        return f"unreadable cache, rebuilding: {type(exc).__name__}: {exc}"
+    if not isinstance(info, dict):
+        return "cache manifest is not a record, rebuilding"
     if info.get("key") != key:
         return "cache key mismatch, rebuilding"
+    if not isinstance(info.get("skipped"), list):
+        return "cache manifest is incomplete, rebuilding"
     if len(info.get("lengths", [])) != len(info.get("kept", [])):
         return "cache manifest is incomplete, rebuilding"
     expected = (len(info.get("kept", [])), num_samples)

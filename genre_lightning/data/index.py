@@ -4,6 +4,7 @@ of a genre up to three folders deep in its folder (``<root>/<genre>/<artist>/<al
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,6 +75,11 @@ def find_genre_root(root: Path, class_names: Sequence[str] | None = None) -> Pat
         DataNotFoundError: ``root`` is a file, or no layout under ``root`` has genre folders
             with audio files.
     """
+    if root.is_dir() and not _listable(root):  # each layout's path would be refused instead
+        raise DataNotFoundError(
+            f"data.root={root} cannot be listed (permission denied): make it readable (e.g. "
+            f"chmod -R a+rX on it), or point data.root at a copy you can read"
+        )
     if root.is_file():
         # Listing layouts under a file would name paths like <file>/Data/genres_original.
         kind = "an audio file" if is_audio_name(root) else "a file"
@@ -146,8 +152,15 @@ def _genre_dirs(folder: Path, class_names: Sequence[str] | None) -> list[Path]:
         folder / n
         for n in names
         if (folder / n).is_dir()
+        # A folder that cannot be listed is a genre only where named (and refused when read):
+        # a disk's root holds lost+found, which only its owner may list.
+        and (class_names is not None or _listable(folder / n))
         and next(audio_files_under(folder / n, LIBRARY_DEPTH), None) is not None
     ]
+
+
+def _listable(folder: Path) -> bool:
+    return os.access(folder, os.R_OK | os.X_OK)
 
 
 def index_clips(
@@ -196,7 +209,9 @@ def index_clips(
     _warn_of_undecodable(genre_root, class_names, undecodable, named)
     if len(class_names) < min_genres:
         raise UserError(_one_genre(Path(root), genre_root, class_names[0], len(clips), named))
+    _refuse_unwritable_names(clips, genre_root)
     _refuse_repeated_tracks(clips, genre_root)
+    _refuse_linked_copies(clips, genre_root, class_names)
     _warn_of_unsearched(unsearched)
     log.info("%d genres in %s: %s", len(class_names), genre_root, ", ".join(class_names))
     return clips, list(class_names)
@@ -210,9 +225,13 @@ def _warn_of_undecodable(
     files: they would otherwise drop out of the data without a word."""
     undecodable = list(in_genres)
     only_such: list[str] = []
+    unlistable: list[str] = []
     if not named:  # the other folders were left out for holding no audio that can be decoded
         for folder in sorted(genre_root.iterdir()):
             if folder.name.startswith(".") or folder.name in class_names or not folder.is_dir():
+                continue
+            if not _listable(folder):
+                unlistable.append(folder.name)
                 continue
             held: list[Path] = []
             for _ in audio_files_under(folder, LIBRARY_DEPTH, undecodable=held):
@@ -220,6 +239,18 @@ def _warn_of_undecodable(
             if held:
                 only_such.append(folder.name)
                 undecodable += held
+    if unlistable:
+        many = len(unlistable) > 1
+        log.warning(
+            "folder%s %s of %s cannot be listed (permission denied), so %s here; make %s "
+            "readable if %s",
+            "s" if many else "",
+            ", ".join(unlistable),
+            genre_root,
+            "they are not genres" if many else "it is not a genre",
+            "them" if many else "it",
+            "they are genres" if many else "it is one",
+        )
     if not undecodable:
         return
     left_out = (
@@ -259,6 +290,60 @@ def _refuse_repeated_tracks(clips: Sequence[Clip], genre_root: Path) -> None:
         f"trained on and tested: keep one of each (or rename one, if they are different "
         f"recordings)"
     )
+
+
+def _refuse_unwritable_names(clips: Sequence[Clip], genre_root: Path) -> None:
+    """Refuse a file name that is not valid UTF-8 (a Latin-1 name copied from an old disk):
+    the run's records (split.csv, metrics.json, its log) are UTF-8 text, which cannot hold it.
+
+    Raises:
+        UserError: Naming the first such file, its bytes escaped, and the fix.
+    """
+    for clip in clips:
+        try:
+            str(clip.path).encode("utf-8")
+        except UnicodeEncodeError:
+            raw = os.fsencode(clip.path.relative_to(genre_root))
+            shown = raw.decode("utf-8", "backslashreplace")
+            raise UserError(
+                f"{shown} under {genre_root}: the file name is not valid UTF-8, and the run's "
+                f"records are UTF-8 text; rename it (e.g. `convmv -f latin1 -t utf8 -r "
+                f"--notest {genre_root}` renames them all)"
+            ) from None
+
+
+def _refuse_linked_copies(
+    clips: Sequence[Clip], genre_root: Path, class_names: Sequence[str]
+) -> None:
+    """Refuse one file reached twice: through a link (a linked genre folder, a file linked into
+    a second genre) or a hard link.
+
+    Dealt as two tracks, it could be both trained on and tested, under two labels if it lies in
+    two genres.
+
+    Raises:
+        UserError: Naming the first such pair and the fix.
+    """
+    first: dict[tuple[int, int], Clip] = {}
+    for clip in clips:
+        try:
+            st = clip.path.stat()
+        except OSError:  # a link to nothing: skipped when decoded, and named then
+            continue
+        seen = first.setdefault((st.st_dev, st.st_ino), clip)
+        if seen is clip:
+            continue
+        where = (
+            f"under two genres, {class_names[seen.label]} and {class_names[clip.label]}"
+            if seen.label != clip.label
+            else f"twice in genre {class_names[clip.label]}"
+        )
+        raise UserError(
+            f"{seen.path.relative_to(genre_root)} and {clip.path.relative_to(genre_root)} under "
+            f"{genre_root} are one file (a link to it, or a hard link), found {where}: it would "
+            f"count as two tracks, which could be both trained on and tested; keep one of the two "
+            f"paths (remove the link)"
+        )
 
 
 def _warn_of_unsearched(unsearched: Sequence[Path]) -> None:

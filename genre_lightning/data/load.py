@@ -96,7 +96,12 @@ def load_data(
     listed = {clip.label for clip in clips}  # evaluate lists only the genres it scores
     for label, name in enumerate(names):
         if label in listed and label not in labels:
-            bad = [Path(p).name for p, _ in cache.skipped if Path(p).parent.name == name]
+            # Its files at any depth of its folder (Artist/Album/...), as the index dealt them.
+            bad = [
+                f"{c.folders}/{c.path.name}" if c.folders else c.path.name
+                for c in clips
+                if c.label == label
+            ]
             raise UserError(
                 f"genre '{name}' has no usable clip: all {len(bad)} of its files failed to "
                 f"decode ({', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}). Replace "

@@ -100,6 +100,12 @@ def random_split(
     n_val = max(1, round(fractions[1] * num_items))
     n_test = max(1, round(fractions[2] * num_items))
     n_train = num_items - n_val - n_test
+    if n_train < 1:  # slicing with a negative end would deal train's tracks to test too
+        raise UserError(
+            f"data.split_fractions={list(fractions)} of {num_items} {unit}s gives validation "
+            f"{n_val} and test {n_test}, which leaves none to train on; give train a larger "
+            f"share, e.g. data.split_fractions=[0.8,0.1,0.1], or add clips"
+        )
     parts = {
         "train": order[:n_train],
         "val": order[n_train : n_train + n_val],

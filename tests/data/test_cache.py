@@ -18,7 +18,7 @@ from genre_lightning.data.cache import load_or_build
 from genre_lightning.data.index import index_clips
 from genre_lightning.train import train
 
-from ..conftest import copy_sample
+from ..conftest import copy_sample, run_unprivileged
 
 N = 22050  # 1 s keeps these tests fast
 
@@ -155,3 +155,61 @@ def test_corrupt_and_truncated_caches_are_rebuilt_then_training_runs(
     with caplog.at_level(logging.INFO):
         metrics = train(make_cfg(overrides))
     assert "rebuilding" in caplog.text and metrics["epochs"] == 1
+
+
+@pytest.mark.parametrize(
+    ("damage", "file"),
+    [
+        (b"", "npy"),  # numpy: EOFError
+        (b"\x93NUMPY\x01\x00\x10\x00{'descr': '<i2', ", "npy"),  # a header cut short
+        (b"[1, 2]", "json"),  # JSON, but not the manifest's record
+        (b'{"key": "x"}', "json"),
+    ],
+)
+def test_a_damaged_cache_of_any_kind_is_rebuilt(
+    small_root: Path, tmp_path: Path, damage: bytes, file: str
+) -> None:
+    clips, _ = index_clips(small_root)
+    first = load_or_build(clips, tmp_path / "cache", 22050, N)
+    expected = np.array(first.waves)  # a copy: the memory map would fault once the file is cut
+    del first.waves
+    first.path.with_suffix(f".{file}").write_bytes(damage)
+    again = load_or_build(clips, tmp_path / "cache", 22050, N)
+    assert not again.hit and again.waves.shape == (6, N)
+    np.testing.assert_array_equal(again.waves, expected)
+
+
+_LOAD = """
+import sys
+from genre_lightning.data.cache import load_or_build
+from genre_lightning.data.index import index_clips
+clips, _ = index_clips(sys.argv[1])
+try:
+    cache = load_or_build(clips, sys.argv[2], 22050, 22050)
+    print(len(cache.kept), *(why for _, why in cache.skipped))
+except Exception as exc:
+    print(f"{type(exc).__name__}: {exc}")
+"""
+
+
+def test_a_file_skipped_as_unreadable_is_decoded_once_it_can_be_read(
+    small_root: Path, tmp_path: Path
+) -> None:
+    """chmod changes neither a file's size nor its time, which key the cache: a skip for a
+    permission would otherwise be served from the cache after the fix."""
+    locked = small_root / "jazz" / "jazz.00001.wav"
+    locked.chmod(0)
+    first = run_unprivileged(_LOAD, str(small_root), str(tmp_path / "cache"))
+    assert first.stdout.strip() == (
+        "5 cannot decode audio (permission denied: make the file readable, e.g. chmod a+r)"
+    ), first.stdout + first.stderr
+    locked.chmod(0o644)
+    fixed = run_unprivileged(_LOAD, str(small_root), str(tmp_path / "cache"))
+    assert fixed.stdout.strip() == "6", fixed.stdout + fixed.stderr
+    (tmp_path / "read-only").mkdir(mode=0o555)
+    refused = run_unprivileged(_LOAD, str(small_root), str(tmp_path / "read-only"))
+    assert refused.stdout.strip() == (
+        f"UserError: cannot write into the waveform cache folder {tmp_path / 'read-only'} "
+        f"(permission denied), and it holds no cache of these clips; set data.cache_dir to a "
+        f"writable folder."
+    ), refused.stdout + refused.stderr

@@ -37,6 +37,11 @@ def music(gtzan_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     sf.write(root / "metal" / "zero.wav", np.zeros(0, dtype=np.float32), 22050)
     whole = (root / "metal" / "metal.00000.wav").read_bytes()
     (root / "metal" / "truncated.wav").write_bytes(whole[: len(whole) // 3])
+    # AIFF states its data size too: a cut copy is skipped, not trained as a shorter clip.
+    write_tone(root / "classical" / "chime.aifc", seconds=2.0, format="AIFF", subtype="PCM_16")
+    aiff = (root / "classical" / "chime.aifc").read_bytes()
+    (root / "classical" / "cut.aiff").write_bytes(aiff[: len(aiff) // 2])
+    (root / "metal" / "lost.wav").symlink_to(root / "moved-away.wav")  # a link to nothing
     (root / "metal" / "notes.txt").write_text("not audio, ignored")
     # Audio that cannot be decoded here: skipped, but (unlike the files above) with a warning.
     (root / "metal" / "live.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A ")
@@ -54,15 +59,16 @@ def test_each_file_gets_its_outcome(
     names = {c.path.name for c in dm.clips}
     assert "notes.txt" not in names and "metal.mf" not in names  # not audio: ignored silently
     skipped = {Path(p).name: why for p, why in dm.skipped}
-    assert set(skipped) == {"empty.wav", "zero.wav", "truncated.wav"}
+    assert set(skipped) == {"empty.wav", "zero.wav", "truncated.wav", "cut.aiff", "lost.wav"}
     assert "truncated" in skipped["truncated.wav"] and "no samples" in skipped["zero.wav"]
+    assert "truncated" in skipped["cut.aiff"] and skipped["lost.wav"].endswith("(no such file)")
     for name in skipped:
         assert sum(name in line for line in caplog.text.splitlines()) == 1  # one line each
     assert dm.cache is not None
     kept = {dm.clips[i].path.name: dm.cache.lengths[r] for r, i in enumerate(dm.cache.kept)}
     assert kept["stereo44k.flac"] == 220500  # 10 s at 44.1 kHz -> 22050 Hz, mono
     assert kept["short5s.wav"] == 110250 and kept["tone.au"] == 110250
-    assert kept["tone.ogg"] == 66150
+    assert kept["tone.ogg"] == 66150 and kept["chime.aifc"] == 44100
     assert ("lame.mp3" in kept) == ("MP3" in sf.available_formats())
 
 
@@ -87,7 +93,9 @@ def test_training_runs_on_the_folder(music: Path, tmp_path: Path) -> None:
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["test/f1_per_class"]) == {"blues", "classical", "metal"}
     assert sorted(Path(p).name for p in metrics["skipped_files"]) == [
+        "cut.aiff",
         "empty.wav",
+        "lost.wav",
         "truncated.wav",
         "zero.wav",
     ]

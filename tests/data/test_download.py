@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from genre_lightning.data.archive import extract_tar
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.data.download import MARKER_NAME, GTZANDownloadError, ensure_gtzan
 
@@ -429,6 +430,18 @@ def test_links_inside_the_archive_become_copies(tmp_path: Path) -> None:
         copy = root / "genres" / name
         assert copy.is_file() and not copy.is_symlink()
         assert copy.read_bytes() == wav.getvalue()
+
+
+def test_a_member_appended_again_replaces_the_earlier_copy(tmp_path: Path) -> None:
+    # `tar -r` appends a newer copy under the same name; tar extracts the later one.
+    tar = tmp_path / "appended.tar"
+    with tarfile.open(tar, "w") as tf:
+        _add(tf, "notes/a.txt", tarfile.REGTYPE, data=b"first")
+        _add(tf, "notes/b.txt", tarfile.SYMTYPE, link="a.txt")  # a copy of the first
+        _add(tf, "notes/a.txt", tarfile.REGTYPE, data=b"second, longer")
+    assert extract_tar(tar, tmp_path / "out") == ["notes/a.txt", "notes/b.txt"]
+    assert (tmp_path / "out" / "notes" / "a.txt").read_bytes() == b"second, longer"
+    assert (tmp_path / "out" / "notes" / "b.txt").read_bytes() == b"first"
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ nothing, a single genre, a genre folder itself, or a file."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import soundfile as sf
 from genre_lightning.data.index import GTZAN_GENRES, DataNotFoundError, index_clips
 from genre_lightning.errors import UserError
 
-from ..conftest import BLUES, copy_sample
+from ..conftest import BLUES, copy_sample, run_unprivileged
 
 
 def test_indexes_the_real_sample_in_label_order(gtzan_sample: Path) -> None:
@@ -260,3 +261,81 @@ def test_audio_that_cannot_be_decoded_is_named_and_its_folder_said_not_a_genre(
         index_clips(music, ["blues", "jazz"])
     assert "genre 'jazz' has no audio files" in str(caught.value)
     assert "(it holds 2 .m4a files in a format that cannot be decoded here" in str(caught.value)
+
+
+def test_one_file_reached_twice_is_refused_naming_both(tmp_path: Path, gtzan_sample: Path) -> None:
+    """A genre folder linked under a second name, a file linked into another genre, or a hard
+    link: one recording dealt as two tracks (under two labels) could be trained on and tested."""
+    music = copy_sample(gtzan_sample, tmp_path / "music", ["blues", "rock"], 2)
+    (music / "pop").symlink_to(music / "blues", target_is_directory=True)
+    with pytest.raises(UserError) as caught:
+        index_clips(music)
+    assert str(caught.value).startswith(
+        f"blues/blues.00000.wav and pop/blues.00000.wav under {music} are one file (a link to "
+        f"it, or a hard link), found under two genres, blues and pop: it would count as two "
+        f"tracks"
+    )
+    (music / "pop").unlink()
+    (music / "rock" / "Live").mkdir()
+    os.link(music / "rock" / "rock.00000.wav", music / "rock" / "Live" / "rock.00000.wav")
+    with pytest.raises(UserError, match="found twice in genre rock"):
+        index_clips(music)
+    (music / "rock" / "Live" / "rock.00000.wav").unlink()
+    (music / "rock" / "Live" / "cover.wav").symlink_to(music / "blues" / "blues.00001.wav")
+    with pytest.raises(UserError, match="under two genres, blues and rock"):
+        index_clips(music)
+    (music / "rock" / "Live" / "cover.wav").unlink()
+    shutil.copy(music / "blues" / "blues.00001.wav", music / "rock" / "Live" / "cover.wav")
+    assert len(index_clips(music)[0]) == 5  # a copy is a file of its own
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_with_its_bytes_shown(
+    tmp_path: Path, gtzan_sample: Path
+) -> None:
+    music = copy_sample(gtzan_sample, tmp_path / "music", ["blues", "rock"], 1)
+    latin1 = os.fsencode(music / "rock") + b"/caf\xe9.wav"  # a Latin-1 name from an old disk
+    shutil.copy(os.fsencode(music / "rock" / "rock.00000.wav"), latin1)
+    with pytest.raises(UserError) as caught:
+        index_clips(music)
+    assert str(caught.value).startswith(
+        f"rock/caf\\xe9.wav under {music}: the file name is not valid UTF-8"
+    )
+    str(caught.value).encode("utf-8")  # the message itself can be printed and logged
+
+
+_INDEX = """
+import sys
+from genre_lightning.data.index import index_clips
+try:
+    print("genres:", *index_clips(sys.argv[1])[1])
+except Exception as exc:
+    print(f"{type(exc).__name__}: {exc}")
+"""
+
+
+def test_folders_that_cannot_be_listed_are_refused_or_said_not_genres(
+    tmp_path: Path, gtzan_sample: Path
+) -> None:
+    """os.walk passes over a folder it cannot list: a genre (or an artist's folder) would drop
+    out of the data without a word. A top-level folder only its owner may list (a disk's
+    lost+found) is no genre, and a warning says so."""
+    music = copy_sample(gtzan_sample, tmp_path / "music", ["blues", "jazz", "rock"], 2)
+    (music / "lost+found").mkdir(mode=0)
+    listed = run_unprivileged(_INDEX, str(music))
+    assert listed.stdout.strip() == "genres: blues jazz rock", listed.stderr
+    assert f"folder lost+found of {music} cannot be listed (permission denied)" in listed.stderr
+    (music / "blues" / "Artist").mkdir()
+    shutil.move(music / "blues" / "blues.00001.wav", music / "blues" / "Artist")
+    (music / "blues" / "Artist").chmod(0)
+    refused = run_unprivileged(_INDEX, str(music))
+    assert refused.stdout.startswith(
+        f"UserError: {music / 'blues' / 'Artist'}: this folder cannot be listed (Permission "
+        f"denied), so its audio files would be left out without a word"
+    ), refused.stdout + refused.stderr
+    (music / "blues" / "Artist").chmod(0o755)
+    music.chmod(0)
+    root = run_unprivileged(_INDEX, str(music))
+    music.chmod(0o755)
+    assert root.stdout.startswith(
+        f"DataNotFoundError: data.root={music} cannot be listed (permission denied)"
+    ), root.stdout + root.stderr

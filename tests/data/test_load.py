@@ -96,3 +96,7 @@ def test_class_count_and_undecodable_genres_are_named(gtzan_sample: Path, tmp_pa
     (root / "rock" / "rock.00000.wav").write_bytes(b"RIFF....WAVEfmt broken")
     with pytest.raises(UserError, match=r"genre 'rock' has no usable clip.*rock\.00000\.wav"):
         load_data(root, None, None, tmp_path / "cache", 22050, 2205, keep=3)
+    (root / "rock" / "Live").mkdir()  # a genre's files at any depth are its files
+    (root / "rock" / "rock.00000.wav").rename(root / "rock" / "Live" / "rock.00000.wav")
+    with pytest.raises(UserError, match=r"all 1 of its files failed to decode \(Live/rock\."):
+        load_data(root, None, None, tmp_path / "cache", 22050, 2205, keep=3)

@@ -48,6 +48,19 @@ def test_bad_fractions_are_rejected(bad: tuple[float, ...]) -> None:
         random_split(10, fractions=bad)
 
 
+def test_fractions_that_leave_nothing_to_train_on_are_refused() -> None:
+    # 3 tracks: validation and test get at least one each and test rounds up to 3; the cut
+    # would then deal train's tracks to test as well.
+    with pytest.raises(UserError) as caught:
+        random_split(3, fractions=(0.1, 0.05, 0.85), seed=1)
+    assert str(caught.value).startswith(
+        "data.split_fractions=[0.1, 0.05, 0.85] of 3 tracks gives validation 1 and test 3, "
+        "which leaves none to train on"
+    )
+    parts = random_split(4, fractions=(0.5, 0.25, 0.25))
+    assert sorted(i for part in parts.values() for i in part) == [0, 1, 2, 3]
+
+
 # --- fault-filtered split (Kereliuk, Sturm & Larsen 2015) -------------------------------------
 
 SHARED_SPLITS = GTZAN_SAMPLE.parent / "gtzan-splits"
