@@ -177,7 +177,13 @@ def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
     if not here:
         return
     try:
-        _check_machine(cfg, runs.Run(Path(str(cfg.resume))) if cfg.get("resume") else None)
+        if cfg.get("resume"):
+            run = runs.Run(Path(str(cfg.resume)))
+        elif cfg.get("ckpt_path") not in (None, runs.LAST):
+            run = runs.Run(Path.cwd())  # a file named in full: checked as the job would
+        else:  # ckpt_path=last: the run folder's, known only once the job starts
+            run = None
+        _check_machine(cfg, run)
     except UserError:
         raise
     except Exception:  # a value known only in the job (Hydra's paths): the job says what
@@ -202,6 +208,11 @@ def _check_machine(cfg: DictConfig, run: runs.Run | None) -> tuple[str | None, G
         # Named on purpose: a folder it cannot write is an error (the default cache folder
         # that cannot be written only costs the reuse, and is warned of).
         check_writable(store, "module.embedding_cache_dir", folder=True)
+    cache_dir = cfg.data.get("cache_dir")
+    if cache_dir is not None and not Path(str(cache_dir)).is_dir():
+        # One to be made: where it cannot be, say so before decoding (a folder that is there
+        # may hold the cache even if it cannot be written: the build says, if it must write).
+        check_writable(cache_dir, "data.cache_dir", folder=True)
     datamodule.check_data_found()
     prepare_network(cfg.model)  # last: the one check that may download
     return resume_from, datamodule

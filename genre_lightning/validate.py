@@ -286,10 +286,13 @@ def check_training(
     from genre_lightning.data.splits import TEST_ONLY, UNTRAINED_FIXES, check_split_keys
 
     for group, example in REQUIRED_GROUPS.items():  # ~model: Hydra composes without it
-        if not cfg.get(group):
+        section = cfg.get(group)
+        # What an experiment sets of a removed group is left without the group's _target_.
+        if not section or (group != "scheduler" and "_target_" not in section):
+            left = f"; only {', '.join(map(str, section))} of it is set" if section else ""
             raise UserError(
-                f"{group}: none is configured (removed with ~{group}?); training needs one, "
-                f"e.g. {group}={example} (--help lists them)"
+                f"{group}: none is configured (removed with ~{group}?){left}; training needs "
+                f"one, e.g. {group}={example} (--help lists them)"
             )
     check_train_config(cfg)
     check_data_config(cfg.data)

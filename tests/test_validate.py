@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from genre_lightning.app import compose_config
 from genre_lightning.errors import UserError
 from genre_lightning.validate import (
     TRAIN_CHECKS,
     Check,
     check_section,
+    check_training,
     choice,
     flag,
     number,
@@ -196,8 +198,22 @@ BAD_VALUES = [
     # A group removed, or an optimizer that does not import (Hydra's tracebacks).
     ("~model", "model: none is configured (removed with ~model?); training needs one, e.g. "),
     ("~optimizer", "optimizer: none is configured (removed with ~optimizer?)"),
+    # Files the job would refuse after Hydra made the run folder.
+    ("ckpt_path=/nonexistent/x.ckpt", "ckpt_path=/nonexistent/x.ckpt: no checkpoint at"),
+    ("data.cache_dir=/proc/version/x", "data.cache_dir=/proc/version/x: /proc/version is a file"),
     ("optimizer._target_=torch.optim.Foo", "optimizer._target_=torch.optim.Foo: cannot build it"),
 ]
+
+
+def test_a_group_removed_beside_an_experiment_that_sets_some_of_its_keys_is_refused() -> None:
+    # experiment=demo sets trainer.max_epochs: ~trainer left that key alone (a traceback).
+    cfg = compose_config("train", ["experiment=demo", "~trainer"])
+    with pytest.raises(UserError) as caught:
+        check_training(cfg)
+    assert str(caught.value) == (
+        "trainer: none is configured (removed with ~trainer?); only max_epochs of it is set; "
+        "training needs one, e.g. trainer=default (--help lists them)"
+    )
 
 
 def test_every_bad_value_is_one_error_line(tmp_path: Path, data_dir: Path) -> None:
