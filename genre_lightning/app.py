@@ -319,6 +319,14 @@ def check_command_line(
         _check_job_values(job)
         jobs.append(OmegaConf.masked_copy(job, [str(key) for key in job if key != "hydra"]))
     keys = [str(o.key_or_group).lstrip("+~") for o in parsed]
+    if "paths.output_dir" in keys:  # its results there, Hydra's record and log elsewhere
+        given = next(str(o.input_line) for o in parsed if "paths.output_dir" in str(o.key_or_group))
+        folder_key = _run_folder_key(bool(args.multirun))
+        fail(
+            f"{given}: paths.output_dir names the run folder, which Hydra makes; set that "
+            f"instead, {folder_key}=<folder>, so the run's results, record and log stay together"
+            f"{' (one folder per job under it)' if args.multirun else ''}"
+        )
     here = not (args.multirun and _on_a_cluster(cfg.hydra))
     return Launch(jobs, keys, here, cfg)
 

@@ -126,6 +126,13 @@ def test_download_defaults_are_the_data_config_s() -> None:
         # Checked before Hydra makes the run folder from it (null would leave a None/ folder).
         ("predict", ["ckpt_path=a", "input=x", "paths.log_dir=null"], "paths.log_dir=null"),
         ("train", ["paths.log_dir=null"], "paths.log_dir=null must be a text"),
+        # Hydra's record and log would go to the run folder, the results to this one.
+        (
+            "train",
+            ["paths.output_dir=/tmp/run"],
+            "paths.output_dir=/tmp/run: paths.output_dir names the run folder, which Hydra "
+            "makes; set that instead, hydra.run.dir=<folder>",
+        ),
         ("report", ["recipes=[a]", "task_name=[a]"], "task_name=[a] must be a text"),
         # argparse places no override after an option: its usage text, and Hydra ran the rest.
         (
