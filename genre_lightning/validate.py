@@ -358,14 +358,37 @@ def _model_setting_check(param: inspect.Parameter) -> Check:
 
 
 def _check_model_input(cfg: DictConfig, cls: type) -> None:
-    """The data gives the mel bands a pretrained network reads (``INPUT_MELS``), and no more
-    cepstral coefficients are asked of it than it has mel bands (``n_mfcc``)."""
-    wanted = getattr(cls, "INPUT_MELS", None)
+    """The data gives the front end a pretrained network reads (``INPUT_FEATURES``, its patch
+    ``INPUT_SECONDS``), from its pretrained weights, and no more cepstral coefficients are
+    asked of it than it has mel bands (``n_mfcc``)."""
     mels = OmegaConf.select(cfg, "data.features.n_mels")
-    if wanted is not None and mels != wanted:
+    front_end = {
+        **{f"data.features.{k}": v for k, v in getattr(cls, "INPUT_FEATURES", {}).items()},
+        **({"data.chunk_seconds": cls.INPUT_SECONDS} if hasattr(cls, "INPUT_SECONDS") else {}),
+    }
+    for key, wanted in front_end.items():
+        given = OmegaConf.select(cfg, key)
+        if given != wanted:  # n_mels is named first: the shapes would not even fit
+            raise UserError(
+                f"{key}={shown(given)}: {cls.__name__} was trained on {shown(wanted)} "
+                f"({key.rsplit('.', 1)[-1]}), and reads only its own front end; use its "
+                f"experiment (e.g. experiment=musicnn_probe), which sets it"
+            )
+    if OmegaConf.select(cfg, "module.cache_embeddings") and (
+        OmegaConf.select(cfg, "model.freeze") is False
+    ):  # known from the config: said before decoding (the module's own check comes after)
         raise UserError(
-            f"data.features.n_mels={shown(mels)}: {cls.__name__} was trained on {wanted} mel "
-            f"bands; use its experiment (e.g. experiment=musicnn_probe), which sets its front end"
+            "module.cache_embeddings=true with model.freeze=false: the network's features "
+            "change as it trains, so they cannot be computed once; set "
+            "module.cache_embeddings=false (as experiment=musicnn_finetune does), or keep "
+            "model.freeze=true"
+        )
+    if "pretrained" in inspect.signature(cls).parameters and not OmegaConf.select(
+        cfg, "model.pretrained"
+    ):  # None only rebuilds a trained checkpoint's network, whose weights are then loaded
+        raise UserError(
+            f"model.pretrained={shown(OmegaConf.select(cfg, 'model.pretrained'))}: training "
+            f"starts from pretrained weights; use MSD_musicnn or MTT_musicnn"
         )
     n_mfcc = OmegaConf.select(cfg, "model.n_mfcc")
     if "n_mfcc" in inspect.signature(cls).parameters and _exceeds(n_mfcc, mels):

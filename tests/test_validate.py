@@ -138,7 +138,8 @@ BAD_VALUES = [
     ),
     (
         "model=musicnn",
-        "data.features.n_mels=64: MusicnnClassifier was trained on 96 mel bands",
+        "data.features.n_mels=64: MusicnnClassifier was trained on 96 (n_mels), and reads only "
+        "its own front end; use its experiment (e.g. experiment=musicnn_probe)",
     ),
     ("model=alexnet model.adaptive=maybe", "model.adaptive=maybe must be true or false"),
     (
@@ -214,6 +215,47 @@ def test_a_group_removed_beside_an_experiment_that_sets_some_of_its_keys_is_refu
         "trainer: none is configured (removed with ~trainer?); only max_epochs of it is set; "
         "training needs one, e.g. trainer=default (--help lists them)"
     )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        # The mel bands the first message asks for, but not the rest of musicnn's front end.
+        (
+            ["model=musicnn", "data.features.n_mels=96"],
+            "data.features.resample_to=null: MusicnnClassifier was trained on 16000 "
+            "(resample_to), and reads only its own front end",
+        ),
+        (
+            ["experiment=musicnn_probe", "data.features.log=db"],
+            "data.features.log=db: MusicnnClassifier was trained on musicnn (log)",
+        ),
+        # 187 frames are 3 s: the rest of a longer chunk would be cut off.
+        (
+            ["experiment=musicnn_probe", "data.chunk_seconds=10"],
+            "data.chunk_seconds=10: MusicnnClassifier was trained on 3.0 (chunk_seconds)",
+        ),
+        (
+            ["experiment=musicnn_probe", "model.freeze=false"],
+            "module.cache_embeddings=true with model.freeze=false: the network's features "
+            "change as it trains",
+        ),
+        # None only rebuilds a trained checkpoint's network: a probe on random features.
+        (
+            ["experiment=musicnn_probe", "model.pretrained=null"],
+            "model.pretrained=null: training starts from pretrained weights; use MSD_musicnn "
+            "or MTT_musicnn",
+        ),
+    ],
+)
+def test_musicnn_trains_only_on_its_own_front_end_and_weights(
+    overrides: list[str], message: str
+) -> None:
+    with pytest.raises(UserError) as caught:
+        check_training(compose_config("train", overrides))
+    assert str(caught.value).startswith(message)
+    for recipe in ("musicnn_probe", "musicnn_finetune"):  # as shipped, they pass
+        check_training(compose_config("train", [f"experiment={recipe}"]))
 
 
 def test_every_bad_value_is_one_error_line(tmp_path: Path, data_dir: Path) -> None:

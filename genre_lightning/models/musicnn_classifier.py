@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -56,8 +56,22 @@ class MusicnnClassifier(nn.Module):
         cache_dir: Where unpacked weights are kept (``None``: the user cache directory).
     """
 
-    #: Mel bands of the input musicnn was trained on (training checks the data gives these
-    #: before decoding it).
+    #: The front end musicnn was trained on, as ``data.features`` settings (training checks
+    #: the data gives it before decoding anything): 16 kHz, n_fft 512, hop 256, 96 slaney
+    #: mels, reflect padding, log10(10000 x + 1), patches of 187 frames.
+    INPUT_FEATURES: ClassVar[dict[str, object]] = {
+        "n_mels": 96,  # first: a user who sets only this learns of the rest from the message
+        "resample_to": 16000,
+        "n_fft": 512,
+        "win_length": 512,
+        "hop_length": 256,
+        "num_frames": 187,
+        "log": "musicnn",
+        "pad_mode": "reflect",
+    }
+    #: Its patch, ``data.chunk_seconds``: the 3 s that 187 frames hold (a longer chunk would be
+    #: cut to its first 187 frames).
+    INPUT_SECONDS = 3.0
     INPUT_MELS = 96
 
     def __init__(
