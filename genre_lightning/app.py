@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import sys
@@ -127,6 +128,7 @@ def hydra_app(
     def main() -> Any:
         quiet.silence_known_noise()
         _SWEEP.reset()  # a process may run several command lines (the tests' worker does)
+        sys.argv[1:] = home_expanded(sys.argv[1:])  # before Hydra reads (and records) them
         launch = check_command_line(config_name, sys.argv[1:], all_checks)
         if launch is not None and before_launch is not None:
             try:
@@ -201,6 +203,20 @@ def _end_job(message: str) -> None:
     if not (here and str(hydra_cfg.sweeper.get("_target_", "")).endswith(".BasicSweeper")):
         raise SweepJobFailed(line)  # Hydra prints it where the sweep stops
     print(line, file=sys.stderr)
+
+
+def home_expanded(argv: Sequence[str]) -> list[str]:
+    """The command line with a value that starts with ``~`` (``data.root=~/music``, quoted or
+    not) made the home folder's path. The shell expands ``~`` at the start of a word, not after
+    ``key=``: Hydra would take it literally, and make a folder named ``~`` in the working one."""
+    expanded = []
+    for arg in argv:
+        key, eq, value = arg.partition("=")
+        home = re.fullmatch(r"(['\"]?)(~[\w.-]*(?:/.*)?)\1", value) if eq else None
+        if home and not arg.startswith("-"):
+            arg = f"{key}={home[1]}{os.path.expanduser(home[2])}{home[1]}"
+        expanded.append(arg)
+    return expanded
 
 
 def check_tool_files(cfg: DictConfig, here: bool, output: Mapping[str, Any]) -> Path | None:

@@ -20,7 +20,13 @@ from omegaconf import OmegaConf
 
 import genre_lightning.evaluate  # noqa: F401 - registers data=checkpoint, as the tool does
 from genre_lightning import train
-from genre_lightning.app import CONFIG_DIR, RUN_CHECKS, check_command_line, compose_config
+from genre_lightning.app import (
+    CONFIG_DIR,
+    RUN_CHECKS,
+    check_command_line,
+    compose_config,
+    home_expanded,
+)
 from genre_lightning.data.download import DEFAULT_SHA256, DEFAULT_URL
 from genre_lightning.errors import UserError
 
@@ -345,3 +351,30 @@ def test_a_folder_holding_a_training_run_is_not_started_in_again(
     # Continuing the run is what goes there.
     check_command_line("train", [f"resume={finished}"])
     check_command_line("train", [f"hydra.run.dir={killed}", "ckpt_path=last"])
+
+
+def test_a_value_starting_with_a_tilde_is_in_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The shell leaves `key=~/...` alone: Hydra made a folder named `~` in the working folder.
+    home = tmp_path / "home"
+    (home / "music").mkdir(parents=True)
+    write_tone(home / "music" / "song.wav")
+    proc = start_cli(
+        ["ckpt_path=~/no.ckpt", "input=~/music", "hydra.run.dir='~/run'"],
+        tmp_path,
+        TOOLS["predict"],
+        env={"HOME": str(home)},
+    )
+    err = proc.communicate(timeout=300)[1]
+    assert proc.returncode == 2 and f"no checkpoint file at {home / 'no.ckpt'}" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]  # no `~` folder here
+    monkeypatch.setenv("HOME", str(home))
+    given = ["~model", "a=x~y", 'input="~/My Music"', "b=~nosuchuser/x", "c=~"]
+    assert home_expanded(given) == [
+        "~model",
+        "a=x~y",
+        f'input="{home}/My Music"',
+        "b=~nosuchuser/x",
+        f"c={home}",
+    ]

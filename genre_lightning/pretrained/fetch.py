@@ -15,6 +15,7 @@ The checkpoint is read once (every CRC checked) before it is published.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import stat
@@ -31,6 +32,8 @@ from genre_lightning.pretrained.tf_checkpoint import CheckpointError, read_check
 from genre_lightning.temp_files import remove_stale_temps
 from genre_lightning.userdirs import user_cache_dir
 
+log = logging.getLogger(__name__)
+
 REQUIREMENT = "musicnn==0.1.0"
 WHEEL_NAME = "musicnn-0.1.0-py3-none-any.whl"
 WHEEL_SHA256 = "f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa"
@@ -41,7 +44,7 @@ CHECKPOINT_FILES = (".index", ".data-00000-of-00001")
 _CACHE_FOLDER = "musicnn-0.1.0"
 _OFFLINE_HELP = (
     f"on a machine with access, run `pip download {REQUIREMENT} --no-deps` and pass the "
-    f"{WHEEL_NAME} file as source=PATH"
+    f"{WHEEL_NAME} file as model.source=PATH"
 )
 
 
@@ -77,17 +80,17 @@ def musicnn_checkpoint(
         raise FetchError(
             f"model.pretrained={model}: not a musicnn model; use one of {', '.join(MODELS)}"
         )
-    if source is not None and Path(source).is_dir():
-        return _folder_checkpoint(Path(source), model)
-    target = Path(cache_dir or user_cache_dir()) / _CACHE_FOLDER / model
+    if source is not None and Path(source).expanduser().is_dir():
+        return _folder_checkpoint(Path(source).expanduser(), model)
+    target = Path(cache_dir or user_cache_dir()).expanduser() / _CACHE_FOLDER / model
     if source is not None:
         # The wheel the user named is checked even when the cache already holds its model:
         # a mistyped or wrong file is said so, not hidden behind an earlier fetch.
-        _verify_wheel(Path(source))
-        if not _complete(target):
-            _unpack(Path(source), model, target)
+        _verify_wheel(Path(source).expanduser())
+        if not _cached(target, model):
+            _unpack(Path(source).expanduser(), model, target)
         return target
-    if _complete(target):
+    if _cached(target, model):
         return target
     with tempfile.TemporaryDirectory(prefix="musicnn-wheel-") as tmp:
         _unpack(_download(Path(tmp)), model, target)
@@ -98,10 +101,52 @@ def _complete(folder: Path) -> bool:
     return all((folder / name).is_file() for name in CHECKPOINT_FILES)
 
 
+def _cached(target: Path, model: str) -> bool:
+    """Whether the cache holds the model whole, every CRC checked (a tenth of a second).
+
+    A folder there that is not whole (a file lost, a byte damaged on disk) is removed, with a
+    warning, so that it is unpacked again: kept, it would fail every run after the data is
+    decoded, and the wheel's own copy could never replace it.
+
+    Raises:
+        FetchError: A file is in the folder's place, or the damaged folder cannot be removed.
+    """
+    if not target.is_dir():
+        if target.exists() or target.is_symlink():
+            raise FetchError(
+                f"{target}: a file is where the unpacked {model} weights go; remove it, or set "
+                f"model.cache_dir to another folder"
+            )
+        return False
+    try:
+        read_checkpoint(target)
+        return True
+    except (CheckpointError, OSError) as exc:
+        log.warning(
+            "the cached %s weights in %s are damaged (%s); unpacking them again", model, target, exc
+        )
+    try:
+        shutil.rmtree(target)
+    except OSError as exc:
+        raise FetchError(
+            f"{target}: the cached {model} weights there are damaged and cannot be removed "
+            f"({exc.strerror}); remove that folder, or set model.cache_dir to another folder"
+        ) from None
+    return False
+
+
 def _folder_checkpoint(folder: Path, model: str) -> Path:
-    """A checkpoint given as a folder: the model's folder itself, or one that holds it."""
+    """A checkpoint given as a folder: the model's folder itself, or one that holds it, read
+    once (every CRC checked), so a damaged copy is named before any data is decoded."""
     for candidate in (folder, folder / model):
         if _complete(candidate):
+            try:
+                read_checkpoint(candidate)
+            except CheckpointError as exc:
+                raise FetchError(
+                    f"model.source={folder}: the {model} checkpoint there is damaged ({exc}); "
+                    f"unpack it again from the {WHEEL_NAME} wheel, or give the wheel itself"
+                ) from None
             return candidate
     raise FetchError(
         f"{folder}: no {model} checkpoint here (expected {' and '.join(CHECKPOINT_FILES)} in "

@@ -17,7 +17,7 @@ import pytest
 
 from genre_lightning.pretrained import fetch
 from genre_lightning.pretrained.fetch import FetchError, musicnn_checkpoint
-from genre_lightning.pretrained.tf_checkpoint import read_checkpoint
+from genre_lightning.pretrained.tf_checkpoint import list_checkpoint, read_checkpoint
 
 CHECKPOINT = ("musicnn/MSD_musicnn/.index", "musicnn/MSD_musicnn/.data-00000-of-00001")
 
@@ -221,3 +221,53 @@ def test_a_named_wheel_is_checked_even_when_the_cache_holds_the_model(
     other.write_text("not a wheel")
     with pytest.raises(FetchError, match=r"notes\.txt: SHA-256 .* is not that of"):
         musicnn_checkpoint("MSD_musicnn", source=other, cache_dir=cache)
+
+
+def test_a_damaged_cached_copy_is_unpacked_again(
+    musicnn_wheel: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Kept, a damaged copy failed every run after decoding, and the wheel could not replace it.
+    cache = tmp_path / "cache"
+    prefix = musicnn_checkpoint("MSD_musicnn", source=musicnn_wheel, cache_dir=cache)
+    good = read_checkpoint(prefix)
+    data = prefix / ".data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    kernel = list_checkpoint(prefix)["dense/kernel"]
+    raw[kernel.offset + kernel.size // 2] ^= 0xFF  # one byte of the weights flipped on disk
+    data.write_bytes(bytes(raw))
+    with caplog.at_level("WARNING", logger="genre_lightning.pretrained.fetch"):
+        assert musicnn_checkpoint("MSD_musicnn", source=musicnn_wheel, cache_dir=cache) == prefix
+    assert "the cached MSD_musicnn weights in" in caplog.text and "damaged" in caplog.text
+    repaired = read_checkpoint(prefix)
+    assert all((repaired[k] == v).all() for k, v in good.items())
+    data.unlink()  # a file lost: unpacked again as well
+    assert musicnn_checkpoint("MSD_musicnn", source=musicnn_wheel, cache_dir=cache) == prefix
+    assert _files(cache / "musicnn-0.1.0") == [
+        "MSD_musicnn",
+        "MSD_musicnn/.data-00000-of-00001",
+        "MSD_musicnn/.index",
+    ]
+    shutil.rmtree(prefix)
+    prefix.write_text("in the way")  # was an error naming a temporary folder
+    with pytest.raises(FetchError, match=r"MSD_musicnn: a file is where the unpacked MSD_musicnn"):
+        musicnn_checkpoint("MSD_musicnn", source=musicnn_wheel, cache_dir=cache)
+
+
+def test_a_damaged_folder_source_is_named_before_anything_runs(
+    msd_prefix: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "MSD_musicnn"
+    shutil.copytree(msd_prefix, copy)
+    data = copy / ".data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[:-100_000])  # into the last layer's weights
+    with pytest.raises(FetchError, match=r"^model\.source=.*: the MSD_musicnn checkpoint there "):
+        musicnn_checkpoint(source=copy)
+
+
+def test_a_home_relative_path_is_the_home_s(
+    musicnn_wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shutil.copy(musicnn_wheel, tmp_path / fetch.WHEEL_NAME)
+    prefix = musicnn_checkpoint(source=f"~/{fetch.WHEEL_NAME}", cache_dir="~/weights")
+    assert prefix == tmp_path / "weights" / "musicnn-0.1.0" / "MSD_musicnn"
