@@ -61,7 +61,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from genre_lightning.app import CONFIG_DIR, compose_config, hydra_app, job_variants
-from genre_lightning.errors import UserError
+from genre_lightning.errors import Interrupted, UserError
 from genre_lightning.files import check_writable
 from genre_lightning.report_rows import (
     MARKDOWN,
@@ -121,7 +121,14 @@ def run_recipe(
     task = training_task(recipe, sweep, overrides)
     print(f"[report] {TRAIN} {shlex.join(task)}", flush=True)
     cmd = [sys.executable, "-m", "genre_lightning", "-m", *task, f"hydra.sweep.dir={sweep_dir}"]
-    status = subprocess.run(cmd).returncode
+    try:
+        status = subprocess.run(cmd).returncode
+    except KeyboardInterrupt:  # Ctrl-C reached the training too, which stopped
+        raise Interrupted(
+            f"the report stopped while training {recipe}, whose runs so far are in "
+            f"{sweep_dir}; {unwritten}; to train them again, remove that folder and run the same "
+            f"command (rows already written stay)"
+        ) from None
     if status:
         raise UserError(
             f"recipe {recipe}: training exited with status {status} (its error is above); "
@@ -272,8 +279,9 @@ def _needs_training(recipe: str, sweep_dir: Path, task: list[str], refit: bool) 
         return True
     if not refit:
         raise UserError(
-            f"{sweep_dir} already holds runs of {recipe}; to summarise them add "
-            f"collect_only=true, to train again remove that folder or give another out=..."
+            f"{sweep_dir} already holds runs of {recipe}{unfinished_note(sweep_dir)}; to "
+            f"summarise them add collect_only=true, to train again remove that folder or give "
+            f"another out=..."
         )
     if collect(sweep_dir / REFIT):
         raise UserError(
@@ -379,42 +387,90 @@ def make_report(
     to_train = check_recipes(recipes, out, sweep, overrides, collect_only, select, refit)
     out.mkdir(parents=True, exist_ok=True)
     rows = load_rows(out)
-    markdown = ""
+    failed: list[str] = []
     for recipe in recipes:
-        sweep_dir, refit_dir = out / recipe, out / recipe / REFIT
-        if recipe in to_train:
-            run_recipe(recipe, sweep, overrides, sweep_dir, "no row was written for it")
-        results = _finished(sweep_dir, recipe, collect_only, out)
-        chosen = None
-        if select:
-            results, chosen = choose_on_validation(results, select, recipe)
-        row = summarise(recipe, [r["metrics"] for r in results], recorded_overrides(sweep_dir))
-        new = [{**row, "chosen": chosen}]
-        if refit and collect_only:  # before the report changes: a mismatch leaves it as it was
-            new.append(_refit_row(recipe, results, chosen, refit_dir, collect_only, out))
-        # A recipe's (refit) row goes with the row it refitted: never beside a newer one.
-        old_refit = [r for r in rows if r["recipe"] == recipe and r.get("refit")]
-        rows = merge([r for r in rows if r not in old_refit], new)
-        markdown = write_report(rows, out)  # kept if the refit fails
-        if refit and not collect_only:
-            run_recipe(
-                recipe,
-                refit_sweep(sweep, chosen),
-                [*overrides, TRAIN_ON_VAL],
-                refit_dir,
-                f"its row is in {out / MARKDOWN}, its (refit) row was not written; to train the "
-                f"refit again, remove {refit_dir} and run the same command (it trains only the "
-                f"refit)",
-            )
-            rows = merge(rows, [_refit_row(recipe, results, chosen, refit_dir, False, out)])
-            markdown = write_report(rows, out)
-        elif old_refit and not refit:
-            print(
-                f"[report] {recipe}: its (refit) row was dropped with the row it refitted "
-                f"(refit=true collect_only=true brings it back if the refit runs match)",
-                flush=True,
-            )
-    return markdown
+        train = recipe in to_train
+        try:
+            _report_recipe(recipe, out, rows, train, sweep, overrides, collect_only, select, refit)
+        except UserError as exc:  # the other recipes still run: their rows are worth having
+            if len(recipes) == 1:
+                raise
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            failed.append(recipe)
+    if failed:
+        raise UserError(
+            f"{len(failed)} of the {len(recipes)} recipes failed: {', '.join(failed)} (each "
+            f"one's error is above); {out / MARKDOWN} holds the rows of the others"
+        )
+    return (out / MARKDOWN).read_text()
+
+
+def _report_recipe(
+    recipe: str,
+    out: Path,
+    rows: list[dict[str, Any]],
+    train: bool,
+    sweep: str,
+    overrides: Sequence[str],
+    collect_only: bool,
+    select: str | None,
+    refit: bool,
+) -> None:
+    """Train (where ``train``) and summarise one recipe into the report's ``rows`` (changed in
+    place, as each is written: a refit that fails keeps its recipe's row), and write the report
+    (:func:`make_report`'s arguments)."""
+    sweep_dir, refit_dir = out / recipe, out / recipe / REFIT
+    if train:
+        run_recipe(recipe, sweep, overrides, sweep_dir, "no row was written for it")
+    elif collect_only and unfinished_note(sweep_dir):
+        print(
+            f"[report] {recipe}: {unfinished_note(sweep_dir).strip(' ()')}; its row is over "
+            f"the runs that did",
+            flush=True,
+        )
+    results = _finished(sweep_dir, recipe, collect_only, out)
+    chosen = None
+    if select:
+        results, chosen = choose_on_validation(results, select, recipe)
+    row = summarise(recipe, [r["metrics"] for r in results], recorded_overrides(sweep_dir))
+    new = [{**row, "chosen": chosen}]
+    if refit and collect_only:  # before the report changes: a mismatch leaves it as it was
+        new.append(_refit_row(recipe, results, chosen, refit_dir, collect_only, out))
+    # A recipe's (refit) row goes with the row it refitted: never beside a newer one.
+    old_refit = [r for r in rows if r["recipe"] == recipe and r.get("refit")]
+    rows[:] = merge([r for r in rows if r not in old_refit], new)
+    write_report(rows, out)  # kept if the refit fails
+    if refit and not collect_only:
+        run_recipe(
+            recipe,
+            refit_sweep(sweep, chosen),
+            [*overrides, TRAIN_ON_VAL],
+            refit_dir,
+            f"its row is in {out / MARKDOWN}, its (refit) row was not written; to train the "
+            f"refit again, remove {refit_dir} and run the same command (it trains only the "
+            f"refit)",
+        )
+        rows[:] = merge(rows, [_refit_row(recipe, results, chosen, refit_dir, False, out)])
+        write_report(rows, out)
+    elif old_refit and not refit:
+        print(
+            f"[report] {recipe}: its (refit) row was dropped with the row it refitted "
+            f"(refit=true collect_only=true brings it back if the refit runs match)",
+            flush=True,
+        )
+
+
+def unfinished_note(sweep_dir: Path) -> str:
+    """`` (N of its M jobs did not finish: ...)`` where jobs of the sweep in ``sweep_dir``
+    started but left no metrics (failed, or stopped), else ``""``."""
+    started = [p for p in sweep_dir.glob("*") if p.name.isdigit() and p.is_dir()]
+    missing = len(started) - len(collect(sweep_dir))
+    if missing <= 0:
+        return ""
+    return (
+        f" ({missing} of its {len(started)} jobs did not finish: the log in each job's folder "
+        f"says why)"
+    )
 
 
 def _refit_row(

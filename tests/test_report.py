@@ -162,6 +162,29 @@ def test_missing_or_existing_runs_are_errors(tmp_path: Path) -> None:
     assert not (tmp_path / "report.json").exists()  # nothing was written
 
 
+def test_a_recipe_that_fails_leaves_the_others_rows_and_unfinished_jobs_are_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two recipes' runs, of which the first lost a job (its folder has no metrics.json).
+    _fake_sweep(tmp_path, "demo", [0.5, 0.7], task=["seed=1,2,3"])
+    (tmp_path / "demo" / "2" / ".hydra").mkdir(parents=True)
+    _fake_sweep(tmp_path, "other", [0.6], task=["seed=1"])
+    with pytest.raises(UserError, match=r"holds runs of demo \(1 of its 3 jobs did not finish"):
+        make_report(["demo"], tmp_path)  # the same command again: says why it will not train
+    with pytest.raises(UserError) as caught:  # "nothing" fails: demo and other still report
+        make_report(["demo", "nothing", "other"], tmp_path, collect_only=True)
+    assert str(caught.value).startswith(
+        "1 of the 3 recipes failed: nothing (each one's error is above); "
+    )
+    out, err = capsys.readouterr()
+    assert (
+        "[report] demo: 1 of its 3 jobs did not finish: the log in each job's folder says why; "
+        "its row is over the runs that did" in out
+    )
+    assert err.startswith("error: no finished runs under ") and "nothing" in err
+    assert [(r["recipe"], r["runs"]) for r in _rows(tmp_path)] == [("demo", "2"), ("other", "1")]
+
+
 def test_training_is_checked_before_any_recipe_trains(tmp_path: Path) -> None:
     out = tmp_path / "report"
     kfold = ["data.split=kfold", "data.num_folds=5"]
