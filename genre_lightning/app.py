@@ -316,7 +316,8 @@ def check_command_line(
             arg = str(sweeps[0].input_line)
             fail(
                 f"{arg}: a value with commas (or choice/range) is a sweep; add -m to run one "
-                f"job per value, or quote it to pass it as one text: {_quoted(arg)}"
+                f"job per value, write a list in brackets ({arg.partition('=')[0]}=[a,b]) where "
+                f"the key takes one, or quote it to pass it as one text: {_quoted(arg)}"
             )
     variants = job_variants(parsed)
     cfg = _compose(args, config_name, variants[0])
@@ -580,9 +581,10 @@ def _parse_error(arg: str, exc: BaseException) -> str:
 
 
 def _quoted(arg: str) -> str:
-    """``key=value`` as the shell should pass it for Hydra to read the value as one text."""
+    """``key=value`` as the shell should pass it for Hydra to read the value as one text (a
+    quote already at either end, as of an unclosed one, is not doubled)."""
     key, _, value = arg.partition("=")
-    return f"'{key}=\"{value}\"'"
+    return f"'{key}=\"{value.strip(chr(34) + chr(39))}\"'"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -107,7 +107,9 @@ def text(example: str, optional: bool = False) -> Check:
     def check(key: str, value: Any) -> None:
         if value is None and optional:
             return
-        if not isinstance(value, str) or not value.strip():
+        if isinstance(value, str) and not value.strip():
+            raise bad(key, value, "is empty", example)
+        if not isinstance(value, str):
             raise bad(key, value, "must be a text" + (" or null" if optional else ""), example)
 
     return check

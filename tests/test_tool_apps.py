@@ -116,6 +116,9 @@ def test_download_defaults_are_the_data_config_s() -> None:
         ),
         ("predict", ["ckpt_path=a", "input=/music/ä"], """quote a value that holds '='"""),
         ("report", ["recipes=[a]", "sweep=data.fold=0,1"], """'sweep="data.fold=0,1"'"""),
+        # An unclosed quote: the suggestion closes it, not doubles it.
+        ("report", ["recipes=[a]", 'sweep="seed=1,2'], """e.g. 'sweep="seed=1,2"'"""),
+        ("train", ["model.layer=penultimate,pooled"], "model.layer=[a,b]"),
         ("evaluate", ["ckpt_path=a", "data=nosuch"], "available: checkpoint, folder, gtzan"),
         ("evaluate", ["ckpt_path=a", "data=gtzan", "data.rot=1"], "data.rot: no such key"),
         (

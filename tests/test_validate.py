@@ -285,6 +285,7 @@ def test_every_bad_value_is_one_error_line(tmp_path: Path, data_dir: Path) -> No
         (whole(1, "3"), None, "k=null is not a number"),
         (whole(1, "3"), 2.0, "k=2.0 is not a whole number"),
         (text("a.wav"), None, "k=null must be a text; e.g. k=a.wav"),
+        (text("a.wav"), " ", "is empty; e.g. k=a.wav"),
         (text("a.wav"), ["a"], "k=[a] must be a text"),
         (text("a.wav", optional=True), 3, "k=3 must be a text or null"),
         (texts("[a,b]"), "a", "k=a must be a list of texts"),

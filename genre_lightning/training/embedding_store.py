@@ -297,8 +297,19 @@ def _read(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _discard(path: Path, reason: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:  # another run removed it first
+        pass
+    except OSError as exc:  # a folder by that name, a read-only cache: said as it is
+        log.warning(
+            "cannot remove %s from the embedding cache (%s: %s); its rows are computed each run "
+            "until it is removed",
+            path,
+            reason,
+            exc.strerror,
+        )
+        return
     log.warning(
         "removed %s from the embedding cache: %s; its rows are computed again", path, reason
     )
-    with contextlib.suppress(OSError):
-        os.unlink(path)

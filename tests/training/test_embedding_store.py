@@ -129,6 +129,19 @@ def test_unreadable_files_are_removed_and_computed_again(
     assert len(list(folder.glob("features-*.npz"))) == 1  # the new run's
 
 
+def test_a_folder_where_a_features_file_goes_is_not_said_removed(
+    tmp_path: Path, inputs: torch.Tensor, caplog: pytest.LogCaptureFixture
+) -> None:
+    _run(tmp_path, Encoder(), inputs)
+    (folder,) = tmp_path.iterdir()
+    (folder / "features-dir.npz").mkdir()  # cannot be read, nor removed as a file
+    with caplog.at_level(logging.WARNING):
+        features = _run(tmp_path, Encoder(), inputs)
+    assert features.shape[0] == len(inputs)
+    (said,) = [r.getMessage() for r in caplog.records if "features-dir.npz" in r.getMessage()]
+    assert said.startswith(f"cannot remove {folder / 'features-dir.npz'} from the embedding cache")
+
+
 def test_features_of_another_width_are_replaced(
     tmp_path: Path, inputs: torch.Tensor, caplog: pytest.LogCaptureFixture
 ) -> None:
