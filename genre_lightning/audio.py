@@ -150,15 +150,27 @@ class AudioDecodeError(RuntimeError):
         self.path, self.reason = path, reason
 
 
-def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
+#: Frames decoded past what ``max_samples`` needs, for the resampling filter's right-hand
+#: context (a few dozen frames at any rate this package reads): the samples kept are those of
+#: the whole file's decode.
+_RESAMPLING_MARGIN = 4096
+
+
+def load_audio(
+    path: str | Path, sample_rate: int = SAMPLE_RATE, max_samples: int | None = None
+) -> torch.Tensor:
     """Decode a file to a mono float32 waveform at ``sample_rate``.
 
     Args:
         path: Any file libsndfile can read (wav, au, flac, ogg, mp3 where supported).
         sample_rate: Target rate; other rates are resampled with torchaudio.
+        max_samples: Decode only what the first ``max_samples`` samples need (a little more),
+            so an hour-long recording costs the memory of those; ``None``: the whole file.
 
     Returns:
-        A 1-D float32 tensor in [-1, 1].
+        A 1-D float32 tensor in [-1, 1]: the whole file, or (with ``max_samples``) at least its
+        first ``max_samples`` samples where it has them, each as the whole file's decode gives
+        it.
 
     Raises:
         AudioDecodeError: The file is missing, empty, truncated or not audio.
@@ -166,8 +178,12 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> torch.Tensor
     path = Path(path)
     try:
         # Bytes, not str: soundfile encodes names strictly and would refuse a non-UTF-8 one.
-        with native_stderr_silenced(_chatty(path)):
-            data, file_rate = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
+        with native_stderr_silenced(_chatty(path)), sf.SoundFile(os.fsencode(path)) as f:
+            file_rate = f.samplerate
+            frames = -1
+            if max_samples is not None:
+                frames = -(-max_samples * file_rate // sample_rate) + _RESAMPLING_MARGIN
+            data = f.read(frames, dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises several types (LibsndfileError, RuntimeError)
         raise AudioDecodeError(path, f"cannot decode audio ({_reason(exc, path)})") from exc
     missing = _truncated_bytes(path)

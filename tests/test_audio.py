@@ -93,6 +93,23 @@ def test_window_reader_gives_load_audio_s_samples(tmp_path: Path, rate: int, cha
     )
 
 
+@pytest.mark.parametrize(("rate", "channels"), [(44100, 2), (8000, 1), (22050, 1), (7919, 1)])
+def test_a_recording_longer_than_asked_for_is_decoded_only_as_far_as_needed(
+    tmp_path: Path, rate: int, channels: int
+) -> None:
+    # The cache stores each clip's first samples: a long mix was decoded whole (4.4 GB at its
+    # peak for 30 min of 44.1 kHz stereo), to keep its first 30 s.
+    path = tmp_path / "long.wav"
+    noise = np.random.default_rng(rate).standard_normal((rate * 20, channels)) * 0.2
+    sf.write(path, noise.astype(np.float32), rate)
+    whole = load_audio(path)
+    wanted = 3 * 22050
+    first = load_audio(path, max_samples=wanted)
+    assert wanted <= first.numel() < wanted + 22050 < whole.numel()
+    torch.testing.assert_close(first[:wanted], whole[:wanted], atol=1e-5, rtol=0)
+    assert load_audio(path, max_samples=whole.numel() * 2).numel() == whole.numel()
+
+
 def test_a_rate_sharing_no_factor_with_the_target_is_read_at_the_nearest_workable_one(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

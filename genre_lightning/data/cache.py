@@ -36,7 +36,7 @@ class WaveformCache:
     """Decoded clips: ``waves[i]`` is the int16 waveform of ``clips[kept[i]]``."""
 
     waves: np.ndarray  # (num_kept, num_samples) int16, memory-mapped
-    lengths: list[int]  # samples of each kept clip before cropping/padding
+    lengths: list[int]  # samples of each kept clip before padding (a longer one: >= num_samples)
     kept: list[int]
     skipped: list[tuple[str, str]]  # (path, reason) of files that could not be decoded
     path: Path
@@ -177,7 +177,8 @@ def _build(
         )
         for i, clip in enumerate(clips):
             try:
-                wave = load_audio(clip.path, sample_rate)
+                # Only what is stored: a long recording is not decoded (nor held) whole.
+                wave = load_audio(clip.path, sample_rate, max_samples=num_samples)
             except AudioDecodeError as exc:
                 log.warning("skipped undecodable file %s (%s)", clip.path, exc.reason)
                 skipped.append((str(clip.path), exc.reason))

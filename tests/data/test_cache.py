@@ -35,7 +35,8 @@ def test_builds_then_hits(small_root: Path, tmp_path: Path) -> None:
     assert isinstance(first.waves, np.memmap)
     expected = to_int16(load_audio(clips[4].path)[:N]).numpy()
     np.testing.assert_array_equal(first.waves[4], expected)
-    assert first.lengths[4] == load_audio(clips[4].path).shape[0]
+    # A clip longer than what is stored is decoded only that far (plus the resampler's margin).
+    assert N <= first.lengths[4] < load_audio(clips[4].path).shape[0]
 
     mtime = first.path.stat().st_mtime_ns
     second = load_or_build(clips, tmp_path / "cache", 22050, N)
