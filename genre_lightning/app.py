@@ -176,8 +176,19 @@ _SWEEP = _SweepRecord()
 
 class SweepJobFailed(CompactHydraException):
     """A job of a sweep that ended with an ``error:`` line, for a sweeper with a policy of its
-    own (Optuna's ``max_failure_rate``) or a launcher that runs the jobs elsewhere (a
-    cluster's): raised for them to handle, where Hydra's basic sweep just goes on."""
+    own (Optuna's ``max_failure_rate``) or a launcher that runs the jobs elsewhere (joblib's
+    workers, a cluster's nodes): raised for them to handle, where Hydra's basic sweep just
+    goes on. Sent back from another process, it is recreated in the launching one, which
+    then records the failure too (its exit status says bad input, as a single run's)."""
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return _failed_elsewhere, (str(self),)
+
+
+def _failed_elsewhere(line: str) -> SweepJobFailed:
+    """:class:`SweepJobFailed` unpickled where its job was launched: recorded there."""
+    _SWEEP.failed.append(line.split("(", 1)[-1].split(")", 1)[0])
+    return SweepJobFailed(line)
 
 
 def _end_job(message: str) -> None:
