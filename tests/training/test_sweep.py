@@ -20,7 +20,7 @@ from genre_lightning.training.sweep import (
     summarize_sweep,
 )
 
-from ..conftest import run_tiny_multirun
+from ..conftest import TINY, run_cli, run_tiny_multirun
 
 
 def _fake_job(
@@ -115,15 +115,17 @@ def test_optuna_refuses_a_refit_that_has_no_validation_accuracy(
 
 
 def test_a_job_that_fails_does_not_stop_the_sweep(tmp_path: Path, data_dir: Path) -> None:
-    # Job 0's cache folder cannot be made, which only its job can find out: the jobs after it
-    # still train, and the sweep ends naming it (Hydra's basic sweep stopped at it before).
-    (tmp_path / "a file").write_text("x")
+    # Job 0's batch is larger than its training part, which only its job finds out (after
+    # decoding): the jobs after it still train, and the sweep ends naming it (Hydra's basic
+    # sweep stopped at it before).
     sweep = tmp_path / "sweep"
-    caches = f"data.cache_dir={tmp_path / 'a file' / 'cache'},{tmp_path / 'cache'}"
-    proc = run_tiny_multirun(sweep, data_dir, caches, "+trainer.limit_train_batches=2")
+    tiny = [o for o in TINY if not o.startswith("data.batch_size=")]
+    args = ["-m", *tiny, "data.batch_size=1000,16", "trainer.max_epochs=1"]
+    args += ["+trainer.limit_train_batches=2", f"paths.data_dir={data_dir}"]
+    proc = run_cli([*args, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    assert errors[0].startswith(f"error: job 0 ({sweep / '0'}): cannot create the waveform")
+    assert errors[0].startswith(f"error: job 0 ({sweep / '0'}): data.batch_size=1000 is larger")
     assert errors[1:] == [
         f"error: 1 of the 2 jobs run failed: {sweep / '0'} (each one's error line is above, "
         f"and in the log in its folder); the other jobs' results are in theirs; run the "
