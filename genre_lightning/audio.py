@@ -373,9 +373,15 @@ def fix_length(wave: torch.Tensor, num_samples: int) -> torch.Tensor:
     return torch.nn.functional.pad(wave, (0, num_samples - wave.shape[-1]))
 
 
+def clip_to_int16_range(wave: torch.Tensor) -> torch.Tensor:
+    """Clip a float waveform to what int16 holds, as the training cache stores every clip: a
+    float file whose peaks pass full scale is heard by predict as training heard such files."""
+    return wave.clamp(-1.0, 32767 / 32768)
+
+
 def to_int16(wave: torch.Tensor) -> torch.Tensor:
     """Quantise a float waveform in [-1, 1] to int16 (lossless for 16-bit sources like GTZAN)."""
-    return torch.round(wave.clamp(-1.0, 32767 / 32768) * 32768.0).to(torch.int16)
+    return torch.round(clip_to_int16_range(wave) * 32768.0).to(torch.int16)
 
 
 def from_int16(wave: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE
+from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE, clip_to_int16_range
 from genre_lightning.data import split_record
 from genre_lightning.data.datamodule import window_samples
 from genre_lightning.errors import UserError
@@ -145,7 +145,7 @@ class Classifier:
             return logits
 
         for window, length in windows:
-            batch.append(window)
+            batch.append(clip_to_int16_range(window))
             lengths.append(length)
             count += 1
             if len(batch) == WINDOW_BATCH:

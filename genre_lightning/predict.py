@@ -108,10 +108,7 @@ def predict_file(classifier: Classifier, path: Path) -> dict[str, Any]:
         row["error"] = exc.reason
         return row
     if not bool(probs.isfinite().all()):  # NaN probabilities would name an arbitrary genre
-        row["error"] = (
-            "the network's output is not finite: the samples lie far outside audio's [-1, 1] "
-            "range (a float file written unscaled?), which overflows the mel spectrogram"
-        )
+        row["error"] = "the network's output is not finite for this file"
         return row
     best = int(probs.argmax())
     row.update(

@@ -384,21 +384,24 @@ def test_values_of_the_wrong_kind_areone_error_line(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("**/*.csv*"))
 
 
-def test_samples_far_outside_full_scale_are_an_error_row_not_nan(
+def test_samples_past_full_scale_are_clipped_as_training_clips_them(
     tiny_ckpt: Path, tmp_path: Path
 ) -> None:
-    # A float WAV may hold any value; at 1e30 the mel's power overflows and every probability
-    # was NaN, written as a prediction of an arbitrary genre.
+    # A float WAV may hold any value. Training's int16 cache clips it to full scale; predict
+    # read the raw samples (at 1e30 the mel's power overflowed: every probability was NaN).
     from genre_lightning.predict import predict_file
 
-    loud = tmp_path / "loud.wav"
     t = np.arange(22050 * 3) / 22050
-    sf.write(loud, (np.sin(2 * np.pi * 440 * t) * 1e30).astype(np.float32), 22050, "FLOAT")
-    row = predict_file(load_classifier(tiny_ckpt), loud)
-    assert row["genre"] == "" and "the network's output is not finite" in row["error"]
-    fine = tmp_path / "fine.wav"
-    sf.write(fine, (np.sin(2 * np.pi * 440 * t) * 0.5).astype(np.float32), 22050, "FLOAT")
-    assert predict_file(load_classifier(tiny_ckpt), fine)["error"] == ""
+    sine = np.sin(2 * np.pi * 440 * t)
+    rows = {}
+    for name, wave in (("loud", sine * 1e30), ("hot", sine * 3.0), ("clipped", np.sign(sine))):
+        sf.write(tmp_path / f"{name}.wav", wave.astype(np.float32), 22050, "FLOAT")
+        rows[name] = predict_file(load_classifier(tiny_ckpt), tmp_path / f"{name}.wav")
+    names = load_classifier(tiny_ckpt).class_names
+    probs = {k: np.array([float(r[n]) for n in names]) for k, r in rows.items()}
+    assert all(r["error"] == "" for r in rows.values())
+    np.testing.assert_allclose(probs["loud"], probs["clipped"], rtol=1e-4, atol=1e-6)
+    assert rows["hot"]["genre"] != "" and np.isfinite(probs["hot"]).all()
 
 
 def test_an_output_that_is_a_file_read_or_a_recording_is_refused(
