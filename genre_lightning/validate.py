@@ -360,21 +360,17 @@ def _model_setting_check(param: inspect.Parameter) -> Check:
 
 
 def _check_model_input(cfg: DictConfig, cls: type) -> None:
-    """The data gives the front end a pretrained network reads (``INPUT_FEATURES``, its patch
-    ``INPUT_SECONDS``), from its pretrained weights, and no more cepstral coefficients are
-    asked of it than it has mel bands (``n_mfcc``)."""
+    """The settings a network reads only as its recipe gives them (``REQUIRED_SETTINGS``: a
+    pretrained network's front end, the MFCC baseline's dB mel), from pretrained weights, and
+    no more cepstral coefficients are asked of it than it has mel bands (``n_mfcc``)."""
     mels = OmegaConf.select(cfg, "data.features.n_mels")
-    front_end = {
-        **{f"data.features.{k}": v for k, v in getattr(cls, "INPUT_FEATURES", {}).items()},
-        **({"data.chunk_seconds": cls.INPUT_SECONDS} if hasattr(cls, "INPUT_SECONDS") else {}),
-    }
-    for key, wanted in front_end.items():
+    for key, wanted in getattr(cls, "REQUIRED_SETTINGS", {}).items():
         given = OmegaConf.select(cfg, key)
-        if given != wanted:  # n_mels is named first: the shapes would not even fit
+        if given != wanted:
             raise UserError(
-                f"{key}={shown(given)}: {cls.__name__} was trained on {shown(wanted)} "
-                f"({key.rsplit('.', 1)[-1]}), and reads only its own front end; use its "
-                f"experiment (e.g. experiment=musicnn_probe), which sets it"
+                f"{key}={shown(given)}: {cls.__name__} reads only what its recipe gives it "
+                f"({key}={shown(wanted)}); use experiment={getattr(cls, 'RECIPE', '...')}, "
+                f"which sets it"
             )
     if OmegaConf.select(cfg, "module.cache_embeddings") and (
         OmegaConf.select(cfg, "model.freeze") is False

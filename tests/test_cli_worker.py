@@ -29,7 +29,8 @@ def _results(run: Path) -> dict[str, object]:
 def test_commands_give_what_their_own_process_gives(tmp_path: Path, data_dir: Path) -> None:
     # The commands before them leave Hydra's config of a finished job and of a help page,
     # another seed and loggers behind in the worker; the commands after them must not see them.
-    assert run_tiny(tmp_path / "before", data_dir, "seed=7", "model=mfcc_linear").returncode == 0
+    mfcc = ["model=mfcc_linear", "data.features.log=true", "module.normalize=none"]
+    assert run_tiny(tmp_path / "before", data_dir, "seed=7", *mfcc).returncode == 0
     assert run_cli(["--help"], tmp_path).returncode == 0
 
     refused = [f"data.root={tmp_path / 'absent'}", f"hydra.run.dir={tmp_path / 'refused'}"]

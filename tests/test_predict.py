@@ -258,6 +258,8 @@ def mfcc_ckpt(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     overrides = [
         *TINY,
         "model=mfcc_linear",
+        "data.features.log=true",  # the baseline's own input (experiment=mfcc_baseline's)
+        "module.normalize=none",
         "trainer.max_epochs=1",
         "+trainer.limit_train_batches=2",
     ]

@@ -138,8 +138,8 @@ BAD_VALUES = [
     ),
     (
         "model=musicnn",
-        "data.features.n_mels=64: MusicnnClassifier was trained on 96 (n_mels), and reads only "
-        "its own front end; use its experiment (e.g. experiment=musicnn_probe)",
+        "data.features.n_mels=64: MusicnnClassifier reads only what its recipe gives it "
+        "(data.features.n_mels=96); use experiment=musicnn_probe, which sets it",
     ),
     ("model=alexnet model.adaptive=maybe", "model.adaptive=maybe must be true or false"),
     (
@@ -148,7 +148,7 @@ BAD_VALUES = [
     ),
     ("model=alexnet model.dropout=2", "model.dropout=2 must be at most 1 (a probability)"),
     (
-        "model=mfcc_linear model.n_mfcc=65",
+        "model=mfcc_linear data.features.log=true module.normalize=none model.n_mfcc=65",
         "model.n_mfcc=65 exceeds data.features.n_mels=64: the cepstrum of 64 mel bands has 64",
     ),
     ("data.sha256=abc", "data.sha256=abc is not a SHA-256 digest (64 hex digits) or null"),
@@ -223,22 +223,34 @@ def test_a_group_removed_beside_an_experiment_that_sets_some_of_its_keys_is_refu
         # The mel bands the first message asks for, but not the rest of musicnn's front end.
         (
             ["model=musicnn", "data.features.n_mels=96"],
-            "data.features.resample_to=null: MusicnnClassifier was trained on 16000 "
-            "(resample_to), and reads only its own front end",
+            "data.features.resample_to=null: MusicnnClassifier reads only what its recipe "
+            "gives it (data.features.resample_to=16000)",
         ),
         (
             ["experiment=musicnn_probe", "data.features.log=db"],
-            "data.features.log=db: MusicnnClassifier was trained on musicnn (log)",
+            "data.features.log=db: MusicnnClassifier reads only what its recipe gives it "
+            "(data.features.log=musicnn)",
         ),
         # 187 frames are 3 s: the rest of a longer chunk would be cut off.
         (
             ["experiment=musicnn_probe", "data.chunk_seconds=10"],
-            "data.chunk_seconds=10: MusicnnClassifier was trained on 3.0 (chunk_seconds)",
+            "data.chunk_seconds=10: MusicnnClassifier reads only what its recipe gives it "
+            "(data.chunk_seconds=3.0)",
         ),
         (
             ["experiment=musicnn_probe", "model.freeze=false"],
             "module.cache_embeddings=true with model.freeze=false: the network's features "
             "change as it trains",
+        ),
+        # The MFCCs of the normalised power mel: the under-fitted baseline's 0.40.
+        (
+            ["model=mfcc_linear"],
+            "data.features.log=false: MfccLinear reads only what its recipe gives it "
+            "(data.features.log=true); use experiment=mfcc_baseline, which sets it",
+        ),
+        (
+            ["experiment=mfcc_baseline", "module.normalize=element"],
+            "module.normalize=element: MfccLinear reads only what its recipe gives it",
         ),
         # None only rebuilds a trained checkpoint's network: a probe on random features.
         (
@@ -248,13 +260,13 @@ def test_a_group_removed_beside_an_experiment_that_sets_some_of_its_keys_is_refu
         ),
     ],
 )
-def test_musicnn_trains_only_on_its_own_front_end_and_weights(
+def test_musicnn_and_the_mfcc_baseline_train_only_on_what_their_recipes_give(
     overrides: list[str], message: str
 ) -> None:
     with pytest.raises(UserError) as caught:
         check_training(compose_config("train", overrides))
     assert str(caught.value).startswith(message)
-    for recipe in ("musicnn_probe", "musicnn_finetune"):  # as shipped, they pass
+    for recipe in ("musicnn_probe", "musicnn_finetune", "mfcc_baseline"):  # as shipped, they pass
         check_training(compose_config("train", [f"experiment={recipe}"]))
 
 

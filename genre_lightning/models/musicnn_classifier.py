@@ -56,22 +56,23 @@ class MusicnnClassifier(nn.Module):
         cache_dir: Where unpacked weights are kept (``None``: the user cache directory).
     """
 
-    #: The front end musicnn was trained on, as ``data.features`` settings (training checks
-    #: the data gives it before decoding anything): 16 kHz, n_fft 512, hop 256, 96 slaney
-    #: mels, reflect padding, log10(10000 x + 1), patches of 187 frames.
-    INPUT_FEATURES: ClassVar[dict[str, object]] = {
-        "n_mels": 96,  # first: a user who sets only this learns of the rest from the message
-        "resample_to": 16000,
-        "n_fft": 512,
-        "win_length": 512,
-        "hop_length": 256,
-        "num_frames": 187,
-        "log": "musicnn",
-        "pad_mode": "reflect",
+    #: What musicnn reads, as training settings (training checks the data gives it before
+    #: decoding anything): 16 kHz, n_fft 512, hop 256, 96 slaney mels, reflect padding,
+    #: log10(10000 x + 1), patches of 187 frames: the 3 s chunks ``data.chunk_seconds`` cuts
+    #: (a longer chunk would be cut to its first 187 frames). Its experiment sets them all.
+    REQUIRED_SETTINGS: ClassVar[dict[str, object]] = {
+        # First: a user who sets only this learns of the rest from the message.
+        "data.features.n_mels": 96,
+        "data.features.resample_to": 16000,
+        "data.features.n_fft": 512,
+        "data.features.win_length": 512,
+        "data.features.hop_length": 256,
+        "data.features.num_frames": 187,
+        "data.features.log": "musicnn",
+        "data.features.pad_mode": "reflect",
+        "data.chunk_seconds": 3.0,
     }
-    #: Its patch, ``data.chunk_seconds``: the 3 s that 187 frames hold (a longer chunk would be
-    #: cut to its first 187 frames).
-    INPUT_SECONDS = 3.0
+    RECIPE: ClassVar[str] = "musicnn_probe"
     INPUT_MELS = 96
 
     def __init__(

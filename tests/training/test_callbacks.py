@@ -223,8 +223,8 @@ def test_resume_with_other_data_network_or_optimizer_settings_is_refused(
     assert f"(it was started with: {shlex.join(started)})" in stderr
     # Another network's weights would not load: refused on its settings, before any data is
     # read, naming the setting (not Lightning's state-dict traceback halfway into the run).
-    assert refused("model=mfcc_linear").startswith(
-        "error: model._target_=genre_lightning.models.mfcc_linear.MfccLinear, but the run "
+    assert refused("model=alexnet").startswith(
+        "error: model._target_=genre_lightning.models.alexnet.AlexNet, but the run "
         "being resumed was trained with model._target_=genre_lightning.models.resnet.ResNet"
     )
     # Another optimizer's state would not load (a traceback in the first step), and another
