@@ -297,11 +297,34 @@ def check_training(
                 f"one, e.g. {group}={example} (--help lists them)"
             )
     check_train_config(cfg)
+    _check_debug_epochs(cfg)
     check_data_config(cfg.data)
     if cfg.data.get("split") == TEST_ONLY:  # a run that trains on nothing
         raise UserError(f"{UNTRAINED_FIXES[TEST_ONLY]}: e.g. data.split=kfold")
     named = {k[5:]: cfg.data.get(k[5:]) for k in given if k.startswith("data.")}
     check_split_keys(cfg.data.get("split", "random"), named, whose)
+
+
+def _check_debug_epochs(cfg: DictConfig) -> None:
+    """``trainer=debug`` is one short epoch, but an experiment's ``trainer.max_epochs`` is
+    applied after it and wins (``experiment=mfcc_baseline trainer=debug`` ran 300 epochs).
+    Refused unless the command line gives the epochs itself."""
+    if not HydraConfig.initialized():  # composed in Python: no command line to ask
+        return
+    hydra_cfg = HydraConfig.get()
+    epochs = OmegaConf.select(cfg, "trainer.max_epochs")
+    given = [str(o).lstrip("+~") for o in hydra_cfg.overrides.task]
+    if (
+        hydra_cfg.runtime.choices.get("trainer") == "debug"
+        and epochs != 1
+        and not any(o.startswith("trainer.max_epochs=") for o in given)
+    ):
+        experiment = hydra_cfg.runtime.choices.get("experiment")
+        raise UserError(
+            f"trainer=debug is one short epoch, but experiment={experiment} sets "
+            f"trainer.max_epochs={shown(epochs)}, which wins (an experiment is applied last); "
+            f"add trainer.max_epochs=1 for a quick check, or give the epochs you want"
+        )
 
 
 def _model_class(cfg: DictConfig) -> type | None:

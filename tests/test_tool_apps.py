@@ -26,6 +26,7 @@ from genre_lightning.app import (
     check_command_line,
     compose_config,
     home_expanded,
+    hydra_config_of,
 )
 from genre_lightning.data.download import DEFAULT_SHA256, DEFAULT_URL
 from genre_lightning.errors import UserError
@@ -294,6 +295,12 @@ def test_a_tool_s_file_errors_leave_no_run_folder(tmp_path: Path) -> None:
         ),
         # Each value of a sweep is checked, not only its first.
         "s": ("train", ["-m", "experiment=demo", "optimizer.lr=1e-3,abc"], "optimizer.lr=abc"),
+        # The experiment's 12 epochs won over the debug trainer's one, silently.
+        "t": (
+            "train",
+            ["experiment=demo", "trainer=debug"],
+            "trainer=debug is one short epoch, but experiment=demo sets trainer.max_epochs=12",
+        ),
         "i": (
             "predict",
             ["-m", f"ckpt_path={tmp_path / 'a file'}", f"input={song},{tmp_path / 'no'}"],
@@ -381,3 +388,15 @@ def test_a_value_starting_with_a_tilde_is_in_the_home_folder(
         "b=~nosuchuser/x",
         f"c={home}",
     ]
+
+
+def test_the_debug_trainer_with_an_experiment_runs_the_epochs_given() -> None:
+    from genre_lightning.validate import check_training
+
+    launch = check_command_line(
+        "train", ["experiment=demo", "trainer=debug", "trainer.max_epochs=2"]
+    )
+    assert launch is not None
+    with hydra_config_of(launch):
+        check_training(launch.jobs[0], launch.given)  # given: not refused
+    assert launch.jobs[0].trainer.max_epochs == 2
