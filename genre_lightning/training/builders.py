@@ -56,11 +56,27 @@ def build_module(cfg: DictConfig, datamodule: GenreDataModule) -> GenreClassifie
         net_config=net_config,
         data_config=OmegaConf.to_container(cfg.data, resolve=True),
         optimization_config={
-            group: OmegaConf.to_container(cfg[group], resolve=True)
-            for group in ("optimizer", "scheduler")
+            **{
+                group: OmegaConf.to_container(cfg[group], resolve=True)
+                for group in ("optimizer", "scheduler")
+            },
+            "trainer": schedule_length(cfg),
         },
     )
     return module
+
+
+#: The trainer settings that set how many steps a schedule stepped per batch runs (OneCycle's
+#: ``total_steps``, filled in when training starts, from these and the data).
+SCHEDULE_LENGTH = ("max_epochs", "max_steps", "limit_train_batches", "accumulate_grad_batches")
+
+
+def schedule_length(cfg: DictConfig) -> dict[str, Any] | None:
+    """The :data:`SCHEDULE_LENGTH` settings of a run whose schedule is stepped per batch, to
+    be kept on resume (more epochs would step it past its end: a traceback); else None."""
+    if cfg.scheduler.get("scheduler") is None or cfg.scheduler.get("interval") != "step":
+        return None
+    return {key: OmegaConf.select(cfg, f"trainer.{key}") for key in SCHEDULE_LENGTH}
 
 
 def check_spec_augment(cfg: DictConfig, feature_shape: Sequence[int]) -> None:
@@ -414,6 +430,7 @@ def _check_same_optimization(cfg: DictConfig, path: Path, hparams: dict[str, Any
     for group in ("optimizer", "scheduler"):
         now = OmegaConf.to_container(cfg[group], resolve=True)
         _check_same(cfg, path, group, saved.get(group), now, lambda key: False)
+    _check_same(cfg, path, "trainer", saved.get("trainer"), schedule_length(cfg), lambda _: False)
 
 
 def _check_same(

@@ -79,8 +79,9 @@ class GenreClassifier(EpochMetrics):
         net_config: The network's Hydra config, stored so a checkpoint rebuilds it alone.
         data_config: The data's Hydra config (decode settings, mel parameters, split), stored
             so predict/evaluate/export need nothing but the checkpoint.
-        optimization_config: The ``optimizer`` and ``scheduler`` configs, stored so that a
-            resume with others is refused before it starts.
+        optimization_config: The ``optimizer`` and ``scheduler`` configs (and the length of
+            a schedule stepped per batch, ``trainer``), stored so that a resume with others is
+            refused before it starts.
         channels_last: Run the network in channels-last layout; ``None``: when on CUDA.
         cache_embeddings: Compute the features of a frozen network's encoder (``net.embed``)
             once per item and train only its head (``net.head``) on them: a linear probe.

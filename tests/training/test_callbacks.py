@@ -235,6 +235,17 @@ def test_resume_with_other_data_network_or_optimizer_settings_is_refused(
     )
     assert refused("optimizer.lr=0.1").startswith("error: optimizer.lr=0.1, but the run being")
     assert refused("scheduler=cosine").startswith("error: scheduler.scheduler=")
+    # A schedule stepped per batch is as long as the run it was made for: OneCycle stepped
+    # past its end (a traceback) when resumed with more epochs.
+    cycle = tmp_path / "cycle"
+    args = [*TINY, *short, f"paths.data_dir={data_dir}", "scheduler=onecycle"]
+    assert run_cli([*args, f"hydra.run.dir={cycle}"], tmp_path).returncode == 0
+    longer = run_cli([*args, "trainer.max_epochs=2", f"resume={cycle}"], cwd=tmp_path)
+    assert longer.returncode == 2 and "Traceback" not in longer.stderr, longer.stderr[-2000:]
+    assert longer.stderr.startswith(
+        "error: trainer.max_epochs=2, but the run being resumed was trained with "
+        "trainer.max_epochs=1"
+    )
     # The same settings, but a checkpoint whose weights were damaged (or edited): found once
     # the network is built, one error line instead of Lightning's state-dict traceback, and
     # the checkpoints are left as they are.
