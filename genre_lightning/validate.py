@@ -435,6 +435,17 @@ def _check_monitors(cfg: DictConfig) -> None:
                 f"callbacks.{name}.monitor={shown(monitor)} is not a logged metric; use one of "
                 f"{', '.join(runs.MONITORABLE)}, or null"
             )
+        if (
+            found
+            and monitor == "val/chunk_acc"
+            and OmegaConf.select(cfg, "data.chunk_seconds") is None
+        ):
+            # Lightning would stop after the first epoch: the metric was never logged.
+            raise UserError(
+                f"callbacks.{name}.monitor=val/chunk_acc is logged only where tracks are cut "
+                f"into chunks (data.chunk_seconds), which this run does not; monitor val/acc, "
+                f"or set data.chunk_seconds"
+            )
 
 
 def _check_refit(cfg: DictConfig) -> None:

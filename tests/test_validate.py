@@ -124,6 +124,12 @@ BAD_VALUES = [
         "data.split=all callbacks.model_checkpoint.monitor=null data.fold=2",
         "data.fold=2 has no effect: ",
     ),
+    # Never logged without chunks: Lightning stopped after the first epoch (a traceback).
+    (
+        "callbacks.model_checkpoint.monitor=val/chunk_acc",
+        "callbacks.model_checkpoint.monitor=val/chunk_acc is logged only where tracks are cut "
+        "into chunks (data.chunk_seconds), which this run does not",
+    ),
     (
         "callbacks.model_checkpoint.monitor=val/nosuch",
         "callbacks.model_checkpoint.monitor=val/nosuch is not a logged metric; use one of "
