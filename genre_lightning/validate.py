@@ -258,6 +258,40 @@ def check_train_config(cfg: DictConfig) -> None:
         _check_model_input(cfg, network)
     _check_monitors(cfg)
     _check_refit(cfg)
+    if OmegaConf.select(cfg, "module.cache_embeddings"):
+        _check_embedding_cache(cfg, network)
+
+
+def _check_embedding_cache(cfg: DictConfig, network: type | None) -> None:
+    """``module.cache_embeddings=true`` is right only when a frozen encoder (a network with
+    ``embed``, the features its head reads) sees fixed inputs. Known from the config: said
+    before anything is decoded."""
+    key = "module.cache_embeddings=true"
+    if network is None or not hasattr(network, "embed"):
+        raise UserError(
+            f"{key} needs a frozen pretrained network (model=musicnn model.freeze=true), got "
+            f"model._target_={shown(OmegaConf.select(cfg, 'model._target_'))}; set "
+            f"module.cache_embeddings=false"
+        )
+    if OmegaConf.select(cfg, "model.freeze") is False:
+        raise UserError(
+            f"{key} with model.freeze=false: the network's features change as it trains, so "
+            f"they cannot be computed once; set module.cache_embeddings=false (as "
+            f"experiment=musicnn_finetune does), or keep model.freeze=true"
+        )
+    module = cfg.get("module") or {}
+    if module.get("spec_augment") or module.get("mixup_alpha"):
+        raise UserError(
+            f"{key} with module.spec_augment / module.mixup_alpha: augmentation changes the "
+            f"network's input every epoch, so its features cannot be computed once; turn one off"
+        )
+    data = cfg.get("data") or {}
+    random_chunks = data.get("chunk_seconds") and data.get("train_chunks") != "all"
+    if data.get("crop") == "random" or random_chunks:
+        raise UserError(
+            f"{key} with data.crop=random or random training chunks: the training windows "
+            f"change every epoch; use data.train_chunks=all (every chunk of each track)"
+        )
 
 
 #: The config groups training cannot do without, and an option of each.
@@ -395,15 +429,6 @@ def _check_model_input(cfg: DictConfig, cls: type) -> None:
                 f"({key}={shown(wanted)}); use experiment={getattr(cls, 'RECIPE', '...')}, "
                 f"which sets it"
             )
-    if OmegaConf.select(cfg, "module.cache_embeddings") and (
-        OmegaConf.select(cfg, "model.freeze") is False
-    ):  # known from the config: said before decoding (the module's own check comes after)
-        raise UserError(
-            "module.cache_embeddings=true with model.freeze=false: the network's features "
-            "change as it trains, so they cannot be computed once; set "
-            "module.cache_embeddings=false (as experiment=musicnn_finetune does), or keep "
-            "model.freeze=true"
-        )
     if "pretrained" in inspect.signature(cls).parameters and not OmegaConf.select(
         cfg, "model.pretrained"
     ):  # None only rebuilds a trained checkpoint's network, whose weights are then loaded

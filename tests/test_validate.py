@@ -248,6 +248,21 @@ def test_a_group_removed_beside_an_experiment_that_sets_some_of_its_keys_is_refu
             "module.cache_embeddings=true with model.freeze=false: the network's features "
             "change as it trains",
         ),
+        # Features computed once need a frozen encoder that sees the same input every epoch
+        # (said after decoding before, and leaving a run folder).
+        (
+            ["experiment=musicnn_probe", "model=resnet"],
+            "module.cache_embeddings=true needs a frozen pretrained network (model=musicnn "
+            "model.freeze=true), got model._target_=genre_lightning.models.resnet.ResNet",
+        ),
+        (
+            ["experiment=musicnn_probe", "module.mixup_alpha=0.2"],
+            "module.cache_embeddings=true with module.spec_augment / module.mixup_alpha",
+        ),
+        (
+            ["experiment=musicnn_probe", "data.train_chunks=random"],
+            "module.cache_embeddings=true with data.crop=random or random training chunks",
+        ),
         # The MFCCs of the normalised power mel: the under-fitted baseline's 0.40.
         (
             ["model=mfcc_linear"],

@@ -43,8 +43,6 @@ def build_module(cfg: DictConfig, datamodule: GenreDataModule) -> GenreClassifie
     and scheduler factories and everything a checkpoint must carry to be used alone.
     """
     net, net_config = build_network(cfg.model, datamodule.num_classes, datamodule.feature_shape())
-    if cfg.module.get("cache_embeddings"):
-        check_embedding_cache(cfg, net)
     module: GenreClassifier = instantiate(
         cfg.module,
         net=net,
@@ -104,27 +102,6 @@ def check_spec_augment(cfg: DictConfig, feature_shape: Sequence[int]) -> None:
                 f"leaving nothing to learn from; use a fraction of them, e.g. "
                 f"module.spec_augment.{key}={max(1, size // 5)}"
             )
-
-
-def check_embedding_cache(cfg: DictConfig, net: Any) -> None:
-    """``module.cache_embeddings`` is right only when a frozen encoder sees fixed inputs."""
-    key = "module.cache_embeddings=true"
-    if not (hasattr(net, "embed") and hasattr(net, "head") and getattr(net, "freeze", False)):
-        raise UserError(
-            f"{key} needs a frozen pretrained network (model=musicnn model.freeze=true), got "
-            f"model._target_={cfg.model._target_}; set module.cache_embeddings=false"
-        )
-    if cfg.module.get("spec_augment") or cfg.module.get("mixup_alpha"):
-        raise UserError(
-            f"{key} with module.spec_augment / module.mixup_alpha: augmentation changes the "
-            f"network's input every epoch, so its features cannot be computed once; turn one off"
-        )
-    random_chunks = cfg.data.get("chunk_seconds") and cfg.data.get("train_chunks") != "all"
-    if cfg.data.get("crop") == "random" or random_chunks:
-        raise UserError(
-            f"{key} with data.crop=random or random training chunks: the training windows "
-            f"change every epoch; use data.train_chunks=all (every chunk of each track)"
-        )
 
 
 def optimizer_factory(cfg: DictConfig) -> Any:
