@@ -389,7 +389,8 @@ def _check_model_keys(cfg: DictConfig, cls: type) -> None:
         if not key.startswith("_") and key not in params:
             raise UserError(
                 f"model.{key}: {cls.__name__} ({cfg.model._target_}) takes no such setting; "
-                f"remove it (its settings: {', '.join(params)})"
+                f"remove it, or where an experiment sets it for its own network, drop it with "
+                f"~model.{key} (its settings: {', '.join(params)})"
             )
         if key in params:
             _model_setting_check(params[key])(f"model.{key}", cfg.model[key])

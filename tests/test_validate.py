@@ -263,6 +263,13 @@ def test_a_group_removed_beside_an_experiment_that_sets_some_of_its_keys_is_refu
             ["experiment=musicnn_probe", "data.train_chunks=random"],
             "module.cache_embeddings=true with data.crop=random or random training chunks",
         ),
+        # A setting the experiment gives its own network: how to drop it is said.
+        (
+            ["experiment=improved_alexnet", "model=resnet"],
+            "model.adaptive: ResNet (genre_lightning.models.resnet.ResNet) takes no such "
+            "setting; remove it, or where an experiment sets it for its own network, drop it "
+            "with ~model.adaptive",
+        ),
         # The MFCCs of the normalised power mel: the under-fitted baseline's 0.40.
         (
             ["model=mfcc_linear"],
@@ -281,7 +288,7 @@ def test_a_group_removed_beside_an_experiment_that_sets_some_of_its_keys_is_refu
         ),
     ],
 )
-def test_musicnn_and_the_mfcc_baseline_train_only_on_what_their_recipes_give(
+def test_recipes_and_their_networks_train_only_on_what_they_were_made_for(
     overrides: list[str], message: str
 ) -> None:
     with pytest.raises(UserError) as caught:
