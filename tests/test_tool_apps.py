@@ -272,7 +272,7 @@ def test_machine_checks_wait_for_the_cluster_nodes(
         train._before_launch(here.jobs[0], here.given, here.here)
 
 
-def test_a_tool_s_file_errors_leave_no_run_folder(tmp_path: Path) -> None:
+def test_a_tool_s_file_errors_leave_no_run_folder(tmp_path: Path, gtzan_sample: Path) -> None:
     # The checkpoint file, the input and the output's place are checked before Hydra writes
     # the run folder (each tool made one, with its log, before).
     (tmp_path / "a file").write_text("x")
@@ -295,6 +295,18 @@ def test_a_tool_s_file_errors_leave_no_run_folder(tmp_path: Path) -> None:
         ),
         # Each value of a sweep is checked, not only its first.
         "s": ("train", ["-m", "experiment=demo", "optimizer.lr=1e-3,abc"], "optimizer.lr=abc"),
+        # The folder musicnn's features are stored in, checked after the data is listed.
+        "m": (
+            "train",
+            [
+                "experiment=musicnn_probe",
+                "data=folder",
+                f"data.root={gtzan_sample}",
+                "module.embedding_cache_dir=/dev/null",
+            ],
+            "module.embedding_cache_dir=/dev/null: is a file, but module.embedding_cache_dir "
+            "names a folder",
+        ),
         # The experiment's 12 epochs won over the debug trainer's one, silently.
         "t": (
             "train",

@@ -106,9 +106,9 @@ BAD_VALUES = [
     ),
     ("trainer.log_every_n_steps=0", "trainer.log_every_n_steps=0 must be at least 1, or null"),
     (
-        "module.cache_embeddings=true module.embedding_cache_dir=/dev/null",
-        "module.embedding_cache_dir=/dev/null: is a file, but module.embedding_cache_dir names a "
-        "folder",
+        "module.cache_embeddings=true",
+        "module.cache_embeddings=true needs a frozen pretrained network (model=musicnn "
+        "model.freeze=true), got model._target_=genre_lightning.models.resnet.ResNet",
     ),
     (
         "data.split=all",
@@ -123,6 +123,12 @@ BAD_VALUES = [
     (
         "data.split=all callbacks.model_checkpoint.monitor=null data.fold=2",
         "data.fold=2 has no effect: ",
+    ),
+    # The mask value 0 is the mean only of normalised features: of a raw dB mel, a loud band.
+    (
+        "module.normalize=none data.features.log=true module.spec_augment={time_masks:1}",
+        "module.spec_augment masks with 0, the mean of normalised features, but with "
+        "module.normalize=none and data.features.log=true 0 is 0 dB",
     ),
     # Never logged without chunks: Lightning stopped after the first epoch (a traceback).
     (
