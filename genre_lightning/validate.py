@@ -347,7 +347,9 @@ def _check_debug_epochs(cfg: DictConfig) -> None:
         return
     hydra_cfg = HydraConfig.get()
     epochs = OmegaConf.select(cfg, "trainer.max_epochs")
-    given = [str(o).lstrip("+~") for o in hydra_cfg.overrides.task]
+    # Unresolved: an override's own ${...} is its value's, resolved (and checked) elsewhere.
+    task = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)
+    given = [str(o).lstrip("+~") for o in task] if isinstance(task, list) else []
     if (
         hydra_cfg.runtime.choices.get("trainer") == "debug"
         and epochs != 1
