@@ -181,14 +181,18 @@ class SweepJobFailed(CompactHydraException):
     goes on. Sent back from another process, it is recreated in the launching one, which
     then records the failure too (its exit status says bad input, as a single run's)."""
 
-    def __reduce__(self) -> tuple[Any, tuple[str]]:
-        return _failed_elsewhere, (str(self),)
+    def __init__(self, line: str, folder: str) -> None:
+        super().__init__(line)
+        self.folder = folder
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return _failed_elsewhere, (str(self), self.folder)
 
 
-def _failed_elsewhere(line: str) -> SweepJobFailed:
+def _failed_elsewhere(line: str, folder: str) -> SweepJobFailed:
     """:class:`SweepJobFailed` unpickled where its job was launched: recorded there."""
-    _SWEEP.failed.append(line.split("(", 1)[-1].split(")", 1)[0])
-    return SweepJobFailed(line)
+    _SWEEP.failed.append(folder)
+    return SweepJobFailed(line, folder)
 
 
 def _end_job(message: str) -> None:
@@ -212,7 +216,7 @@ def _end_job(message: str) -> None:
     if here:
         _SWEEP.failed.append(str(folder))
     if not (here and str(hydra_cfg.sweeper.get("_target_", "")).endswith(".BasicSweeper")):
-        raise SweepJobFailed(line)  # Hydra prints it where the sweep stops
+        raise SweepJobFailed(line, str(folder))  # Hydra prints it where the sweep stops
     print(line, file=sys.stderr)
 
 

@@ -278,10 +278,10 @@ def _needs_training(recipe: str, sweep_dir: Path, task: list[str], refit: bool) 
     if not collect(sweep_dir):
         return True
     if not refit:
+        unfinished = f" ({note})" if (note := _unfinished_jobs(sweep_dir)) else ""
         raise UserError(
-            f"{sweep_dir} already holds runs of {recipe}{unfinished_note(sweep_dir)}; to "
-            f"summarise them add collect_only=true, to train again remove that folder or give "
-            f"another out=..."
+            f"{sweep_dir} already holds runs of {recipe}{unfinished}; to summarise them add "
+            f"collect_only=true, to train again remove that folder or give another out=..."
         )
     if collect(sweep_dir / REFIT):
         raise UserError(
@@ -422,12 +422,8 @@ def _report_recipe(
     sweep_dir, refit_dir = out / recipe, out / recipe / REFIT
     if train:
         run_recipe(recipe, sweep, overrides, sweep_dir, "no row was written for it")
-    elif collect_only and unfinished_note(sweep_dir):
-        print(
-            f"[report] {recipe}: {unfinished_note(sweep_dir).strip(' ()')}; its row is over "
-            f"the runs that did",
-            flush=True,
-        )
+    elif collect_only and (unfinished := _unfinished_jobs(sweep_dir)):
+        print(f"[report] {recipe}: {unfinished}; its row is over the runs that did", flush=True)
     results = _finished(sweep_dir, recipe, collect_only, out)
     chosen = None
     if select:
@@ -460,16 +456,16 @@ def _report_recipe(
         )
 
 
-def unfinished_note(sweep_dir: Path) -> str:
-    """`` (N of its M jobs did not finish: ...)`` where jobs of the sweep in ``sweep_dir``
-    started but left no metrics (failed, or stopped), else ``""``."""
+def _unfinished_jobs(sweep_dir: Path) -> str:
+    """``N of its M jobs did not finish: ...`` where jobs of the sweep in ``sweep_dir`` started
+    but left no metrics (failed, or stopped), else ``""``."""
     started = [p for p in sweep_dir.glob("*") if p.name.isdigit() and p.is_dir()]
     missing = len(started) - len(collect(sweep_dir))
     if missing <= 0:
         return ""
     return (
-        f" ({missing} of its {len(started)} jobs did not finish: the log in each job's folder "
-        f"says why)"
+        f"{missing} of its {len(started)} jobs did not finish: the log in each job's folder says "
+        f"why"
     )
 
 
