@@ -209,7 +209,7 @@ def index_clips(
     _warn_of_undecodable(genre_root, class_names, undecodable, named)
     if len(class_names) < min_genres:
         raise UserError(_one_genre(Path(root), genre_root, class_names[0], len(clips), named))
-    _refuse_unwritable_names(clips, genre_root)
+    _refuse_names_not_utf8(clips, genre_root)
     _refuse_repeated_tracks(clips, genre_root)
     _refuse_linked_copies(clips, genre_root, class_names)
     _warn_of_unsearched(unsearched)
@@ -292,7 +292,7 @@ def _refuse_repeated_tracks(clips: Sequence[Clip], genre_root: Path) -> None:
     )
 
 
-def _refuse_unwritable_names(clips: Sequence[Clip], genre_root: Path) -> None:
+def _refuse_names_not_utf8(clips: Sequence[Clip], genre_root: Path) -> None:
     """Refuse a file name that is not valid UTF-8 (a Latin-1 name copied from an old disk):
     the run's records (split.csv, metrics.json, its log) are UTF-8 text, which cannot hold it.
 
