@@ -260,6 +260,23 @@ def check_train_config(cfg: DictConfig) -> None:
     _check_refit(cfg)
     if OmegaConf.select(cfg, "module.cache_embeddings"):
         _check_embedding_cache(cfg, network)
+    _check_spec_augment_fill(cfg)
+
+
+def _check_spec_augment_fill(cfg: DictConfig) -> None:
+    """SpecAugment's masks hold 0, the mean of normalised features; of a raw dB mel it is
+    0 dB, a loud constant band. (The masks' widths need the input's shape: checked where the
+    data is listed.)"""
+    if (
+        OmegaConf.select(cfg, "module.spec_augment")
+        and OmegaConf.select(cfg, "module.normalize") == "none"
+        and OmegaConf.select(cfg, "data.features.log") is True
+    ):
+        raise UserError(
+            "module.spec_augment masks with 0, the mean of normalised features, but with "
+            "module.normalize=none and data.features.log=true 0 is 0 dB, a loud constant band; "
+            "normalise (module.normalize=element) or leave module.spec_augment off"
+        )
 
 
 def _check_embedding_cache(cfg: DictConfig, network: type | None) -> None:

@@ -92,13 +92,6 @@ def check_spec_augment(cfg: DictConfig, feature_shape: Sequence[int]) -> None:
     settings = cfg.module.get("spec_augment")
     if not settings:
         return
-    if cfg.module.get("normalize") == "none" and cfg.data.features.get("log") is True:
-        # Masks hold 0, the mean of normalised features; of a raw dB mel it is a loud band.
-        raise UserError(
-            "module.spec_augment masks with 0, the mean of normalised features, but with "
-            "module.normalize=none and data.features.log=true 0 is 0 dB, a loud constant band; "
-            "normalise (module.normalize=element) or leave module.spec_augment off"
-        )
     defaults = inspect.signature(SpecAugment).parameters
     _, frames, mels = (int(n) for n in feature_shape)
     for key, size, axis in (("time_width", frames, "frames"), ("freq_width", mels, "mel bands")):
