@@ -51,9 +51,19 @@ class WaveformClassifier(nn.Module):
         self.normalize = model.normalize
         self.net = model.net
 
+    def network_input(
+        self, wave: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The normalised features of float waveforms; ``lengths`` as in :class:`MelFeatures`.
+
+        Samples past full scale are clipped first: the training cache stores int16, so that is
+        how training heard a float file whose peaks pass 1.0 (an exported model included).
+        """
+        return self.normalize(self.features(clip_to_int16_range(wave), lengths))
+
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Logits for float waveforms in [-1, 1]; ``lengths`` as in :class:`MelFeatures`."""
-        return self.net(self.normalize(self.features(wave, lengths)))
+        return self.net(self.network_input(wave, lengths))
 
 
 @dataclass
@@ -138,14 +148,14 @@ class Classifier:
             waves = torch.stack(batch).to(device)
             # The network through the module: a probe reads its stored features (the same
             # windows predicted again, e.g. by a retrained head, cost no musicnn pass).
-            x = model.normalize(model.features(waves, torch.tensor(lengths)))
+            x = model.network_input(waves, torch.tensor(lengths))
             logits = self.model.stored_logits(x).double().sum(dim=0)
             batch.clear()
             lengths.clear()
             return logits
 
         for window, length in windows:
-            batch.append(clip_to_int16_range(window))
+            batch.append(window)
             lengths.append(length)
             count += 1
             if len(batch) == WINDOW_BATCH:

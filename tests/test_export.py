@@ -45,6 +45,18 @@ def _reference(classifier: Classifier, waves: torch.Tensor) -> np.ndarray:
         return classifier.waveform_model()(waves).numpy()
 
 
+def _loud(classifier: Classifier, waves: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+    """The clips 4x louder, past full scale, and the logits of them clipped to it, as
+    training's int16 cache hears such a float file; they differ from the unclipped logits."""
+    loud = waves * 4.0
+    clipped = _reference(classifier, loud.clamp(-1.0, 32767 / 32768))
+    model = classifier.waveform_model()
+    with torch.no_grad():
+        unclipped = model.net(model.normalize(model.features(loud))).numpy()
+    assert float(np.abs(unclipped - clipped).max()) > 1e-2 * float(np.abs(clipped).max())
+    return loud, clipped
+
+
 def _assert_close(got: np.ndarray, expected: np.ndarray) -> None:
     # Relative to the scale of the logits: the DFT convolution rounds differently than an FFT.
     scale = max(1.0, float(np.abs(expected).max()))
@@ -89,6 +101,8 @@ def test_onnx_cli_matches_pytorch(
     for batch in (real_clips[:1], real_clips):  # the batch axis is dynamic
         got = session.run(["logits"], {"waveform": batch.numpy()})[0]
         _assert_close(got, expected[: len(batch)])
+    loud, clipped = _loud(gtzan, real_clips)
+    _assert_close(session.run(["logits"], {"waveform": loud.numpy()})[0], clipped)
 
     meta = json.loads(path.with_name(path.name + ".json").read_text())
     assert meta["class_names"] == gtzan.class_names and meta["sample_rate"] == 22050
@@ -108,6 +122,9 @@ def test_torchscript_matches_pytorch(
     with torch.no_grad():
         got = loaded(real_clips).numpy()
     _assert_close(got, _reference(gtzan, real_clips))
+    loud, clipped = _loud(gtzan, real_clips)
+    with torch.no_grad():
+        _assert_close(loaded(loud).numpy(), clipped)
     assert json.loads(path.with_name(path.name + ".json").read_text())["format"] == "torchscript"
 
 
