@@ -480,17 +480,37 @@ def _check_monitors(cfg: DictConfig) -> None:
                 f"callbacks.{name}.monitor={shown(monitor)} is not a logged metric; use one of "
                 f"{', '.join(runs.MONITORABLE)}, or null"
             )
-        if (
-            found
-            and monitor == "val/chunk_acc"
-            and OmegaConf.select(cfg, "data.chunk_seconds") is None
-        ):
-            # Lightning would stop after the first epoch: the metric was never logged.
-            raise UserError(
-                f"callbacks.{name}.monitor=val/chunk_acc is logged only where tracks are cut "
-                f"into chunks (data.chunk_seconds), which this run does not; monitor val/acc, "
-                f"or set data.chunk_seconds"
-            )
+        if found and monitor == "val/chunk_acc":
+            _check_chunk_accuracy_logged(cfg, name)
+
+
+def _check_chunk_accuracy_logged(cfg: DictConfig, name: str) -> None:
+    """``val/chunk_acc`` is logged only for tracks cut into several chunks: Lightning would
+    stop after the first epoch, the metric never logged."""
+    from genre_lightning.data.windows import window_samples
+
+    chunk = OmegaConf.select(cfg, "data.chunk_seconds")
+    if chunk is None:
+        raise UserError(
+            f"callbacks.{name}.monitor=val/chunk_acc is logged only where tracks are cut "
+            f"into chunks (data.chunk_seconds), which this run does not; monitor val/acc, "
+            f"or set data.chunk_seconds"
+        )
+    clip, rate = (
+        OmegaConf.select(cfg, "data.clip_samples"),
+        OmegaConf.select(cfg, "data.sample_rate"),
+    )
+    numbers_given = all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in (chunk, clip, rate)
+    )
+    if numbers_given and clip // window_samples(clip, chunk, rate) < 2:
+        # One chunk per track: chunk accuracy would be track accuracy, so it is not logged.
+        raise UserError(
+            f"callbacks.{name}.monitor=val/chunk_acc is logged only where a track holds several "
+            f"chunks, but data.chunk_seconds={shown(chunk)} cuts one from each "
+            f"{clip / rate:.3g} s clip; monitor val/acc, or set data.chunk_seconds="
+            f"{clip / rate / 10:.2g}"
+        )
 
 
 def _check_refit(cfg: DictConfig) -> None:

@@ -136,6 +136,13 @@ BAD_VALUES = [
         "callbacks.model_checkpoint.monitor=val/chunk_acc is logged only where tracks are cut "
         "into chunks (data.chunk_seconds), which this run does not",
     ),
+    # One chunk per track: chunk accuracy is track accuracy, and is not logged either.
+    (
+        "callbacks.model_checkpoint.monitor=val/chunk_acc data.chunk_seconds=1.5",
+        "callbacks.model_checkpoint.monitor=val/chunk_acc is logged only where a track holds "
+        "several chunks, but data.chunk_seconds=1.5 cuts one from each 2 s clip; monitor "
+        "val/acc, or set data.chunk_seconds=0.2",
+    ),
     (
         "callbacks.model_checkpoint.monitor=val/nosuch",
         "callbacks.model_checkpoint.monitor=val/nosuch is not a logged metric; use one of "
