@@ -21,6 +21,7 @@ from pathlib import Path
 
 from benchmarks.common import REPO, Row, machine_info
 from genre_lightning import quiet
+from genre_lightning.files import write_text_atomic
 
 #: Benchmark name -> module under ``benchmarks`` with a ``run(quick) -> list[Row]``.
 BENCHMARKS = (
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": seconds,
         "rows": [asdict(r) for r in rows],
     }
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    write_text_atomic(out, json.dumps(result, indent=1) + "\n")
     print(f"\nwrote {out}")
     return 0
 

@@ -24,8 +24,13 @@ def test_throughput_path_trains_the_paper_network(
     # The per-element statistics must be set before fit, as train.py sets them.
     monkeypatch.setattr(gpu, "synthetic_gtzan_root", lambda: tmp_path / "synthetic")
     dm = gpu._datamodule(2, 4, **gpu.SOURCES["on_device+table"])
-    rate = gpu._epochs_per_second(dm, ResNet(num_classes=10), "32-true", 1, "cpu")
+    net = ResNet(num_classes=10)
+    before = [p.detach().clone() for p in net.parameters()]
+    rate = gpu._epochs_per_second(dm, net, "32-true", 1, "cpu")
     assert math.isfinite(rate) and rate > 0
+    # The timed epochs were optimiser steps: every weight the loss reaches has moved.
+    moved = [not torch.equal(b, p) for b, p in zip(before, net.parameters(), strict=True)]
+    assert all(moved), moved
 
 
 @pytest.mark.slow

@@ -175,7 +175,12 @@ def test_windows_stream_gives_what_classify_gives(tiny: Classifier) -> None:
     wave = 0.3 * torch.randn(44100 * 20 + 777, generator=torch.Generator().manual_seed(3))
     # 20 windows: more than one batch of WINDOW_BATCH, so the sum runs over batches.
     windows = ((w, 44100) for w in wave[: 20 * 44100].split(44100))
-    torch.testing.assert_close(tiny.classify_windows(windows), tiny.classify(wave))
+    streamed = tiny.classify_windows(windows)
+    torch.testing.assert_close(streamed, tiny.classify(wave))
+    # Both go through classify_windows: the reference is the waveform model on all 20 at once.
+    with torch.no_grad():
+        logits = tiny.waveform_model()(wave[: 20 * 44100].view(20, 44100))
+    torch.testing.assert_close(streamed, logits.double().mean(0).float().softmax(0))
     with pytest.raises(ValueError, match="no windows"):
         tiny.classify_windows([])
 

@@ -14,6 +14,8 @@ import torch
 from PIL import Image, ImageDraw
 from pytorch_lightning.loggers import TensorBoardLogger
 
+from genre_lightning.files import atomic_write
+
 CELL = 34  # pixels per confusion-matrix cell
 MARGIN = 84  # room for the class names
 
@@ -123,8 +125,9 @@ def curves_image(
 
 
 def save_png(array: np.ndarray, path: str | Path) -> None:
-    """Write an image array (HxW or HxWx3, uint8) as PNG."""
-    Image.fromarray(array).save(path)
+    """Write an image array (HxW or HxWx3, uint8) as PNG, atomically (never half an image)."""
+    with atomic_write(Path(path), "wb") as f:
+        Image.fromarray(array).save(f, format="PNG")
 
 
 def _tensorboard(module: pl.LightningModule) -> TensorBoardLogger | None:

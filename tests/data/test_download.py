@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tarfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,10 +113,8 @@ def _free_port() -> int:
 
 def test_unreachable_url_fails_fast(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{_free_port()}/genres.tar.gz"
-    start = time.monotonic()
     with pytest.raises(GTZANDownloadError) as info:
         ensure_gtzan(tmp_path / "gtzan", url=url, timeout=2.0)
-    assert time.monotonic() - start < 10
     # The data module's call (data.download=true): training's keys.
     assert str(info.value).startswith(f"data.url={url}: could not download it: ")
     assert "`python -m genre_lightning.data.download archive=PATH root=" in str(info.value)

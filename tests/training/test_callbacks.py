@@ -283,7 +283,7 @@ def test_atomic_checkpoint_io_leaves_no_partial_file(tmp_path: Path) -> None:
     (target.parent / f".best.ckpt.tmp-{dead}").write_bytes(b"half a checkpoint")
     os.utime(target.parent / f".best.ckpt.tmp-{dead}", (1e9, 1e9))
     io.save_checkpoint({"epoch": 3, "w": torch.ones(3)}, target)
-    assert torch.load(target)["epoch"] == 3
+    assert torch.load(target, weights_only=True)["epoch"] == 3
     assert [p.name for p in target.parent.iterdir()] == ["last.ckpt"]
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")

@@ -57,7 +57,7 @@ def test_statistics_survive_a_checkpoint_round_trip(tmp_path: Path) -> None:
     torch.save({"state_dict": model.state_dict()}, tmp_path / "m.ckpt")
     fresh = GenreClassifier(ResNet(num_classes=3), torch.optim.Adam, ["a", "b", "c"], (1, 20, 8))
     assert not bool(fresh.normalize.fitted)
-    fresh.load_state_dict(torch.load(tmp_path / "m.ckpt")["state_dict"])
+    fresh.load_state_dict(torch.load(tmp_path / "m.ckpt", weights_only=True)["state_dict"])
     assert bool(fresh.normalize.fitted) and fresh.normalize.mean.eq(2.0).all()
     x = torch.randn(2, 1, 20, 8)
     fresh.eval(), model.eval()
