@@ -70,10 +70,26 @@ OmegaConf.register_new_resolver(
 )
 
 
-#: Keys every tool's config has (conf/paths, the run folder's task name): a tool's ``checks``
-#: need not repeat them.
+def gtzan_fact(name: str) -> Any:
+    """GTZAN's ``genres`` (label order), archive ``url`` or its ``sha256``: the ``gl_gtzan``
+    resolver, so conf/data/gtzan.yaml and conf/download.yaml read them from the code that owns
+    them (imported here, when a config is resolved: the tools' imports stay light)."""
+    from genre_lightning.data.download import DEFAULT_SHA256, DEFAULT_URL
+    from genre_lightning.data.index import GTZAN_GENRES
+
+    # A list as a config node: OmegaConf.resolve (--cfg job --resolve) cannot store a plain one.
+    genres = OmegaConf.create(list(GTZAN_GENRES))
+    facts = {"genres": genres, "url": DEFAULT_URL, "sha256": DEFAULT_SHA256}
+    if name not in facts:
+        raise ValueError(f"gl_gtzan knows {', '.join(facts)}, not {name!r}")
+    return facts[name]
+
+
+OmegaConf.register_new_resolver("gl_gtzan", gtzan_fact, replace=True)
+
+
+#: Keys every tool's config has (conf/paths): a tool's ``checks`` need not repeat them.
 RUN_CHECKS: dict[str, Check] = {
-    "task_name": text("train"),
     "paths.data_dir": text("data"),
     "paths.log_dir": text("outputs"),
     "paths.output_dir": text("outputs/<tool>/run"),

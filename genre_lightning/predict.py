@@ -247,7 +247,7 @@ def _summarise(rows: list[dict[str, Any]], classifier: Classifier, output: Path)
         raise UserError(f"none of the {len(rows)} file(s) could be decoded (see {output})")
 
 
-#: The keys of conf/predict.yaml (``paths.*`` and ``task_name``: :data:`app.RUN_CHECKS`).
+#: The keys of conf/predict.yaml (``paths.*``: :data:`app.RUN_CHECKS`).
 CHECKS: dict[str, Check] = {
     "ckpt_path": text("RUN/checkpoints/best.ckpt"),
     # One input per run: several are a sweep (-m input=a,b), one job each.

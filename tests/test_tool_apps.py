@@ -41,7 +41,7 @@ TOOLS = {
     "report": "genre_lightning.report",
     "download": "genre_lightning.data.download",
 }
-#: The keys of each tool's config (paths, task_name and hydra aside).
+#: The keys of each tool's config (paths and hydra aside).
 KEYS = {
     "predict": {"ckpt_path", "input", "output", "device"},
     "evaluate": {"ckpt_path", "device", "output", "data", "seed"},
@@ -89,8 +89,7 @@ def test_cfg_job_prints_the_tool_s_keys(
     tool: str, shown: dict[tuple[str, str], tuple[int, str]]
 ) -> None:
     config = yaml.safe_load(shown[tool, "--cfg"][1])
-    assert set(config) - {"paths", "task_name"} == KEYS[tool]
-    assert config["task_name"] == tool
+    assert set(config) - {"paths"} == KEYS[tool]
     if "ckpt_path" in config:
         assert config["ckpt_path"] == "???"  # mandatory, shown as such
     if "device" in config:
@@ -143,7 +142,7 @@ def test_download_defaults_are_the_data_config_s() -> None:
             "paths.output_dir=/tmp/run: paths.output_dir names the run folder, which Hydra "
             "makes; set that instead, hydra.run.dir=<folder>",
         ),
-        ("report", ["recipes=[a]", "task_name=[a]"], "task_name=[a] must be a text"),
+        ("report", ["recipes=[a]", "paths.log_dir=[a]"], "paths.log_dir=[a] must be a text"),
         # argparse places no override after an option: its usage text, and Hydra ran the rest.
         (
             "train",

@@ -90,11 +90,6 @@ class BatchFeatures:
         self._device_waves: torch.Tensor | None = None
         self._tables: dict[str, torch.Tensor] = {}
 
-    @property
-    def table_parts(self) -> set[str]:
-        """Parts whose mel images are computed once and looked up afterwards."""
-        return self.plan.tables
-
     def __call__(self, batch: WindowBatch, part: str) -> FeatureBatch:
         """Mel images of ``batch`` (from ``part``) on the batch's device."""
         device = batch.label.device

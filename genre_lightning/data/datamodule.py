@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from genre_lightning.audio import SAMPLE_RATE
+from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE
 from genre_lightning.data import split_csv, split_record
 from genre_lightning.data.build import build_parts, index_and_decode
 from genre_lightning.data.cache import WaveformCache
@@ -98,7 +98,7 @@ class GenreDataModule(PartServing):
         cache_dir: str | None = None,
         cache_keep: int | None = KEEP,
         sample_rate: int = SAMPLE_RATE,
-        clip_samples: int = 662_688,
+        clip_samples: int = CLIP_SAMPLES,
         split: str = "random",
         split_by: str = "track",
         split_fractions: Sequence[float] = (0.8, 0.1, 0.1),

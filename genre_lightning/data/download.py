@@ -56,8 +56,6 @@ _CHUNK = 1 << 20  # 1 MiB: large enough to be fast, small enough to keep memory 
 DATA_KEYS = "data."
 #: How the download tool names them (``python -m genre_lightning.data.download url=...``).
 TOOL_KEYS = ""
-#: The layouts an unpacked archive is searched for (as :func:`_has_data` finds them).
-_LAYOUTS = "looked for genres/<genre>/*.au, Data/genres_original/<genre>/*.wav or <genre>/*.<audio>"
 
 
 class GTZANDownloadError(UserError):
@@ -119,6 +117,14 @@ def ensure_gtzan(
     if not source.given:  # the extracted copy is what gets used; 1.2 GB more is not worth it
         source.path.unlink()
     return root
+
+
+def _layouts() -> str:
+    """The layouts an unpacked archive is searched for (index.py's, as :func:`_has_data`)."""
+    from genre_lightning.data.index import LAYOUTS
+
+    places = (f"{'' if layout == '.' else layout + '/'}<genre>/<clips>" for layout in LAYOUTS)
+    return f"looked for {', '.join(places)}"
 
 
 def _has_data(root: Path) -> bool:
@@ -338,7 +344,7 @@ def _extract(source: _Source, root: Path) -> None:
         if not _has_data(tmp):
             raise GTZANDownloadError(
                 f"{source} is not GTZAN's {ARCHIVE_NAME}: it holds no audio in genre folders "
-                f"({_LAYOUTS}); nothing was kept. {source.advice(root, wrong=True)}"
+                f"({_layouts()}); nothing was kept. {source.advice(root, wrong=True)}"
             )
         _refuse_other_genres(source, tmp, root)
         entries = sorted(tmp.iterdir())
@@ -396,7 +402,7 @@ def _refuse_other_genres(source: _Source, unpacked: Path, root: Path) -> None:
         )
         raise GTZANDownloadError(
             f"{source} is not GTZAN's {ARCHIVE_NAME}: {held} ({', '.join(GTZAN_GENRES)}; "
-            f"{_LAYOUTS}); nothing was kept. {source.advice(root, wrong=True)} A folder of your "
+            f"{_layouts()}); nothing was kept. {source.advice(root, wrong=True)} A folder of your "
             f"own genres needs no download: extract it and train with data=folder "
             f"data.root=<the folder of its genre folders>."
         )
@@ -426,7 +432,7 @@ def _unpack_error(source: _Source, root: Path, exc: BaseException) -> GTZANDownl
     )
 
 
-#: The keys of conf/download.yaml (``paths.*`` and ``task_name``: :data:`app.RUN_CHECKS`).
+#: The keys of conf/download.yaml (``paths.*``: :data:`app.RUN_CHECKS`).
 CHECKS: dict[str, Check] = {
     "root": text("data/gtzan"),
     "url": text(DEFAULT_URL),

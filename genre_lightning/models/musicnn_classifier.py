@@ -60,9 +60,10 @@ class MusicnnClassifier(nn.Module):
     #: decoding anything): 16 kHz, n_fft 512, hop 256, 96 slaney mels, reflect padding,
     #: log10(10000 x + 1), patches of 187 frames: the 3 s chunks ``data.chunk_seconds`` cuts
     #: (a longer chunk would be cut to its first 187 frames). Its experiment sets them all.
+    INPUT_MELS = 96
     REQUIRED_SETTINGS: ClassVar[dict[str, object]] = {
         # First: a user who sets only this learns of the rest from the message.
-        "data.features.n_mels": 96,
+        "data.features.n_mels": INPUT_MELS,
         "data.features.resample_to": 16000,
         "data.features.n_fft": 512,
         "data.features.win_length": 512,
@@ -73,12 +74,11 @@ class MusicnnClassifier(nn.Module):
         "data.chunk_seconds": 3.0,
     }
     RECIPE: ClassVar[str] = "musicnn_probe"
-    INPUT_MELS = 96
 
     def __init__(
         self,
         num_classes: int,
-        n_mels: int = 96,
+        n_mels: int = INPUT_MELS,
         pretrained: str | None = "MSD_musicnn",
         layer: str | Sequence[str] = "penultimate",
         freeze: bool = True,
@@ -90,7 +90,7 @@ class MusicnnClassifier(nn.Module):
         self.layers = layer_names(layer)
         if n_mels != self.INPUT_MELS:
             raise UserError(
-                f"model=musicnn reads 96 mel bands, the data gives {n_mels}: use "
+                f"model=musicnn reads {self.INPUT_MELS} mel bands, the data gives {n_mels}: use "
                 f"experiment=musicnn_probe (or its data.features) for musicnn's front end"
             )
         self.freeze = freeze

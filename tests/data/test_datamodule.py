@@ -66,11 +66,11 @@ def test_every_mel_source_gives_the_same_images(
 
 def test_features_table_follows_the_windows(gtzan_sample: Path, sample_dm: GenreDataModule) -> None:
     assert sample_dm.batch_features is not None
-    assert sample_dm.batch_features.table_parts == {"train", "val", "test"}  # crop=start: fixed
+    assert sample_dm.batch_features.plan.tables == {"train", "val", "test"}  # crop=start: fixed
     random = _dm(gtzan_sample, sample_dm.cache_dir, crop="random", max_seconds=30.0)
     random.setup("fit")
     assert random.batch_features is not None
-    assert random.batch_features.table_parts == {"val", "test"}  # centre windows there
+    assert random.batch_features.plan.tables == {"val", "test"}  # centre windows there
     assert random.datasets["train"][0].wave.shape == (662_688,)
     with pytest.raises(UserError, match=r"data\.cache_features=true"):
         _dm(gtzan_sample, sample_dm.cache_dir, crop="random", cache_features=True).setup("fit")
@@ -98,7 +98,7 @@ def test_overlapping_training_chunks_from_the_table_match_their_samples(
         plain.datasets["test"]
     )  # evaluation: no overlap
     assert overlapping.batch_features is not None
-    assert overlapping.batch_features.table_parts == {"train", "val", "test"}
+    assert overlapping.batch_features.plan.tables == {"train", "val", "test"}
     tabled = next(iter(overlapping._loader("train", shuffle=False)))
     sampled = next(iter(loaded._loader("train", shuffle=False)))
     torch.testing.assert_close(
