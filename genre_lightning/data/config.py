@@ -228,6 +228,16 @@ def _check_lengths(cfg: Mapping[str, Any]) -> None:
     n_fft, hop = features.get("n_fft", 2048), features.get("hop_length", 992)
     window = features.get("win_length") or n_fft
     analysis_rate = features.get("resample_to") or rate
+    if analysis_rate > rate:
+        # Upsampling adds no content: the front end's bands above rate/2 would hold nothing.
+        raise bad(
+            "data.sample_rate",
+            rate,
+            f"is below data.features.resample_to={analysis_rate}: the clips would be decoded at "
+            f"{rate} Hz and upsampled, leaving the front end nothing above {rate / 2:g} Hz; "
+            f"decode at its rate or above",
+            str(analysis_rate),
+        )
     if hop > window:
         raise bad(
             "data.features.hop_length",

@@ -65,6 +65,13 @@ BAD = [
         "e.g. data.features.n_mels=76",
     ),
     (
+        # musicnn's 16 kHz front end fed 8 kHz clips: nothing above 4 kHz, without a word.
+        {"sample_rate": 8000, "clip_samples": 24000, "features": {"resample_to": 16000}},
+        "data.sample_rate=8000 is below data.features.resample_to=16000: the clips would be "
+        "decoded at 8000 Hz and upsampled, leaving the front end nothing above 4000 Hz; decode "
+        "at its rate or above; e.g. data.sample_rate=16000",
+    ),
+    (
         {"chunk_seconds": 3.0, "train_chunks": "all", "train_hop_seconds": 4},
         "data.train_hop_seconds=4 exceeds data.chunk_seconds=3.0 (parts of each track would",
     ),
