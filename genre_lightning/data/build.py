@@ -15,7 +15,7 @@ from genre_lightning.data.index import Clip
 from genre_lightning.data.load import LoadedData, load_data
 from genre_lightning.data.parts import cut_split, make_datasets
 from genre_lightning.data.plan import Plan
-from genre_lightning.data.windows import draws_per_track, stored_samples
+from genre_lightning.data.windows import draws_per_track, stored_samples, window_samples
 from genre_lightning.features.mel import MelFeatures
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def index_and_decode(
         indexed: ``root``'s listing, where it was made already (see :func:`load_data`).
     """
     stored = stored_samples(hp["crop"], hp["clip_samples"], hp["max_seconds"], hp["sample_rate"])
-    return load_data(
+    loaded = load_data(
         root,
         hp["class_names"],
         hp["num_classes"],
@@ -46,6 +46,34 @@ def index_and_decode(
         hp["cache_keep"],
         indexed,
     )
+    _name_mostly_padding(
+        loaded,
+        window_samples(hp["clip_samples"], hp["chunk_seconds"], hp["sample_rate"]),
+        hp["sample_rate"],
+    )
+    return loaded
+
+
+def _name_mostly_padding(loaded: LoadedData, window: int, sample_rate: int) -> None:
+    """Warn of the files shorter than half a network input: they train and test as windows
+    that are mostly silence (a 1-sample file as silence), which the user should know of."""
+    short = sorted(  # the shortest, most of it padding, named first
+        (
+            (length, loaded.clips[clip].path)
+            for clip, length in zip(loaded.cache.kept, loaded.cache.lengths, strict=True)
+            if length < window / 2
+        ),
+        key=lambda item: item[0],
+    )
+    if short:
+        shown = ", ".join(f"{path} ({length / sample_rate:.2f} s)" for length, path in short[:5])
+        log.warning(
+            "%d file(s) are shorter than half a %.3g s window and are padded with silence: %s%s",
+            len(short),
+            window / sample_rate,
+            shown,
+            ", ..." if len(short) > 5 else "",
+        )
 
 
 def build_parts(

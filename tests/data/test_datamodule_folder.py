@@ -35,6 +35,7 @@ def music(gtzan_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         write_tone(root / "metal" / "lame.mp3", seconds=3.0)
     (root / "metal" / "empty.wav").write_bytes(b"")
     sf.write(root / "metal" / "zero.wav", np.zeros(0, dtype=np.float32), 22050)
+    sf.write(root / "classical" / "click.wav", np.full(1, 0.5, dtype=np.float32), 22050)
     whole = (root / "metal" / "metal.00000.wav").read_bytes()
     (root / "metal" / "truncated.wav").write_bytes(whole[: len(whole) // 3])
     # AIFF states its data size too: a cut copy is skipped, not trained as a shorter clip.
@@ -70,6 +71,12 @@ def test_each_file_gets_its_outcome(
     assert kept["short5s.wav"] == 110250 and kept["tone.au"] == 110250
     assert kept["tone.ogg"] == 66150 and kept["chime.aifc"] == 44100
     assert ("lame.mp3" in kept) == ("MP3" in sf.available_formats())
+    # Kept, but named: shorter than half a window, most of what trains is padding.
+    assert kept["click.wav"] == 1
+    [padded] = [line for line in caplog.text.splitlines() if "padded with silence" in line]
+    short = [name for name, length in kept.items() if length < dm.window_samples() / 2]
+    assert f"{len(short)} file(s) are shorter than half a 30.1 s window" in padded
+    assert padded.index("click.wav (0.00 s)") < padded.index("chime.aifc (2.00 s)"), padded
 
 
 @pytest.mark.slow
