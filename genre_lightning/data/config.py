@@ -282,6 +282,16 @@ def _check_lengths(cfg: Mapping[str, Any]) -> None:
             f"would be padding)",
             f"{available} (or null: every frame)",
         )
+    if frames is not None and frames < 0.9 * available:
+        # E.g. a hop edited beside the paper's 668 frames: the rest of each clip went unheard.
+        unit = "chunk" if chunk else "clip"
+        raise bad(
+            "data.features.num_frames",
+            frames,
+            f"reads only the first {frames} of the {available} frames a {unit} gives "
+            f"(data.features.hop_length={hop}): the rest of each {unit} would never be heard",
+            f"{available} (or null: every frame)",
+        )
 
 
 def _empty_mel_bands(n_mels: int, n_fft: int, sample_rate: int) -> bool:

@@ -65,6 +65,17 @@ BAD = [
         "e.g. data.features.n_mels=76",
     ),
     (
+        # A hop halved beside the paper's 668 frames: only the first half of each clip is read.
+        {
+            "sample_rate": 22050,
+            "clip_samples": 662688,
+            "features": {"hop_length": 496, "num_frames": 668},
+        },
+        "data.features.num_frames=668 reads only the first 668 of the 1337 frames a clip gives "
+        "(data.features.hop_length=496): the rest of each clip would never be heard; e.g. "
+        "data.features.num_frames=1337 (or null: every frame)",
+    ),
+    (
         # musicnn's 16 kHz front end fed 8 kHz clips: nothing above 4 kHz, without a word.
         {"sample_rate": 8000, "clip_samples": 24000, "features": {"resample_to": 16000}},
         "data.sample_rate=8000 is below data.features.resample_to=16000: the clips would be "
