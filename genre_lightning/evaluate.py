@@ -329,7 +329,10 @@ def _check_features(classifier: Classifier, datamodule: GenreDataModule, root: A
 
 
 def build_datamodule(
-    classifier: Classifier, config: Mapping[str, Any], composed: bool = False
+    classifier: Classifier,
+    config: Mapping[str, Any],
+    composed: bool = False,
+    names_given: bool = True,
 ) -> GenreDataModule:
     """Instantiate, prepare and set up the data module; check that it fits the checkpoint.
 
@@ -342,6 +345,9 @@ def build_datamodule(
         config: The data config (``_target_`` and its arguments).
         composed: ``config`` was composed from a ``data=`` option rather than taken from the
             checkpoint: a feature mismatch also suggests leaving ``data=`` out.
+        names_given: ``data.class_names`` was chosen by the user: other genre folders are
+            left out knowingly. Else (the checkpoint's or a data option's names) a genre folder
+            the checkpoint never learnt is refused, as where the folders name the classes.
 
     Raises:
         UserError: Its classes, its feature shape or its feature settings differ from the
@@ -368,6 +374,8 @@ def build_datamodule(
         # listing is kept for the loading below, which then neither lists again nor repeats
         # its warnings.
         clips, found = index_clips(datamodule.dataset_root(), min_genres=1)
+        if not names_given:  # a genre folder the user did not choose to leave out
+            _refuse_unknown_genres(classifier.class_names, found, found)
         present = _genres_to_score(classifier.class_names, found, named)
         datamodule.indexed = _labelled_as_trained(clips, found, present, classifier.class_names)
     _check_features(classifier, datamodule, config.get("root") if composed else None)
@@ -420,6 +428,7 @@ def evaluate(
     data_overrides: Mapping[str, Any] | None = None,
     data_config: Mapping[str, Any] | None = None,
     device: str = "auto",
+    class_names_given: bool | None = None,
 ) -> dict[str, Any]:
     """Test a checkpoint and write ``metrics.json`` and ``confusion_matrix.png``.
 
@@ -431,6 +440,8 @@ def evaluate(
         data_config: A whole data config (``_target_`` and its arguments) to test on instead of
             the checkpoint's; excludes ``data_overrides``.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        class_names_given: Whether the user chose ``data.class_names`` (a genre folder left
+            out of them is then not scored); ``None``: whether the arguments name them.
 
     Returns:
         The metrics written to ``metrics.json``.
@@ -458,7 +469,11 @@ def evaluate(
         config = checkpoint_data_config(classifier, data_overrides or {})
     else:
         config = dict(data_config)
-    datamodule = build_datamodule(classifier, config, composed=data_config is not None)
+    if class_names_given is None:  # what was given, as far as the arguments tell
+        class_names_given = given.get("class_names") is not None
+    datamodule = build_datamodule(
+        classifier, config, composed=data_config is not None, names_given=class_names_given
+    )
     _say_which_part(datamodule, config)
     out.path.mkdir(parents=True, exist_ok=True)
     trainer = pl.Trainer(
@@ -497,6 +512,10 @@ def _job(cfg: DictConfig) -> None:
         data_overrides=data if from_checkpoint else None,
         data_config=None if from_checkpoint else data,
         device=cfg.device,
+        # Typed, not a data option's own list (data=gtzan's ten genres choose nothing).
+        class_names_given=any(
+            o.lstrip("+").startswith("data.class_names=") for o in HydraConfig.get().overrides.task
+        ),
     )
     say(per_genre_table(metrics))
     say(

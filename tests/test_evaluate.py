@@ -124,6 +124,30 @@ def test_a_demo_checkpoint_on_a_gtzan_folder_is_refused_and_writes_nothing(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_genre_folder_a_gtzan_checkpoint_never_learnt_is_refused(
+    gtzan_ckpt: Path, gtzan_sample: Path, tmp_path: Path
+) -> None:
+    # Its data config names GTZAN's ten genres: a polka folder was left out of the scores
+    # without a word (exit 0), where data=folder refused it.
+    for genre, folder in (("blues", "blues"), ("jazz", "jazz"), ("rock", "polka")):
+        (tmp_path / "mine" / folder).mkdir(parents=True)
+        # Under another name: the user's own recordings, not tracks its run learned.
+        clip = next((gtzan_sample / "genres_original" / genre).glob("*.wav"))
+        shutil.copy(clip, tmp_path / "mine" / folder / f"mine-{clip.name}")
+    args = [f"ckpt_path={gtzan_ckpt}", f"data.root={tmp_path / 'mine'}", "data.split=test"]
+    proc = run_cli([*args, "output=out"], tmp_path, MODULE)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-2000:]
+    assert proc.stderr.endswith(
+        "it cannot be scored on [polka], which it never learnt: leave it out: "
+        "data.class_names=[blues,jazz]\n"
+    )
+    assert not (tmp_path / "out").exists()
+    # The fix it names: the two genres scored, polka left out as asked.
+    proc = run_cli([*args, "data.class_names=[blues,jazz]", "output=out"], tmp_path, MODULE)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert runs.Run(tmp_path / "out").metrics[runs.NUM_CLIPS] == 2
+
+
 def test_a_demo_checkpoint_s_own_data_pointed_at_gtzan_writes_nothing(
     tiny_ckpt: Path, gtzan_copy: Path, tmp_path: Path
 ) -> None:
@@ -379,6 +403,10 @@ def test_a_folder_of_some_of_its_genres_is_scored_on_those(tiny_ckpt: Path, tmp_
         f"it cannot be scored on [polka], which it never learnt: leave it out: "
         f"data.class_names=[{','.join(known)}]"
     )
+    # Names the user did not choose (the checkpoint's, a data option's) leave none out either.
+    with pytest.raises(UserError, match=r"it cannot be scored on \[polka\], which it never"):
+        implicit = {**config, "class_names": names}
+        evaluate(tiny_ckpt, tmp_path / "o", data_config=implicit, class_names_given=False)
     again = evaluate(
         tiny_ckpt, tmp_path / "out3", data_config={**config, "class_names": known}, device="cpu"
     )
