@@ -97,6 +97,7 @@ def checkpoint_data_config(classifier: Classifier, overrides: Mapping[str, Any])
     merged = cast(dict[str, Any], OmegaConf.to_container(OmegaConf.merge(saved, overrides)))
     from genre_lightning.data.splits import check_split_keys  # imports torch: not before --help
 
+    _refuse_other_seconds(saved, merged, overrides)
     whose = "this test is split" if "split" in overrides else "the checkpoint's data is split"
     check_split_keys(merged.get("split", "random"), overrides, whose)
     accepted = _arguments(merged["_target_"])
@@ -134,6 +135,25 @@ def _arguments(target: str) -> set[str] | None:
         if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
             return names
     return None
+
+
+def _refuse_other_seconds(
+    saved: Mapping[str, Any], merged: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> None:
+    """``data.seconds`` given alone: the checkpoint saved its clip length as a number, so the
+    data module would make clips of the new length and read only the saved length of each
+    (another set, cropped), where composing ``data=`` refuses the mismatch."""
+    from genre_lightning.data.config import seconds_to_samples
+
+    if "seconds" not in overrides or "clip_samples" in overrides or "clip_samples" not in merged:
+        return
+    wanted = seconds_to_samples(merged["seconds"], merged["sample_rate"])
+    if wanted != merged["clip_samples"]:
+        raise UserError(
+            f"data.seconds={shown(overrides['seconds'])} makes clips of {wanted} samples, but "
+            f"the checkpoint's network reads data.clip_samples={merged['clip_samples']}; leave "
+            f"data.seconds out (the checkpoint's {shown(saved.get('seconds'))})"
+        )
 
 
 def _genres_to_score(

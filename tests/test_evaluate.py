@@ -189,13 +189,21 @@ def test_named_classes_are_checked_before_anything_is_read(tiny_ckpt: Path, tmp_
 
 def test_changed_features_and_unknown_keys_are_refused(tiny_ckpt: Path, tmp_path: Path) -> None:
     with pytest.raises(UserError) as err:
-        evaluate(tiny_ckpt, tmp_path, data_overrides={"features": {"num_frames": 30}})
+        evaluate(tiny_ckpt, tmp_path, data_overrides={"features": {"num_frames": 42}})
     assert str(err.value) == (
-        "these data settings give features of shape (1, 30, 64), the checkpoint was trained on "
+        "these data settings give features of shape (1, 42, 64), the checkpoint was trained on "
         "(1, 45, 64); set the checkpoint's values: data.features.num_frames=null"
     )  # only the setting that differs (its natural length: 45 frames); data= was left out
     with pytest.raises(UserError, match=r"^data\.rot: .*SyntheticDataModule has no such setting"):
         evaluate(tiny_ckpt, tmp_path, data_overrides={"rot": 3})
+    # The saved clip length is a number: other seconds made another set, read cropped.
+    with pytest.raises(UserError) as err:
+        evaluate(tiny_ckpt, tmp_path / "out", data_overrides={"seconds": 4.0})
+    assert str(err.value) == (
+        "data.seconds=4.0 makes clips of 88200 samples, but the checkpoint's network reads "
+        "data.clip_samples=44100; leave data.seconds out (the checkpoint's 2.0)"
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_bad_outputs_are_refused_before_the_checkpoint_is_read(tmp_path: Path) -> None:
