@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import shutil
@@ -375,8 +376,27 @@ def check_command_line(
             f"instead, {folder_key}=<folder>, so the run's results, record and log stay together"
             f"{' (one folder per job under it)' if args.multirun else ''}"
         )
+    if args.multirun:
+        _check_outputs_apart(jobs, parsed)
     here = not (args.multirun and _on_a_cluster(cfg.hydra))
     return Launch(jobs, keys, here, cfg)
+
+
+def _check_outputs_apart(jobs: Sequence[DictConfig], parsed: Sequence[Override]) -> None:
+    """Refuse a sweep whose jobs share an ``output=`` place: each would write over the one
+    before (a tool's default output lies in each job's own folder)."""
+    given = [o for o in parsed if str(o.key_or_group).lstrip("+") == "output"]
+    if not given or "${" in str(given[0].input_line):  # an interpolation may tell jobs apart
+        return
+    count = math.prod(len(_values(o)) for o in parsed)  # the basic sweeper's every combination
+    places = len(set(_values(given[0])))
+    if count > places:
+        shown = str(given[0].input_line).partition("=")[2]
+        fail(
+            f"output={shown} gives {places} place{'s' if places > 1 else ''} to the {count} "
+            f"jobs of this sweep, so jobs would write over each other's results; leave output "
+            f"out (each job writes into its own folder)"
+        )
 
 
 class Launch(NamedTuple):

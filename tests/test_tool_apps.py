@@ -143,6 +143,18 @@ def test_download_defaults_are_the_data_config_s() -> None:
             "makes; set that instead, hydra.run.dir=<folder>",
         ),
         ("report", ["recipes=[a]", "paths.log_dir=[a]"], "paths.log_dir=[a] must be a text"),
+        # One output for several jobs: each wrote over the one before, exit 0.
+        (
+            "predict",
+            ["-m", "ckpt_path=a", "input=a,b", "output=p.csv"],
+            "output=p.csv gives 1 place to the 2 jobs of this sweep, so jobs would write over "
+            "each other's results; leave output out (each job writes into its own folder)",
+        ),
+        (
+            "evaluate",
+            ["-m", "ckpt_path=a,b", "device=cpu,auto", "output=x,y"],
+            "output=x,y gives 2 places to the 8 jobs of this sweep",  # every combination
+        ),
         # argparse places no override after an option: its usage text, and Hydra ran the rest.
         (
             "train",
@@ -177,6 +189,7 @@ def test_a_checkpoint_s_data_takes_any_key_and_a_sweep_with_m() -> None:
     check_command_line("evaluate", ["ckpt_path=a", "data.root=/x", "data.features.n_mels=32"])
     # ...and -m makes a comma list the sweep it is.
     check_command_line("predict", ["-m", "ckpt_path=a", "input=a,b"])
+    check_command_line("predict", ["-m", "ckpt_path=a", "input=a", "output=x,y"])  # one each
 
 
 def test_the_console_scripts_are_declared() -> None:
