@@ -48,7 +48,7 @@ from omegaconf.errors import (
 )
 
 from genre_lightning import quiet, runs
-from genre_lightning.errors import Interrupted, UserError
+from genre_lightning.errors import EXIT_CTRL_C, Interrupted, UserError
 from genre_lightning.files import check_writable
 from genre_lightning.validate import Check, check_section, shown, text
 
@@ -56,8 +56,6 @@ from genre_lightning.validate import Check, check_section, shown, text
 CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
 #: Exit status of bad input (the command line, a config value, a file).
 EXIT_USAGE = 2
-#: Exit status of a run stopped by SIGTERM (the shell's 128 + 15).
-EXIT_INTERRUPTED = 143
 
 # Configs name run-directory places as ${gl_run:<place>}; runs.py owns the names.
 assert runs.LAYOUT
@@ -132,9 +130,9 @@ def hydra_app(
         except InterpolationResolutionError as exc:  # a ${...} of the command line's values
             _end_job(_unresolvable(str(exc.full_key), exc))
         except Interrupted as exc:  # in a sweep too: Ctrl-C or SIGTERM stops all of it
-            _log_to_files(f"interrupted: {exc}")
-            print(f"interrupted: {exc}", file=sys.stderr)
-            sys.exit(EXIT_INTERRUPTED)
+            _stop(str(exc), exc.status)
+        except KeyboardInterrupt:  # Ctrl-C where the tool keeps nothing to say (decoding, ...)
+            _stop("stopped by Ctrl-C; what was finished is kept", EXIT_CTRL_C)
         except OSError as exc:  # the file system refused a read or write the checks allowed
             where = exc.filename if exc.filename is not None else "a file"
             _end_job(
@@ -168,6 +166,13 @@ def hydra_app(
 
     main.__doc__ = f"``{config_name}``: the Hydra app of conf/{config_name}.yaml."
     return main
+
+
+def _stop(message: str, status: int) -> NoReturn:
+    """End the process as a stop the user asked for: one ``interrupted:`` line, ``status``."""
+    _log_to_files(f"interrupted: {message}")
+    print(f"interrupted: {message}", file=sys.stderr)
+    sys.exit(status)
 
 
 class _SweepRecord:

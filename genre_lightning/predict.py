@@ -45,7 +45,7 @@ from omegaconf import DictConfig
 
 from genre_lightning import runs
 from genre_lightning.app import check_tool_files, hydra_app, say
-from genre_lightning.errors import Interrupted, UserError
+from genre_lightning.errors import EXIT_CTRL_C, EXIT_SIGTERM, Interrupted, UserError
 from genre_lightning.files import check_writable, partial_path, streaming_write
 from genre_lightning.validate import Check, device_name, text
 
@@ -164,9 +164,10 @@ def predict(
                 writer.writerow(row)
                 f.flush()  # the row is on disk before the next file starts
                 rows.append(row)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         raise Interrupted(
-            f"stopped after {len(rows)} of {len(files)} file(s); their rows are in {partial}"
+            f"stopped after {len(rows)} of {len(files)} file(s); their rows are in {partial}",
+            EXIT_SIGTERM if isinstance(exc, _Sigterm) else EXIT_CTRL_C,
         ) from None
     except Exception:
         log.error(

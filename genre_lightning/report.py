@@ -61,7 +61,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from genre_lightning.app import CONFIG_DIR, compose_config, hydra_app, job_variants
-from genre_lightning.errors import Interrupted, UserError
+from genre_lightning.errors import EXIT_CTRL_C, Interrupted, UserError
 from genre_lightning.files import check_writable
 from genre_lightning.report_rows import (
     MARKDOWN,
@@ -127,7 +127,8 @@ def run_recipe(
         raise Interrupted(
             f"the report stopped while training {recipe}, whose runs so far are in "
             f"{sweep_dir}; {unwritten}; to train them again, remove that folder and run the same "
-            f"command (rows already written stay)"
+            f"command (rows already written stay)",
+            EXIT_CTRL_C,
         ) from None
     if status:
         raise UserError(

@@ -7,6 +7,8 @@ Builds everything from the Hydra config, fits, tests the best-``val/acc`` checkp
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +36,36 @@ from genre_lightning.training.builders import (
     flat_config,
     resume_path,
 )
+from genre_lightning.training.callbacks import GracefulStop
 from genre_lightning.training.distributed import sweep_job_ranks
 from genre_lightning.training.metrics import accuracy_summary, per_genre_table
 from genre_lightning.training.speed import compile_network
 from genre_lightning.validate import check_training
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _stops_said(trainer: pl.Trainer, run: runs.Run, testing: bool = False) -> Iterator[None]:
+    """Turn a stop (SIGTERM, Ctrl-C) into :class:`Interrupted`, with what resumes the run.
+
+    :class:`GracefulStop` raises it from a training step; Lightning ends the other stops itself
+    (a SIGTERM during validation as exit status 0, Ctrl-C as 1), which the callback records.
+    """
+    callbacks = trainer.callbacks  # type: ignore[attr-defined]  # set by Lightning at init
+    graceful = next(c for c in callbacks if isinstance(c, GracefulStop))
+    try:
+        yield
+    except (Interrupted, SystemExit) as exc:
+        stop = exc if isinstance(exc, Interrupted) else graceful.stopped
+        if stop is None:
+            raise
+        last = graceful.last
+        if testing or (last is not None and last.is_file()):  # resume= of a finished run tests
+            hint = f"Resume with the same command plus `resume={run.path}`."
+        else:
+            hint = "Nothing was saved to resume: run the command again."
+        raise Interrupted(f"{stop}. {hint}", stop.status) from None
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -75,18 +101,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     _log_start(cfg, run, trainer, datamodule, resumed=resume_from is not None)
 
     with sweep_job_ranks(trainer):  # DDP in a multirun: this job's ranks run this job only
-        try:
+        with _stops_said(trainer, run):
             trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
-        except Interrupted as exc:
-            raise Interrupted(
-                f"{exc}. Resume with the same command plus `resume={run.path}`."
-            ) from None
         checkpoint = trainer.checkpoint_callback
         best = getattr(checkpoint, "best_model_path", "") or None
         tested = bool(datamodule.datasets["test"].num_tracks)  # data.split=all: nothing to test
         if tested:
             # Not verbose: Lightning's table shows float32 copies; the exact one is logged below.
-            trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+            with _stops_said(trainer, run, testing=True):
+                trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
 
     history = model.val_history
     untested = {runs.TEST_ACC: None, runs.TEST_F1_MACRO: None, runs.CLASS_NAMES: model.class_names}

@@ -12,7 +12,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from genre_lightning.errors import Interrupted
+from genre_lightning.errors import EXIT_CTRL_C, Interrupted
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,9 @@ class GracefulStop(pl.Callback):
     def __init__(self, last: str | Path | None = None) -> None:
         self.last = Path(last) if last is not None else None
         self.interrupted = False
+        #: How a stop outside a training step ended the fit (Lightning's own: a SIGTERM during
+        #: validation or at an epoch's end, or Ctrl-C), for the entry point to say.
+        self.stopped: Interrupted | None = None
         self._previous: Any = None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
@@ -96,23 +99,31 @@ class GracefulStop(pl.Callback):
         if self.last is not None:
             # Raising from here instead of setting trainer.should_stop: Lightning would run
             # validation and the epoch-end checkpoints of a half-finished epoch.
-            trainer.save_checkpoint(self.last)
+            trainer.save_checkpoint(self.last, weights_only=False)  # the whole state, to resume
             raise Interrupted(f"stopped by SIGTERM {where}; {self.last} holds that step")
         raise Interrupted(f"stopped by SIGTERM {where}")
 
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
     ) -> None:
-        # Ctrl-C: Lightning stops at once (exit status 1) and says only that it was interrupted.
-        if isinstance(exception, KeyboardInterrupt) and self.last is not None:
-            run = self.last.parent.parent
-            log.warning(
-                "interrupted by Ctrl-C in epoch %d: %s holds the last completed epoch; resume "
-                "with the same command plus `resume=%s`",
-                trainer.current_epoch,
-                self.last,
-                run,
-            )
+        # Lightning's own stops end the process without a word: Ctrl-C with exit status 1, a
+        # SIGTERM outside a training step (Lightning's handler runs beside this one's, and
+        # stops validation or an epoch's end) as SystemExit with status 0, as if it finished.
+        from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+        if isinstance(exception, KeyboardInterrupt):
+            self.stopped = Interrupted(self._where("Ctrl-C", trainer), EXIT_CTRL_C)
+        elif isinstance(exception, SIGTERMException):
+            self.stopped = Interrupted(self._where("SIGTERM", trainer))
+
+    def _where(self, what: str, trainer: pl.Trainer) -> str:
+        """Where a stop outside a training step left the run: its last completed epoch."""
+        if trainer.testing:
+            return f"stopped by {what} while testing (training had finished)"
+        stopped = f"stopped by {what} in epoch {trainer.current_epoch}"
+        if self.last is not None and self.last.is_file():
+            return f"{stopped}; {self.last} holds the last completed epoch"
+        return f"{stopped}, before any epoch was completed"
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self._previous is not None and not self.interrupted:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
 import yaml
 from omegaconf import DictConfig
@@ -19,6 +20,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from genre_lightning import runs
 from genre_lightning.data.sampler import EpochShuffleSampler
+from genre_lightning.errors import Interrupted
 from genre_lightning.train import train
 
 from ..conftest import TINY, dead_pid, run_cli, start_process
@@ -355,3 +357,52 @@ def test_resume_on_a_changed_data_folder_is_refused(tmp_path: Path) -> None:
     assert f"{genre}/{track} (train -> absent)" in line and "Traceback" not in proc.stderr
     assert (run / "split.csv").read_bytes() == split
     assert json.loads((run / "metrics.json").read_text())["epochs"] == 1  # the first run's
+
+
+class SigtermInValidation(pl.Callback):
+    """Sends this process a real SIGTERM at the first validation batch of epoch 1, where
+    Lightning's own handler (beside GracefulStop's) stops the loop itself."""
+
+    def on_validation_batch_start(
+        self,
+        trainer: pl.Trainer,
+        module: pl.LightningModule,
+        batch: object,
+        batch_idx: int,
+        *_: int,
+    ) -> None:
+        if trainer.current_epoch == 1 and not trainer.sanity_checking and batch_idx == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_during_validation_is_a_stop_with_its_resume_command(
+    make_cfg: Callable[..., DictConfig], tmp_path: Path
+) -> None:
+    # Lightning ended such a stop as SystemExit with status 0: a preempted run "succeeded".
+    target = f"{SigtermInValidation.__module__}.{SigtermInValidation.__qualname__}"
+    overrides = [*TINY, "trainer.max_epochs=3", "data.batch_size=4"]  # 3 validation batches
+    cfg = make_cfg([*overrides, f"+callbacks.sigterm._target_={target}"])
+    with pytest.raises(Interrupted) as caught:
+        train(cfg)
+    run = tmp_path / "run"
+    last = run / "checkpoints" / "last.ckpt"
+    assert str(caught.value) == (
+        f"stopped by SIGTERM in epoch 1; {last} holds the last completed epoch. Resume with the "
+        f"same command plus `resume={run}`."
+    )
+    assert caught.value.status == 143
+    assert torch.load(last, weights_only=True)["epoch"] == 0 and not (run / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_is_one_interrupted_line_and_status_130(tmp_path: Path, data_dir: Path) -> None:
+    # Lightning ended it with exit status 1 and a log line, like a crash.
+    run = tmp_path / "run"
+    stopped = _stop_mid_epoch(run, data_dir, signal.SIGINT, epochs_done=1)
+    assert stopped.returncode == 130, stopped.stderr[-3000:]
+    [line] = [line for line in stopped.stderr.splitlines() if line.startswith("interrupted:")]
+    assert line.startswith("interrupted: stopped by Ctrl-C in epoch ")
+    assert line.endswith(
+        f"holds the last completed epoch. Resume with the same command plus `resume={run}`."
+    )
+    assert "Traceback" not in stopped.stderr
