@@ -331,7 +331,28 @@ def resume_path(cfg: DictConfig, run: runs.Run) -> str | None:
     _check_same_data(cfg, path, hparams)
     _check_same_network(cfg, path, hparams)
     _check_same_optimization(cfg, path, hparams)
+    if ckpt != runs.LAST and cfg.get("ckpt_path") is not None:
+        _check_epochs_left(cfg, path)
     return str(path)
+
+
+def _check_epochs_left(cfg: DictConfig, path: Path) -> None:
+    """A checkpoint file that trained every epoch asked for: nothing would train from it, and
+    the run would test it with no checkpoint of its own (``resume=`` of a finished run tests
+    it again on purpose)."""
+    max_epochs = OmegaConf.select(cfg, "trainer.max_epochs")
+    if not isinstance(max_epochs, int) or max_epochs < 0:  # -1 or null: no limit
+        return
+    loops = read_checkpoint(path, mmap=True).get("loops") or {}
+    progress = loops.get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+    done = progress.get("processed")  # the epochs whose training and validation finished
+    if isinstance(done, int) and done >= max_epochs:
+        raise UserError(
+            f"ckpt_path={cfg.ckpt_path}: its run trained {done} epoch(s), so "
+            f"trainer.max_epochs={max_epochs} leaves none to train from it; raise "
+            f"trainer.max_epochs (e.g. {done + max(1, done // 2)}), or test it with "
+            f"python -m genre_lightning.evaluate ckpt_path={cfg.ckpt_path}"
+        )
 
 
 def check_resumed_split(path: str, datamodule: GenreDataModule) -> None:

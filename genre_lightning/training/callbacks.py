@@ -159,12 +159,21 @@ class RunCheckpoint(ModelCheckpoint):
                 return path
             return str(here / Path(path).name)
 
+        best = moved(state_dict.get("best_model_path"))
+        if best and not Path(best).is_file():
+            # Not a moved run: another run's checkpoint (ckpt_path=) that this run trains on
+            # from. Its best file is not here, so this run chooses its own best among the
+            # epochs it trains (the old best would be tested from a file that is not there).
+            log.info(
+                "training on from %s: the best checkpoint is chosen among this run's epochs", old
+            )
+            return
         log.info("the run's checkpoint record names %s; resuming in %s", old, here)
         super().load_state_dict(
             {
                 **state_dict,
                 "dirpath": self.dirpath,
-                "best_model_path": moved(state_dict.get("best_model_path")),
+                "best_model_path": best,
                 "kth_best_model_path": moved(state_dict.get("kth_best_model_path")),
                 "last_model_path": moved(state_dict.get("last_model_path")),
                 "best_k_models": {

@@ -22,6 +22,7 @@ from genre_lightning import runs
 from genre_lightning.data.sampler import EpochShuffleSampler
 from genre_lightning.errors import Interrupted
 from genre_lightning.train import train
+from genre_lightning.training.callbacks import RunCheckpoint
 
 from ..conftest import TINY, dead_pid, run_cli, start_process
 
@@ -406,3 +407,53 @@ def test_ctrl_c_is_one_interrupted_line_and_status_130(tmp_path: Path, data_dir:
         f"holds the last completed epoch. Resume with the same command plus `resume={run}`."
     )
     assert "Traceback" not in stopped.stderr
+
+
+def test_a_checkpoint_record_follows_a_moved_run_but_not_another_run(tmp_path: Path) -> None:
+    old, here = tmp_path / "old" / "checkpoints", tmp_path / "new" / "checkpoints"
+    record = {
+        "dirpath": str(old),
+        "monitor": "val/acc",
+        "best_model_score": torch.tensor(0.5),
+        "best_model_path": str(old / "best.ckpt"),
+        "kth_best_model_path": str(old / "best.ckpt"),
+        "last_model_path": "",
+        "best_k_models": {str(old / "best.ckpt"): torch.tensor(0.5)},
+    }
+    # Another run's checkpoint (ckpt_path=): its best is not here, so this run starts its own
+    # record; kept, the test looked for a best.ckpt here that no epoch had written.
+    fresh = RunCheckpoint(dirpath=here, monitor="val/acc", mode="max")
+    fresh.load_state_dict(dict(record))
+    assert fresh.best_model_path == "" and fresh.best_model_score is None
+    # A moved (or copied) run: its best is here, under the same name, and keeps its score.
+    here.mkdir(parents=True)
+    (here / "best.ckpt").write_bytes(b"")
+    moved = RunCheckpoint(dirpath=here, monitor="val/acc", mode="max")
+    moved.load_state_dict(dict(record))
+    assert moved.best_model_path == str(here / "best.ckpt")
+    assert moved.best_model_score is not None and float(moved.best_model_score) == 0.5
+
+
+@pytest.mark.slow
+def test_training_on_from_another_run_s_checkpoint(
+    tiny_ckpt: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    base = [*TINY, "+trainer.limit_train_batches=2", f"paths.data_dir={data_dir}"]
+    base.append(f"ckpt_path={tiny_ckpt}")
+    # Its run trained its one epoch: nothing would train, and the test had no checkpoint here.
+    none = tmp_path / "none"
+    proc = run_cli([*base, "trainer.max_epochs=1", f"hydra.run.dir={none}"], tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr == (
+        f"error: ckpt_path={tiny_ckpt}: its run trained 1 epoch(s), so trainer.max_epochs=1 "
+        f"leaves none to train from it; raise trainer.max_epochs (e.g. 2), or test it with "
+        f"python -m genre_lightning.evaluate ckpt_path={tiny_ckpt}\n"
+    )
+    assert not none.exists()
+    # One epoch more: trained and tested in this run's own folder.
+    run = tmp_path / "run"
+    proc = run_cli([*base, "trainer.max_epochs=2", f"hydra.run.dir={run}"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = runs.Run(run).metrics
+    assert metrics["epochs"] == 2 and Path(metrics["best_ckpt"]).parent == run / "checkpoints"
+    assert torch.load(metrics["best_ckpt"], weights_only=True)["epoch"] == 1
