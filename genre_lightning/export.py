@@ -75,6 +75,8 @@ def export_torchscript(classifier: Classifier, path: Path) -> None:
     """Trace the waveform model (torchaudio's STFT traces as it is) and save it."""
     import torch
 
+    from genre_lightning.inference import OneWindow
+
     model = classifier.waveform_model()
     with warnings.catch_warnings():
         # torch.jit is deprecated in favour of torch.export, but is what this format means.
@@ -82,7 +84,10 @@ def export_torchscript(classifier: Classifier, path: Path) -> None:
         # Frame counts follow from the fixed input length; constants in the trace are right.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         traced = torch.jit.trace(model, (example_input(classifier),))
-        traced.save(str(path))
+        # The trace fixed the frame count: a longer input would be read only as far as its
+        # first window, without a word (ONNX refuses it), so the length is checked first.
+        checked = OneWindow(traced, classifier.window_samples)
+        torch.jit.script(checked).save(str(path))
 
 
 def export_onnx(classifier: Classifier, path: Path, exporter: str = "auto") -> str:

@@ -66,6 +66,34 @@ class WaveformClassifier(nn.Module):
         return self.net(self.network_input(wave, lengths))
 
 
+class OneWindow(nn.Module):
+    """Refuses waveforms that are not one window long, then runs ``model`` on them.
+
+    A traced model's frame count is fixed: a longer input would be read only as far as its
+    first window, without a word (ONNX refuses it), so an exported TorchScript model says so.
+
+    Args:
+        model: The waveform model (traced).
+        window: Samples per input (the training window).
+    """
+
+    def __init__(self, model: nn.Module, window: int) -> None:
+        super().__init__()
+        self.model = model
+        self.window = window
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        """Logits of ``(batch, window)`` float waveforms."""
+        if wave.dim() != 2 or wave.shape[1] != self.window:
+            raise RuntimeError(
+                "expected float waveforms of shape (batch, "
+                + str(self.window)
+                + "): cut a recording into windows of that many samples (zero-pad the last) "
+                "and average their logits, as genre_lightning.predict does"
+            )
+        return self.model(wave)
+
+
 @dataclass
 class Classifier:
     """Everything needed to classify audio, rebuilt from one checkpoint.

@@ -125,6 +125,12 @@ def test_torchscript_matches_pytorch(
     loud, clipped = _loud(gtzan, real_clips)
     with torch.no_grad():
         _assert_close(loaded(loud).numpy(), clipped)
+        # A whole recording was read only as far as its first window, without a word.
+        longer = torch.cat([real_clips, real_clips], dim=1)
+        with pytest.raises(
+            torch.jit.Error, match=r"expected float waveforms of shape \(batch, 662688\)"
+        ):
+            loaded(longer)
     assert json.loads(path.with_name(path.name + ".json").read_text())["format"] == "torchscript"
 
 
