@@ -200,6 +200,8 @@ def index_clips(
         )
         if not files:
             held = f" (it holds {undecodable_note(skipped)})" if skipped else ""
+            if tuple(class_names) == GTZAN_GENRES:  # data=gtzan's names, not the user's
+                raise DataNotFoundError(_not_gtzan(genre_root, name, held))
             raise DataNotFoundError(
                 f"genre '{name}' has no audio files in {genre_root / name}{held}; every class in "
                 f"data.class_names needs at least one clip (or remove it from data.class_names)."
@@ -366,6 +368,18 @@ def _warn_of_unsearched(unsearched: Sequence[Path]) -> None:
 def _folders_between(genre_folder: Path, file: Path) -> str:
     inner = file.parent.relative_to(genre_folder).as_posix()
     return "" if inner == "." else inner
+
+
+def _not_gtzan(genre_root: Path, missing: str, held: str) -> str:
+    """The message for GTZAN's genre names (``data=gtzan``, the default) on a folder that
+    lacks one: most often a folder of one's own genres, given without ``data=folder``."""
+    found = [d.name for d in _genre_dirs(genre_root, None)]
+    return (
+        f"GTZAN's genre '{missing}' has no audio files in {genre_root / missing}{held}: the "
+        f"default data=gtzan trains on GTZAN's ten genres; for a folder of your own genres "
+        f"({', '.join(found) or 'none found'}) add data=folder, which takes its sub-folders as "
+        f"the genres"
+    )
 
 
 def _one_genre(root: Path, genre_root: Path, name: str, files: int, named: bool) -> str:

@@ -74,6 +74,22 @@ def test_a_genre_without_audio_is_a_clear_error(tmp_path: Path, gtzan_sample: Pa
         index_clips(tmp_path, ["blues", "rock"])
 
 
+def test_a_folder_of_one_s_own_genres_under_gtzan_s_names_suggests_data_folder(
+    tmp_path: Path, gtzan_sample: Path
+) -> None:
+    # data=folder forgotten: the message spoke of data.class_names, which the user never set.
+    music = copy_sample(gtzan_sample, tmp_path / "music", ["blues", "metal"], 1)
+    (music / "polka").mkdir()
+    shutil.copy(next((music / "blues").glob("*.wav")), music / "polka" / "p.wav")
+    with pytest.raises(DataNotFoundError) as caught:
+        index_clips(music, GTZAN_GENRES)
+    assert str(caught.value) == (
+        f"GTZAN's genre 'classical' has no audio files in {music / 'classical'}: the default "
+        f"data=gtzan trains on GTZAN's ten genres; for a folder of your own genres (blues, "
+        f"metal, polka) add data=folder, which takes its sub-folders as the genres"
+    )
+
+
 def test_a_folder_dataset_error_speaks_of_genre_folders_not_gtzan(tmp_path: Path) -> None:
     (tmp_path / "music" / "notes").mkdir(parents=True)
     (tmp_path / "music" / "notes" / "readme.txt").write_text("no audio here")
