@@ -303,5 +303,8 @@ def test_the_final_model_trains_on_every_track(tmp_path: Path, data_dir: Path) -
     classifier = load_classifier(metrics[runs.BEST_CKPT])
     assert classifier.split is not None and len(classifier.split["train"]) == 120
     assert not classifier.split["val"] and not classifier.split["test"]
+    # No score of 0 in TensorBoard: the hparams tab's placeholders were never replaced.
+    scalars = set(_scalars(run).Tags()["scalars"])
+    assert not scalars & {runs.TEST_ACC, runs.VAL_ACC_BEST} and "train/loss" in scalars
     with pytest.raises(UserError, match=r"^data\.split=all leaves no test track: the checkpoint"):
         evaluate(metrics[runs.BEST_CKPT], tmp_path / "out", device="cpu")
