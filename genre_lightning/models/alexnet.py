@@ -17,6 +17,9 @@ from torch import nn
 
 from genre_lightning.models.init import xavier_init
 
+#: The fewest frames the adaptive variant takes (~2.9 s at the paper's hop).
+ADAPTIVE_MIN_FRAMES = 57
+
 
 class AlexNet(nn.Module):
     """AlexNet as in Xie, "AlexNet and ResNet for Music Genre Classification".
@@ -27,7 +30,8 @@ class AlexNet(nn.Module):
         dropout: Dropout before each hidden fully connected layer.
         input_shape: (frames, mels) of the input; fixes the size of the first linear layer
             (8960 for the paper's 668 x 64). Ignored when ``adaptive``.
-        adaptive: Accept any input of at least 57 frames, ~2.9 s (see the module docstring).
+        adaptive: Accept any input of at least :data:`ADAPTIVE_MIN_FRAMES` frames (see the
+            module docstring).
     """
 
     def __init__(

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from genre_lightning.errors import UserError
+from genre_lightning.models.alexnet import ADAPTIVE_MIN_FRAMES
 from genre_lightning.targets import TargetError, locate_class
 
 
@@ -133,13 +134,18 @@ def _shape_error(
 ) -> str:
     name = net_config["_target_"].rsplit(".", 1)[-1]
     frames, mels = feature_shape[1], feature_shape[2]
-    fix = "Use longer windows (data.chunk_seconds, data.clip_samples) or model=resnet"
-    if net_config.get("adaptive") is False:  # AlexNet: the paper's layers need ~21 s of audio
+    # data.seconds sets the synthetic set's clips, data.clip_samples the others'.
+    fix = (
+        "Use longer windows (data.seconds, data.clip_samples or data.chunk_seconds) or model=resnet"
+    )
+    if net_config.get("adaptive") is False and frames >= ADAPTIVE_MIN_FRAMES:
+        # AlexNet: the paper's layers need ~21 s of audio, its adaptive pooling far less.
         fix = (
-            f"Use model.adaptive=true (any input of 57 frames or more) or {fix[0].lower()}{fix[1:]}"
+            f"Use model.adaptive=true (any input of {ADAPTIVE_MIN_FRAMES} frames or more) or "
+            f"{fix[0].lower()}{fix[1:]}"
         )
     return (
-        f"model={name} cannot take feature images of {frames} frames x {mels} mels, what "
-        f"data.clip_samples / data.chunk_seconds and data.features.* give "
+        f"the network {name} cannot take feature images of {frames} frames x {mels} mels, what "
+        f"the clip or chunk length and data.features.* give "
         f"({str(cause).splitlines()[0]}). {fix}, which takes any length."
     )

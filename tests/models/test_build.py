@@ -43,8 +43,15 @@ def test_alexnet_is_sized_for_the_data_or_refused() -> None:
     with pytest.raises(UserError, match=r"cannot take feature images of 67 frames.*adaptive=true"):
         build_network({**ALEXNET, "adaptive": False}, 10, (1, 67, 64))
     net, _ = build_network({**ALEXNET, "adaptive": True}, 10, (1, 67, 64))
-    with pytest.raises(UserError, match=r"model=AlexNet cannot take feature images of 45 frames"):
+    with pytest.raises(UserError, match=r"network AlexNet cannot take feature images of 45 frames"):
         build_network({**ALEXNET, "adaptive": True}, 10, (1, 45, 64))
+    # Too short for the adaptive variant too: it is not suggested.
+    with pytest.raises(UserError) as caught:
+        build_network({**ALEXNET, "adaptive": False}, 10, (1, 45, 64))
+    assert "adaptive" not in str(caught.value)
+    assert "Use longer windows (data.seconds, data.clip_samples or data.chunk_seconds)" in str(
+        caught.value
+    )
 
 
 def test_a_config_may_not_state_what_the_data_decides() -> None:
@@ -61,5 +68,5 @@ def test_improved_recipe_with_alexnet_on_short_clips_is_one_error_line(
     proc = run_tiny(tmp_path / "run", data_dir, "model=alexnet", "data.chunk_seconds=1.5")
     assert proc.returncode == 2, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: model=AlexNet cannot take feature images of 34 frames")
+    assert last.startswith("error: the network AlexNet cannot take feature images of 34 frames")
     assert "Traceback" not in proc.stderr and proc.stderr.count("error:") == 1
