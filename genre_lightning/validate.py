@@ -444,10 +444,18 @@ def _check_model_input(cfg: DictConfig, cls: type) -> None:
     for key, wanted in getattr(cls, "REQUIRED_SETTINGS", {}).items():
         given = OmegaConf.select(cfg, key)
         if given != wanted:
+            recipe = getattr(cls, "RECIPE", "...")
+            typed = HydraConfig.initialized() and any(
+                o.lstrip("+").startswith(f"{key}=") for o in HydraConfig.get().overrides.task
+            )
+            fix = (
+                f"leave {key} out of the command line (experiment={recipe} sets it)"
+                if typed
+                else f"use experiment={recipe}, which sets it"
+            )
             raise UserError(
                 f"{key}={shown(given)}: {cls.__name__} reads only what its recipe gives it "
-                f"({key}={shown(wanted)}); use experiment={getattr(cls, 'RECIPE', '...')}, "
-                f"which sets it"
+                f"({key}={shown(wanted)}); {fix}"
             )
     if "pretrained" in inspect.signature(cls).parameters and not OmegaConf.select(
         cfg, "model.pretrained"

@@ -27,7 +27,7 @@ from genre_lightning.validate import (
     whole,
 )
 
-from .conftest import one_error_line, run_tiny
+from .conftest import one_error_line, run_cli, run_tiny
 
 #: (override, what the one error line must say).
 BAD_VALUES = [
@@ -309,6 +309,19 @@ def test_recipes_and_their_networks_train_only_on_what_they_were_made_for(
     assert str(caught.value).startswith(message)
     for recipe in ("musicnn_probe", "musicnn_finetune", "mfcc_baseline"):  # as shipped, they pass
         check_training(compose_config("train", [f"experiment={recipe}"]))
+
+
+def test_a_recipe_s_setting_typed_over_is_named_as_typed(
+    tmp_path: Path, gtzan_sample: Path
+) -> None:
+    # The message told the user to use the experiment the command already chose.
+    given = ["experiment=musicnn_probe", "data=folder", f"data.root={gtzan_sample}"]
+    proc = run_cli([*given, "data.features.n_mels=32"], tmp_path)
+    assert proc.returncode == 2 and proc.stderr == (
+        "error: data.features.n_mels=32: MusicnnClassifier reads only what its recipe gives it "
+        "(data.features.n_mels=96); leave data.features.n_mels out of the command line "
+        "(experiment=musicnn_probe sets it)\n"
+    )
 
 
 def test_every_bad_value_is_one_error_line(tmp_path: Path, data_dir: Path) -> None:
