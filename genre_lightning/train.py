@@ -139,7 +139,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "%s  test/f1_macro %.4f  val/acc_best %s  -> %s",
             accuracy_summary(metrics),
             metrics[runs.TEST_F1_MACRO],
-            metrics[runs.VAL_ACC_BEST],
+            # None where nothing was validated (data.train_on_val=true): said as such.
+            "none" if (best_val := metrics[runs.VAL_ACC_BEST]) is None else f"{best_val:.4f}",
             run.file("metrics"),
         )
     return metrics

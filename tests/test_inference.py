@@ -71,6 +71,17 @@ def test_dft_stft_matches_torchaudio(gtzan_sample: Path) -> None:
 def test_missing_and_foreign_files(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"no checkpoint file at .*nothing\.ckpt"):
         load_classifier(tmp_path / "nothing.ckpt")
+    # A run folder given for its checkpoint: the file in it is named.
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "run" / "checkpoints" / "best.ckpt").write_bytes(b"")
+    for folder in (tmp_path / "run", tmp_path / "run" / "checkpoints"):
+        with pytest.raises(UserError) as caught:
+            load_classifier(folder)
+        best = tmp_path / "run" / "checkpoints" / "best.ckpt"
+        assert (
+            str(caught.value)
+            == f"ckpt_path={folder}: is a folder; give its file, e.g. ckpt_path={best}"
+        )
     (tmp_path / "text.ckpt").write_text("not a checkpoint")
     with pytest.raises(UserError, match=r"^ckpt_path=.*text\.ckpt: not a readable checkpoint"):
         load_classifier(tmp_path / "text.ckpt")

@@ -36,9 +36,11 @@ def checkpoint_file(ckpt_path: str | Path) -> Path:
     """
     path = Path(ckpt_path)
     if not path.is_file():
-        raise UserError(
-            f"ckpt_path={ckpt_path}: no checkpoint file at {path.resolve()}; {CKPT_FIX}"
-        )
+        # A run folder (or its checkpoints/ folder) given for its checkpoint: name the file.
+        held = [p for p in (path / "checkpoints" / "best.ckpt", path / "best.ckpt") if p.is_file()]
+        fix = f"give its file, e.g. ckpt_path={held[0]}" if held else CKPT_FIX
+        what = "is a folder" if path.is_dir() else f"no checkpoint file at {path.resolve()}"
+        raise UserError(f"ckpt_path={ckpt_path}: {what}; {fix}")
     return path
 
 
