@@ -32,7 +32,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from genre_lightning import runs
 from genre_lightning.app import check_tool_files, hydra_app, say
@@ -188,6 +188,7 @@ def export(
         The model file.
     """
     check_format(fmt, exporter)
+    check_suffix(fmt, output)
     path = check_writable(
         output, "output", example=runs.LAYOUT[fmt], reads={"ckpt_path": ckpt_path}
     )
@@ -242,6 +243,23 @@ def check_format(fmt: Any, exporter: Any) -> None:
         )
 
 
+#: File name endings that say a format: an output named for the other one is refused.
+SUFFIXES = {"onnx": (".onnx",), "torchscript": (".pt", ".pth", ".ts")}
+_NAMED = {"onnx": "an ONNX", "torchscript": "a TorchScript"}
+
+
+def check_suffix(fmt: str, output: str | Path) -> None:
+    """Refuse an ``output`` named for the other format: ``model.pt`` holding ONNX (the
+    default format) would fail to load as TorchScript, far from its cause."""
+    suffix = Path(output).suffix.lower()
+    for other, endings in SUFFIXES.items():
+        if other != fmt and suffix in endings:
+            raise UserError(
+                f"output={output} is named as {_NAMED[other]} file, but format={fmt}; add "
+                f"format={other}, or name the file for {fmt} (e.g. {runs.LAYOUT[fmt]})"
+            )
+
+
 #: The keys of conf/export.yaml, in order: ``format`` before ``output``, whose default file
 #: name is the format's.
 CHECKS: dict[str, Check] = {
@@ -261,6 +279,9 @@ def _job(cfg: DictConfig) -> None:
 def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
     """:func:`export`'s quick checks before the run folder is written."""
     check_format(cfg.format, cfg.exporter)
+    output = OmegaConf.select(cfg, "output", throw_on_resolution_failure=False)
+    if output is not None:  # the default lies in the run folder, named for the format
+        check_suffix(cfg.format, output)
     check_tool_files(cfg, here, {"example": runs.LAYOUT[cfg.format]})
 
 

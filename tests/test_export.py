@@ -176,6 +176,10 @@ def test_bad_values_are_one_error_line(tmp_path: Path) -> None:
         # Used to be ignored: TorchScript has no exporters to choose from.
         "format=torchscript exporter=legacy": "error: exporter=legacy chooses an ONNX exporter, "
         "but format=torchscript; leave exporter out",
+        # An ONNX file under a TorchScript name (and back) failed to load, far from its cause.
+        "format=torchscript": "error: output=m.onnx is named as an ONNX file, but "
+        "format=torchscript; add format=onnx, or name the file for torchscript (e.g. "
+        "model.torchscript.pt)",
     }
     started = {
         arg: start_cli([f"ckpt_path={FIXTURE}", "output=m.onnx", *arg.split()], tmp_path, MODULE)
