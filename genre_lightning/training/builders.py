@@ -440,10 +440,19 @@ def _check_same(
     may_change: Callable[[str], bool],
 ) -> None:
     """Refuse a resume whose ``group`` settings (``now``) differ from the run's (``saved``) in
-    a key other than those ``may_change`` allows; the target first, then the keys in order."""
+    a key other than those ``may_change`` allows; the target first, then the keys in order,
+    those derived from others (``data.clip_samples`` from ``data.seconds``) after them: the
+    key named is the one the user changed."""
     if not isinstance(saved, dict) or not isinstance(now, dict):
         return  # a checkpoint from before the group was recorded
-    keys = ["_target_", *sorted((set(saved) | set(now)) - {"_target_"})]
+    node = OmegaConf.select(cfg, group) if group in cfg else None
+    derived = {
+        k
+        for k in now
+        if isinstance(node, DictConfig) and k in node and OmegaConf.is_interpolation(node, k)
+    }
+    rest = (set(saved) | set(now)) - {"_target_"}
+    keys = ["_target_", *sorted(rest - derived), *sorted(derived)]
     for key in keys:
         if not may_change(key) and saved.get(key) != now.get(key):
             raise UserError(

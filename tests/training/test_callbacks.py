@@ -224,6 +224,10 @@ def test_resume_with_other_data_network_or_optimizer_settings_is_refused(
     # The message quotes the command the run was started with (its .hydra record).
     started = yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text())
     assert f"(it was started with: {shlex.join(started)})" in stderr
+    # The key typed, not the clip length derived from it (data.clip_samples came first).
+    assert refused("data.seconds=3.0").startswith(
+        "error: data.seconds=3.0, but the run being resumed was trained with data.seconds=2.0"
+    )
     # Another network's weights would not load: refused on its settings, before any data is
     # read, naming the setting (not Lightning's state-dict traceback halfway into the run).
     assert refused("model=alexnet").startswith(
