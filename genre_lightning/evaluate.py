@@ -251,11 +251,9 @@ def _feature_settings(data: Mapping[str, Any]) -> dict[str, Any]:
     mel setting; a checkpoint's config lacks the keys it left at their defaults.
     """
     from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE
-    from genre_lightning.features.mel import MelFeatures
+    from genre_lightning.features.mel import mel_settings
 
-    mel = inspect.signature(MelFeatures.__init__).parameters
-    features = {k: p.default for k, p in mel.items() if k not in ("self", "sample_rate")}
-    features.update(data.get("features") or {})
+    features = mel_settings(data.get("features"))
     settings = {
         "sample_rate": data.get("sample_rate", SAMPLE_RATE),
         "clip_samples": data.get("clip_samples", CLIP_SAMPLES),  # the data module's defaults

@@ -24,7 +24,7 @@ from genre_lightning.data.dataset import CROPS
 from genre_lightning.data.plan import CACHE_FEATURES, TRAIN_CHUNKS, make_plan
 from genre_lightning.data.splits import SPLIT_KINDS, SPLIT_UNITS, TEST_ONLY
 from genre_lightning.errors import UserError
-from genre_lightning.features.mel import COMPRESSIONS, MelFeatures
+from genre_lightning.features.mel import COMPRESSIONS, MelFeatures, mel_settings
 from genre_lightning.validate import (
     Check,
     bad,
@@ -225,8 +225,9 @@ def _check_lengths(cfg: Mapping[str, Any]) -> None:
     rate, clip = cfg.get("sample_rate"), cfg.get("clip_samples")
     if not isinstance(features, Mapping) or rate is None or clip is None:
         return
-    n_fft, hop = features.get("n_fft", 2048), features.get("hop_length", 992)
-    window = features.get("win_length") or n_fft
+    features = mel_settings(features)  # MelFeatures' defaults for the keys left out
+    n_fft, hop = features["n_fft"], features["hop_length"]
+    window = features["win_length"] or n_fft
     analysis_rate = features.get("resample_to") or rate
     if analysis_rate > rate:
         # Upsampling adds no content: the front end's bands above rate/2 would hold nothing.
@@ -261,7 +262,7 @@ def _check_lengths(cfg: Mapping[str, Any]) -> None:
                 f"is shorter than one FFT window ({n_fft} samples at {analysis_rate} Hz)",
                 f"{n_fft / analysis_rate * 4:.2g}",
             )
-    n_mels = features.get("n_mels", 64)
+    n_mels = features["n_mels"]
     if _empty_mel_bands(n_mels, n_fft, analysis_rate):
         fitting = max(n for n in range(1, n_mels) if not _empty_mel_bands(n, n_fft, analysis_rate))
         raise bad(

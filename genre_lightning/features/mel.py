@@ -6,7 +6,10 @@ and they trace and export with it.
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torchaudio
@@ -25,6 +28,15 @@ COMPRESSIONS = ("none", "db", "musicnn")
 KAISER_BEST_ROLLOFF = 0.9173473712608761
 KAISER_BEST_BETA = 12.9846
 KAISER_BEST_ZEROS = 50
+
+
+def mel_settings(given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``data.features`` with :class:`MelFeatures`' defaults filled in for the keys left out
+    (its signature owns them; ``sample_rate`` is the data's, not a feature setting)."""
+    defaults = inspect.signature(MelFeatures.__init__).parameters
+    settings = {k: p.default for k, p in defaults.items() if k not in ("self", "sample_rate")}
+    settings.update(given or {})
+    return settings
 
 
 class MelFeatures(nn.Module):
