@@ -131,6 +131,17 @@ class GracefulStop(pl.Callback):
         self._previous = None
 
 
+_said: set[tuple[object, ...]] = set()
+
+
+def _say_once(message: str, *args: object) -> None:
+    """Log ``message`` once a process: each of a run's checkpoint callbacks (best, last)
+    loads the same record."""
+    if (message, *args) not in _said:
+        _said.add((message, *args))
+        log.info(message, *args)
+
+
 class RunCheckpoint(ModelCheckpoint):
     """Lightning's :class:`~pytorch_lightning.callbacks.ModelCheckpoint`, whose record follows
     its run folder.
@@ -164,11 +175,11 @@ class RunCheckpoint(ModelCheckpoint):
             # Not a moved run: another run's checkpoint (ckpt_path=) that this run trains on
             # from. Its best file is not here, so this run chooses its own best among the
             # epochs it trains (the old best would be tested from a file that is not there).
-            log.info(
+            _say_once(
                 "training on from %s: the best checkpoint is chosen among this run's epochs", old
             )
             return
-        log.info("the run's checkpoint record names %s; resuming in %s", old, here)
+        _say_once("the run's checkpoint record names %s; resuming in %s", old, here)
         super().load_state_dict(
             {
                 **state_dict,
