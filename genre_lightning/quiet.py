@@ -137,10 +137,14 @@ def own_logging_held() -> Iterator[None]:
     """This package's log lines dropped inside the block: for the checks a tool runs before
     Hydra sets up logging (``before_launch``), which its job runs again. Said there too, a
     warning would print twice, the first time unformatted and into no log file."""
-    logger = logging.getLogger("genre_lightning")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    # A tool run as ``python -m genre_lightning.<tool>`` logs as ``__main__``, not under the
+    # package: its module's warnings were printed twice.
+    loggers = [logging.getLogger(name) for name in ("genre_lightning", "__main__")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

@@ -82,6 +82,16 @@ def music(tmp_path: Path, data_dir: Path) -> tuple[Path, str]:
     return folder, reason
 
 
+def test_a_listing_warning_is_said_once(tiny_ckpt: Path, tmp_path: Path) -> None:
+    # Said by the checks before launch, unformatted, and again by the job.
+    write_tone(tmp_path / "in" / "a.wav")
+    (tmp_path / "in" / "b.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A ")
+    proc = run_cli([f"ckpt_path={tiny_ckpt}", f"input={tmp_path / 'in'}"], tmp_path, MODULE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    said = proc.stdout + proc.stderr
+    assert said.count("skipped 1 .m4a file in a format that cannot be decoded here") == 1, said
+
+
 def test_cli_writes_one_row_per_file_into_its_run_dir(
     tiny_ckpt: Path, music: tuple[Path, str], tmp_path: Path
 ) -> None:
