@@ -36,6 +36,9 @@ WARNING_NOISE = (
     # A pretrained network keeps its batch-norm statistics (MusicnnClassifier.train): those
     # layers are in eval mode on purpose.
     r"Found \d+ module\(s\) in eval mode at the start of training",
+    # A run writes into a checkpoint folder that holds files only when it resumes (a new run
+    # into a used run folder is refused before launch): expected, not news.
+    r"Checkpoint directory .* exists and is not empty",
 )
 
 
