@@ -186,10 +186,15 @@ BAD_VALUES = [
         "module.spec_augment={time_masks:abc}",  # a traceback inside the first training step
         "module.spec_augment.time_masks=abc is not a number",
     ),
-    ("optimizer.betas=[0.9]", "optimizer (torch.optim.Adam): list index out of range"),
+    # The values beside the class's own words, which name none.
+    (
+        "optimizer.betas=[0.9]",
+        "optimizer (torch.optim.Adam, lr=0.0005, betas=[0.9], weight_decay=0.0): list index out",
+    ),
     (
         "scheduler=cosine scheduler.scheduler.T_max=0",  # a traceback after the first epoch
-        "scheduler (torch.optim.lr_scheduler.CosineAnnealingLR): integer modulo by zero",
+        "scheduler (torch.optim.lr_scheduler.CosineAnnealingLR, T_max=0, eta_min=1e-06): integer "
+        "modulo by zero",
     ),
     ("scheduler=cosine scheduler.interval=month", "scheduler.interval=month is not known"),
     (

@@ -121,8 +121,8 @@ def optimizer_factory(cfg: DictConfig) -> Any:
         factory([torch.nn.Parameter(torch.zeros(1))])
     except Exception as exc:  # TypeError, ValueError, or an index into a short list (betas)
         raise UserError(
-            f"optimizer ({cfg.optimizer._target_}): {_reason(exc)}; check optimizer.* "
-            f"(--cfg job lists them)"
+            f"optimizer ({cfg.optimizer._target_}{_settings_of(optimizer)}): {_reason(exc)}; "
+            f"check optimizer.* (--cfg job lists them)"
         ) from None
     return factory
 
@@ -161,10 +161,21 @@ def scheduler_factory(cfg: DictConfig) -> Any:
         raise
     except Exception as exc:
         raise UserError(
-            f"scheduler ({config.get('_target_')}): {_reason(exc)}; check "
-            f"scheduler.scheduler.* (--cfg job lists them)"
+            f"scheduler ({config.get('_target_')}{_settings_of(config)}): {_reason(exc)}; "
+            f"check scheduler.scheduler.* (--cfg job lists them)"
         ) from None
     return factory
+
+
+def _settings_of(config: DictConfig) -> str:
+    """``, key=value, ...`` of a class's settings (Hydra's own keys left out): the values the
+    class refused, beside its own words, which often name none (``integer modulo by zero``)."""
+    keys = [str(key) for key in config if not str(key).startswith("_")]
+    settings = [
+        f"{key}={shown(OmegaConf.select(config, key, throw_on_resolution_failure=False))}"
+        for key in keys
+    ]
+    return "".join(f", {setting}" for setting in settings)
 
 
 #: How often a learning-rate schedule steps (Lightning's ``interval``).
