@@ -83,10 +83,11 @@ def test_a_folder_of_one_s_own_genres_under_gtzan_s_names_suggests_data_folder(
     shutil.copy(next((music / "blues").glob("*.wav")), music / "polka" / "p.wav")
     with pytest.raises(DataNotFoundError) as caught:
         index_clips(music, GTZAN_GENRES)
-    assert str(caught.value) == (
-        f"GTZAN's genre 'classical' has no audio files in {music / 'classical'}: the default "
-        f"data=gtzan trains on GTZAN's ten genres; for a folder of your own genres (blues, "
-        f"metal, polka) add data=folder, which takes its sub-folders as the genres"
+    said = str(caught.value)
+    assert said.startswith(f"GTZAN's genre 'classical' has no audio files in {music}/classical: ")
+    assert said.endswith(
+        "for a folder of your own genres (blues, metal, polka) add data=folder, which takes its "
+        "sub-folders as the genres"
     )
 
 
