@@ -57,6 +57,11 @@ def silence_known_noise() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropMessages) for f in logger.filters):
             logger.addFilter(_DropMessages(LIGHTNING_NOISE))
+    # Trainer.save_checkpoint (GracefulStop's save at a SIGTERM) says it saves the whole state,
+    # which a resume needs: worded as if about loading, it read like an unsafe load.
+    saving = logging.getLogger("pytorch_lightning.trainer.connectors.checkpoint_connector")
+    if not any(isinstance(f, _DropMessages) for f in saving.filters):
+        saving.addFilter(_DropMessages(("`weights_only` was not set",)))
     onnx = logging.getLogger("torch.onnx._internal.exporter._registration")
     if not any(isinstance(f, _DropMessages) for f in onnx.filters):
         onnx.addFilter(_DropMessages(ONNX_NOISE))

@@ -99,7 +99,7 @@ class GracefulStop(pl.Callback):
         if self.last is not None:
             # Raising from here instead of setting trainer.should_stop: Lightning would run
             # validation and the epoch-end checkpoints of a half-finished epoch.
-            trainer.save_checkpoint(self.last, weights_only=False)  # the whole state, to resume
+            trainer.save_checkpoint(self.last)
             raise Interrupted(f"stopped by SIGTERM {where}; {self.last} holds that step")
         raise Interrupted(f"stopped by SIGTERM {where}")
 
