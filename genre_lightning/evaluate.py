@@ -57,7 +57,7 @@ from genre_lightning.app import check_tool_files, hydra_app, say
 from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable
 from genre_lightning.targets import TargetError, locate_class
-from genre_lightning.validate import Check, bad, device_name, shown, text, whole
+from genre_lightning.validate import Check, bad, device_name, shown, text, typed, whole
 
 if TYPE_CHECKING:
     import torch
@@ -531,9 +531,7 @@ def _job(cfg: DictConfig) -> None:
         data_config=None if from_checkpoint else data,
         device=cfg.device,
         # Typed, not a data option's own list (data=gtzan's ten genres choose nothing).
-        class_names_given=any(
-            o.lstrip("+").startswith("data.class_names=") for o in HydraConfig.get().overrides.task
-        ),
+        class_names_given=typed("data.class_names"),
     )
     say(per_genre_table(metrics))
     say(

@@ -356,6 +356,18 @@ def check_training(
     check_split_keys(cfg.data.get("split", "random"), named, whose)
 
 
+def typed(key: str) -> bool:
+    """Whether the command line sets ``key`` (``key=``, ``+key=``, ``++key=``): the user's
+    value, not a config option's. False where no Hydra app runs (composed in Python)."""
+    if not HydraConfig.initialized():
+        return False
+    # Unresolved: an override's own ${...} is its value's, resolved (and checked) elsewhere;
+    # iterating the node would resolve it here.
+    task = OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False)
+    given = [str(o).lstrip("+~") for o in task] if isinstance(task, list) else []
+    return any(o.startswith(f"{key}=") for o in given)
+
+
 def _check_debug_epochs(cfg: DictConfig) -> None:
     """``trainer=debug`` is one short epoch, but an experiment's ``trainer.max_epochs`` is
     applied after it and wins (``experiment=mfcc_baseline trainer=debug`` ran 300 epochs).
@@ -364,13 +376,10 @@ def _check_debug_epochs(cfg: DictConfig) -> None:
         return
     hydra_cfg = HydraConfig.get()
     epochs = OmegaConf.select(cfg, "trainer.max_epochs")
-    # Unresolved: an override's own ${...} is its value's, resolved (and checked) elsewhere.
-    task = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)
-    given = [str(o).lstrip("+~") for o in task] if isinstance(task, list) else []
     if (
         hydra_cfg.runtime.choices.get("trainer") == "debug"
         and epochs != 1
-        and not any(o.startswith("trainer.max_epochs=") for o in given)
+        and not typed("trainer.max_epochs")
     ):
         experiment = hydra_cfg.runtime.choices.get("experiment")
         raise UserError(
@@ -445,12 +454,9 @@ def _check_model_input(cfg: DictConfig, cls: type) -> None:
         given = OmegaConf.select(cfg, key)
         if given != wanted:
             recipe = getattr(cls, "RECIPE", "...")
-            typed = HydraConfig.initialized() and any(
-                o.lstrip("+").startswith(f"{key}=") for o in HydraConfig.get().overrides.task
-            )
             fix = (
                 f"leave {key} out of the command line (experiment={recipe} sets it)"
-                if typed
+                if typed(key)
                 else f"use experiment={recipe}, which sets it"
             )
             raise UserError(
