@@ -382,12 +382,12 @@ def check_command_line(
             f"{' (one folder per job under it)' if args.multirun else ''}"
         )
     if args.multirun:
-        _check_outputs_apart(jobs, parsed)
+        _check_outputs_apart(parsed)
     here = not (args.multirun and _on_a_cluster(cfg.hydra))
     return Launch(jobs, keys, here, cfg)
 
 
-def _check_outputs_apart(jobs: Sequence[DictConfig], parsed: Sequence[Override]) -> None:
+def _check_outputs_apart(parsed: Sequence[Override]) -> None:
     """Refuse a sweep whose jobs share an ``output=`` place: each would write over the one
     before (a tool's default output lies in each job's own folder)."""
     given = [o for o in parsed if str(o.key_or_group).lstrip("+") == "output"]
@@ -396,9 +396,9 @@ def _check_outputs_apart(jobs: Sequence[DictConfig], parsed: Sequence[Override])
     count = math.prod(len(_values(o)) for o in parsed)  # the basic sweeper's every combination
     places = len(set(_values(given[0])))
     if count > places:
-        shown = str(given[0].input_line).partition("=")[2]
+        value = str(given[0].input_line).partition("=")[2]
         fail(
-            f"output={shown} gives {places} place{'s' if places > 1 else ''} to the {count} "
+            f"output={value} gives {places} place{'s' if places > 1 else ''} to the {count} "
             f"jobs of this sweep, so jobs would write over each other's results; leave output "
             f"out (each job writes into its own folder)"
         )
