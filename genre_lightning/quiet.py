@@ -29,6 +29,9 @@ LIGHTNING_LOGGERS = (
 #: torchvision's detection operators when it builds its op table, and says so, four lines, when
 #: torchvision is not installed; no model of this package uses them.
 ONNX_NOISE = ("torchvision is not installed",)
+#: Trainer.save_checkpoint (GracefulStop's save at a SIGTERM) says it saves the whole state,
+#: which a resume needs: worded as if about loading, it read like an unsafe load.
+SAVE_NOISE = ("`weights_only` was not set",)
 #: Warnings raised inside libraries about their own internals.
 WARNING_NOISE = (
     # pytorch_lightning's _pytree calls a torch API that torch deprecated (fixed upstream).
@@ -53,18 +56,15 @@ class _DropMessages(logging.Filter):
 
 def silence_known_noise() -> None:
     """Install the filters (idempotent)."""
-    for name in LIGHTNING_LOGGERS:
+    noisy = {
+        **dict.fromkeys(LIGHTNING_LOGGERS, LIGHTNING_NOISE),
+        "pytorch_lightning.trainer.connectors.checkpoint_connector": SAVE_NOISE,
+        "torch.onnx._internal.exporter._registration": ONNX_NOISE,
+    }
+    for name, prefixes in noisy.items():
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropMessages) for f in logger.filters):
-            logger.addFilter(_DropMessages(LIGHTNING_NOISE))
-    # Trainer.save_checkpoint (GracefulStop's save at a SIGTERM) says it saves the whole state,
-    # which a resume needs: worded as if about loading, it read like an unsafe load.
-    saving = logging.getLogger("pytorch_lightning.trainer.connectors.checkpoint_connector")
-    if not any(isinstance(f, _DropMessages) for f in saving.filters):
-        saving.addFilter(_DropMessages(("`weights_only` was not set",)))
-    onnx = logging.getLogger("torch.onnx._internal.exporter._registration")
-    if not any(isinstance(f, _DropMessages) for f in onnx.filters):
-        onnx.addFilter(_DropMessages(ONNX_NOISE))
+            logger.addFilter(_DropMessages(prefixes))
     for message in WARNING_NOISE:
         warnings.filterwarnings("ignore", message=message)
     # Optuna's RDB storage runs alembic migrations, which log at INFO on every start; the ONNX
