@@ -387,3 +387,19 @@ def to_int16(wave: torch.Tensor) -> torch.Tensor:
 def from_int16(wave: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`to_int16`: the scaling soundfile uses for 16-bit PCM."""
     return wave.to(torch.float32) / 32768.0
+
+
+def check_float_wave(wave: torch.Tensor) -> None:
+    """Refuse integer samples where float waveforms in [-1, 1] are expected.
+
+    int16 samples cast to float are 32768 times too loud: clipped, they score as a square wave
+    (a confident, meaningless genre), so the caller is told to scale them.
+
+    Raises:
+        TypeError: ``wave`` is not a floating-point tensor.
+    """
+    if not wave.is_floating_point():
+        raise TypeError(
+            f"wave: expected float samples in [-1, 1], got {wave.dtype}; scale integer PCM "
+            f"first (int16: genre_lightning.audio.from_int16, which divides by 32768)"
+        )

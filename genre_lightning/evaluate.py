@@ -39,10 +39,12 @@ them: ``--help``, ``--cfg job`` and a bad command line or output path answer at 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import logging
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -58,6 +60,9 @@ from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable
 from genre_lightning.targets import TargetError, locate_class
 from genre_lightning.validate import Check, bad, device_name, shown, text, typed, whole
+
+#: The cuBLAS setting Lightning's deterministic mode exports (kept by ``_torch_flags_kept``).
+CUBLAS_WORKSPACE = "CUBLAS_WORKSPACE_CONFIG"
 
 if TYPE_CHECKING:
     import torch
@@ -494,16 +499,17 @@ def evaluate(
     )
     _say_which_part(datamodule, config)
     out.path.mkdir(parents=True, exist_ok=True)
-    trainer = pl.Trainer(
-        **_lightning_device(target),
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=False,
-        deterministic=True,
-    )
     model = classifier.model
-    trainer.test(model, datamodule=datamodule, verbose=False)
+    with _torch_flags_kept():
+        trainer = pl.Trainer(
+            **_lightning_device(target),
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            enable_progress_bar=False,
+            deterministic=True,
+        )
+        trainer.test(model, datamodule=datamodule, verbose=False)
     metrics = {
         **model.test_results(),
         runs.CKPT_PATH: str(classifier.path.resolve()),
@@ -514,6 +520,28 @@ def evaluate(
     confusion = torch.tensor(metrics[runs.CONFUSION_MATRIX])
     save_png(confusion_image(confusion, classifier.class_names), out.file("confusion_matrix"))
     return metrics
+
+
+@contextlib.contextmanager
+def _torch_flags_kept() -> Iterator[None]:
+    """Restore the global flags a deterministic Trainer sets (torch's deterministic mode,
+    cuDNN's, ``CUBLAS_WORKSPACE_CONFIG``): called from a notebook, evaluate leaves the
+    caller's torch as it found it."""
+    import torch
+
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    kept = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic)
+    benchmark = torch.backends.cudnn.benchmark
+    workspace = os.environ.get(CUBLAS_WORKSPACE)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(kept[0], warn_only=warn_only)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = kept[1], benchmark
+        if workspace is None:
+            os.environ.pop(CUBLAS_WORKSPACE, None)
+        else:
+            os.environ[CUBLAS_WORKSPACE] = workspace
 
 
 def _job(cfg: DictConfig) -> None:

@@ -18,7 +18,7 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE, clip_to_int16_range
+from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE, check_float_wave, clip_to_int16_range
 from genre_lightning.data import split_record
 from genre_lightning.data.datamodule import window_samples
 from genre_lightning.errors import UserError
@@ -41,15 +41,23 @@ class WaveformClassifier(nn.Module):
         features: The mel front end of the training data.
         model: The trained classifier (its normalisation and network are used).
         export_friendly: Compute the STFT with real-valued convolutions (for ONNX).
+        window: Samples per input (the training window). Given, other lengths are refused:
+            the front end crops or pads to the training frame count, so a longer input would
+            be scored on its first window alone. ``None`` checks nothing.
     """
 
     def __init__(
-        self, features: MelFeatures, model: GenreClassifier, export_friendly: bool = False
+        self,
+        features: MelFeatures,
+        model: GenreClassifier,
+        export_friendly: bool = False,
+        window: int | None = None,
     ) -> None:
         super().__init__()
         self.features = with_dft_stft(features) if export_friendly else features
         self.normalize = model.normalize
         self.net = model.net
+        self.window = window
 
     def network_input(
         self, wave: torch.Tensor, lengths: torch.Tensor | None = None
@@ -58,7 +66,20 @@ class WaveformClassifier(nn.Module):
 
         Samples past full scale are clipped first: the training cache stores int16, so that is
         how training heard a float file whose peaks pass 1.0 (an exported model included).
+
+        Raises:
+            TypeError: ``wave`` holds integer samples.
+            ValueError: ``wave`` is not ``(batch, window)`` (when ``window`` is set).
         """
+        # Eager only: a traced graph records no Python check (OneWindow guards an export).
+        checked = self.window is not None and not torch.jit.is_tracing()
+        if checked and (wave.dim() != 2 or wave.shape[1] != self.window):
+            raise ValueError(
+                f"wave: expected shape (batch, {self.window}), got {tuple(wave.shape)}; cut a "
+                f"recording into windows of {self.window} samples and average their logits "
+                f"(Classifier.classify does)"
+            )
+        check_float_wave(wave)  # before the clip, which casts integer samples to float
         return self.normalize(self.features(clip_to_int16_range(wave), lengths))
 
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -84,12 +105,13 @@ class OneWindow(nn.Module):
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         """Logits of ``(batch, window)`` float waveforms."""
-        if wave.dim() != 2 or wave.shape[1] != self.window:
+        if wave.dim() != 2 or wave.shape[1] != self.window or not wave.is_floating_point():
             raise RuntimeError(
-                "expected float waveforms of shape (batch, "
+                "expected float waveforms in [-1, 1] of shape (batch, "
                 + str(self.window)
                 + "): cut a recording into windows of that many samples (zero-pad the last) "
-                "and average their logits, as genre_lightning.predict does"
+                "and average their logits, as genre_lightning.predict does; scale int16 "
+                "samples by 1/32768"
             )
         return self.model(wave)
 
@@ -124,7 +146,9 @@ class Classifier:
 
     def waveform_model(self, export_friendly: bool = False) -> WaveformClassifier:
         """The waveform-to-logits model (eval mode, on the classifier's device)."""
-        return WaveformClassifier(self.features, self.model, export_friendly).eval()
+        return WaveformClassifier(
+            self.features, self.model, export_friendly, self.window_samples
+        ).eval()
 
     def to(self, device: torch.device | str) -> Classifier:
         """Move the network and the features to ``device`` (in place); returns self."""
@@ -149,6 +173,7 @@ class Classifier:
         """
         if wave.dim() != 1 or wave.numel() == 0:
             raise ValueError(f"expected a non-empty 1-D waveform, got shape {tuple(wave.shape)}")
+        check_float_wave(wave)
         size = self.window_samples
         if wave.numel() < size:
             padded = nn.functional.pad(wave.float(), (0, size - wave.numel()))
@@ -246,14 +271,19 @@ def load_classifier(
         ckpt_path: A ``.ckpt`` written by training (e.g. ``<run>/checkpoints/best.ckpt``).
         net_config: Network config to build instead of the checkpoint's own (its weights must
             fit it).
-        map_location: Where the weights are loaded.
+        map_location: Where the weights are loaded: a device, or a name as ``device=`` takes
+            (``auto``, ``cpu``, ``cuda``, ``cuda:N``).
 
     Raises:
-        UserError: The file is missing, is not a genre_lightning checkpoint, or its weights do
-            not fit the network.
+        UserError: The device is not one this machine has; the file is missing, is not a
+            genre_lightning checkpoint, or its weights do not fit the network.
     """
+    # Checked first: torch.load would report an unknown device as a damaged file.
+    device = (
+        map_location if isinstance(map_location, torch.device) else resolve_device(map_location)
+    )
     path = checkpoint_file(ckpt_path)
-    ckpt = read_checkpoint(path, map_location)
+    ckpt = read_checkpoint(path, device)
     hparams = ckpt.get("hyper_parameters")
     if not isinstance(hparams, dict) or not hparams.get("net_config") or "state_dict" not in ckpt:
         raise UserError(
@@ -371,8 +401,8 @@ def load_classifier(
         ) from None
     _check_front_end(path, features, window, hparams.get("feature_shape"))
     return Classifier(
-        model=model.eval().to(map_location),
-        features=features.eval().to(map_location),
+        model=model.eval().to(device),
+        features=features.eval().to(device),
         class_names=list(class_names),
         sample_rate=sample_rate,
         clip_samples=clip_samples,

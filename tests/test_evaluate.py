@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
@@ -171,7 +172,19 @@ def test_data_composed_as_training_composes_it_gives_the_training_numbers(
 ) -> None:
     data = [o for o in TINY if o.startswith("data.")]
     config = _composed("data=synthetic", f"paths.data_dir={data_dir}", *data)
-    metrics = evaluate(tiny_ckpt, tmp_path / "out", data_config=config, device="cpu")
+    # A notebook's torch, as the session's in-process trainings may have left it otherwise.
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(False)
+    workspace = os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+    try:
+        metrics = evaluate(tiny_ckpt, tmp_path / "out", data_config=config, device="cpu")
+        # Its deterministic Trainer switched these on for the caller, for good.
+        assert not torch.are_deterministic_algorithms_enabled()
+        assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+        if workspace is not None:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = workspace
     trained = runs.run_of_checkpoint(tiny_ckpt).metrics
     assert metrics[runs.TEST_ACC] == trained[runs.TEST_ACC]
     assert metrics[runs.CONFUSION_MATRIX] == trained[runs.CONFUSION_MATRIX]

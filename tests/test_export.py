@@ -127,10 +127,13 @@ def test_torchscript_matches_pytorch(
         _assert_close(loaded(loud).numpy(), clipped)
         # A whole recording was read only as far as its first window, without a word.
         longer = torch.cat([real_clips, real_clips], dim=1)
-        with pytest.raises(
-            torch.jit.Error, match=r"expected float waveforms of shape \(batch, 662688\)"
-        ):
-            loaded(longer)
+        # And int16 samples, cast to float, scored as a square wave.
+        pcm = torch.round(real_clips * 32767).to(torch.int16)
+        for refused in (longer, pcm):
+            with pytest.raises(
+                torch.jit.Error, match=r"expected float .* of shape \(batch, 662688\)"
+            ):
+                loaded(refused)
     assert json.loads(path.with_name(path.name + ".json").read_text())["format"] == "torchscript"
 
 

@@ -209,3 +209,31 @@ def test_device_names() -> None:
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     with pytest.raises(UserError, match=f"device=cuda:{count}, but"):
         resolve_device(f"cuda:{count}")
+
+
+def test_integer_samples_and_other_lengths_are_refused(tiny: Classifier) -> None:
+    wave = (0.3 * torch.randn(44100, generator=torch.Generator().manual_seed(4))).clamp(-1, 0.99)
+    pcm = torch.round(wave * 32768).to(torch.int16)
+    # Cast to float, int16 samples are 32768 times too loud: they scored as a square wave.
+    for call in (tiny.classify, lambda w: tiny.waveform_model()(w[None]), tiny.features):
+        with pytest.raises(TypeError, match=r"torch\.int16.*from_int16"):
+            call(pcm if call is not tiny.features else pcm[None])
+    model = tiny.waveform_model()
+    with torch.no_grad():
+        one = model(wave[None])
+        # A longer input was cut to the front end's frame count: its first window, unsaid.
+        with pytest.raises(ValueError, match=r"wave: expected shape \(batch, 44100\), got \(1, "):
+            model(torch.cat([wave, -wave])[None])
+        with pytest.raises(ValueError, match="got \\(1, 1000\\)"):
+            model(wave[None, :1000])  # failed inside the normalisation's broadcast
+    assert one.shape == (1, 10)
+
+
+def test_a_device_this_machine_lacks_is_named_not_blamed_on_the_file(tiny_ckpt: Path) -> None:
+    # torch.load's device error was reported as a damaged checkpoint.
+    with pytest.raises(UserError, match=r"^device=bogus: use device=auto"):
+        load_classifier(tiny_ckpt, map_location="bogus")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match=r"^device=cuda, but no CUDA GPU is visible"):
+            load_classifier(tiny_ckpt, map_location="cuda")
+    assert load_classifier(tiny_ckpt, map_location=torch.device("cpu")).class_names

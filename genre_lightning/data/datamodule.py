@@ -83,7 +83,7 @@ class GenreDataModule(PartServing):
         cache_features: ``auto``, ``True`` or ``False``: mel images computed once, for the
             parts with fixed windows (:mod:`~genre_lightning.data.plan`).
         shuffle_seed: Seed of the training order (with the epoch: exact resumes).
-        features: :class:`~genre_lightning.features.MelFeatures` settings; ``num_frames:
+        features: :class:`~genre_lightning.features.mel.MelFeatures` settings; ``num_frames:
             None`` keeps every frame of a window.
 
     Raises:

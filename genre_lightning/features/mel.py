@@ -15,7 +15,7 @@ import torch
 import torchaudio
 from torch import nn
 
-from genre_lightning.audio import SAMPLE_RATE
+from genre_lightning.audio import SAMPLE_RATE, check_float_wave
 
 #: Clips per STFT call on CPU (see MelFeatures.forward).
 CPU_CLIPS_PER_CALL = 2
@@ -28,6 +28,19 @@ COMPRESSIONS = ("none", "db", "musicnn")
 KAISER_BEST_ROLLOFF = 0.9173473712608761
 KAISER_BEST_BETA = 12.9846
 KAISER_BEST_ZEROS = 50
+
+
+def compression(log: bool | str) -> str:
+    """The name in :data:`COMPRESSIONS` of a ``log`` setting (``False``/``True``: older
+    configs' ``none``/``db``).
+
+    Raises:
+        ValueError: ``log`` names no compression.
+    """
+    name = {False: "none", True: "db"}[log] if isinstance(log, bool) else log
+    if name not in COMPRESSIONS:
+        raise ValueError(f"log={log!r} is not known; use one of {', '.join(COMPRESSIONS)}")
+    return name
 
 
 def mel_settings(given: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -83,11 +96,8 @@ class MelFeatures(nn.Module):
         resample_to: int | None = None,
     ) -> None:
         super().__init__()
-        compression = {False: "none", True: "db"}.get(log, log) if isinstance(log, bool) else log
-        if compression not in COMPRESSIONS:
-            raise ValueError(f"log={log!r} is not known; use one of {', '.join(COMPRESSIONS)}")
         self.num_frames = num_frames
-        self.compression, self.top_db = compression, top_db
+        self.compression, self.top_db = compression(log), top_db
         self.n_mels = n_mels
         self.sample_rate = sample_rate
         self.analysis_rate = resample_to or sample_rate
@@ -122,6 +132,7 @@ class MelFeatures(nn.Module):
         """The power mel spectrogram (B, n_mels, frames) of waveforms (B, T), before the log."""
         if wave.dim() != 2:
             raise ValueError(f"MelFeatures expects (batch, samples), got shape {tuple(wave.shape)}")
+        check_float_wave(wave)
         # The STFT runs in float32 even under bf16 autocast: power mel spans many decades.
         with torch.autocast(device_type=wave.device.type, enabled=False):
             wave = self._resampled(wave.float())
@@ -145,7 +156,8 @@ class MelFeatures(nn.Module):
         """Map waveforms (B, T) to mel images (B, 1, num_frames, n_mels).
 
         Args:
-            wave: Waveforms, zero-padded to a common length T.
+            wave: Float waveforms in [-1, 1] (int16 samples: scale them with
+                :func:`~genre_lightning.audio.from_int16`), zero-padded to a common length T.
             lengths: Samples of each clip before padding. Frames that librosa would not have
                 computed for a clip that short (from ``1 + length // hop`` on, counted at the
                 analysis rate) are zeroed, so a padded batch gives exactly the features of each

@@ -52,7 +52,13 @@ class MfccLinear(nn.Module):
         self.classifier = nn.Linear(2 * n_mfcc, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map (B, 1, frames, mels) images to logits (B, num_classes)."""
+        """Map (B, 1, frames, mels) images (at least 2 frames: a standard deviation is taken
+        over them) to logits (B, num_classes)."""
+        n_mels = self.dct.shape[0]
+        if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] < 2 or x.shape[3] != n_mels:
+            raise ValueError(
+                f"MfccLinear expects (B, 1, frames >= 2, {n_mels} mels), got {tuple(x.shape)}"
+            )
         mfcc = x[:, 0] @ self.dct  # (B, frames, n_mfcc)
         stats = torch.cat([mfcc.mean(dim=1), mfcc.std(dim=1)], dim=1)
         return self.classifier(self.stats_norm(stats))

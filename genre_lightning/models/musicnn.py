@@ -53,6 +53,8 @@ _EPS = 1e-3
 #: Frames per patch: ``librosa.time_to_frames(3 s) + 1`` at 16 kHz and hop 256, the input the
 #: weights were trained on (``experiment=musicnn_probe`` cuts its windows to it).
 PATCH_FRAMES = 187
+#: The rate the weights were trained at (the audio is resampled to it before the mel).
+INPUT_RATE = 16000
 
 
 class MusicnnOutput(NamedTuple):
@@ -122,6 +124,7 @@ class Musicnn(nn.Module):
     def __init__(self, num_tags: int = 50, n_mels: int = 96, dropout: float = 0.5) -> None:
         super().__init__()
         self.tags: tuple[str, ...] = ()
+        self.n_mels = n_mels
         self.input_norm = nn.BatchNorm2d(1, eps=_EPS)
         timbral = [FrontEndConv(204, (7, int(share * n_mels))) for share in (0.4, 0.7)]
         temporal = [FrontEndConv(51, (frames, 1)) for frames in (128, 64, 32)]
@@ -151,8 +154,11 @@ class Musicnn(nn.Module):
         """
         if x.dim() == 3:
             x = x.unsqueeze(1)
-        if x.dim() != 4 or x.shape[1] != 1:
-            raise ValueError(f"Musicnn expects (B, 1, frames, mels), got {tuple(x.shape)}")
+        if x.dim() != 4 or x.shape[1] != 1 or x.shape[3] != self.n_mels:
+            raise ValueError(
+                f"Musicnn expects (B, 1, frames, {self.n_mels} mels), got {tuple(x.shape)}: its "
+                f"timbral kernels span fixed shares of n_mels={self.n_mels} bands"
+            )
         x = self.input_norm(x)
         front = torch.cat([block(x) for block in self.front], dim=1)  # (B, 561, T)
         mid1 = self.mid[0](front)

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from genre_lightning.errors import UserError
-from genre_lightning.models.musicnn import Musicnn
+from genre_lightning.models.musicnn import INPUT_RATE, PATCH_FRAMES, Musicnn
 from genre_lightning.models.musicnn_tf import musicnn_weights, pretrained_musicnn
 from genre_lightning.models.standardize import Standardize
 from genre_lightning.validate import shown
@@ -64,11 +64,11 @@ class MusicnnClassifier(nn.Module):
     REQUIRED_SETTINGS: ClassVar[dict[str, object]] = {
         # First: a user who sets only this learns of the rest from the message.
         "data.features.n_mels": INPUT_MELS,
-        "data.features.resample_to": 16000,
+        "data.features.resample_to": INPUT_RATE,
         "data.features.n_fft": 512,
         "data.features.win_length": 512,
         "data.features.hop_length": 256,
-        "data.features.num_frames": 187,
+        "data.features.num_frames": PATCH_FRAMES,
         "data.features.log": "musicnn",
         "data.features.pad_mode": "reflect",
         "data.chunk_seconds": 3.0,

@@ -70,7 +70,10 @@ class EpochMetrics(pl.LightningModule):
             self.log(runs.VAL_ACC_BEST, max(self.val_history), sync_dist=True)
             if self._val_examples is not None:
                 mels, targets, preds = self._val_examples
-                tensorboard_log_examples(self, mels, targets, preds, self.class_names)
+                # The front end's compression: musicnn's log mel would pass for a power mel.
+                features = (self.hparams.get("data_config") or {}).get("features") or {}
+                log = features.get("log")
+                tensorboard_log_examples(self, mels, targets, preds, self.class_names, log)
         self._val_examples = None
 
     def on_test_epoch_start(self) -> None:

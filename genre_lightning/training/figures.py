@@ -14,6 +14,7 @@ import torch
 from PIL import Image, ImageDraw
 from pytorch_lightning.loggers import TensorBoardLogger
 
+from genre_lightning.features.mel import compression
 from genre_lightning.files import atomic_write
 
 CELL = 34  # pixels per confusion-matrix cell
@@ -53,17 +54,22 @@ def confusion_image(matrix: torch.Tensor, class_names: Sequence[str]) -> np.ndar
     return np.asarray(image)
 
 
-def mel_image(mel: torch.Tensor, db: bool | None = None) -> np.ndarray:
+def mel_image(mel: torch.Tensor, log: bool | str | None = None) -> np.ndarray:
     """A (1, frames, mels) mel as a greyscale image: dB scale, low mels at the bottom.
 
     Args:
-        mel: Power mel, or already decibels (``features.log=true``).
-        db: Whether ``mel`` is in decibels; ``None`` infers it (a power mel is never negative).
+        mel: A mel image as the front end computes it (before normalisation).
+        log: Its compression, as :class:`~genre_lightning.features.mel.MelFeatures` takes
+            it: power (``none``), decibels (``db``) or musicnn's ``log10(10000 x + 1)``.
+            ``None`` tells power from decibels (a power mel is never negative); musicnn's
+            must be named (it is never negative either).
     """
     x = mel.detach().float().cpu()[0]
-    if db is None:
-        db = bool((x < 0).any())
-    level = x if db else 10 * torch.log10(x.clamp_min(1e-10))
+    name = ("db" if bool((x < 0).any()) else "none") if log is None else compression(log)
+    if name == "none":
+        level = 10 * torch.log10(x.clamp_min(1e-10))
+    else:  # decibels, or musicnn's log10 scale: tenths of decibels above 1e-4 of the power
+        level = x if name == "db" else 10 * x
     # 80 dB of dynamic range, as spectrogram plots usually show
     level = level.clamp_min(level.max() - 80)
     scaled = (level - level.min()) / (level.max() - level.min()).clamp_min(1e-6)
@@ -140,14 +146,17 @@ def tensorboard_log_examples(
     targets: torch.Tensor,
     preds: torch.Tensor,
     class_names: Sequence[str],
+    log: bool | str | None = None,
 ) -> None:
-    """Show validation clips' mel spectrograms with their true and predicted genres."""
+    """Show validation clips' mel spectrograms with their true and predicted genres
+    (``log``: the mels' compression, as :func:`mel_image` takes it)."""
     logger = _tensorboard(module)
     if logger is None:
         return
     for i in range(mels.shape[0]):
         tag = f"val_examples/clip_{i}"
-        logger.experiment.add_image(tag, mel_image(mels[i]), module.global_step, dataformats="HW")
+        image = mel_image(mels[i], log)
+        logger.experiment.add_image(tag, image, module.global_step, dataformats="HW")
         caption = f"true: {class_names[int(targets[i])]}, predicted: {class_names[int(preds[i])]}"
         logger.experiment.add_text(tag, caption, module.global_step)
 

@@ -68,3 +68,14 @@ def test_mfcc_linear_keeps_at_most_one_coefficient_per_mel_band() -> None:
     assert MfccLinear(num_classes=4, n_mels=64, n_mfcc=64).dct.shape == (64, 64)
     with pytest.raises(ValueError, match="n_mfcc=65 exceeds n_mels=64"):
         MfccLinear(num_classes=4, n_mels=64, n_mfcc=65)
+
+
+def test_mfcc_linear_refuses_images_it_would_misread() -> None:
+    from genre_lightning.models import MfccLinear
+
+    mfcc = MfccLinear(num_classes=4)
+    assert torch.isfinite(mfcc(torch.randn(2, 1, 2, 64))).all()
+    # A second channel was dropped, and one frame's standard deviation gave NaN logits.
+    for shape in ((2, 2, 89, 64), (2, 1, 1, 64), (2, 1, 89, 32), (2, 89, 64)):
+        with pytest.raises(ValueError, match=r"expects \(B, 1, frames >= 2, 64 mels\)"):
+            mfcc(torch.randn(*shape))

@@ -175,6 +175,17 @@ def test_loader_fills_every_parameter_and_buffer(msd_prefix: Path) -> None:
     assert unfilled == []
 
 
+def test_input_of_other_mel_bands_is_refused() -> None:
+    # 128 bands ran (the timbral kernels span fixed counts of the 96 trained on); 64 failed in
+    # a convolution's size check.
+    net = Musicnn().eval()
+    assert net(torch.zeros(1, PATCH_FRAMES, 96)).logits.shape == (1, 50)
+    for mels in (128, 64):
+        shapes = rf"expects \(B, 1, frames, 96 mels\), got \(1, 1, 187, {mels}\)"
+        with pytest.raises(ValueError, match=shapes):
+            net(torch.zeros(1, 1, PATCH_FRAMES, mels))
+
+
 def test_unknown_model_is_a_user_error() -> None:
     with pytest.raises(
         UserError, match=r"^model\.pretrained=MSD_vgg: not a musicnn model this port loads; use "

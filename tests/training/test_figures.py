@@ -46,6 +46,17 @@ def test_mel_image_puts_low_mels_at_the_bottom() -> None:
     assert image[-1].min() == 255 and image[0].max() == 0
 
 
+def test_mel_image_reads_each_compression_as_the_same_levels() -> None:
+    power = 10 ** (4 * torch.rand(1, 30, 16, generator=torch.Generator().manual_seed(0)) - 2)
+    reference = mel_image(power).astype(int)
+    decibels = 10 * torch.log10(power)
+    musicnn = torch.log10(1 + 10000 * power)  # musicnn's input: log10(10000 x + 1)
+    assert np.abs(mel_image(decibels, "db").astype(int) - reference).max() <= 1
+    assert np.abs(mel_image(musicnn, "musicnn").astype(int) - reference).max() <= 2
+    # Never negative, musicnn's features passed for a power mel and were logged twice over.
+    assert np.abs(mel_image(musicnn).astype(int) - reference).max() > 20
+
+
 def test_curves_image_draws_each_series() -> None:
     series = {"train/loss": [(0, 2.0), (5, 1.0), (10, 0.5)], "val/loss": [(5, 1.5), (10, 1.2)]}
     image = curves_image(series, title="loss", size=(300, 200))
