@@ -80,8 +80,8 @@ MONITORABLE = (
     "epoch",
     "step",
 )
-#: The numbers a sweep or a report compares runs by, in that order.
-RESULTS = (VAL_ACC_BEST, TEST_ACC, TEST_F1_MACRO)
+#: The numbers of a sweep summary; its jobs are ranked by the first (the tested checkpoint's).
+RESULTS = (VAL_ACC, VAL_ACC_BEST, TEST_ACC, TEST_F1_MACRO)
 
 OmegaConf.register_new_resolver("gl_run", lambda name: _place(name), replace=True)
 
@@ -112,6 +112,10 @@ class Run:
     def checkpoint(self, stem: str = BEST) -> Path:
         """``checkpoints/best.ckpt`` or ``checkpoints/last.ckpt``."""
         return self.file("checkpoints") / f"{stem}.ckpt"
+
+    def holds(self, path: str | Path) -> bool:
+        """Whether ``path`` is inside this run's directory (links resolved)."""
+        return Path(path).resolve().is_relative_to(self.path.resolve())
 
     # -- contents ----------------------------------------------------------------------------
     @property

@@ -16,7 +16,9 @@ import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
+from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_only
+from torch.utils.tensorboard.summary import hparams
 
 from genre_lightning import runs
 from genre_lightning.app import hydra_app
@@ -91,14 +93,18 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         check_resumed_split(resume_from, datamodule)
     datamodule.check_batch_size()
     model = build_module(cfg, datamodule)
+    # A resume continues this run's record (its best epoch, its hparams entry); a checkpoint
+    # from outside this run's folder (ckpt_path= of another run) starts the record afresh.
+    continuing = resume_from is not None and run.holds(resume_from)
     if resume_from is not None:
         check_resumed_weights(resume_from, model)
+        model.restore_val_history = continuing
     if resume_from is None and model.normalize.per != "none":  # a resumed run keeps its own
         stats = datamodule.feature_statistics(trainer.strategy.root_device)
         model.normalize.set_statistics(*(s.to(model.device) for s in stats))
     if cfg.get("compile"):
         compile_network(model.net)
-    _log_start(cfg, run, trainer, datamodule, resumed=resume_from is not None)
+    _log_start(cfg, run, trainer, datamodule, resumed=continuing)
 
     with sweep_job_ranks(trainer):  # DDP in a multirun: this job's ranks run this job only
         with _stops_said(trainer, run):
@@ -164,14 +170,18 @@ def _log_start(
             len(skipped),
             ", ".join(Path(p).name for p, _ in skipped),
         )
+    # The hparams tab: the run's whole config against the two numbers that matter, each where
+    # the run has the part it needs. Registered without the placeholder points Lightning would
+    # log: a 0 at step 0 of each curve, and a score of 0 for a run stopped before its end.
+    parts = {runs.VAL_ACC_BEST: "val", runs.TEST_ACC: "test"}
+    numbers = {k: 0.0 for k, p in parts.items() if datamodule.datasets[p].num_tracks}
+    params = flat_config(cfg)
     for lg in trainer.loggers if not resumed else []:
         lg.log_metrics({"data/skipped_files": float(len(skipped))}, step=0)
-        # The hparams tab: the run's whole config against the two numbers that matter, each
-        # where the run has the part it needs: the placeholder of a number never logged (a
-        # final model's, data.split=all) read as a score of 0.
-        parts = {runs.VAL_ACC_BEST: "val", runs.TEST_ACC: "test"}
-        numbers = {k: 0.0 for k, p in parts.items() if datamodule.datasets[p].num_tracks}
-        lg.log_hyperparams(flat_config(cfg), numbers)
+        lg.log_hyperparams(params)  # hparams.yaml (no metrics given: no scalars logged)
+        if isinstance(lg, TensorBoardLogger):
+            for summary in hparams(params, numbers):
+                lg.experiment.file_writer.add_summary(summary, 0)
 
 
 def _is_rank_zero() -> bool:
@@ -184,8 +194,10 @@ def _is_rank_zero() -> bool:
 
 
 def _job(cfg: DictConfig) -> float | None:
-    """One training job; returns ``val/acc_best`` for sweepers that optimise it."""
-    return train(cfg)[runs.VAL_ACC_BEST]
+    """One training job; returns ``val/acc`` of the checkpoint it tested, for sweepers that
+    optimise it (``val/acc_best`` may be an epoch that was not kept: a recipe testing its last
+    epoch, or the epochs of another run trained on from)."""
+    return train(cfg)[runs.VAL_ACC]
 
 
 def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:

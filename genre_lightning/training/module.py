@@ -152,6 +152,9 @@ class GenreClassifier(EpochMetrics):
         # Validation accuracy of every finished epoch (kept in checkpoints, so a resumed run
         # knows the epochs before it), and that of the checkpoint a test loaded.
         self.val_history = []
+        # False for a run that trains on from another run's checkpoint: that run's epochs are
+        # not this run's, whose best epoch is chosen among its own (train.py sets it).
+        self.restore_val_history = True
         self.tested_val_acc: float | None = None
         self.epoch_logits = TrackLogits()  # validation/test chunks of the current epoch
         self._val_examples = None
@@ -286,7 +289,8 @@ class GenreClassifier(EpochMetrics):
             # A test of this checkpoint: its own epoch's validation accuracy.
             self.tested_val_acc = history[-1] if history else None
             return
-        self.val_history = history  # a resumed run continues its record
+        if self.restore_val_history:
+            self.val_history = history  # a resumed run continues its record
         for name, saved in state.get("train_metrics", {}).items():
             metric = self._train_metrics()[name]
             for key, value in saved.items():

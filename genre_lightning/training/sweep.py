@@ -50,10 +50,12 @@ def job_overrides(sweep_dir: str | Path) -> dict[Path, list[str]]:
 def summarize_sweep(sweep_dir: str | Path) -> list[dict[str, Any]]:
     """Collect every job under ``sweep_dir`` and write ``sweep_summary.csv`` there.
 
-    Rows are sorted by ``val/acc_best`` (then ``test/acc``), best first: selecting on validation
-    keeps the test numbers honest. A job that failed has no metrics and sorts last. The
-    ``overrides`` column holds only the overrides that differ between jobs (see
-    :func:`split_overrides`); each job's full list is in its ``.hydra/overrides.yaml``.
+    Rows are sorted by ``val/acc`` of the checkpoint each job tested (then ``test/acc``), best
+    first: selecting on validation keeps the test numbers honest, and on the tested model's, not
+    on a best epoch that a recipe testing its last epoch did not keep. A job that failed has no
+    metrics and sorts last. The ``overrides`` column holds only the overrides that differ
+    between jobs (see :func:`split_overrides`); each job's full list is in its
+    ``.hydra/overrides.yaml``.
 
     Returns:
         The rows written.
@@ -75,7 +77,7 @@ def summarize_sweep(sweep_dir: str | Path) -> list[dict[str, Any]]:
         )
 
     def rank(row: dict[str, Any]) -> tuple[float, float]:
-        return (-(row[runs.VAL_ACC_BEST] or -1.0), -(row[runs.TEST_ACC] or -1.0))
+        return (-(row[runs.VAL_ACC] or -1.0), -(row[runs.TEST_ACC] or -1.0))
 
     rows.sort(key=rank)
     write_csv_atomic(sweep_dir / "sweep_summary.csv", COLUMNS, rows)

@@ -17,12 +17,14 @@ import torch
 import yaml
 from omegaconf import DictConfig
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
 from genre_lightning import runs
 from genre_lightning.data.sampler import EpochShuffleSampler
 from genre_lightning.errors import Interrupted
 from genre_lightning.train import train
 from genre_lightning.training.callbacks import RunCheckpoint
+from genre_lightning.training.module import CHECKPOINT_KEY
 
 from ..conftest import TINY, dead_pid, run_cli, start_process
 
@@ -155,8 +157,16 @@ def _resume_and_compare(reference: dict[str, object], run: Path, data_dir: Path,
     # back with one value a step, in step order.
     events = EventAccumulator(str(run / "tensorboard"))
     events.Reload()
-    for tag in ("data/skipped_files", runs.VAL_ACC_BEST):
-        assert [e.step for e in events.Scalars(tag)].count(0) == 1, tag
+    assert [e.step for e in events.Scalars("data/skipped_files")].count(0) == 1
+    assert 0 not in [e.step for e in events.Scalars(runs.VAL_ACC_BEST)]  # no placeholder point
+    experiments = [
+        value.tag
+        for path in (run / "tensorboard").glob("events.out.tfevents.*")
+        for event in EventFileLoader(str(path)).Load()
+        for value in event.summary.value
+        if value.tag == "_hparams_/experiment"
+    ]
+    assert len(experiments) == 1  # one entry in the hparams tab
     for tag, points in runs.load_run(run).scalars().items():
         steps = [step for step, _ in points]
         assert steps == sorted(set(steps)), tag
@@ -460,4 +470,12 @@ def test_training_on_from_another_run_s_checkpoint(
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = runs.Run(run).metrics
     assert metrics["epochs"] == 2 and Path(metrics["best_ckpt"]).parent == run / "checkpoints"
-    assert torch.load(metrics["best_ckpt"], weights_only=True)["epoch"] == 1
+    best = torch.load(metrics["best_ckpt"], weights_only=True)
+    assert best["epoch"] == 1
+    # Its record is its own, like its best epoch: val/acc_best counted the other run's epoch 0.
+    assert best[CHECKPOINT_KEY]["val_history"] == [metrics["val/acc"]] == [metrics["val/acc_best"]]
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    assert [e.value for e in events.Scalars("val/acc_best")] == [metrics["val/acc_best"]]
+    # And its own entry in the hparams tab (a new folder's run was taken for a resume).
+    assert "optimizer.lr" in yaml.safe_load((run / "tensorboard" / "hparams.yaml").read_text())

@@ -24,14 +24,26 @@ from ..conftest import TINY, run_cli, run_tiny_multirun
 
 
 def _fake_job(
-    sweep: Path, num: int, lr: str, val: float | None, test: float, common: tuple[str, ...] = ()
+    sweep: Path,
+    num: int,
+    lr: str,
+    val: float | None,
+    test: float,
+    common: tuple[str, ...] = (),
+    best_epoch: float | None = None,
 ) -> None:
     job = sweep / str(num)
     (job / ".hydra").mkdir(parents=True)
     overrides = [*common, f"optimizer.lr={lr}"]
     (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     if val is not None:
-        metrics = {"val/acc_best": val, "test/acc": test, "test/f1_macro": test, "epochs": 3}
+        metrics = {
+            "val/acc": val,  # of the tested checkpoint
+            "val/acc_best": val if best_epoch is None else best_epoch,
+            "test/acc": test,
+            "test/f1_macro": test,
+            "epochs": 3,
+        }
         (job / "metrics.json").write_text(json.dumps(metrics))
 
 
@@ -39,17 +51,22 @@ def test_summary_sorts_by_validation_and_keeps_failed_jobs(tmp_path: Path) -> No
     _fake_job(tmp_path, 0, "1e-4", 0.5, 0.9)
     _fake_job(tmp_path, 1, "1e-3", 0.8, 0.4)
     _fake_job(tmp_path, 2, "1e-2", None, 0.0)  # crashed: no metrics.json
+    # A recipe testing its last epoch: an earlier epoch, not kept, validated best of all.
+    _fake_job(tmp_path, 3, "1e-1", 0.6, 0.5, best_epoch=0.9)
     rows = summarize_sweep(tmp_path)
-    assert [r["job"] for r in rows] == ["1", "0", "2"]  # selected on val, not on test
+    # Selected on the tested checkpoints' validation, not on test, nor on an epoch not kept.
+    assert [r["job"] for r in rows] == ["1", "3", "0", "2"]
     with open(tmp_path / "sweep_summary.csv") as f:
         written = list(csv.DictReader(f))
     assert [r["overrides"] for r in written] == [
         "optimizer.lr=1e-3",
+        "optimizer.lr=1e-1",
         "optimizer.lr=1e-4",
         "optimizer.lr=1e-2",
     ]
+    assert [float(written[1][k]) for k in ("val/acc", "val/acc_best")] == [0.6, 0.9]
     table = format_table(rows)
-    assert "0.8000" in table.splitlines()[1] and table.splitlines()[3].count("-") >= 3
+    assert "0.8000" in table.splitlines()[1] and table.splitlines()[4].count("-") >= 4
 
 
 def test_the_table_shows_only_what_differs_between_jobs(
@@ -93,7 +110,9 @@ def test_optuna_two_trials(tmp_path: Path, data_dir: Path) -> None:
         for r in rows
     )
     best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
-    assert best["best_value"] == pytest.approx(max(float(r["val/acc_best"]) for r in rows))
+    # The tested checkpoint's validation accuracy, which the summary ranks by too.
+    assert best["best_value"] == pytest.approx(float(rows[0]["val/acc"]))
+    assert best["best_value"] == pytest.approx(max(float(r["val/acc"]) for r in rows))
 
 
 def test_optuna_refuses_a_refit_that_has_no_validation_accuracy(
