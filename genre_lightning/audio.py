@@ -202,33 +202,53 @@ def load_audio(
     return wave
 
 
-#: Container headers that state the size of their sample data: the form's magic and type, the
-#: byte order of its chunk sizes, and the chunk of the samples. (AU's header is read apart.)
+#: Container headers that state the size of their sample data: the form's magics and type, the
+#: byte order of its chunk sizes, and the chunk of the samples. (AU's and W64's are read apart.)
 _SIZED_CONTAINERS = (
-    (b"RIFF", (b"WAVE",), "<", b"data"),  # WAV; chunk sizes little-endian
-    (b"FORM", (b"AIFF", b"AIFC"), ">", b"SSND"),  # AIFF; chunk sizes big-endian
+    # WAV, and RF64/BW64 (WAV past 4 GiB: sizes of 0xFFFFFFFF are given in a ds64 chunk)
+    ((b"RIFF", b"RF64", b"BW64"), (b"WAVE",), "<", b"data"),
+    ((b"FORM",), (b"AIFF", b"AIFC"), ">", b"SSND"),  # AIFF; chunk sizes big-endian
 )
+#: Sony Wave64: 16-byte GUIDs whose first four bytes read as WAV's ids, 64-bit sizes that count
+#: the 24-byte chunk header, chunks aligned to 8 bytes.
+_W64_RIFF = b"riff\x2e\x91\xcf\x11\xa5\xd6\x28\xdb\x04\xc1\x00\x00"
+_W64_SUFFIX = b"\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
 
 
 def _truncated_bytes(path: Path) -> int:
-    """Bytes of sample data a WAV, AIFF or AU header promises beyond the end of the file.
+    """Bytes of sample data a WAV (RIFF, RF64, BW64, Wave64), AIFF or AU header promises
+    beyond the end of the file.
 
     libsndfile quietly decodes what is there, so a half-copied file would otherwise train as a
     short clip. Only these headers state the data size; other formats return 0.
     """
     size = path.stat().st_size
     with open(path, "rb") as f:
-        head = f.read(12)
-        for magic, kinds, order, samples in _SIZED_CONTAINERS:
-            if head[:4] != magic or head[8:12] not in kinds:
+        head = f.read(40)
+        for magics, kinds, order, samples in _SIZED_CONTAINERS:
+            if head[:4] not in magics or head[8:12] not in kinds:
                 continue
-            offset = 12
+            offset, data_64 = 12, None
             while offset + 8 <= size:
                 f.seek(offset)
                 chunk, length = struct.unpack(f"{order}4sI", f.read(8))
-                if chunk == samples:  # 0xFFFFFFFF: RF64's "size given elsewhere"
-                    return max(0, length - (size - offset - 8)) if length < 0xFFFFFFFF else 0
+                if chunk == b"ds64" and length >= 16:  # RF64: riff size, then data size
+                    data_64 = struct.unpack("<Q", f.read(16)[8:])[0]
+                if chunk == samples:
+                    if length == 0xFFFFFFFF:  # "size given elsewhere": the ds64 chunk's
+                        length = data_64 if data_64 is not None else 0
+                    return max(0, length - (size - offset - 8))
                 offset += 8 + length + (length & 1)  # chunks are padded to even sizes
+        if head[:16] == _W64_RIFF and head[24:40] == b"wave" + _W64_SUFFIX:
+            offset = 40
+            while offset + 24 <= size:
+                f.seek(offset)
+                guid, length = struct.unpack("<16sQ", f.read(24))
+                if length < 24:  # a damaged header: nothing to measure by
+                    return 0
+                if guid == b"data" + _W64_SUFFIX:
+                    return max(0, length - (size - offset))
+                offset += length + (-length & 7)
         if head[:4] == b".snd":
             data_offset, length = struct.unpack(">II", head[4:12])
             return max(0, length - (size - data_offset)) if length != 0xFFFFFFFF else 0
@@ -311,9 +331,10 @@ class WindowReader:
         """Mono blocks at the target rate, as they are decoded."""
         rate = int(sound.samplerate)
         resampler = StreamingResampler(rate, self.sample_rate) if rate != self.sample_rate else None
+        chatty = sound.format == "MPEG" or _chatty(self.path)
         while True:
             try:
-                with native_stderr_silenced(_chatty(self.path)):
+                with native_stderr_silenced(chatty):
                     data = sound.read(self.block_frames, dtype="float32", always_2d=True)
             except Exception as exc:
                 raise AudioDecodeError(
@@ -331,8 +352,18 @@ class WindowReader:
 
 
 def _chatty(path: Path) -> bool:
-    """Whether the file's decoder prints its own diagnostics (see ``quiet.CHATTY_DECODERS``)."""
-    return path.suffix.lower() in CHATTY_DECODERS
+    """Whether the file's decoder prints its own diagnostics (see ``quiet.CHATTY_DECODERS``):
+    by its name, or by its first bytes, since libsndfile picks the decoder by content (an MP3
+    saved as ``.wav`` is decoded as MP3)."""
+    if path.suffix.lower() in CHATTY_DECODERS:
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(3)
+    except OSError:  # said by the decode itself
+        return False
+    # An ID3 tag, or an MPEG audio frame's 11-bit sync word.
+    return head == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
 
 
 #: What libsndfile's MPEG reader says of any file it cannot open (a text file named ``.mp3``,

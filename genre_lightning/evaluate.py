@@ -514,6 +514,7 @@ def evaluate(
         **model.test_results(),
         runs.CKPT_PATH: str(classifier.path.resolve()),
         runs.NUM_CLIPS: datamodule.datasets["test"].num_tracks,
+        runs.SKIPPED_FILES: [p for p, _ in datamodule.skipped],
         runs.DATA_CONFIG: config,
     }
     out.write_metrics(metrics)

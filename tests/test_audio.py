@@ -161,6 +161,22 @@ def test_window_reader_says_why_a_file_is_unusable(tmp_path: Path) -> None:
         list(WindowReader(tmp_path / "gone.wav", 22050, 22050))
 
 
+@pytest.mark.parametrize("container", ["WAV", "RF64", "W64", "AIFF", "AU"])
+def test_a_copy_cut_short_is_refused_in_every_container_that_states_its_size(
+    tmp_path: Path, container: str
+) -> None:
+    # RF64 and Wave64 keep their sizes elsewhere (a ds64 chunk, 64-bit GUID chunks): cut
+    # copies of them were classified as shorter recordings.
+    whole = tmp_path / f"whole.{container.lower()}"
+    write_tone(whole, seconds=2.0, format=container, subtype="PCM_16")
+    assert load_audio(whole).numel() == 44100
+    cut = tmp_path / f"cut.{container.lower()}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    for decode in (load_audio, lambda p: list(WindowReader(p, 22050, 22050))):
+        with pytest.raises(AudioDecodeError, match=r"file is truncated \(\d+ bytes of audio"):
+            decode(cut)
+
+
 @pytest.mark.parametrize("name", ["text.mp3", "text.wav", "empty.mp3", "empty.flac"])
 def test_a_file_that_is_not_audio_is_said_so_not_missing(tmp_path: Path, name: str) -> None:
     """libsndfile's MPEG reader says of a text file named ``.mp3`` that it "does not exist or
@@ -205,25 +221,28 @@ def test_an_mp3_decodes_without_the_decoders_own_chatter(
 ) -> None:
     real, rate = sf.read(gtzan_sample / "genres_original" / "metal" / "metal.00000.wav")
     sf.write(tmp_path / "metal.mp3", real, rate)
+    # The same bytes under another name: libsndfile decodes by content, as MP3.
+    (tmp_path / "metal.wav").write_bytes((tmp_path / "metal.mp3").read_bytes())
     (tmp_path / "text.mp3").write_text("not audio")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _MP3_IN_BLOCKS,
-            str(tmp_path / "metal.mp3"),
-            str(tmp_path / "text.mp3"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    lines = proc.stderr.splitlines()
-    assert lines[0] == "before" and lines[1].startswith("cannot decode audio (format not")
-    # The clip's 30 s are all there: 30 whole windows of 1 s, and its samples in one piece.
-    (after,) = [line for line in lines if line.startswith("after")]
-    assert after.split()[1] == "30" and int(after.split()[2]) >= 30 * 22050
-    assert len(lines) == 3, proc.stderr[-2000:]  # nothing of libmpg123's
+    for name in ("metal.mp3", "metal.wav"):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _MP3_IN_BLOCKS,
+                str(tmp_path / name),
+                str(tmp_path / "text.mp3"),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        lines = proc.stderr.splitlines()
+        assert lines[0] == "before" and lines[1].startswith("cannot decode audio (format not")
+        # The clip's 30 s are all there: 30 whole windows of 1 s, and its samples in one piece.
+        (after,) = [line for line in lines if line.startswith("after")]
+        assert after.split()[1] == "30" and int(after.split()[2]) >= 30 * 22050
+        assert len(lines) == 3, proc.stderr[-2000:]  # nothing of libmpg123's
 
 
 def test_an_opus_file_decodes_and_an_m4a_names_the_conversion(

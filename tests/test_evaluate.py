@@ -398,6 +398,10 @@ def test_a_folder_of_some_of_its_genres_is_scored_on_those(tiny_ckpt: Path, tmp_
         (tmp_path / "music" / genre).mkdir(parents=True)
         for track in tracks:
             shutil.copy(data_root / genre / f"{track}.wav", tmp_path / "music" / genre)
+    # A copy cut short is skipped, and listed in metrics.json as training lists it.
+    some = next((tmp_path / "music").glob("*/*.wav"))
+    cut = some.with_name("cut.wav")
+    cut.write_bytes(some.read_bytes()[:5000])
     synthetic_only = ("clips_per_class", "seconds", "seed")
     config = {k: v for k, v in classifier.data_config.items() if k not in synthetic_only}
     config |= {
@@ -413,10 +417,11 @@ def test_a_folder_of_some_of_its_genres_is_scored_on_those(tiny_ckpt: Path, tmp_
         expected = trained[label] if genre in tested else [0] * len(names)
         assert metrics[runs.CONFUSION_MATRIX][label] == expected, genre
     assert metrics[runs.NUM_CLIPS] == sum(len(t) for t in tested.values())
+    assert metrics[runs.SKIPPED_FILES] == [str(cut)]
 
     # A genre it never learnt cannot be scored: refused, naming the fix that works.
     (tmp_path / "music" / "polka").mkdir()
-    shutil.copy(next((tmp_path / "music").glob("*/*.wav")), tmp_path / "music" / "polka" / "p.wav")
+    shutil.copy(some, tmp_path / "music" / "polka" / "p.wav")
     with pytest.raises(UserError) as caught:
         evaluate(tiny_ckpt, tmp_path / "out2", data_config=config, device="cpu")
     known = [name for name in names if name in tested]
