@@ -263,8 +263,9 @@ class WindowReader:
     left out. A recording shorter than one window is one zero-padded window with its true
     length. The samples are those of :func:`load_audio` (same decode, channel mean and sinc
     resampling, computed block by block), but only about one block and one window are held at
-    a time. After iterating, :attr:`samples` is the recording's length at ``sample_rate`` and
-    :attr:`windows` the number of windows yielded.
+    a time. After iterating, :attr:`samples` is the recording's length at ``sample_rate``,
+    :attr:`windows` the number of windows yielded and :attr:`peak` the largest magnitude of its
+    mono samples as decoded (0: digital silence).
 
     Args:
         path: Any file libsndfile can read; names that are not valid UTF-8 work too.
@@ -290,6 +291,7 @@ class WindowReader:
         self.block_frames = block_frames
         self.samples = 0
         self.windows = 0
+        self.peak = 0.0
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
         path = self.path
@@ -309,6 +311,7 @@ class WindowReader:
         window = np.zeros(self.window_samples, np.float32)
         filled = 0
         self.samples = self.windows = 0
+        self.peak = 0.0
         with sound:
             for out in self._resampled(sound):
                 self.samples += out.size
@@ -346,6 +349,7 @@ class WindowReader:
             mono = data.mean(axis=1)
             if not np.isfinite(mono).all():
                 raise AudioDecodeError(self.path, "decoded samples are not finite")
+            self.peak = max(self.peak, float(np.abs(mono).max()))
             yield resampler.feed(mono) if resampler else mono
         if resampler:
             yield resampler.flush()

@@ -56,6 +56,10 @@ log = logging.getLogger(__name__)
 
 #: The columns before the per-genre probabilities.
 COLUMNS = ("file", "genre", "confidence", "error", "seconds", "windows")
+#: The loudest sample (mono) of a file with no music in it: one step of 16-bit PCM (-90 dBFS),
+#: which is what channels in opposite phase leave after a float-to-PCM conversion's rounding.
+SILENCE_PEAK = 1 / 32768
+SILENT = "silent: no sample above -90 dBFS (its channels mixed to mono), no music to classify"
 #: The output's file name, suggested where another is refused.
 EXAMPLE = runs.LAYOUT["predictions"]
 #: Files listed by name under each note of the console summary (all are in the CSV).
@@ -110,6 +114,9 @@ def predict_file(classifier: Classifier, path: Path) -> dict[str, Any]:
     if not bool(probs.isfinite().all()):  # NaN probabilities would name an arbitrary genre
         row["error"] = "the network's output is not finite for this file"
         return row
+    if reader.peak <= SILENCE_PEAK:  # a network names a genre for anything, silence included
+        row["error"] = SILENT
+        return row
     best = int(probs.argmax())
     row.update(
         genre=classifier.class_names[best],
@@ -138,7 +145,7 @@ def predict(
         The rows written, in file order.
 
     Raises:
-        UserError: Bad output, input, checkpoint or device; or no file could be decoded.
+        UserError: Bad output, input, checkpoint or device; or no file could be classified.
         Interrupted: Ctrl-C or SIGTERM; the rows so far are in ``<output>.partial``.
     """
     reads = {"ckpt_path": ckpt_path, "input": input}
@@ -245,7 +252,10 @@ def _summarise(rows: list[dict[str, Any]], classifier: Classifier, output: Path)
     for row in failed:
         say(f"  not classified: {shown(row['file'])}: {row['error']}")
     if len(failed) == len(rows):
-        raise UserError(f"none of the {len(rows)} file(s) could be decoded (see {output})")
+        raise UserError(
+            f"none of the {len(rows)} file(s) could be classified (see the error column of "
+            f"{output})"
+        )
 
 
 #: The keys of conf/predict.yaml (``paths.*``: :data:`app.RUN_CHECKS`).

@@ -239,9 +239,29 @@ def test_nothing_decodable_is_an_error_and_the_csv_says_why(
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "bad.au").write_bytes(b".snd garbage")
     out = tmp_path / "preds.csv"
-    with pytest.raises(UserError, match=r"none of the 1 file\(s\) could be decoded"):
+    with pytest.raises(UserError, match=r"none of the 1 file\(s\) could be classified"):
         predict(tiny_ckpt, tmp_path / "in", out)
     assert _read(out)[1][0]["error"].startswith("cannot decode audio")
+
+
+def test_silence_is_not_given_a_genre(tiny_ckpt: Path, tmp_path: Path) -> None:
+    # A network names a genre for anything: digital silence got one, with no word said.
+    (tmp_path / "in").mkdir()
+    sf.write(tmp_path / "in" / "silence.wav", np.zeros(44100 * 3, np.float32), 22050)
+    tone = 0.3 * np.sin(np.arange(44100 * 3) * 0.05).astype(np.float32)
+    # Channels in opposite phase: silent once mixed to mono, as the network would hear it.
+    sf.write(tmp_path / "in" / "antiphase.wav", np.stack([tone, -tone], axis=1), 22050)
+    out = tmp_path / "preds.csv"
+    with pytest.raises(UserError, match=r"none of the 2 file\(s\) could be classified"):
+        predict(tiny_ckpt, tmp_path / "in", out)
+    rows = _read(out)[1]
+    assert [r["error"] for r in rows] == [
+        "silent: no sample above -90 dBFS (its channels mixed to mono), no music to classify"
+    ] * 2
+    assert not any(r["genre"] for r in rows)
+    sf.write(tmp_path / "in" / "tone.wav", tone, 22050)  # one with sound: classified
+    predict(tiny_ckpt, tmp_path / "in", out)
+    assert [bool(r["genre"]) for r in _read(out)[1]] == [False, False, True]
 
 
 def test_missing_input_and_checkpoint(tmp_path: Path) -> None:
