@@ -3,4 +3,9 @@
 Reproduces Xie, "AlexNet and ResNet for Music Genre Classification" (GTZAN), and goes beyond it.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:  # pyproject.toml states the version; the installed package's metadata carries it here
+    __version__ = version("genre_lightning")
+except PackageNotFoundError:  # a source tree on sys.path, never installed
+    __version__ = "0+unknown"

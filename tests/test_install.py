@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -46,10 +47,13 @@ def _run(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_wheel_install_runs_from_an_unrelated_folder(installed: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    where = _run(
-        installed, elsewhere, "-c", "import genre_lightning; print(genre_lightning.__file__)"
-    )
-    assert Path(where.stdout.strip()).is_relative_to(installed), where.stdout + where.stderr
+    show = "import genre_lightning as g; print(g.__file__); print(g.__version__)"
+    where = _run(installed, elsewhere, "-c", show)
+    location, version = where.stdout.split()
+    assert Path(location).is_relative_to(installed), where.stdout + where.stderr
+    # The version pyproject.toml states (the one place it is written).
+    stated = re.search(r'^version = "(.+)"$', (REPO / "pyproject.toml").read_text(), re.M)
+    assert stated is not None and version == stated.group(1)
 
     cfg = _run(installed, elsewhere, "-m", "genre_lightning", "--cfg", "job", "experiment=demo")
     assert cfg.returncode == 0, cfg.stderr[-2000:]

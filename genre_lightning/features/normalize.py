@@ -13,7 +13,8 @@ PER = ("element", "mel", "none")
 
 
 class Normalize(nn.Module):
-    """Per-element standardisation with statistics measured on the training set.
+    """Standardisation of feature images with statistics measured on the training set: per
+    element (the paper's), per mel band, or none.
 
     Args:
         shape: Shape of one feature image, e.g. ``(1, 668, 64)``.
