@@ -80,6 +80,10 @@ class MelFeatures(nn.Module):
         pad_mode: Padding of the centred frames: ``constant`` (librosa >= 0.10, the paper's
             features) or ``reflect`` (librosa before 0.10, musicnn's).
         resample_to: Resample to this rate first (``None``: analyse at ``sample_rate``).
+
+    Raises:
+        ValueError: ``log`` names no compression.
+        UserError: Another setting is out of range (named as its ``data.features`` key).
     """
 
     def __init__(
@@ -96,8 +100,17 @@ class MelFeatures(nn.Module):
         resample_to: int | None = None,
     ) -> None:
         super().__init__()
-        self.num_frames = num_frames
         self.compression, self.top_db = compression(log), top_db
+        # The config's rules for these settings, which data/config.py owns (imported here: it
+        # imports this module): used directly, num_frames=-1 dropped a frame, hop_length=0
+        # failed deep in the STFT.
+        from genre_lightning.data.config import check_data_config
+
+        settings: dict[str, Any] = {"n_fft": n_fft, "win_length": win_length, "n_mels": n_mels}
+        settings |= {"hop_length": hop_length, "num_frames": num_frames, "top_db": top_db}
+        settings |= {"pad_mode": pad_mode, "resample_to": resample_to}
+        check_data_config({"features": settings})
+        self.num_frames = num_frames
         self.n_mels = n_mels
         self.sample_rate = sample_rate
         self.analysis_rate = resample_to or sample_rate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import librosa
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from genre_lightning.audio import fix_length, load_audio
+from genre_lightning.errors import UserError
 from genre_lightning.features.mel import MelFeatures
 from genre_lightning.features.normalize import Normalize, RunningMoments
 
@@ -77,6 +79,24 @@ def test_num_frames_none_keeps_every_frame() -> None:
 def test_rejects_wrong_rank() -> None:
     with pytest.raises(ValueError, match="batch, samples"):
         MelFeatures()(torch.randn(10))
+
+
+def test_settings_out_of_range_are_refused_by_the_config_s_rules() -> None:
+    # Used directly, -1 frames dropped the last frame and a hop of 0 failed inside the STFT.
+    cases: dict[str, tuple[Any, str]] = {
+        "num_frames": (-1, "must be at least 1, or null"),
+        "hop_length": (0, "must be at least 1"),
+        "top_db": (-5.0, "must be above 0"),
+        "win_length": (4096, "exceeds data.features.n_fft=2048"),
+    }
+    for key, (value, why) in cases.items():
+        with pytest.raises(UserError, match=f"^data.features.{key}={value} {why}"):
+            MelFeatures(**{key: value})
+    with pytest.raises(ValueError, match="log='loud' is not known"):
+        MelFeatures(log="loud")
+    # Integer samples are refused too: cast to float they are 32768 times too loud.
+    with pytest.raises(TypeError, match=r"torch\.int16.*from_int16"):
+        MelFeatures()(torch.zeros(1, 1000, dtype=torch.int16))
 
 
 def test_running_moments_match_direct_statistics() -> None:
