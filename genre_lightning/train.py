@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
@@ -79,9 +80,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     Returns:
         The metrics also written to ``<paths.output_dir>/metrics.json``.
     """
+    run = runs.Run(Path(_output_dir(cfg)))
     check_training(cfg)  # every value, before any work
     check_optimization(cfg)
-    run = runs.Run(Path(cfg.paths.output_dir))
     run.path.mkdir(parents=True, exist_ok=True)
     # Before the Trainer (its device lines) and before decoding (GTZAN takes minutes).
     resume_from, datamodule = _check_machine(cfg, run)
@@ -150,6 +151,20 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             run.file("metrics"),
         )
     return metrics
+
+
+def _output_dir(cfg: DictConfig) -> str:
+    """``paths.output_dir``, which Hydra's run directory gives; a config composed in Python
+    (``compose("train", ...)``, then ``train(cfg)``) must give it itself."""
+    try:
+        return str(cfg.paths.output_dir)
+    except OmegaConfBaseException:
+        if HydraConfig.initialized():
+            raise
+        raise UserError(
+            "paths.output_dir: a config composed outside a Hydra app has no run directory; "
+            "give one, e.g. compose('train', overrides=['paths.output_dir=/a/new/folder', ...])"
+        ) from None
 
 
 def _log_start(

@@ -12,14 +12,17 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from hydra import compose, initialize_config_dir
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
 from genre_lightning import runs
+from genre_lightning.app import CONFIG_DIR
 from genre_lightning.errors import UserError
 from genre_lightning.evaluate import evaluate
 from genre_lightning.inference import load_classifier
 from genre_lightning.runs import load_run
+from genre_lightning.train import train
 
 from .conftest import TINY, run_cli, run_tiny, run_tiny_multirun
 
@@ -310,3 +313,12 @@ def test_the_final_model_trains_on_every_track(tmp_path: Path, data_dir: Path) -
     assert not scalars & {runs.TEST_ACC, runs.VAL_ACC_BEST} and "train/loss" in scalars
     with pytest.raises(UserError, match=r"^data\.split=all leaves no test track: the checkpoint"):
         evaluate(metrics[runs.BEST_CKPT], tmp_path / "out", device="cpu")
+
+
+def test_a_config_composed_in_python_is_told_to_give_its_run_directory() -> None:
+    # Composed outside a Hydra app, paths.output_dir (Hydra's run directory) failed to resolve
+    # with an interpolation traceback.
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=demo"])
+    with pytest.raises(UserError, match=r"^paths\.output_dir: a config composed outside a Hydra"):
+        train(cfg)
