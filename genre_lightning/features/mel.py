@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -165,19 +165,27 @@ class MelFeatures(nn.Module):
         kept = wave.shape[1] * self.analysis_rate // self.sample_rate
         return nn.functional.pad(out[:, :kept], (0, out.shape[1] - kept))
 
-    def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, wave: torch.Tensor, lengths: torch.Tensor | Sequence[int] | None = None
+    ) -> torch.Tensor:
         """Map waveforms (B, T) to mel images (B, 1, num_frames, n_mels).
 
         Args:
             wave: Float waveforms in [-1, 1] (int16 samples: scale them with
                 :func:`~genre_lightning.audio.from_int16`), zero-padded to a common length T.
-            lengths: Samples of each clip before padding. Frames that librosa would not have
-                computed for a clip that short (from ``1 + length // hop`` on, counted at the
-                analysis rate) are zeroed, so a padded batch gives exactly the features of each
-                clip on its own.
+            lengths: Samples of each clip before padding (a tensor or sequence of B integers).
+                Frames that librosa would not have computed for a clip that short (from
+                ``1 + length // hop`` on, counted at the analysis rate) are zeroed, so a padded
+                batch gives exactly the features of each clip on its own.
         """
         spec = self.power_mel(wave).transpose(1, 2)  # (B, frames, n_mels), the paper's layout
         if lengths is not None:
+            lengths = torch.as_tensor(lengths)
+            if lengths.dim() != 1 or lengths.shape[0] != wave.shape[0]:
+                raise ValueError(
+                    f"lengths: expected one length per clip, shape ({wave.shape[0]},), got "
+                    f"{tuple(lengths.shape)}"
+                )
             analysed = lengths.to(spec.device) * self.analysis_rate // self.sample_rate
             valid = 1 + analysed // self.mel.hop_length
             keep = torch.arange(spec.shape[1], device=spec.device)[None, :] < valid[:, None]

@@ -81,6 +81,15 @@ def test_rejects_wrong_rank() -> None:
         MelFeatures()(torch.randn(10))
 
 
+def test_lengths_are_one_per_clip_given_as_any_sequence() -> None:
+    mel, wave = MelFeatures(num_frames=None), 0.1 * torch.randn(2, 22050)
+    torch.testing.assert_close(mel(wave, [22050, 5000]), mel(wave, torch.tensor([22050, 5000])))
+    # A count that is not the batch's broadcast or failed deep inside.
+    for lengths in ([22050], torch.tensor([[22050, 5000]])):
+        with pytest.raises(ValueError, match=r"^lengths: expected one length per clip, shape"):
+            mel(wave, lengths)
+
+
 def test_settings_out_of_range_are_refused_by_the_config_s_rules() -> None:
     # Used directly, -1 frames dropped the last frame and a hop of 0 failed inside the STFT.
     cases: dict[str, tuple[Any, str]] = {
