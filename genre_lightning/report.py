@@ -28,7 +28,9 @@ numbers). Keys:
 Before any training, every value is checked: the keys' types, each recipe named once and an
 experiment config, its training config composed with the overrides and each value of each
 swept key (and, with ``refit=true``, with ``data.train_on_val=true``) passing training's checks,
-a ``select`` key swept over two or more values, and no earlier runs in the way.
+a ``select`` key swept over two or more values, and no earlier runs in the way. Runs of this
+very command that did not all finish (an interrupted report, a failed job) are not in the way:
+the same command again trains only the jobs that left no results (:func:`continue_sweep`).
 
 A report folder accumulates: rows of recipes not named this time stay, a named recipe's row is
 replaced, and its (refit) row with it (dropped unless ``refit=true`` brings a matching one). The
@@ -49,17 +51,20 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from genre_lightning import runs
 from genre_lightning.app import CONFIG_DIR, compose_config, hydra_app, job_variants
 from genre_lightning.errors import EXIT_CTRL_C, Interrupted, UserError
 from genre_lightning.files import check_writable
@@ -106,7 +111,10 @@ CHECKS: dict[str, Check] = {
 def run_recipe(
     recipe: str, sweep: str, overrides: Sequence[str], sweep_dir: Path, unwritten: str
 ) -> None:
-    """Train one recipe's multirun into ``sweep_dir`` (which :func:`check_recipes` found free).
+    """Train one recipe's multirun into ``sweep_dir``, or finish it there.
+
+    A folder that holds job folders of this very command (an interrupted report, a failed
+    job) is continued: only the jobs without results are trained (see :func:`continue_sweep`).
 
     Args:
         recipe: The experiment config.
@@ -116,18 +124,87 @@ def run_recipe(
         unwritten: What the report lacks if this training fails (for the message).
 
     Raises:
-        UserError: The training exited with an error (its message is printed above).
+        UserError: The training exited with an error (its message is printed above), or
+            ``sweep_dir`` holds jobs of another command.
     """
     task = training_task(recipe, sweep, overrides)
+    if _job_folders(sweep_dir):
+        if recorded_overrides(sweep_dir) != task:
+            raise UserError(
+                f"{sweep_dir} holds runs of {recipe} but not of this command; to train afresh "
+                f"remove that folder or give another out=..."
+            )
+        continue_sweep(recipe, task, sweep_dir, unwritten)
+        return
     print(f"[report] {TRAIN} {shlex.join(task)}", flush=True)
-    cmd = [sys.executable, "-m", "genre_lightning", "-m", *task, f"hydra.sweep.dir={sweep_dir}"]
+    cmd = ["-m", *task, f"hydra.sweep.dir={sweep_dir}"]
+    _train(recipe, cmd, sweep_dir, unwritten)
+
+
+def continue_sweep(recipe: str, task: Sequence[str], sweep_dir: Path, unwritten: str) -> None:
+    """Train the jobs of ``task``'s multirun in ``sweep_dir`` that left no results, each as a
+    run of its own in its job's folder (Hydra's job number).
+
+    A job stopped part-way resumes from its ``last.ckpt``; one that failed before saving any
+    is trained afresh, its folder (its log: why it failed) moved to ``.failed/`` first; one
+    never started is trained. Finished jobs are left as they are.
+
+    Raises:
+        UserError: A job's training exited with an error (its message is printed above).
+    """
+    jobs = sweep_jobs(task)
+    done = {int(p.name) for p in _job_folders(sweep_dir) if runs.Run(p).file("metrics").is_file()}
+    left = [n for n in range(len(jobs)) if n not in done]
+    print(
+        f"[report] {recipe}: continuing the multirun in {sweep_dir}: {len(left)} of its "
+        f"{len(jobs)} jobs left no results",
+        flush=True,
+    )
+    for num in left:
+        folder = sweep_dir / str(num)
+        if runs.Run(folder).checkpoint(runs.LAST).is_file():
+            where = f"resume={folder}"
+        else:
+            if folder.exists():
+                aside = sweep_dir / FAILED / f"{num}-{time.strftime('%Y-%m-%d_%H-%M-%S')}"
+                aside.parent.mkdir(exist_ok=True)
+                folder.rename(aside)
+                print(f"[report] {recipe}: job {num} failed before; its folder is {aside}")
+            where = f"hydra.run.dir={folder}"
+        print(f"[report] {TRAIN} {shlex.join([*jobs[num], where])}", flush=True)
+        _train(recipe, [*jobs[num], where], sweep_dir, unwritten)
+
+
+#: Where :func:`continue_sweep` moves the folder of a job that failed before it trains it again.
+FAILED = ".failed"
+
+
+def sweep_jobs(task: Sequence[str]) -> list[list[str]]:
+    """The overrides of each job of ``task``'s multirun, in Hydra's job order (the basic
+    sweeper's: every combination of the swept values, in the order given)."""
+    parsed = OverridesParser.create().parse_overrides(list(task))
+    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
+def _job_folders(sweep_dir: Path) -> list[Path]:
+    """The job folders (numbered) a multirun left in ``sweep_dir``."""
+    return [p for p in sweep_dir.glob("*") if p.name.isdigit() and p.is_dir()]
+
+
+def _train(recipe: str, args: Sequence[str], sweep_dir: Path, unwritten: str) -> None:
+    """Run training with ``args`` in a subprocess.
+
+    Raises:
+        Interrupted: Ctrl-C (which reached the training too).
+        UserError: The training exited with an error (its message is printed above).
+    """
     try:
-        status = subprocess.run(cmd).returncode
+        status = subprocess.run([sys.executable, "-m", "genre_lightning", *args]).returncode
     except KeyboardInterrupt:  # Ctrl-C reached the training too, which stopped
         raise Interrupted(
             f"the report stopped while training {recipe}, whose runs so far are in "
-            f"{sweep_dir}; {unwritten}; to train them again, remove that folder and run the same "
-            f"command (rows already written stay)",
+            f"{sweep_dir}; {unwritten}; run the same command again: it trains only the jobs "
+            f"that left no results (rows already written stay)",
             EXIT_CTRL_C,
         ) from None
     if status:
@@ -276,20 +353,28 @@ def _needs_training(recipe: str, sweep_dir: Path, task: list[str], refit: bool) 
     Raises:
         UserError: ``sweep_dir`` holds runs that would mix with the new ones.
     """
-    if not collect(sweep_dir):
+    finished = collect(sweep_dir)
+    if not _job_folders(sweep_dir):
         return True
+    recorded = recorded_overrides(sweep_dir)
+    if recorded == task and len(finished) < len(sweep_jobs(task)):
+        return True  # a multirun of this very command, interrupted: run_recipe finishes it
+    if not finished:
+        raise UserError(
+            f"{sweep_dir} holds runs of {recipe} that did not finish, of another command; to "
+            f"train afresh remove that folder or give another out=..."
+        )
     if not refit:
         unfinished = f" ({note})" if (note := _unfinished_jobs(sweep_dir)) else ""
         raise UserError(
             f"{sweep_dir} already holds runs of {recipe}{unfinished}; to summarise them add "
             f"collect_only=true, to train again remove that folder or give another out=..."
         )
-    if collect(sweep_dir / REFIT):
+    if _all_finished(sweep_dir / REFIT):
         raise UserError(
             f"{sweep_dir} already holds runs of {recipe} and their refit; to summarise them add "
             f"collect_only=true, to train again remove that folder or give another out=..."
         )
-    recorded = recorded_overrides(sweep_dir)
     if recorded != task:  # the refit must train these runs again, not other settings
         record = sweep_dir / "multirun.yaml"
         theirs = (
@@ -303,6 +388,14 @@ def _needs_training(recipe: str, sweep_dir: Path, task: list[str], refit: bool) 
             f"that folder or give another out=..."
         )
     return False
+
+
+def _all_finished(sweep_dir: Path) -> bool:
+    """Whether ``sweep_dir`` holds finished runs and none is left to train: every job of its
+    recorded multirun (without a record: any finished run counts as all)."""
+    finished = collect(sweep_dir)
+    recorded = recorded_overrides(sweep_dir)
+    return bool(finished) and (recorded is None or len(finished) >= len(sweep_jobs(recorded)))
 
 
 def _check_training(recipe: str, job: Sequence[str], refit: bool) -> None:
@@ -443,9 +536,8 @@ def _report_recipe(
             refit_sweep(sweep, chosen),
             [*overrides, TRAIN_ON_VAL],
             refit_dir,
-            f"its row is in {out / MARKDOWN}, its (refit) row was not written; to train the "
-            f"refit again, remove {refit_dir} and run the same command (it trains only the "
-            f"refit)",
+            f"its row is in {out / MARKDOWN}, its (refit) row was not written; run the same "
+            f"command again: it trains only the refit runs that left no results",
         )
         rows[:] = merge(rows, [_refit_row(recipe, results, chosen, refit_dir, False, out)])
         write_report(rows, out)

@@ -137,7 +137,7 @@ def test_a_report_from_before_report_json_is_merged_too(tmp_path: Path) -> None:
 def test_missing_or_existing_runs_are_errors(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"no finished runs under .*nothing: collect_only=true"):
         make_report(["nothing"], tmp_path, collect_only=True)
-    _fake_sweep(tmp_path, "demo", [0.5], task=["seed=1,2"])
+    _fake_sweep(tmp_path, "demo", [0.5, 0.6], task=["seed=1,2"])
     with pytest.raises(UserError, match="already holds runs of demo; to summarise them add"):
         make_report(["demo"], tmp_path)
     with pytest.raises(UserError, match=r"^out=.*: is a file"):
@@ -148,7 +148,7 @@ def test_missing_or_existing_runs_are_errors(tmp_path: Path) -> None:
     ):
         make_report(["demo"], tmp_path, "seed=1,2,3", refit=True)
     refit = tmp_path / "demo" / "refit"
-    _fake_sweep(tmp_path, "demo", [0.5], task=["seed=1,2"], folder=refit)
+    _fake_sweep(tmp_path, "demo", [0.5, 0.6], task=["seed=1,2"], folder=refit)
     with pytest.raises(UserError, match="already holds runs of demo and their refit; to summar"):
         make_report(["demo"], tmp_path, "seed=1,2", refit=True)
     # Collected with refit=true, runs that were never refitted say how to refit them.
@@ -160,6 +160,11 @@ def test_missing_or_existing_runs_are_errors(tmp_path: Path) -> None:
     ):
         make_report(["demo"], tmp_path, collect_only=True, refit=True)
     assert not (tmp_path / "report.json").exists()  # nothing was written
+    # Jobs of another command that all failed are not continued with this one's settings.
+    (tmp_path / "other" / "0" / ".hydra").mkdir(parents=True)
+    _fake_sweep(tmp_path, "other", [], task=["seed=1,2"])
+    with pytest.raises(UserError, match="holds runs of other that did not finish, of another c"):
+        make_report(["other"], tmp_path, "seed=3")
 
 
 def test_a_recipe_that_fails_leaves_the_others_rows_and_unfinished_jobs_are_said(
@@ -170,7 +175,7 @@ def test_a_recipe_that_fails_leaves_the_others_rows_and_unfinished_jobs_are_said
     (tmp_path / "demo" / "2" / ".hydra").mkdir(parents=True)
     _fake_sweep(tmp_path, "other", [0.6], task=["seed=1"])
     with pytest.raises(UserError, match=r"holds runs of demo \(1 of its 3 jobs did not finish"):
-        make_report(["demo"], tmp_path)  # the same command again: says why it will not train
+        make_report(["demo"], tmp_path, "seed=1,2")  # another command: says why it will not train
     with pytest.raises(UserError) as caught:  # "nothing" fails: demo and other still report
         make_report(["demo", "nothing", "other"], tmp_path, collect_only=True)
     assert str(caught.value).startswith(
@@ -252,6 +257,25 @@ def test_the_cli_runs_a_recipe_over_two_seeds(tmp_path: Path, data_dir: Path) ->
     before = json.loads((out / "report.json").read_text())
     make_report(["demo"], out, collect_only=True)
     assert json.loads((out / "report.json").read_text()) == before
+
+    # Interrupted: job 0 failed before saving anything, job 1 stopped after its last.ckpt.
+    # The same command trains only those two again: job 1 resumes, job 0 starts afresh, its
+    # old folder (its log) kept aside. It used to refuse, saying to remove the recipe's folder.
+    for job in ("0", "1"):
+        (out / "demo" / job / "metrics.json").unlink()
+    shutil.rmtree(out / "demo" / "0" / "checkpoints")
+    proc = run_cli(args, tmp_path, "genre_lightning.report")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "[report] demo: continuing the multirun in rep/demo: 2 of its 2 jobs left no" in (
+        proc.stdout
+    )
+    (failed,) = (out / "demo" / ".failed").iterdir()
+    assert failed.name.startswith("0-") and (failed / "train.log").is_file()
+    assert all((out / "demo" / job / "metrics.json").is_file() for job in ("0", "1"))
+    assert list((out / "demo" / "1" / ".hydra").glob("resume-*/overrides.yaml"))
+    overrides = yaml.safe_load((out / "demo" / "0" / ".hydra" / "overrides.yaml").read_text())
+    assert "seed=1" in overrides  # Hydra's job 0, trained with its own settings
+    assert [r["runs"] for r in json.loads((out / "report.json").read_text())["rows"]] == [2]
 
 
 def test_a_setting_chosen_on_validation_reports_only_its_runs(tmp_path: Path) -> None:
@@ -442,8 +466,8 @@ def test_the_cli_checks_a_refit_first_and_adds_one_to_earlier_runs(
     last = proc.stderr.splitlines()[-1]
     assert last.startswith("error: recipe demo: training exited with status 2 (its error is ab")
     assert last.endswith(
-        "its row is in rep/report.md, its (refit) row was not written; to train the refit "
-        "again, remove rep/demo/refit and run the same command (it trains only the refit)"
+        "its row is in rep/report.md, its (refit) row was not written; run the same command "
+        "again: it trains only the refit runs that left no results"
     )
     (row,) = json.loads((tmp_path / "rep" / "report.json").read_text())["rows"]
     assert row["recipe"] == "demo" and not row.get("refit")
