@@ -161,10 +161,10 @@ def test_missing_or_existing_runs_are_errors(tmp_path: Path) -> None:
         make_report(["demo"], tmp_path, collect_only=True, refit=True)
     assert not (tmp_path / "report.json").exists()  # nothing was written
     # Jobs of another command that all failed are not continued with this one's settings.
-    (tmp_path / "other" / "0" / ".hydra").mkdir(parents=True)
-    _fake_sweep(tmp_path, "other", [], task=["seed=1,2"])
-    with pytest.raises(UserError, match="holds runs of other that did not finish, of another c"):
-        make_report(["other"], tmp_path, "seed=3")
+    (tmp_path / "seed_resnet" / "0" / ".hydra").mkdir(parents=True)
+    _fake_sweep(tmp_path, "seed_resnet", [], task=["seed=1,2"])
+    with pytest.raises(UserError, match="holds runs of seed_resnet that did not finish, of anot"):
+        make_report(["seed_resnet"], tmp_path, "seed=3")
 
 
 def test_a_recipe_that_fails_leaves_the_others_rows_and_unfinished_jobs_are_said(
