@@ -575,7 +575,7 @@ def _check_nothing_validated(
                 f"{instead}; add {fix}, {way_out}"
             )
     sweeper = HydraConfig.get().sweeper.get("_target_", "") if HydraConfig.initialized() else ""
-    if "optuna" in str(sweeper).lower():  # it maximises val/acc_best, which a refit has not
+    if "optuna" in str(sweeper).lower():  # it maximises val/acc, which a refit has not
         raise UserError(
             f"{setting} leaves no validation accuracy for the Optuna search (hparams_search) "
             f"to maximise; search with {validating}, then train the best trial's settings "
