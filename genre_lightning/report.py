@@ -169,7 +169,9 @@ def continue_sweep(recipe: str, task: Sequence[str], sweep_dir: Path, unwritten:
                 aside = sweep_dir / FAILED / f"{num}-{time.strftime('%Y-%m-%d_%H-%M-%S')}"
                 aside.parent.mkdir(exist_ok=True)
                 folder.rename(aside)
-                print(f"[report] {recipe}: job {num} failed before; its folder is {aside}")
+                print(
+                    f"[report] {recipe}: job {num} failed before; its folder is {aside}", flush=True
+                )
             where = f"hydra.run.dir={folder}"
         print(f"[report] {TRAIN} {shlex.join([*jobs[num], where])}", flush=True)
         _train(recipe, [*jobs[num], where], sweep_dir, unwritten)
@@ -552,7 +554,7 @@ def _report_recipe(
 def _unfinished_jobs(sweep_dir: Path) -> str:
     """``N of its M jobs did not finish: ...`` where jobs of the sweep in ``sweep_dir`` started
     but left no metrics (failed, or stopped), else ``""``."""
-    started = [p for p in sweep_dir.glob("*") if p.name.isdigit() and p.is_dir()]
+    started = _job_folders(sweep_dir)
     missing = len(started) - len(collect(sweep_dir))
     if missing <= 0:
         return ""
