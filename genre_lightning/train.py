@@ -201,7 +201,8 @@ def _log_start(
     for lg in trainer.loggers if not resumed else []:
         lg.log_metrics({"data/skipped_files": float(len(skipped))}, step=0)
         lg.log_hyperparams(params)  # hparams.yaml (no metrics given: no scalars logged)
-        if isinstance(lg, TensorBoardLogger):
+        # On rank 0 only: other DDP ranks hold a stand-in experiment, which has no writer.
+        if isinstance(lg, TensorBoardLogger) and _is_rank_zero():
             for summary in hparams(params, numbers):
                 lg.experiment.file_writer.add_summary(summary, 0)
 
