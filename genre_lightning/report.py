@@ -81,6 +81,7 @@ from genre_lightning.report_rows import (
     summarise,
     write_report,
 )
+from genre_lightning.training.sweep import summarize_sweep
 from genre_lightning.validate import Check, flag, shown, text, texts
 
 #: An example of ``recipes``, for messages.
@@ -175,6 +176,7 @@ def continue_sweep(recipe: str, task: Sequence[str], sweep_dir: Path, unwritten:
             where = f"hydra.run.dir={folder}"
         print(f"[report] {TRAIN} {shlex.join([*jobs[num], where])}", flush=True)
         _train(recipe, [*jobs[num], where], sweep_dir, unwritten)
+    summarize_sweep(sweep_dir)  # the multirun's summary, as its end would have written it
 
 
 #: Where :func:`continue_sweep` moves the folder of a job that failed before it trains it again.

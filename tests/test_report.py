@@ -264,6 +264,7 @@ def test_the_cli_runs_a_recipe_over_two_seeds(tmp_path: Path, data_dir: Path) ->
     for job in ("0", "1"):
         (out / "demo" / job / "metrics.json").unlink()
     shutil.rmtree(out / "demo" / "0" / "checkpoints")
+    (out / "demo" / "sweep_summary.csv").unlink()  # what the multirun's end wrote
     proc = run_cli(args, tmp_path, "genre_lightning.report")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "[report] demo: continuing the multirun in rep/demo: 2 of its 2 jobs left no" in (
@@ -276,6 +277,8 @@ def test_the_cli_runs_a_recipe_over_two_seeds(tmp_path: Path, data_dir: Path) ->
     overrides = yaml.safe_load((out / "demo" / "0" / ".hydra" / "overrides.yaml").read_text())
     assert "seed=1" in overrides  # Hydra's job 0, trained with its own settings
     assert [r["runs"] for r in json.loads((out / "report.json").read_text())["rows"]] == [2]
+    with open(out / "demo" / "sweep_summary.csv", newline="") as f:  # written anew
+        assert sorted(r["job"] for r in csv.DictReader(f) if r["test/acc"]) == ["0", "1"]
 
 
 def test_a_setting_chosen_on_validation_reports_only_its_runs(tmp_path: Path) -> None:
