@@ -51,6 +51,10 @@ def interleaved(
 ) -> dict[str, list[float]]:
     """Time several callables round-robin, so background load hits them all alike.
 
+    Each round starts one callable further on, so each follows every other equally often:
+    on 2 cores, what runs right after librosa (its threads still winding down) was measured
+    about 2x slower, which a fixed order charged to one variant alone.
+
     Args:
         fns: Name -> callable (no arguments).
         rounds: Timed calls of each callable.
@@ -63,10 +67,12 @@ def interleaved(
         for _ in range(warmup):
             fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
+    names = list(fns)
+    for turn in range(rounds):
+        shift = turn % len(names) if names else 0
+        for name in names[shift:] + names[:shift]:
             start = time.perf_counter()
-            fn()
+            fns[name]()
             times[name].append(time.perf_counter() - start)
     return times
 
@@ -102,6 +108,17 @@ def _version(package: str) -> str | None:
         return None
 
 
+def _cpu_model() -> str | None:
+    """The CPU's model name from ``/proc/cpuinfo`` (``platform.processor()`` is empty on
+    Linux), or None where there is no such file."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else None
+
+
 def machine_info() -> dict[str, Any]:
     """CPU count, library versions, platform, CUDA and the date, for results.json."""
     import numpy as np
@@ -112,7 +129,7 @@ def machine_info() -> dict[str, Any]:
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": _cpu_model() or platform.processor() or platform.machine(),
         "python": platform.python_version(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,

@@ -53,6 +53,16 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _choices() -> str:
+    return ",".join(BENCHMARKS + EXTRA)
+
+
+def _refuse(message: str) -> int:
+    """One ``error:`` line and exit status 2, as the project's tools refuse bad input."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
 def _has_cuda() -> bool:
     import torch
 
@@ -68,29 +78,38 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results.json")
     args = parser.parse_args(argv)
-    names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHMARKS)
+    # Each once, in the order given: --only mel,mel runs mel once.
+    names = list(dict.fromkeys(n.strip() for n in args.only.split(",") if n.strip()))
+    if args.only and not names:
+        return _refuse(f"--only {args.only!r} names no benchmark; choose from {_choices()}")
+    names = names or list(BENCHMARKS)
     unknown = sorted(set(names) - set(BENCHMARKS + EXTRA))
     if unknown:
-        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {BENCHMARKS + EXTRA}")
+        unknown_names = ", ".join(unknown)
+        return _refuse(f"--only: unknown benchmark(s) {unknown_names}; choose from {_choices()}")
     if "gpu" in names and not args.quick and not _has_cuda():
         # Nothing is written: results-gpu.json keeps the measurements of a real GPU.
-        print(
-            "error: --only gpu (make bench-gpu) needs a CUDA device and none is visible; run it "
-            "on a GPU machine, or add --quick to check the code path on the CPU.",
-            file=sys.stderr,
+        return _refuse(
+            "--only gpu (make bench-gpu) needs a CUDA device and none is visible; run it on a "
+            "GPU machine, or add --quick to check the code path on the CPU."
         )
-        return 2
     warnings.filterwarnings("ignore", module="pytorch_lightning")
     warnings.filterwarnings("ignore", module="lightning_fabric")
     quiet.silence_known_noise()  # Lightning's advertisement, once per Trainer
 
     rows: list[Row] = []
     seconds: dict[str, float] = {}
+    failed: list[str] = []
     for name in names:
         print(f"== {name} ...", file=sys.stderr, flush=True)
         start = time.perf_counter()
         module = importlib.import_module(f"benchmarks.{name}")
-        new = module.run(quick=args.quick)
+        try:
+            new = module.run(quick=args.quick)
+        except Exception as exc:  # one failed benchmark must not lose the others' rows
+            new = [Row(name, "failed", 0.0, "-", f"{type(exc).__name__}: {exc}".splitlines()[0])]
+            print(f"   {name} failed: {new[0].note}", file=sys.stderr, flush=True)
+            failed.append(name)
         seconds[name] = time.perf_counter() - start
         # Progress only: the table of every row is printed once, at the end.
         print(f"   {name}: {len(new)} rows in {seconds[name]:.0f} s", file=sys.stderr, flush=True)
@@ -116,6 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     write_text_atomic(out, json.dumps(result, indent=1) + "\n")
     print(f"\nwrote {out}")
+    if failed:
+        print(
+            f"error: benchmark(s) {', '.join(failed)} failed (their rows say why); the others' "
+            f"rows are in {out}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
