@@ -48,7 +48,7 @@ LAYOUT = {
 #: Checkpoint file stems inside ``checkpoints/`` (ModelCheckpoint's ``filename``).
 BEST, LAST = "best", "last"
 
-# metrics.json keys. The first five are also the TensorBoard tags they are logged under.
+# metrics.json keys. The accuracies and F1s are also the TensorBoard tags they are logged under.
 TEST_ACC = "test/acc"
 TEST_F1_MACRO = "test/f1_macro"
 #: The 95 % Wilson score interval of test/acc over the test tracks: how far one test's accuracy
@@ -57,6 +57,8 @@ TEST_ACC_CI95 = "test/acc_ci95"
 TEST_F1_PER_CLASS = "test/f1_per_class"
 VAL_ACC_BEST = "val/acc_best"
 VAL_ACC = "val/acc"
+#: Accuracy over the test chunks one by one (chunked data only: ``data.chunk_seconds``).
+TEST_CHUNK_ACC = "test/chunk_acc"
 CONFUSION_MATRIX = "confusion_matrix"
 CLASS_NAMES = "class_names"
 BEST_CKPT = "best_ckpt"

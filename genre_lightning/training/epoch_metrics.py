@@ -7,6 +7,7 @@ the record of validation accuracy that checkpoints carry.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, cast
 
 import pytorch_lightning as pl
@@ -40,19 +41,21 @@ class EpochMetrics(pl.LightningModule):
     #: A few clips of the epoch's first validation batch, their labels and predictions.
     _val_examples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None
 
-    def _track_predictions(self, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Track-level predictions and labels of the epoch (all ranks); logs chunk accuracy."""
+    def _track_predictions(self, stage: str) -> tuple[torch.Tensor, torch.Tensor, float | None]:
+        """Track-level predictions and labels of the epoch (all ranks), and the accuracy of
+        the chunks one by one where tracks hold several (logged; else ``None``)."""
 
         def gather(x: torch.Tensor) -> torch.Tensor:
             return cast(torch.Tensor, self.all_gather(x))
 
         result = self.epoch_logits.compute(gather if self.trainer.world_size > 1 else None)
         self.epoch_logits.reset()
+        chunk_acc = None
         if len(result.chunk_labels) > len(result.labels):  # several chunks per track
             chunk_pred = result.chunk_logits.argmax(1)
-            chunk_acc = (chunk_pred == result.chunk_labels).float().mean()
+            chunk_acc = float((chunk_pred == result.chunk_labels).float().mean())
             self.log(f"{stage}/chunk_acc", chunk_acc, sync_dist=True)
-        return result.logits.argmax(dim=1), result.labels
+        return result.logits.argmax(dim=1), result.labels, chunk_acc
 
     def on_validation_epoch_start(self) -> None:
         self.epoch_logits.reset()
@@ -62,7 +65,7 @@ class EpochMetrics(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if not self.epoch_logits:
             return
-        pred, target = self._track_predictions("val")
+        pred, target, _ = self._track_predictions("val")
         acc = self.metrics.validation(pred, target)
         self.log(runs.VAL_ACC, acc, prog_bar=True, sync_dist=True)
         if not self.trainer.sanity_checking:
@@ -80,8 +83,8 @@ class EpochMetrics(pl.LightningModule):
         self.epoch_logits.reset()
 
     def on_test_epoch_end(self) -> None:
-        pred, target = self._track_predictions("test")
-        results = self.metrics.test(pred, target)
+        pred, target, chunk_acc = self._track_predictions("test")
+        results = dataclasses.replace(self.metrics.test(pred, target), chunk_acc=chunk_acc)
         self.log(runs.TEST_ACC, results.acc, sync_dist=True)
         self.log(runs.TEST_F1_MACRO, results.f1_macro, sync_dist=True)
         for name, value in results.f1_per_class.items():

@@ -28,12 +28,15 @@ class TestResults:
         f1_per_class: F1 of each class, by name; None for a class with no test track and no
             prediction (its F1 is undefined, and 0 would read as a class the network fails).
         confusion: Rows: true class, columns: predicted (tracks).
+        chunk_acc: Accuracy of the chunks one by one, where tracks were cut into several
+            (``None`` otherwise).
     """
 
     acc: float
     f1_macro: float
     f1_per_class: dict[str, float | None]
     confusion: torch.Tensor
+    chunk_acc: float | None = None
 
     def as_metrics(self, class_names: Sequence[str]) -> dict[str, object]:
         """The entries ``metrics.json`` holds (training and evaluate alike)."""
@@ -46,6 +49,7 @@ class TestResults:
             runs.TEST_F1_PER_CLASS: dict(self.f1_per_class),
             runs.CLASS_NAMES: list(class_names),
             runs.CONFUSION_MATRIX: self.confusion.tolist(),
+            **({runs.TEST_CHUNK_ACC: self.chunk_acc} if self.chunk_acc is not None else {}),
         }
 
 

@@ -104,3 +104,5 @@ def test_chunked_recipe_is_track_level_and_batch_invariant(
     assert results[0]["test/f1_macro"] == results[2]["test/f1_macro"]
     assert results[0]["test/acc"] == pytest.approx(metrics["test/acc"])
     assert "test/chunk_acc" in results[0]
+    # metrics.json keeps it too (it was only in TensorBoard).
+    assert metrics["test/chunk_acc"] == pytest.approx(results[0]["test/chunk_acc"])
