@@ -48,7 +48,8 @@ LAYOUT = {
 #: Checkpoint file stems inside ``checkpoints/`` (ModelCheckpoint's ``filename``).
 BEST, LAST = "best", "last"
 
-# metrics.json keys. The accuracies and F1s are also the TensorBoard tags they are logged under.
+# metrics.json keys. test/acc, test/f1_macro, val/acc, val/acc_best and test/chunk_acc are also
+# the TensorBoard tags they are logged under.
 TEST_ACC = "test/acc"
 TEST_F1_MACRO = "test/f1_macro"
 #: The 95 % Wilson score interval of test/acc over the test tracks: how far one test's accuracy
