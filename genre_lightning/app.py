@@ -237,9 +237,23 @@ def _end_job(message: str) -> None:
     here = str(hydra_cfg.launcher.get("_target_", "")).endswith(".BasicLauncher")
     if here:
         _SWEEP.failed.append(str(folder))
+    if here and _no_trial_left(hydra_cfg.sweeper):
+        # Every trial of an Optuna search failed: its end would ask the study for a best
+        # trial that does not exist (a traceback). Said as a basic sweep says it.
+        print(line, file=sys.stderr)
+        fail(_SWEEP.summary())
     if not (here and str(hydra_cfg.sweeper.get("_target_", "")).endswith(".BasicSweeper")):
         raise SweepJobFailed(line, str(folder))  # Hydra prints it where the sweep stops
     print(line, file=sys.stderr)
+
+
+def _no_trial_left(sweeper: Any) -> bool:
+    """Whether this was the last trial of an Optuna search (in memory: no trials of earlier
+    processes) and every one of its trials failed."""
+    if "optuna" not in str(sweeper.get("_target_", "")).lower() or sweeper.get("storage"):
+        return False
+    trials = sweeper.get("n_trials")
+    return isinstance(trials, int) and len(_SWEEP.failed) == _SWEEP.started >= trials
 
 
 def home_expanded(argv: Sequence[str]) -> list[str]:

@@ -115,6 +115,28 @@ def test_optuna_two_trials(tmp_path: Path, data_dir: Path) -> None:
     assert best["best_value"] == pytest.approx(max(float(r["val/acc"]) for r in rows))
 
 
+@pytest.mark.slow
+def test_an_optuna_search_whose_every_trial_fails_ends_in_one_line(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # Failed trials allowed (max_failure_rate=1.0), the search's end asked Optuna for a best
+    # trial there was none of: "No trials are completed yet", a traceback.
+    sweep = tmp_path / "optuna"
+    tiny = [o for o in TINY if not o.startswith("data.batch_size=")]
+    args = ["-m", *tiny, "data.batch_size=1000", "trainer.max_epochs=1"]
+    args += ["hparams_search=lr_optuna", "hydra.sweeper.n_trials=2"]
+    args += ["hydra.sweeper.max_failure_rate=1.0", f"paths.data_dir={data_dir}"]
+    proc = run_cli([*args, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    # The sweeper logs a trial it lets fail; the last one's line and the summary are said.
+    assert len(errors) == 2, proc.stderr[-3000:]
+    assert errors[0].startswith(f"error: job 1 ({sweep / '1'}): data.batch_size=1000 is larger")
+    assert errors[1].startswith(f"error: 2 of the 2 jobs run failed: {sweep / '0'}, {sweep / '1'}")
+    assert "data.batch_size=1000 is larger" in (sweep / "0" / "train.log").read_text()
+    assert proc.stderr.rstrip().endswith(errors[-1])
+
+
 def test_optuna_refuses_a_refit_that_has_no_validation_accuracy(
     tmp_path: Path, data_dir: Path
 ) -> None:
