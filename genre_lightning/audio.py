@@ -132,6 +132,15 @@ def _identity(folder: str | Path) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
+#: The loudest sample (mono) of a recording with no music in it: one step of 16-bit PCM
+#: (-90 dBFS), which is what channels in opposite phase leave after a float-to-PCM conversion's
+#: rounding. A network names a genre for anything, silence included, so such files are neither
+#: classified nor trained on.
+SILENCE_PEAK = 1 / 32768
+#: Why such a file is skipped.
+SILENT = "silent: no sample above -90 dBFS (its channels mixed to mono)"
+
+
 #: Frames decoded at a time by :class:`WindowReader` (1.5 s at 44.1 kHz; 0.5 MB as float32
 #: stereo): the memory of a decode does not grow with the file.
 BLOCK_FRAMES = 1 << 16

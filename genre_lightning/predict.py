@@ -56,10 +56,6 @@ log = logging.getLogger(__name__)
 
 #: The columns before the per-genre probabilities.
 COLUMNS = ("file", "genre", "confidence", "error", "seconds", "windows")
-#: The loudest sample (mono) of a file with no music in it: one step of 16-bit PCM (-90 dBFS),
-#: which is what channels in opposite phase leave after a float-to-PCM conversion's rounding.
-SILENCE_PEAK = 1 / 32768
-SILENT = "silent: no sample above -90 dBFS (its channels mixed to mono), no music to classify"
 #: The output's file name, suggested where another is refused.
 EXAMPLE = runs.LAYOUT["predictions"]
 #: Files listed by name under each note of the console summary (all are in the CSV).
@@ -101,7 +97,7 @@ def shown(path: str | Path) -> str:
 
 def predict_file(classifier: Classifier, path: Path) -> dict[str, Any]:
     """The CSV row of one file: prediction, probabilities and how much was used, or the error."""
-    from genre_lightning.audio import AudioDecodeError, WindowReader
+    from genre_lightning.audio import SILENCE_PEAK, SILENT, AudioDecodeError, WindowReader
 
     row: dict[str, Any] = dict.fromkeys([*COLUMNS, *classifier.class_names], "")
     row["file"] = str(path)
@@ -115,7 +111,7 @@ def predict_file(classifier: Classifier, path: Path) -> dict[str, Any]:
         row["error"] = "the network's output is not finite for this file"
         return row
     if reader.peak <= SILENCE_PEAK:  # a network names a genre for anything, silence included
-        row["error"] = SILENT
+        row["error"] = f"{SILENT}, no music to classify"
         return row
     best = int(probs.argmax())
     row.update(

@@ -254,7 +254,7 @@ def test_a_job_refused_after_it_started_says_why_in_its_log(tmp_path: Path) -> N
     err = proc.communicate(timeout=300)[1]
     (line,) = [line for line in err.splitlines() if line.startswith("error: ")]
     assert proc.returncode == 2 and "Traceback" not in err
-    assert "none of the 2 audio files could be decoded" in line and "1.wav" in line
+    assert "none of the 2 audio files could be used" in line and "1.wav" in line
     assert line in (run / "train.log").read_text()  # once in the log file, once on stderr
     assert not list(run.glob("checkpoints/*"))
 

@@ -18,7 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from genre_lightning.audio import AudioDecodeError, fix_length, load_audio, to_int16
+from genre_lightning.audio import (
+    SILENCE_PEAK,
+    SILENT,
+    AudioDecodeError,
+    fix_length,
+    from_int16,
+    load_audio,
+    to_int16,
+)
 from genre_lightning.data.cache_dir import mark_used, prune
 from genre_lightning.data.index import Clip
 from genre_lightning.errors import UserError
@@ -27,8 +35,9 @@ from genre_lightning.temp_files import remove_stale_temps, temp_path
 
 log = logging.getLogger(__name__)
 
-#: Bump when the decode path changes in a way that changes the cached samples.
-CACHE_VERSION = 2
+#: Bump when the decode path changes in a way that changes the cached samples (3: silent clips
+#: are skipped).
+CACHE_VERSION = 3
 
 
 @dataclass
@@ -38,7 +47,7 @@ class WaveformCache:
     waves: np.ndarray  # (num_kept, num_samples) int16, memory-mapped
     lengths: list[int]  # samples of each kept clip before padding (a longer one: >= num_samples)
     kept: list[int]
-    skipped: list[tuple[str, str]]  # (path, reason) of files that could not be decoded
+    skipped: list[tuple[str, str]]  # (path, reason) of files that could not be decoded or are silent
     path: Path
     hit: bool  # True when read from disk, False when decoded in this call
 
@@ -75,8 +84,9 @@ def load_or_build(
 ) -> WaveformCache:
     """Return the waveforms of ``clips``, decoding them only if no valid cache exists.
 
-    Files that fail to decode are skipped, each with a warning naming it and the reason; the
-    list is stored with the cache so a cache hit reports them again.
+    Files that fail to decode, and those silent in the part stored, are skipped, each with a
+    warning naming it and the reason; the list is stored with the cache so a cache hit reports
+    them again.
 
     Args:
         clips: The files, in row order.
@@ -89,7 +99,7 @@ def load_or_build(
             recently used); ``None`` keeps them all.
 
     Raises:
-        UserError: The cache folder cannot be written, or no clip could be decoded.
+        UserError: The cache folder cannot be written, or no clip could be used.
     """
     cache_dir = Path(cache_dir)
     key = cache_key(clips, sample_rate, num_samples)
@@ -99,7 +109,7 @@ def load_or_build(
         info = json.loads(meta.read_text())
         skipped = [tuple(s) for s in info["skipped"]]
         for path, why in skipped:
-            log.warning("skipped undecodable file %s (%s) [from cache]", path, why)
+            log.warning("skipped file %s (%s) [from cache]", path, why)
         waves = np.load(npy, mmap_mode="r")
         mark_used(meta)
         return WaveformCache(
@@ -180,18 +190,27 @@ def _build(
                 # Only what is stored: a long recording is not decoded (nor held) whole.
                 wave = load_audio(clip.path, sample_rate, max_samples=num_samples)
             except AudioDecodeError as exc:
-                log.warning("skipped undecodable file %s (%s)", clip.path, exc.reason)
+                log.warning("skipped file %s (%s)", clip.path, exc.reason)
                 skipped.append((str(clip.path), exc.reason))
                 continue
-            rows[len(kept)] = to_int16(fix_length(wave, num_samples)).numpy()
+            row = to_int16(fix_length(wave, num_samples))
+            # Judged on what is stored (the part trained on), as predict judges the whole file:
+            # a silent clip would teach its genre to mean silence.
+            if float(from_int16(row).abs().max()) <= SILENCE_PEAK:
+                seconds = min(wave.shape[0], num_samples) / sample_rate
+                reason = f"{SILENT} in the {seconds:.1f} s used"
+                log.warning("skipped file %s (%s)", clip.path, reason)
+                skipped.append((str(clip.path), reason))
+                continue
+            rows[len(kept)] = row.numpy()
             lengths.append(int(wave.shape[0]))
             kept.append(i)
         if not kept:
             first, reason = skipped[0]
             raise UserError(
-                f"none of the {len(clips)} audio files could be decoded (the first, {first}: "
+                f"none of the {len(clips)} audio files could be used (the first, {first}: "
                 f"{reason}; the warnings above list each); point data.root at a folder of "
-                f"audio clips that soundfile can read (wav, flac, ogg, mp3, au)"
+                f"music that soundfile can read (wav, flac, ogg, mp3, au)"
             )
         if len(kept) < len(clips):  # drop the rows of skipped files (file to file, not via RAM)
             full = rows

@@ -20,7 +20,7 @@ class LoadedData:
         root: The folder that was indexed.
         clips: Every audio file found, with its label.
         class_names: Genre names in label order.
-        cache: The decoded waveforms of the clips that could be decoded (``cache.kept``).
+        cache: The decoded waveforms of the clips that could be used (``cache.kept``).
     """
 
     root: Path

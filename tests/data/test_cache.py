@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from omegaconf import DictConfig
 
-from genre_lightning.audio import load_audio, to_int16
+from genre_lightning.audio import SILENT, load_audio, to_int16
 from genre_lightning.data.cache import load_or_build
 from genre_lightning.data.index import index_clips
 from genre_lightning.train import train
@@ -83,6 +84,29 @@ def test_corrupt_file_is_skipped_and_named(
     with caplog.at_level(logging.WARNING):
         hit = load_or_build(clips, tmp_path / "cache", 22050, N)
     assert hit.hit and "jazz.00054.wav" in caplog.text  # reported again from the cache
+
+
+def test_a_silent_clip_is_skipped_and_named(
+    small_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A genre learnt from silence: an export gone wrong trained on without a word.
+    sf.write(small_root / "jazz" / "blank.wav", np.zeros(2 * N, np.float32), 22050)
+    # Silent where it is stored (the first second), music after it: judged on what is used.
+    late = np.concatenate([np.zeros(N + 4096), 0.3 * np.sin(np.arange(N) * 0.05)])
+    sf.write(small_root / "metal" / "late.wav", late.astype(np.float32), 22050)
+    # One quantisation step of dither is silence; two steps (-84 dBFS) are kept.
+    quiet = np.tile([2, -2], N).astype(np.int16)
+    sf.write(small_root / "metal" / "quiet.wav", quiet, 22050, subtype="PCM_16")
+    clips, _ = index_clips(small_root)
+    with caplog.at_level(logging.WARNING):
+        cache = load_or_build(clips, tmp_path / "cache", 22050, N)
+    assert sorted(Path(p).name for p, _ in cache.skipped) == ["blank.wav", "late.wav"]
+    assert all(why == f"{SILENT} in the 1.0 s used" for _, why in cache.skipped)
+    assert len(cache.kept) == 7 and "quiet.wav" in [clips[i].path.name for i in cache.kept]
+    assert "blank.wav" in caplog.text and "late.wav" in caplog.text
+    # A clip with music in the part stored is kept, whatever follows it.
+    longer = load_or_build(clips, tmp_path / "cache", 22050, 3 * N)
+    assert [Path(p).name for p, _ in longer.skipped] == ["blank.wav"]
 
 
 def test_unwritable_cache_dir_is_a_clear_error(small_root: Path, tmp_path: Path) -> None:
