@@ -192,18 +192,19 @@ def _log_start(
             len(skipped),
             ", ".join(Path(p).name for p, _ in skipped),
         )
-    # The hparams tab: the run's whole config against the two numbers that matter, each where
-    # the run has the part it needs. Registered without the placeholder points Lightning would
-    # log: a 0 at step 0 of each curve, and a score of 0 for a run stopped before its end.
-    parts = {runs.VAL_ACC_BEST: "val", runs.TEST_ACC: "test"}
-    numbers = {k: 0.0 for k, p in parts.items() if datamodule.datasets[p].num_tracks}
+    # The hparams tab: the run's whole config, as a session with no experiment record of its
+    # own. TensorBoard then builds the tab from every session under the folder it shows: the
+    # keys of all of a sweep's jobs (one job's record would be taken for all, hiding the keys of
+    # a model or optimizer the others chose), and as metrics the scalars the runs logged, so no
+    # placeholder points are needed (Lightning's log a 0 at step 0 of each metric's curve).
     params = flat_config(cfg)
     for lg in trainer.loggers if not resumed else []:
         lg.log_metrics({"data/skipped_files": float(len(skipped))}, step=0)
         lg.log_hyperparams(params)  # hparams.yaml (no metrics given: no scalars logged)
         # On rank 0 only: other DDP ranks hold a stand-in experiment, which has no writer.
         if isinstance(lg, TensorBoardLogger) and _is_rank_zero():
-            for summary in hparams(params, numbers):
+            _experiment, session_start, session_end = hparams(params, {})
+            for summary in (session_start, session_end):
                 lg.experiment.file_writer.add_summary(summary, 0)
 
 

@@ -159,14 +159,14 @@ def _resume_and_compare(reference: dict[str, object], run: Path, data_dir: Path,
     events.Reload()
     assert [e.step for e in events.Scalars("data/skipped_files")].count(0) == 1
     assert 0 not in [e.step for e in events.Scalars(runs.VAL_ACC_BEST)]  # no placeholder point
-    experiments = [
+    sessions = [
         value.tag
         for path in (run / "tensorboard").glob("events.out.tfevents.*")
         for event in EventFileLoader(str(path)).Load()
         for value in event.summary.value
-        if value.tag == "_hparams_/experiment"
+        if value.tag == "_hparams_/session_start_info"
     ]
-    assert len(experiments) == 1  # one entry in the hparams tab
+    assert len(sessions) == 1  # one entry in the hparams tab
     for tag, points in runs.load_run(run).scalars().items():
         steps = [step for step, _ in points]
         assert steps == sorted(set(steps)), tag
