@@ -47,7 +47,7 @@ class WaveformCache:
     waves: np.ndarray  # (num_kept, num_samples) int16, memory-mapped
     lengths: list[int]  # samples of each kept clip before padding (a longer one: >= num_samples)
     kept: list[int]
-    skipped: list[tuple[str, str]]  # (path, reason) of files that could not be decoded or are silent
+    skipped: list[tuple[str, str]]  # (path, reason) of files undecodable or silent
     path: Path
     hit: bool  # True when read from disk, False when decoded in this call
 
