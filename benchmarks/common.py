@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The paper's clip (668 frames of hop 992), the length of every benchmark's clips; audio.py
+# owns it (re-exported for the benchmarks).
+from genre_lightning.audio import CLIP_SAMPLES as CLIP_SAMPLES
+
 #: The repository root (``benchmarks/`` sits in it).
 REPO = Path(__file__).resolve().parents[1]
 
-#: Samples per clip in every benchmark: the paper's 668 frames (GTZAN's default clip length).
-CLIP_SAMPLES = 662_688
 #: Length of the clips of the GTZAN-sized synthetic set (1000 clips, as many as GTZAN).
 SYNTHETIC_SECONDS = 30.0
 

@@ -14,6 +14,7 @@ import numpy as np
 import soundfile as sf
 
 from benchmarks.common import CLIP_SAMPLES, Row, sample_root
+from genre_lightning.audio import SAMPLE_RATE
 from genre_lightning.data.cache import load_or_build
 from genre_lightning.data.index import GTZAN_GENRES, index_clips
 
@@ -28,10 +29,10 @@ def run(quick: bool = False) -> list[Row]:
     cache_dir = Path(tempfile.mkdtemp(prefix="gl-bench-cache-"))
     try:
         start = time.perf_counter()
-        built = load_or_build(clips, cache_dir, 22050, CLIP_SAMPLES)
+        built = load_or_build(clips, cache_dir, SAMPLE_RATE, CLIP_SAMPLES)
         first = time.perf_counter() - start
         start = time.perf_counter()
-        again = load_or_build(clips, cache_dir, 22050, CLIP_SAMPLES)
+        again = load_or_build(clips, cache_dir, SAMPLE_RATE, CLIP_SAMPLES)
         total = int(again.waves.sum(dtype="int64"))  # touch every page: a real read
         second = time.perf_counter() - start
         assert not built.hit and again.hit and total == total

@@ -58,6 +58,7 @@ def _datamodule(per_class: int, batch: int, **source: Any) -> SyntheticDataModul
         root=str(synthetic_gtzan_root()),
         clips_per_class=per_class,
         seconds=SYNTHETIC_SECONDS,
+        seed=0,
         clip_samples=CLIP_SAMPLES,
         features={"num_frames": 668},
         batch_size=batch,

@@ -29,6 +29,7 @@ from benchmarks.common import (
     scratch_dir,
     synthetic_gtzan_root,
 )
+from genre_lightning.data.synthesis import STYLES
 
 CLIPS_PER_CLASS = 100
 
@@ -84,7 +85,7 @@ def run(quick: bool = False) -> list[Row]:
     if not Path("/proc/self/smaps_rollup").exists():
         return [Row("memory", "skipped: needs Linux /proc", 0, "")]
     per_class = 10 if quick else CLIPS_PER_CLASS
-    array_mib = per_class * 10 * CLIP_SAMPLES * 2 / 2**20
+    array_mib = per_class * len(STYLES) * CLIP_SAMPLES * 2 / 2**20
     data = synthetic_gtzan_root()
     cache = scratch_dir() / "waves"  # kept across runs, like the set itself
     with tempfile.TemporaryDirectory(prefix="gl-bench-memory-") as tmp:

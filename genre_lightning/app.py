@@ -70,21 +70,35 @@ OmegaConf.register_new_resolver(
 
 
 def gtzan_fact(name: str) -> Any:
-    """GTZAN's ``genres`` (label order), archive ``url`` or its ``sha256``: the ``gl_gtzan``
-    resolver, so conf/data/gtzan.yaml and conf/download.yaml read them from the code that owns
-    them (imported here, when a config is resolved: the tools' imports stay light)."""
+    """GTZAN's ``genres`` (label order), archive ``url`` or its ``sha256``, or the paper's
+    ``clip_samples``: the ``gl_gtzan`` resolver, so conf/data/gtzan.yaml and conf/download.yaml
+    read them from the code that owns them (imported here, when a config is resolved: the
+    tools' imports stay light)."""
+    from genre_lightning.audio import CLIP_SAMPLES
     from genre_lightning.data.download import DEFAULT_SHA256, DEFAULT_URL
     from genre_lightning.data.index import GTZAN_GENRES
 
     # A list as a config node: OmegaConf.resolve (--cfg job --resolve) cannot store a plain one.
     genres = OmegaConf.create(list(GTZAN_GENRES))
-    facts = {"genres": genres, "url": DEFAULT_URL, "sha256": DEFAULT_SHA256}
+    facts: dict[str, Any] = {"genres": genres, "url": DEFAULT_URL, "sha256": DEFAULT_SHA256}
+    facts["clip_samples"] = CLIP_SAMPLES
     if name not in facts:
         raise ValueError(f"gl_gtzan knows {', '.join(facts)}, not {name!r}")
     return facts[name]
 
 
+def synthetic_fact(name: str) -> Any:
+    """The synthetic set's ``genres``: its styles' names in label order (the ``gl_synthetic``
+    resolver; data/synthesis.py owns them)."""
+    from genre_lightning.data.synthesis import STYLES
+
+    if name != "genres":
+        raise ValueError(f"gl_synthetic knows genres, not {name!r}")
+    return OmegaConf.create([style.name for style in STYLES])
+
+
 OmegaConf.register_new_resolver("gl_gtzan", gtzan_fact, replace=True)
+OmegaConf.register_new_resolver("gl_synthetic", synthetic_fact, replace=True)
 
 
 #: Keys every tool's config has (conf/paths): a tool's ``checks`` need not repeat them.

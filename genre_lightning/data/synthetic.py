@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 
 from genre_lightning.audio import SAMPLE_RATE
-from genre_lightning.data.config import check_data_config
+from genre_lightning.data.config import check_data_config, seconds_to_samples
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.data.synthesis import STYLES, Style, synthesize_clip
 from genre_lightning.errors import UserError
@@ -48,9 +48,10 @@ AUDIO_SECONDS_PER_WORKER = 3000.0
 
 def ensure_synthetic_dataset(
     root: str | Path,
-    clips_per_class: int = 40,
-    seconds: float = 4.0,
-    seed: int = 0,
+    *,
+    clips_per_class: int,
+    seconds: float,
+    seed: int,
     workers: int | None = None,
 ) -> Path:
     """Write the synthetic set under ``root`` (once) and return its folder.
@@ -170,18 +171,21 @@ class SyntheticDataModule(GenreDataModule):
 
     def __init__(
         self,
-        root: str = "data/synthetic",
-        clips_per_class: int = 40,
-        seconds: float = 4.0,
-        seed: int = 0,
+        *,
+        root: str,
+        clips_per_class: int,
+        seconds: float,
+        seed: int,
         **kwargs: Any,
     ) -> None:
+        # No defaults: conf/data/synthetic.yaml owns them (a second set here had drifted).
         # Checked before the clip length is derived from them.
         check_data_config({"seconds": seconds, "clips_per_class": clips_per_class, **kwargs})
-        kwargs.setdefault("class_names", [s.name for s in STYLES])
+        if kwargs.get("class_names") is None:  # the styles, in label order
+            kwargs["class_names"] = [s.name for s in STYLES]
         if kwargs.get("clip_samples") is None:  # the generated length, decoded at the data rate
             rate = kwargs.get("sample_rate", SAMPLE_RATE)
-            kwargs["clip_samples"] = round(float(seconds) * int(rate))
+            kwargs["clip_samples"] = seconds_to_samples(seconds, rate)
         super().__init__(root=root, **kwargs)
         self.clips_per_class, self.seconds, self.seed = clips_per_class, seconds, seed
 
@@ -190,4 +194,6 @@ class SyntheticDataModule(GenreDataModule):
 
     def dataset_root(self) -> Path:
         """Generate the set if needed and return its folder."""
-        return ensure_synthetic_dataset(self.root, self.clips_per_class, self.seconds, self.seed)
+        return ensure_synthetic_dataset(
+            self.root, clips_per_class=self.clips_per_class, seconds=self.seconds, seed=self.seed
+        )

@@ -9,10 +9,13 @@ from typing import Any
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
+from genre_lightning.audio import CLIP_SAMPLES
 from genre_lightning.data.config import check_data_config, seconds_to_samples
 from genre_lightning.data.datamodule import GenreDataModule
-from genre_lightning.data.synthetic import SyntheticDataModule
+from genre_lightning.data.index import GTZAN_GENRES
+from genre_lightning.data.synthetic import STYLES, SyntheticDataModule
 from genre_lightning.errors import UserError
+from genre_lightning.features.mel import mel_settings
 
 from ..conftest import run_cli
 
@@ -105,11 +108,26 @@ def test_every_shipped_data_config_passes(make_cfg: Callable[..., DictConfig]) -
     assert OmegaConf.select(checked, "root") == "/somewhere"
 
 
+def test_the_shipped_data_configs_read_their_facts_from_the_code(
+    make_cfg: Callable[..., DictConfig],
+) -> None:
+    # No yaml repeats them: the synthetic genres had been written out by hand beside STYLES.
+    gtzan, synthetic = (make_cfg([f"data={option}"]).data for option in ("gtzan", "synthetic"))
+    assert list(synthetic.class_names) == [style.name for style in STYLES]
+    assert list(gtzan.class_names) == list(GTZAN_GENRES)
+    # The paper's clip: every sample its centred frames read (the last frame's centre plus half
+    # a window), by the front end's own defaults.
+    mel = mel_settings(None)
+    assert gtzan.clip_samples == CLIP_SAMPLES == 662_688
+    assert (mel["num_frames"] - 1) * mel["hop_length"] + mel["n_fft"] // 2 == CLIP_SAMPLES
+    assert gtzan.features.num_frames == mel["num_frames"]
+
+
 def test_the_data_modules_check_before_reading_anything(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"data\.batch_size=0"):
         GenreDataModule(root=str(tmp_path / "absent"), batch_size=0)
     with pytest.raises(UserError, match=r"data\.seconds=-1"):
-        SyntheticDataModule(root=str(tmp_path / "synthetic"), seconds=-1)
+        SyntheticDataModule(root=str(tmp_path / "synthetic"), clips_per_class=1, seconds=-1, seed=0)
     assert not (tmp_path / "synthetic").exists()  # nothing generated
 
 

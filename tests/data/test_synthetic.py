@@ -48,9 +48,9 @@ def test_writes_real_wavs_deterministically(tmp_path: Path) -> None:
 
 
 def test_existing_set_is_reused(tmp_path: Path) -> None:
-    a = ensure_synthetic_dataset(tmp_path, clips_per_class=1, seconds=0.5)
+    a = ensure_synthetic_dataset(tmp_path, clips_per_class=1, seconds=0.5, seed=0)
     stamp = (a / "settings.json").stat().st_mtime_ns
-    assert ensure_synthetic_dataset(tmp_path, clips_per_class=1, seconds=0.5) == a
+    assert ensure_synthetic_dataset(tmp_path, clips_per_class=1, seconds=0.5, seed=0) == a
     assert (a / "settings.json").stat().st_mtime_ns == stamp
     assert not list(tmp_path.glob(".*.tmp-*"))
 
@@ -63,7 +63,7 @@ def test_a_folder_with_other_content_is_refused_untouched(
     shutil.copy(gtzan_sample / BLUES, root / BLUES)
     before = sorted(root.rglob("*"))
     with pytest.raises(UserError) as caught:
-        SyntheticDataModule(root=str(root), clips_per_class=1, seconds=0.5).prepare_data()
+        SyntheticDataModule(root=str(root), clips_per_class=1, seconds=0.5, seed=0).prepare_data()
     message = str(caught.value)
     assert f"data.root={root} is not a folder of synthetic sets" in message
     assert "genres_original" in message and "empty folder" in message
@@ -71,12 +71,12 @@ def test_a_folder_with_other_content_is_refused_untouched(
     assert sorted(root.rglob("*")) == before
     (tmp_path / "a-file").write_text("x")
     with pytest.raises(UserError, match="a-file"):
-        ensure_synthetic_dataset(tmp_path / "a-file", clips_per_class=1, seconds=0.5)
+        ensure_synthetic_dataset(tmp_path / "a-file", clips_per_class=1, seconds=0.5, seed=0)
 
 
 def test_own_sets_and_the_old_cache_folder_are_recognised(tmp_path: Path) -> None:
     root = tmp_path / "synthetic"
-    first = ensure_synthetic_dataset(root, clips_per_class=1, seconds=0.5)
+    first = ensure_synthetic_dataset(root, clips_per_class=1, seconds=0.5, seed=0)
     (root / ".cache").mkdir()  # where earlier versions kept the waveform cache
     (root / ".cache" / f"waves-{'0' * 20}.npy").write_bytes(b"")
     second = ensure_synthetic_dataset(root, clips_per_class=1, seconds=0.5, seed=1)
@@ -123,6 +123,6 @@ def test_a_set_another_process_is_writing_is_not_foreign(tmp_path: Path) -> None
     writing = temp_path(root / "synthetic-0123456789ab")  # as the other job names it
     writing.mkdir()
     (writing / "drone").mkdir()
-    made = ensure_synthetic_dataset(root, clips_per_class=1, seconds=0.5)
+    made = ensure_synthetic_dataset(root, clips_per_class=1, seconds=0.5, seed=0)
     assert (made / "settings.json").is_file()
     assert writing.is_dir()  # its writer is alive (this process): left alone

@@ -347,7 +347,7 @@ def test_resume_on_a_changed_data_folder_is_refused(tmp_path: Path) -> None:
     # it trained on: refused, naming the track, before the run's split.csv is rewritten.
     from genre_lightning.data.synthetic import ensure_synthetic_dataset
 
-    folder = ensure_synthetic_dataset(tmp_path / "music", clips_per_class=6, seconds=2.0)
+    folder = ensure_synthetic_dataset(tmp_path / "music", clips_per_class=6, seconds=2.0, seed=0)
     run = tmp_path / "run"
     args = [
         "data=folder",
