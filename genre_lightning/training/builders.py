@@ -344,25 +344,56 @@ def resume_path(cfg: DictConfig, run: runs.Run) -> str | None:
     _check_same_optimization(cfg, path, hparams)
     if ckpt != runs.LAST and cfg.get("ckpt_path") is not None:
         _check_epochs_left(cfg, path)
+    elif run.file("metrics").is_file():
+        _check_unfinished(cfg, run, path)
     return str(path)
+
+
+def _epochs_left(cfg: DictConfig, path: Path) -> tuple[int, int] | None:
+    """``(epochs trained, trainer.max_epochs)`` where the checkpoint at ``path`` trained every
+    epoch asked for, else None."""
+    max_epochs = OmegaConf.select(cfg, "trainer.max_epochs")
+    if not isinstance(max_epochs, int) or max_epochs < 0:  # -1 or null: no limit
+        return None
+    loops = read_checkpoint(path, mmap=True).get("loops") or {}
+    progress = loops.get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+    done = progress.get("processed")  # the epochs whose training and validation finished
+    return (done, max_epochs) if isinstance(done, int) and done >= max_epochs else None
 
 
 def _check_epochs_left(cfg: DictConfig, path: Path) -> None:
     """A checkpoint file that trained every epoch asked for: nothing would train from it, and
-    the run would test it with no checkpoint of its own (``resume=`` of a finished run tests
-    it again on purpose)."""
-    max_epochs = OmegaConf.select(cfg, "trainer.max_epochs")
-    if not isinstance(max_epochs, int) or max_epochs < 0:  # -1 or null: no limit
-        return
-    loops = read_checkpoint(path, mmap=True).get("loops") or {}
-    progress = loops.get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
-    done = progress.get("processed")  # the epochs whose training and validation finished
-    if isinstance(done, int) and done >= max_epochs:
+    the run would test it with no checkpoint of its own."""
+    trained = _epochs_left(cfg, path)
+    if trained is not None:
+        done, max_epochs = trained
         raise UserError(
             f"ckpt_path={cfg.ckpt_path}: its run trained {done} epoch(s), so "
             f"trainer.max_epochs={max_epochs} leaves none to train from it; raise "
             f"trainer.max_epochs (e.g. {done + max(1, done // 2)}), or test it with "
             f"python -m genre_lightning.evaluate ckpt_path={cfg.ckpt_path}"
+        )
+
+
+def _check_unfinished(cfg: DictConfig, run: runs.Run, path: Path) -> None:
+    """``resume=`` of a run that finished (its results written) and trained every epoch asked
+    for: nothing is left to resume, and testing it again would add a second set of test points
+    to its curves. (A run stopped while testing has no results yet: it is tested again.)"""
+    trained = _epochs_left(cfg, path)
+    if trained is not None:
+        done, max_epochs = trained
+        best = run.checkpoint(runs.BEST)
+        # A schedule stepped per batch ends with its run: such a run cannot be trained longer.
+        longer = (
+            f"add trainer.max_epochs={done + max(1, done // 2)} to train it longer, or "
+            if schedule_length(cfg) is None
+            else ""
+        )
+        raise UserError(
+            f"resume={cfg.resume}: that run finished ({run.file('metrics')} is written) after "
+            f"{done} epoch(s) of trainer.max_epochs={max_epochs}, so nothing is left to "
+            f"resume; {longer}test it again with python -m genre_lightning.evaluate "
+            f"ckpt_path={best}"
         )
 
 

@@ -263,6 +263,26 @@ def test_resume_with_other_data_network_or_optimizer_settings_is_refused(
         "error: trainer.max_epochs=2, but the run being resumed was trained with "
         "trainer.max_epochs=1"
     )
+    # A finished run has nothing to resume: it was tested again, a second set of test points
+    # on its curves.
+    events = list((cycle / "tensorboard").glob("events.out.tfevents.*"))
+    again = run_cli([*args, f"resume={cycle}"], cwd=tmp_path)
+    assert again.returncode == 2 and "Traceback" not in again.stderr, again.stderr[-2000:]
+    assert again.stderr == (
+        f"error: resume={cycle}: that run finished ({cycle / 'metrics.json'} is written) after "
+        f"1 epoch(s) of trainer.max_epochs=1, so nothing is left to resume; test it again with "
+        f"python -m genre_lightning.evaluate ckpt_path={cycle / 'checkpoints' / 'best.ckpt'}\n"
+    )  # its schedule ends with the run: no advice to train it longer
+    assert list((cycle / "tensorboard").glob("events.out.tfevents.*")) == events
+    plain = [a for a in args if a != "scheduler=onecycle"]
+    assert run_cli([*plain, f"hydra.run.dir={tmp_path / 'plain'}"], tmp_path).returncode == 0
+    again = run_cli([*plain, f"resume={tmp_path / 'plain'}"], cwd=tmp_path)
+    assert (
+        again.returncode == 2
+        and "nothing is left to resume; add trainer.max_epochs=2 to "
+        "train it longer, or test it again"
+        in again.stderr
+    ), again.stderr[-2000:]
     # The same settings, but a checkpoint whose weights were damaged (or edited): found once
     # the network is built, one error line instead of Lightning's state-dict traceback, and
     # the checkpoints are left as they are.
