@@ -58,9 +58,10 @@ class GracefulStop(pl.Callback):
 
     The checkpoint written at that step (``last``) holds the weights, the optimizer, the
     loops' progress, the loader's place in the epoch and the module's records, so resuming from
-    it continues with the next step exactly as the uninterrupted run would have. A second
-    SIGTERM kills at once; then (and after a SIGKILL) ``last`` is the last completed epoch. The
-    loggers are saved at the start of every epoch, so the curves hold every completed epoch too.
+    it continues with the next step exactly as the uninterrupted run would have. At an epoch's
+    last step, and during validation, nothing is saved: ``last`` is the last completed epoch,
+    as after a second SIGTERM (which kills at once) or a SIGKILL. The loggers are saved at the
+    start of every epoch, so the curves hold every completed epoch too.
 
     Args:
         last: Where the interrupted run's checkpoint goes (the run's ``last.ckpt``).
@@ -95,6 +96,11 @@ class GracefulStop(pl.Callback):
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
         if not self.interrupted:
             return
+        if args[-1] + 1 >= trainer.num_training_batches:
+            # The epoch's last step: its checkpoint would resume into an epoch with no batch
+            # left, where Lightning skips the epoch's validation and adds its training curves
+            # to the next epoch's. Stopped as in validation: the last completed epoch resumes.
+            raise Interrupted(self._where("SIGTERM", trainer, "at its last step"))
         where = f"in epoch {trainer.current_epoch} after global step {trainer.global_step}"
         if self.last is not None:
             # Raising from here instead of setting trainer.should_stop: Lightning would run
@@ -116,11 +122,12 @@ class GracefulStop(pl.Callback):
         elif isinstance(exception, SIGTERMException):
             self.stopped = Interrupted(self._where("SIGTERM", trainer))
 
-    def _where(self, what: str, trainer: pl.Trainer) -> str:
-        """Where a stop outside a training step left the run: its last completed epoch."""
+    def _where(self, what: str, trainer: pl.Trainer, when: str = "") -> str:
+        """Where a stop outside a training step (or ``when`` in it) left the run: its last
+        completed epoch."""
         if trainer.testing:
             return f"stopped by {what} while testing (training had finished)"
-        stopped = f"stopped by {what} in epoch {trainer.current_epoch}"
+        stopped = f"stopped by {what} in epoch {trainer.current_epoch}{' ' + when if when else ''}"
         if self.last is not None and self.last.is_file():
             return f"{stopped}; {self.last} holds the last completed epoch"
         return f"{stopped}, before any epoch was completed"

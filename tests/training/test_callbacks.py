@@ -410,6 +410,38 @@ class SigtermInValidation(pl.Callback):
             os.kill(os.getpid(), signal.SIGTERM)
 
 
+class SigtermInAnEpochsLastStep(pl.Callback):
+    """Sends this process a real SIGTERM as the last training step of epoch 1 starts."""
+
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, module: pl.LightningModule, batch: object, batch_idx: int
+    ) -> None:
+        if trainer.current_epoch == 1 and batch_idx == trainer.num_training_batches - 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.slow
+def test_a_sigterm_in_an_epoch_s_last_step_resumes_to_the_same_result(
+    make_cfg: Callable[..., DictConfig], tmp_path: Path
+) -> None:
+    # Saved after the epoch's last step, the checkpoint resumed into an epoch with no batch
+    # left: Lightning skipped its validation, folded its training curves into the next epoch's
+    # and chose another best epoch (another test result).
+    train(make_cfg([*RECIPE, f"paths.output_dir={tmp_path / 'reference'}"]))
+    target = f"{SigtermInAnEpochsLastStep.__module__}.{SigtermInAnEpochsLastStep.__qualname__}"
+    with pytest.raises(Interrupted) as caught:
+        train(make_cfg([*RECIPE, f"+callbacks.sigterm._target_={target}"]))
+    run = tmp_path / "run"
+    last = run / "checkpoints" / "last.ckpt"
+    assert str(caught.value) == (
+        f"stopped by SIGTERM in epoch 1 at its last step; {last} holds the last completed "
+        f"epoch. Resume with the same command plus `resume={run}`."
+    )
+    assert torch.load(last, weights_only=True)["epoch"] == 0  # the epoch before
+    train(make_cfg([*RECIPE, "ckpt_path=last"]))
+    assert _comparable(run) == _comparable(tmp_path / "reference")
+
+
 def test_sigterm_during_validation_is_a_stop_with_its_resume_command(
     make_cfg: Callable[..., DictConfig], tmp_path: Path
 ) -> None:
