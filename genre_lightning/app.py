@@ -140,16 +140,16 @@ def hydra_app(
             check_section(cfg, all_checks)
             return task(cfg)
         except UserError as exc:
-            _end_job(str(exc))
+            return _end_job(str(exc))
         except InterpolationResolutionError as exc:  # a ${...} of the command line's values
-            _end_job(_unresolvable(str(exc.full_key), exc))
+            return _end_job(_unresolvable(str(exc.full_key), exc))
         except Interrupted as exc:  # in a sweep too: Ctrl-C or SIGTERM stops all of it
             _stop(str(exc), exc.status)
         except KeyboardInterrupt:  # Ctrl-C where the tool keeps nothing to say (decoding, ...)
             _stop("stopped by Ctrl-C; what was finished is kept", EXIT_CTRL_C)
         except OSError as exc:  # the file system refused a read or write the checks allowed
             where = exc.filename if exc.filename is not None else "a file"
-            _end_job(
+            return _end_job(
                 f"{where}: {exc.strerror or exc}; the result could not be read or written "
                 f"there: check that path (a folder where a file is expected, permissions, space)"
             )
@@ -157,6 +157,7 @@ def hydra_app(
     def main() -> Any:
         quiet.silence_known_noise()
         _SWEEP.reset()  # a process may run several command lines (the tests' worker does)
+        _SWEEP.pid = os.getpid()
         sys.argv[1:] = home_expanded(sys.argv[1:])  # before Hydra reads (and records) them
         launch = check_command_line(config_name, sys.argv[1:], all_checks)
         if launch is not None and before_launch is not None:
@@ -198,10 +199,19 @@ class _SweepRecord:
     def reset(self) -> None:
         self.started = 0
         self.failed: list[str] = []
+        #: The launching process (set by the entry point): a job run in another one (a
+        #: parallel launcher's worker, a cluster's node) reports its failure back to it.
+        self.pid: int | None = None
+
+    def launched_here(self) -> bool:
+        """Whether this process launched the sweep (its jobs' failures are recorded here)."""
+        return self.pid == os.getpid()
 
     def summary(self) -> str:
+        # Jobs another process ran (a parallel launcher's workers) started there, not here.
+        of = f" of the {self.started} jobs run" if self.started else " of the sweep's jobs"
         return (
-            f"{len(self.failed)} of the {self.started} jobs run failed: {', '.join(self.failed)} "
+            f"{len(self.failed)}{of} failed: {', '.join(self.failed)} "
             f"(each one's error line is above, and in the log in its folder); the other jobs' "
             f"results are in theirs; run the failed ones again once their error is fixed"
         )
@@ -231,16 +241,41 @@ def _failed_elsewhere(line: str, folder: str) -> SweepJobFailed:
     return SweepJobFailed(line, folder)
 
 
-def _end_job(message: str) -> None:
+class FailedJob:
+    """What a job of Hydra's basic sweep that ended with an ``error:`` line returns when
+    another process ran it (a parallel launcher's worker, a cluster's node): sent back to the
+    launching process, which then says the line and records the failure, so the sweep's other
+    jobs are kept and its last line names every failed one. (Raised instead, the first
+    failure's exception ended the sweep there, and the others went unsaid.)"""
+
+    def __init__(self, line: str, folder: str) -> None:
+        self.line, self.folder = line, folder
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return _job_failed_elsewhere, (self.line, self.folder)
+
+
+def _job_failed_elsewhere(line: str, folder: str) -> FailedJob:
+    """:class:`FailedJob` unpickled where its job was launched: said and recorded there."""
+    print(line, file=sys.stderr)
+    _SWEEP.failed.append(folder)
+    return FailedJob(line, folder)
+
+
+def _end_job(message: str) -> FailedJob | None:
     """End a job that cannot go on with ``error: <message>``, in its log file too.
 
     A single run exits (:func:`fail`). A job of a sweep lets the sweep's other jobs run: one
     bad fold must not throw away the folds trained after it. :func:`hydra_app` names the
-    failed jobs at the end (run here; a cluster's are reported by its launcher).
+    failed jobs at the end, wherever they ran.
+
+    Returns:
+        For a job of the basic sweep run by another process, the :class:`FailedJob` that
+        reports it where it was launched; else None (the line is said here).
 
     Raises:
-        SweepJobFailed: For a sweeper or launcher other than Hydra's basic ones. Optuna's
-            stops the search unless ``hydra.sweeper.max_failure_rate`` allows failed trials.
+        SweepJobFailed: For a sweeper other than Hydra's basic one. Optuna's stops the search
+            unless ``hydra.sweeper.max_failure_rate`` allows failed trials.
     """
     _log_to_files(f"error: {message}")
     hydra_cfg = HydraConfig.get()
@@ -248,7 +283,8 @@ def _end_job(message: str) -> None:
         fail(message)
     folder = hydra_cfg.runtime.output_dir
     line = f"error: job {hydra_cfg.job.num} ({folder}): {' '.join(message.split(chr(10)))}"
-    here = str(hydra_cfg.launcher.get("_target_", "")).endswith(".BasicLauncher")
+    # Not the launcher's name: joblib runs a single worker's jobs in the launching process.
+    here = _SWEEP.launched_here()
     if here:
         _SWEEP.failed.append(str(folder))
     if here and _no_trial_left(hydra_cfg.sweeper):
@@ -256,9 +292,12 @@ def _end_job(message: str) -> None:
         # trial that does not exist (a traceback). Said as a basic sweep says it.
         print(line, file=sys.stderr)
         fail(_SWEEP.summary())
-    if not (here and str(hydra_cfg.sweeper.get("_target_", "")).endswith(".BasicSweeper")):
+    if not str(hydra_cfg.sweeper.get("_target_", "")).endswith(".BasicSweeper"):
         raise SweepJobFailed(line, str(folder))  # Hydra prints it where the sweep stops
+    if not here:
+        return FailedJob(line, str(folder))
     print(line, file=sys.stderr)
+    return None
 
 
 def _no_trial_left(sweeper: Any) -> bool:

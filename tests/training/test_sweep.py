@@ -184,6 +184,32 @@ def test_a_job_that_fails_does_not_stop_the_sweep(tmp_path: Path, data_dir: Path
 
 
 @pytest.mark.slow
+def test_a_job_that_fails_on_a_parallel_launcher_is_named_at_the_sweep_s_end(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # A joblib worker's failure ended the sweep as Hydra's "Error executing job" with a hint
+    # about HYDRA_FULL_ERROR; any other failed job went unsaid, and no last line named them.
+    sweep = tmp_path / "sweep"
+    tiny = [o for o in TINY if not o.startswith("data.batch_size=")]
+    args = ["-m", *tiny, "data.batch_size=1000,16", "trainer.max_epochs=1"]
+    args += ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+    args += ["+trainer.limit_train_batches=2", f"paths.data_dir={data_dir}"]
+    proc = run_cli([*args, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "HYDRA_FULL_ERROR" not in proc.stderr and "Error executing job" not in proc.stderr
+    assert errors[0].startswith(f"error: job 0 ({sweep / '0'}): data.batch_size=1000 is larger")
+    assert errors[1:] == [
+        f"error: 1 of the sweep's jobs failed: {sweep / '0'} (each one's error line is above, "
+        f"and in the log in its folder); the other jobs' results are in theirs; run the failed "
+        f"ones again once their error is fixed"
+    ]
+    assert json.loads((sweep / "1" / "metrics.json").read_text())["epochs"] == 1
+    rows = {r["job"]: r for r in csv.DictReader(open(sweep / "sweep_summary.csv"))}  # noqa: SIM115
+    assert rows["1"]["test/acc"] != "" and rows["0"]["test/acc"] == ""
+
+
+@pytest.mark.slow
 def test_joblib_two_parallel_jobs(tmp_path: Path, data_dir: Path) -> None:
     sweep = tmp_path / "joblib"
     proc = run_tiny_multirun(
