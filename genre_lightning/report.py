@@ -419,8 +419,8 @@ def _check_training(recipe: str, job: Sequence[str], refit: bool) -> None:
     if cfg.data.get("split") == TRAIN_ONLY:
         raise UserError(
             f"recipe {recipe}: data.split={TRAIN_ONLY} tests nothing, and the report compares "
-            f"test scores: measure with data.split=kfold (the default), then train the final "
-            f"model with data.split={TRAIN_ONLY}"
+            f"test scores: measure with a split that holds tracks out (data.split=kfold), then "
+            f"train the final model with data.split={TRAIN_ONLY}"
         )
     if not refit:
         return
