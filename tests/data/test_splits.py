@@ -151,6 +151,24 @@ def test_kfold_validation_is_a_stratified_tenth() -> None:
     assert (len(tiny["train"]), len(tiny["val"])) == (1, 1)
 
 
+def test_kfold_validation_fewer_than_the_classes_takes_every_class_in_turn() -> None:
+    # The shared sample's CV: 40 non-test tracks, 8 validate, 10 genres. Ties between classes
+    # were broken by label: reggae and rock (the last two) were never validated, in any fold or
+    # deal of the folds.
+    labels = [k for k in range(10) for _ in range(5)]
+    validated: dict[int, int] = dict.fromkeys(range(10), 0)
+    for seed in (42, 1, 2, 3):
+        folds = [kfold_split(labels, f, 5, seed=seed, val_fraction=0.2) for f in range(5)]
+        for parts in folds:
+            counts = [sum(labels[i] == k for i in parts["val"]) for k in range(10)]
+            assert len(parts["val"]) == 8 and max(counts) == 1  # still one a genre at most
+            for k in range(10):
+                validated[k] += counts[k]
+        # The test folds are dealt as before: the turns are drawn apart from the shuffles.
+        assert sorted(i for p in folds for i in p["test"]) == list(range(50))
+    assert min(validated.values()) >= 8, validated  # of 20 folds; by label: 0 for two genres
+
+
 def test_kfold_is_deterministic_for_a_seed() -> None:
     assert kfold_split(LABELS, 2, 5, seed=9) == kfold_split(LABELS, 2, 5, seed=9)
     assert kfold_split(LABELS, 2, 5, seed=9)["test"] != kfold_split(LABELS, 2, 5, seed=10)["test"]
