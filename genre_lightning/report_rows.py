@@ -204,8 +204,6 @@ def write_report(rows: list[dict[str, Any]], out: Path) -> str:
         }
         for r, differs in zip(rows, varying, strict=True)
     ]
-    write_csv_atomic(out / TABLE, columns, table)
-
     shown = any(varying)
     chosen = [r.get("chosen") for r in rows]
     if any(chosen):  # a value chosen on validation is part of what tells the rows apart
@@ -213,6 +211,8 @@ def write_report(rows: list[dict[str, Any]], out: Path) -> str:
         varying = [_with_choice(v, c) for v, c in zip(varying, chosen, strict=True)]
         for entry, differs in zip(table, varying, strict=True):
             entry["overrides"] = differs
+    # After the choice is written in: the CSV's row said every value swept, or nothing.
+    write_csv_atomic(out / TABLE, columns, table)
     head = ["recipe", "runs", *(["overrides"] if shown else []), *TITLES]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row, differs, full in zip(table, varying, rows, strict=True):
@@ -229,7 +229,9 @@ def write_report(rows: list[dict[str, Any]], out: Path) -> str:
     if any(chosen):
         lines.append(
             "A value marked (chosen on val) had the best mean validation accuracy of the "
-            "values swept; the row holds the test results of its runs only."
+            "values swept; the row holds the test results of its runs only. One marked (tied "
+            "on val) shared that accuracy with the values named: validation did not tell them "
+            "apart, and the first swept was kept."
         )
     if any(r.get("refit") for r in rows):
         lines.append(
@@ -250,8 +252,12 @@ def _with_choice(overrides: str, chosen: dict[str, Any] | None) -> str:
     words = overrides.split()
     swept = [w.partition("=")[2] for w in words if w.startswith(f"{key}=")]
     rest = [w for w in words if not w.startswith(f"{key}=")]
-    if chosen.get("scores"):  # every value tried (a refit's overrides hold the chosen one only)
-        swept = [",".join(chosen["scores"])]
+    scores = chosen.get("scores") or {}
+    if scores:  # every value tried (a refit's overrides hold the chosen one only)
+        swept = [",".join(scores)]
+    tied = [v for v, score in scores.items() if v != chosen["value"] and score == chosen["val_acc"]]
+    if tied:  # no choice was made, whatever the max kept: said as such
+        return " ".join([*rest, f"{key}={chosen['value']} (tied on val with {','.join(tied)})"])
     among = f" among {swept[0]}" if swept else ""
     return " ".join([*rest, f"{key}={chosen['value']} (chosen on val{among})"])
 

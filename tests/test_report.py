@@ -300,8 +300,24 @@ def test_a_setting_chosen_on_validation_reports_only_its_runs(tmp_path: Path) ->
     # Beside other rows, the swept values show as what the choice was among.
     shown = _with_choice("a=1 optimizer.weight_decay=1e-3,0.1", row["chosen"])
     assert shown == "a=1 optimizer.weight_decay=0.1 (chosen on val among 0.001,0.1)"
+    with open(out / "report.csv", newline="") as f:  # the CSV's row says which value it holds
+        assert next(csv.DictReader(f))["overrides"].endswith(
+            "optimizer.weight_decay=0.1 (chosen on val among 0.001,0.1)"
+        )
     with pytest.raises(UserError, match=r"select=optimizer\.lr: recipe mfcc_baseline has a run"):
         make_report(["mfcc_baseline"], out, collect_only=True, select="optimizer.lr")
+
+
+def test_a_tie_on_validation_is_not_called_a_choice(tmp_path: Path) -> None:
+    # Every value validated alike (the probe's three weight decays on the sample's CV): the
+    # report said the first swept was "chosen on val".
+    folds = [f"data.fold={f}" for f in range(2)]
+    jobs = [[fold, f"optimizer.weight_decay={wd}"] for wd in ("0.01", "0.1", "1") for fold in folds]
+    val = [0.7, 0.6, 0.6, 0.7, 0.65, 0.5]
+    _fake_sweep(tmp_path, "probe", [0.8] * 6, task=[], jobs=jobs, val=val)
+    markdown = make_report(["probe"], tmp_path, collect_only=True, select="optimizer.weight_decay")
+    assert "optimizer.weight_decay=0.01 (tied on val with 0.1)" in markdown
+    assert "chosen on val among" not in markdown
 
 
 def test_select_needs_a_key_the_runs_take_two_values_of(tmp_path: Path) -> None:

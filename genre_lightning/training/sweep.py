@@ -50,12 +50,12 @@ def job_overrides(sweep_dir: str | Path) -> dict[Path, list[str]]:
 def summarize_sweep(sweep_dir: str | Path) -> list[dict[str, Any]]:
     """Collect every job under ``sweep_dir`` and write ``sweep_summary.csv`` there.
 
-    Rows are sorted by ``val/acc`` of the checkpoint each job tested (then ``test/acc``), best
-    first: selecting on validation keeps the test numbers honest, and on the tested model's, not
-    on a best epoch that a recipe testing its last epoch did not keep. A job that failed has no
-    metrics and sorts last. The ``overrides`` column holds only the overrides that differ
-    between jobs (see :func:`split_overrides`); each job's full list is in its
-    ``.hydra/overrides.yaml``.
+    Rows are sorted by ``val/acc`` of the checkpoint each job tested, best first, equals in job
+    order: selecting on validation keeps the test numbers honest (the test accuracy breaks no
+    tie), and on the tested model's, not on a best epoch that a recipe testing its last epoch
+    did not keep. A job that failed has no metrics and sorts last. The ``overrides`` column
+    holds only the overrides that differ between jobs (see :func:`split_overrides`); each
+    job's full list is in its ``.hydra/overrides.yaml``.
 
     Returns:
         The rows written.
@@ -76,8 +76,11 @@ def summarize_sweep(sweep_dir: str | Path) -> list[dict[str, Any]]:
             }
         )
 
-    def rank(row: dict[str, Any]) -> tuple[float, float]:
-        return (-(row[runs.VAL_ACC] or -1.0), -(row[runs.TEST_ACC] or -1.0))
+    def rank(row: dict[str, Any]) -> tuple[bool, float]:
+        # Equals keep the jobs' order (the sort is stable): broken by test accuracy, the top
+        # row of a tie was chosen on the test part. A failed job (no val/acc) goes last.
+        val = row[runs.VAL_ACC]
+        return (val is None, -(val or 0.0))
 
     rows.sort(key=rank)
     write_csv_atomic(sweep_dir / "sweep_summary.csv", COLUMNS, rows)

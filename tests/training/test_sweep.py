@@ -53,20 +53,25 @@ def test_summary_sorts_by_validation_and_keeps_failed_jobs(tmp_path: Path) -> No
     _fake_job(tmp_path, 2, "1e-2", None, 0.0)  # crashed: no metrics.json
     # A recipe testing its last epoch: an earlier epoch, not kept, validated best of all.
     _fake_job(tmp_path, 3, "1e-1", 0.6, 0.5, best_epoch=0.9)
+    # Tied with job 0 on validation, better on test: the tie is not broken by the test part.
+    _fake_job(tmp_path, 4, "1", 0.5, 0.95)
+    _fake_job(tmp_path, 5, "10", 0.0, 0.1)  # a real 0.0 ranks above a failed job
     rows = summarize_sweep(tmp_path)
     # Selected on the tested checkpoints' validation, not on test, nor on an epoch not kept.
-    assert [r["job"] for r in rows] == ["1", "3", "0", "2"]
+    assert [r["job"] for r in rows] == ["1", "3", "0", "4", "5", "2"]
     with open(tmp_path / "sweep_summary.csv") as f:
         written = list(csv.DictReader(f))
     assert [r["overrides"] for r in written] == [
         "optimizer.lr=1e-3",
         "optimizer.lr=1e-1",
         "optimizer.lr=1e-4",
+        "optimizer.lr=1",
+        "optimizer.lr=10",
         "optimizer.lr=1e-2",
     ]
     assert [float(written[1][k]) for k in ("val/acc", "val/acc_best")] == [0.6, 0.9]
     table = format_table(rows)
-    assert "0.8000" in table.splitlines()[1] and table.splitlines()[4].count("-") >= 4
+    assert "0.8000" in table.splitlines()[1] and table.splitlines()[6].count("-") >= 4
 
 
 def test_the_table_shows_only_what_differs_between_jobs(
