@@ -39,6 +39,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from benchmarks.common import CLIP_SAMPLES, REPO, SYNTHETIC_SECONDS, Row, synthetic_gtzan_root
 from benchmarks.loop import StepTimes
 from benchmarks.musicnn import CHUNK, musicnn_parts, musicnn_source
+from genre_lightning import runs
 from genre_lightning.audio import from_int16
 from genre_lightning.data.synthetic import SyntheticDataModule
 from genre_lightning.features.mel import MelFeatures
@@ -151,8 +152,8 @@ def _epoch_times(run: Path) -> list[float]:
     for events in sorted((run / "tensorboard").glob("events.out.tfevents.*")):
         acc = EventAccumulator(str(events), size_guidance={"scalars": 0})
         acc.Reload()
-        if "train/loss" in acc.Tags()["scalars"]:
-            times += [e.wall_time for e in acc.Scalars("train/loss")]
+        if runs.TRAIN_LOSS in acc.Tags()["scalars"]:
+            times += [e.wall_time for e in acc.Scalars(runs.TRAIN_LOSS)]
     return sorted(times)
 
 
@@ -186,7 +187,7 @@ def training_command(label: str, args: list[str], timeout: float) -> list[Row]:
     per_epoch = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else float("nan")
     note = (
         f"{len(times)} epochs in {wall:.0f} s wall (start, test included); "
-        f"100 epochs: {100 * per_epoch / 60:.2f} min; test acc {metrics['test/acc']:.3f}"
+        f"100 epochs: {100 * per_epoch / 60:.2f} min; test acc {metrics[runs.TEST_ACC]:.3f}"
     )
     # compile=true trains eagerly, warned, where a graph cannot be compiled: say so.
     eager = [

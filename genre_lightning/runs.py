@@ -1,4 +1,4 @@
-"""The one owner of a run directory's layout and of the ``metrics.json`` keys.
+"""The one owner of a run directory's layout, its ``metrics.json`` keys and metric names.
 
 Every tool writes and reads a run through this module: training (one run per job), the tools
 (each run in its own directory), sweep summaries, reports and the walkthrough notebook. A
@@ -48,6 +48,20 @@ LAYOUT = {
 #: Checkpoint file stems inside ``checkpoints/`` (ModelCheckpoint's ``filename``).
 BEST, LAST = "best", "last"
 
+# Logged metrics (TensorBoard tags, and what a callback may monitor) that metrics.json does not
+# hold: the epoch means of training, and validation's loss and chunk accuracy.
+TRAIN_LOSS = "train/loss"
+TRAIN_ACC = "train/acc"
+VAL_LOSS = "val/loss"
+#: Accuracy over the validation chunks one by one (chunked data only: ``data.chunk_seconds``).
+VAL_CHUNK_ACC = "val/chunk_acc"
+#: The F1 score of one genre is logged as ``test/f1/<genre>`` (:func:`f1_tag`).
+TEST_F1 = "test/f1"
+#: TensorBoard images: the test confusion matrix, and a few validation clips
+#: (``val_examples/clip_<i>``, with their true and predicted genres as text).
+TEST_CONFUSION_IMAGE = "test/confusion_matrix"
+VAL_EXAMPLES = "val_examples"
+
 # metrics.json keys. test/acc, test/f1_macro, val/acc, val/acc_best and test/chunk_acc are also
 # the TensorBoard tags they are logged under.
 TEST_ACC = "test/acc"
@@ -74,17 +88,23 @@ DATA_CONFIG = "data_config"
 #: What a callback can watch (``monitor``): the epoch metrics training logs (``val/chunk_acc``
 #: only when tracks are cut into several chunks), and the counters Lightning adds.
 MONITORABLE = (
-    "train/loss",
-    "train/acc",
-    "val/loss",
+    TRAIN_LOSS,
+    TRAIN_ACC,
+    VAL_LOSS,
     VAL_ACC,
     VAL_ACC_BEST,
-    "val/chunk_acc",
+    VAL_CHUNK_ACC,
     "epoch",
     "step",
 )
 #: The numbers of a sweep summary; its jobs are ranked by the first (the tested checkpoint's).
 RESULTS = (VAL_ACC, VAL_ACC_BEST, TEST_ACC, TEST_F1_MACRO)
+
+
+def f1_tag(genre: str) -> str:
+    """The TensorBoard tag of one genre's test F1 score (``test/f1/<genre>``)."""
+    return f"{TEST_F1}/{genre}"
+
 
 OmegaConf.register_new_resolver("gl_run", lambda name: _place(name), replace=True)
 

@@ -494,7 +494,7 @@ def _check_monitors(cfg: DictConfig) -> None:
                 f"callbacks.{name}.monitor={shown(monitor)} is not a logged metric; use one of "
                 f"{', '.join(runs.MONITORABLE)}, or null"
             )
-        if found and monitor == "val/chunk_acc":
+        if found and monitor == runs.VAL_CHUNK_ACC:
             _check_chunk_accuracy_logged(cfg, name)
 
 
@@ -506,8 +506,8 @@ def _check_chunk_accuracy_logged(cfg: DictConfig, name: str) -> None:
     chunk = OmegaConf.select(cfg, "data.chunk_seconds")
     if chunk is None:
         raise UserError(
-            f"callbacks.{name}.monitor=val/chunk_acc is logged only where tracks are cut "
-            f"into chunks (data.chunk_seconds), which this run does not; monitor val/acc, "
+            f"callbacks.{name}.monitor={runs.VAL_CHUNK_ACC} is logged only where tracks are cut "
+            f"into chunks (data.chunk_seconds), which this run does not; monitor {runs.VAL_ACC}, "
             f"or set data.chunk_seconds"
         )
     clip, rate = (
@@ -520,9 +520,9 @@ def _check_chunk_accuracy_logged(cfg: DictConfig, name: str) -> None:
     if numbers_given and clip // window_samples(clip, chunk, rate) < 2:
         # One chunk per track: chunk accuracy would be track accuracy, so it is not logged.
         raise UserError(
-            f"callbacks.{name}.monitor=val/chunk_acc is logged only where a track holds several "
-            f"chunks, but data.chunk_seconds={shown(chunk)} cuts one from each "
-            f"{clip / rate:.3g} s clip; monitor val/acc, or set data.chunk_seconds="
+            f"callbacks.{name}.monitor={runs.VAL_CHUNK_ACC} is logged only where a track holds "
+            f"several chunks, but data.chunk_seconds={shown(chunk)} cuts one from each "
+            f"{clip / rate:.3g} s clip; monitor {runs.VAL_ACC}, or set data.chunk_seconds="
             f"{clip / rate / 10:.2g}"
         )
 

@@ -73,6 +73,9 @@ def test_short_training_beats_chance(tmp_path: Path, data_dir: Path) -> None:
 
     events = _scalars(run)
     assert set(events.Tags()["scalars"]) >= SCALARS
+    # What a callback may monitor is what training logs (val/chunk_acc: chunked data only).
+    logged = set(runs.MONITORABLE) - {runs.VAL_CHUNK_ACC, "epoch", "step"}
+    assert logged <= set(events.Tags()["scalars"])
     assert len(events.Scalars("val/acc")) == 8 and len(events.Scalars("train/loss")) == 8
     # One point each: the hparams tab's metrics are registered without a placeholder 0.
     assert [e.value for e in events.Scalars("test/acc")] == pytest.approx([metrics["test/acc"]])

@@ -41,9 +41,12 @@ class EpochMetrics(pl.LightningModule):
     #: A few clips of the epoch's first validation batch, their labels and predictions.
     _val_examples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None
 
-    def _track_predictions(self, stage: str) -> tuple[torch.Tensor, torch.Tensor, float | None]:
+    def _track_predictions(
+        self, chunk_acc_tag: str
+    ) -> tuple[torch.Tensor, torch.Tensor, float | None]:
         """Track-level predictions and labels of the epoch (all ranks), and the accuracy of
-        the chunks one by one where tracks hold several (logged; else ``None``)."""
+        the chunks one by one where tracks hold several (logged as ``chunk_acc_tag``, e.g.
+        :data:`~genre_lightning.runs.VAL_CHUNK_ACC`; else ``None``)."""
 
         def gather(x: torch.Tensor) -> torch.Tensor:
             return cast(torch.Tensor, self.all_gather(x))
@@ -54,7 +57,7 @@ class EpochMetrics(pl.LightningModule):
         if len(result.chunk_labels) > len(result.labels):  # several chunks per track
             chunk_pred = result.chunk_logits.argmax(1)
             chunk_acc = float((chunk_pred == result.chunk_labels).float().mean())
-            self.log(f"{stage}/chunk_acc", chunk_acc, sync_dist=True)
+            self.log(chunk_acc_tag, chunk_acc, sync_dist=True)
         return result.logits.argmax(dim=1), result.labels, chunk_acc
 
     def on_validation_epoch_start(self) -> None:
@@ -65,7 +68,7 @@ class EpochMetrics(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if not self.epoch_logits:
             return
-        pred, target, _ = self._track_predictions("val")
+        pred, target, _ = self._track_predictions(runs.VAL_CHUNK_ACC)
         acc = self.metrics.validation(pred, target)
         self.log(runs.VAL_ACC, acc, prog_bar=True, sync_dist=True)
         if not self.trainer.sanity_checking:
@@ -83,13 +86,13 @@ class EpochMetrics(pl.LightningModule):
         self.epoch_logits.reset()
 
     def on_test_epoch_end(self) -> None:
-        pred, target, chunk_acc = self._track_predictions("test")
+        pred, target, chunk_acc = self._track_predictions(runs.TEST_CHUNK_ACC)
         results = dataclasses.replace(self.metrics.test(pred, target), chunk_acc=chunk_acc)
         self.log(runs.TEST_ACC, results.acc, sync_dist=True)
         self.log(runs.TEST_F1_MACRO, results.f1_macro, sync_dist=True)
         for name, value in results.f1_per_class.items():
             if value is not None:  # a genre the test split lacks has no F1 to show
-                self.log(f"test/f1/{name}", value, sync_dist=True)
+                self.log(runs.f1_tag(name), value, sync_dist=True)
         tensorboard_log_confusion(self, results.confusion, self.class_names)
         self.test_results_ = results
 

@@ -14,6 +14,7 @@ import torch
 from PIL import Image, ImageDraw
 from pytorch_lightning.loggers import TensorBoardLogger
 
+from genre_lightning import runs
 from genre_lightning.features.mel import compression
 from genre_lightning.files import atomic_write
 
@@ -154,7 +155,7 @@ def tensorboard_log_examples(
     if logger is None:
         return
     for i in range(mels.shape[0]):
-        tag = f"val_examples/clip_{i}"
+        tag = f"{runs.VAL_EXAMPLES}/clip_{i}"
         image = mel_image(mels[i], log)
         logger.experiment.add_image(tag, image, module.global_step, dataformats="HW")
         caption = f"true: {class_names[int(targets[i])]}, predicted: {class_names[int(preds[i])]}"
@@ -169,5 +170,5 @@ def tensorboard_log_confusion(
     if logger is not None:
         image = confusion_image(matrix, class_names)
         logger.experiment.add_image(
-            "test/confusion_matrix", image, module.global_step, dataformats="HWC"
+            runs.TEST_CONFUSION_IMAGE, image, module.global_step, dataformats="HWC"
         )

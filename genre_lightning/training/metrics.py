@@ -109,7 +109,7 @@ def wilson_interval(hits: int, total: int, z: float = Z95) -> tuple[float, float
 
 def accuracy_summary(metrics: Mapping[str, Any]) -> str:
     """``test/acc 0.8000 (95% CI 0.49-0.94)``: the final line's accuracy, with its interval."""
-    text = f"test/acc {metrics[runs.TEST_ACC]:.4f}"
+    text = f"{runs.TEST_ACC} {metrics[runs.TEST_ACC]:.4f}"
     ci = metrics.get(runs.TEST_ACC_CI95)
     return f"{text} (95% CI {ci[0]:.2f}-{ci[1]:.2f})" if ci else text
 

@@ -20,6 +20,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from genre_lightning import runs
 from genre_lightning.errors import UserError
 from genre_lightning.features.normalize import Normalize
 from genre_lightning.training.augment import SpecAugment, mixup
@@ -229,8 +230,8 @@ class GenreClassifier(EpochMetrics):
         self.train_loss(loss.detach(), weight=bs)
         # Metric objects: torchmetrics syncs them over DDP ranks, and their sums travel in a
         # checkpoint written mid-epoch, so a resumed epoch's curves count every batch.
-        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
-        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
+        self.log(runs.TRAIN_LOSS, self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log(runs.TRAIN_ACC, self.train_acc, on_step=False, on_epoch=True)
         return loss
 
     def _eval_step(self, batch: Batch, part: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -242,7 +243,7 @@ class GenreClassifier(EpochMetrics):
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         loss, logits = self._eval_step(batch, "val")
         bs = batch[1].shape[0]
-        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
+        self.log(runs.VAL_LOSS, loss, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=True)
         if batch_idx == 0:  # a few clips to show in TensorBoard
             mel, target, _, _ = batch
             preds = logits.argmax(dim=1)
