@@ -22,7 +22,6 @@ Without CUDA, ``benchmarks.run`` refuses it (``run`` alone returns a "skipped" r
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
@@ -149,7 +148,7 @@ def _musicnn_features(dm: SyntheticDataModule, device: torch.device) -> float:
 def _epoch_times(run: Path) -> list[float]:
     """Wall times of the run's per-epoch ``train/loss`` events (TensorBoard's own record)."""
     times: list[float] = []
-    for events in sorted((run / "tensorboard").glob("events.out.tfevents.*")):
+    for events in sorted(runs.Run(run).file("tensorboard").glob("events.out.tfevents.*")):
         acc = EventAccumulator(str(events), size_guidance={"scalars": 0})
         acc.Reload()
         if runs.TRAIN_LOSS in acc.Tags()["scalars"]:
@@ -182,7 +181,7 @@ def training_command(label: str, args: list[str], timeout: float) -> list[Row]:
             last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
             return [Row("gpu", f"{label}: failed", wall, "s", last[-300:])]
         times = _epoch_times(run)
-        metrics = json.loads((run / "metrics.json").read_text())
+        metrics = runs.Run(run).metrics
     # The first epoch (cuDNN autotuning, compilation, features computed) is left out.
     per_epoch = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else float("nan")
     note = (

@@ -571,7 +571,7 @@ def _job(cfg: DictConfig) -> None:
 
 #: The keys of conf/evaluate.yaml outside ``data`` (:func:`evaluate` checks those).
 CHECKS: dict[str, Check] = {
-    "ckpt_path": text("RUN/checkpoints/best.ckpt"),
+    "ckpt_path": text(runs.EXAMPLE_CKPT),
     "device": device_name,
     "seed": whole(0, "42"),  # as training: a data option's shuffle_seed is ${seed}
     "output": text("results/eval"),

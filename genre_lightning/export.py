@@ -263,7 +263,7 @@ def check_suffix(fmt: str, output: str | Path) -> None:
 #: The keys of conf/export.yaml, in order: ``format`` before ``output``, whose default file
 #: name is the format's.
 CHECKS: dict[str, Check] = {
-    "ckpt_path": text("RUN/checkpoints/best.ckpt"),
+    "ckpt_path": text(runs.EXAMPLE_CKPT),
     "format": choice(FORMATS),
     "exporter": choice(EXPORTERS),
     "check": flag(),

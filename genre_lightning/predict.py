@@ -256,7 +256,7 @@ def _summarise(rows: list[dict[str, Any]], classifier: Classifier, output: Path)
 
 #: The keys of conf/predict.yaml (``paths.*``: :data:`app.RUN_CHECKS`).
 CHECKS: dict[str, Check] = {
-    "ckpt_path": text("RUN/checkpoints/best.ckpt"),
+    "ckpt_path": text(runs.EXAMPLE_CKPT),
     # One input per run: several are a sweep (-m input=a,b), one job each.
     "input": text("song.mp3 (a file or a folder; several: -m input=dir1,dir2)"),
     "device": device_name,

@@ -106,6 +106,14 @@ def f1_tag(genre: str) -> str:
     return f"{TEST_F1}/{genre}"
 
 
+def checkpoint_place(stem: str = BEST) -> str:
+    """Where a run keeps a checkpoint, relative to its directory: ``checkpoints/<stem>.ckpt``."""
+    return f"{LAYOUT['checkpoints']}/{stem}.ckpt"
+
+
+#: A checkpoint's path as the tools' examples and messages show it.
+EXAMPLE_CKPT = f"RUN/{checkpoint_place(BEST)}"
+
 OmegaConf.register_new_resolver("gl_run", lambda name: _place(name), replace=True)
 
 
@@ -134,7 +142,7 @@ class Run:
 
     def checkpoint(self, stem: str = BEST) -> Path:
         """``checkpoints/best.ckpt`` or ``checkpoints/last.ckpt``."""
-        return self.file("checkpoints") / f"{stem}.ckpt"
+        return self.path / checkpoint_place(stem)
 
     def holds(self, path: str | Path) -> bool:
         """Whether ``path`` is inside this run's directory (links resolved)."""

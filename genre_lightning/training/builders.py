@@ -323,14 +323,14 @@ def resume_path(cfg: DictConfig, run: runs.Run) -> str | None:
     """
     ckpt = cfg.get("ckpt_path")
     if ckpt is None and cfg.get("resume"):
-        ckpt = "last"
+        ckpt = runs.LAST
     if ckpt is None:
         return None
-    path = run.checkpoint(runs.LAST) if ckpt == "last" else Path(ckpt)
+    path = run.checkpoint(runs.LAST) if ckpt == runs.LAST else Path(ckpt)
     if not path.is_file():
         if cfg.get("resume") and cfg.get("ckpt_path") is None:
             raise UserError(
-                f"resume={cfg.resume}: no {runs.LAYOUT['checkpoints']}/{runs.LAST}.ckpt in "
+                f"resume={cfg.resume}: no {runs.checkpoint_place(runs.LAST)} in "
                 f"that directory; give the directory of a run that saved one, or leave resume "
                 f"out to start afresh"
             )

@@ -20,12 +20,16 @@ from typing import Any
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
+from genre_lightning import runs
 from genre_lightning.errors import UserError
 from genre_lightning.files import atomic_write
 from genre_lightning.temp_files import remove_stale_temps
 
 #: What a refused checkpoint file should be replaced with.
-CKPT_FIX = "pass a .ckpt written by genre_lightning training (a run's checkpoints/ folder)"
+CKPT_FIX = (
+    "pass a .ckpt written by genre_lightning training "
+    f"(a run's {runs.LAYOUT['checkpoints']}/ folder)"
+)
 
 
 def checkpoint_file(ckpt_path: str | Path) -> Path:
@@ -37,7 +41,8 @@ def checkpoint_file(ckpt_path: str | Path) -> Path:
     path = Path(ckpt_path)
     if not path.is_file():
         # A run folder (or its checkpoints/ folder) given for its checkpoint: name the file.
-        held = [p for p in (path / "checkpoints" / "best.ckpt", path / "best.ckpt") if p.is_file()]
+        best = runs.Run(path).checkpoint(runs.BEST)
+        held = [p for p in (best, path / best.name) if p.is_file()]
         fix = f"give its file, e.g. ckpt_path={held[0]}" if held else CKPT_FIX
         what = "is a folder" if path.is_dir() else f"no checkpoint file at {path.resolve()}"
         raise UserError(f"ckpt_path={ckpt_path}: {what}; {fix}")
@@ -207,7 +212,7 @@ def check_resumable(path: str | Path) -> dict[str, Any]:
         raise UserError(
             f"ckpt_path={path}: not a genre_lightning training checkpoint (it lacks "
             f"{', '.join(missing) or 'hyper_parameters.net_config'}); resume from a run's "
-            f"checkpoints/last.ckpt, or leave ckpt_path unset to start afresh"
+            f"{runs.checkpoint_place(runs.LAST)}, or leave ckpt_path unset to start afresh"
         )
     check_target(path, "net_config", hparams["net_config"])
     return hparams
