@@ -1,10 +1,10 @@
 """Building a network from its config and from what the data says about its input.
 
 The number of classes and the shape of a feature image are facts of the data: no model config
-states them. :func:`build_network` passes them to whichever constructor arguments the network
-has (``num_classes``, ``in_channels``, ``input_shape``, ``n_mels``), checks the network accepts
-an input of that shape, and returns the complete config, which checkpoints store so that a
-network is rebuilt from the checkpoint alone.
+states them. :func:`build_network` passes them to whichever of the constructor arguments
+:data:`DATA_FACTS` names the network has, checks the network accepts an input of that shape, and
+returns the complete config, which checkpoints store so that a network is rebuilt from the
+checkpoint alone.
 """
 
 from __future__ import annotations
@@ -57,6 +57,11 @@ def prepare_network(config: DictConfig | Mapping[str, Any]) -> None:
         prepare(**{str(k): v for k, v in config.items() if not str(k).startswith("_")})
 
 
+#: The constructor arguments the data decides (a network takes those it has): no model config
+#: may set them, and a resumed run may leave them out.
+DATA_FACTS = ("num_classes", "in_channels", "input_shape", "n_mels")
+
+
 def data_facts(target: type, num_classes: int, feature_shape: Sequence[int]) -> dict[str, Any]:
     """The constructor arguments of ``target`` that the data decides.
 
@@ -67,12 +72,8 @@ def data_facts(target: type, num_classes: int, feature_shape: Sequence[int]) -> 
     """
     params = inspect.signature(target).parameters
     channels, frames, mels = (int(n) for n in feature_shape)
-    facts: dict[str, Any] = {
-        "num_classes": num_classes,
-        "in_channels": channels,
-        "input_shape": [frames, mels],
-        "n_mels": mels,
-    }
+    values = (num_classes, channels, [frames, mels], mels)  # in the order of DATA_FACTS
+    facts = dict(zip(DATA_FACTS, values, strict=True))
     return {key: value for key, value in facts.items() if key in params}
 
 

@@ -25,7 +25,7 @@ from genre_lightning.data import split_record
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.data.splits import TRAIN_ONLY
 from genre_lightning.errors import UserError
-from genre_lightning.models.build import build_network
+from genre_lightning.models.build import DATA_FACTS, build_network
 from genre_lightning.training.callbacks import GracefulStop, StepSeed
 from genre_lightning.training.checkpoint import (
     AtomicCheckpointIO,
@@ -441,8 +441,6 @@ def check_resumed_weights(path: str, model: GenreClassifier) -> None:
 
 #: ``model.*`` keys a resumed run may change: where the pretrained weights come from.
 MODEL_RESUME_MAY_CHANGE = frozenset({"source", "cache_dir"})
-#: ``model.*`` keys the data fills in (:func:`~genre_lightning.models.build.data_facts`).
-_DATA_FACTS = frozenset({"num_classes", "in_channels", "input_shape", "n_mels"})
 
 
 def _check_same_network(cfg: DictConfig, path: Path, hparams: dict[str, Any]) -> None:
@@ -453,7 +451,7 @@ def _check_same_network(cfg: DictConfig, path: Path, hparams: dict[str, Any]) ->
 
     def may_change(key: str) -> bool:
         return key in MODEL_RESUME_MAY_CHANGE or (
-            key in _DATA_FACTS and isinstance(now, dict) and now.get(key) is None
+            key in DATA_FACTS and isinstance(now, dict) and now.get(key) is None
         )
 
     _check_same(cfg, path, "model", saved, now, may_change)
