@@ -270,21 +270,12 @@ def _feature_settings(data: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
-#: Feature settings that change the mel images' values (not only their size): when one differs
-#: the network would be fed inputs unlike its training ones even at the same shape. The window
-#: keys (clip, chunk, frames) are left to the shape check: at equal shape they crop the same
-#: kind of image.
-_VALUE_KEYS = (
-    "sample_rate",
-    "features.n_fft",
-    "features.win_length",
-    "features.hop_length",
-    "features.n_mels",
-    "features.log",
-    "features.top_db",
-    "features.pad_mode",
-    "features.resample_to",
-)
+#: The settings of :func:`_feature_settings` that only choose the window (the synthetic set's
+#: clip length, the clip, the chunk, the frames kept): left to the shape check, since at equal
+#: shape they crop the same kind of image. Every other one (the decode rate and each mel
+#: setting, a new MelFeatures parameter included) changes the mel images' values: when one
+#: differs the network would be fed inputs unlike its training ones even at the same shape.
+_WINDOW_KEYS = frozenset({"seconds", "clip_samples", "chunk_seconds", "features.num_frames"})
 
 
 def _effective(settings: Mapping[str, Any], key: str) -> Any:
@@ -340,7 +331,9 @@ def _check_features(classifier: Classifier, datamodule: GenreDataModule, root: A
             f"on {trained_shape}; {fix}"
         )
     changed = [
-        k for k in _VALUE_KEYS if k in differing and _effective(trained, k) != _effective(data, k)
+        k
+        for k in differing
+        if k not in _WINDOW_KEYS and _effective(trained, k) != _effective(data, k)
     ]
     if changed:
         key = changed[0]

@@ -4,11 +4,13 @@ other data is composed as training composes it, checked against the checkpoint, 
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -341,6 +343,34 @@ def test_features_of_the_right_shape_computed_otherwise_are_refused(
         front_end_ckpt, tmp_path / "same", {"features": {"win_length": None}}, device="cpu"
     )
     assert metrics[runs.TEST_ACC] == runs.run_of_checkpoint(front_end_ckpt).metrics[runs.TEST_ACC]
+
+
+def test_every_front_end_setting_but_the_frame_count_is_compared() -> None:
+    # The settings compared are MelFeatures' own (and the decode rate), not a list beside it:
+    # a new front-end parameter is refused when it differs, though the images keep their shape.
+    from genre_lightning.evaluate import _check_features
+    from genre_lightning.features.mel import mel_settings
+
+    shape = (1, 45, 64)
+    trained: dict[str, Any] = {"sample_rate": 22050, "clip_samples": 44100}
+    trained["features"] = {"log": "db"}  # top_db is compared for decibels only
+    hparams = {"feature_shape": list(shape)}
+    classifier = SimpleNamespace(data_config=trained, model=SimpleNamespace(hparams=hparams))
+
+    def check(data: dict[str, Any]) -> None:
+        datamodule = SimpleNamespace(hparams=data, feature_shape=lambda: shape)
+        _check_features(cast(Any, classifier), cast(Any, datamodule), None)
+
+    keys = ["sample_rate", *(f"features.{k}" for k in mel_settings(None))]
+    for key in keys:
+        data = copy.deepcopy(trained)
+        name = key.removeprefix("features.")
+        (data["features"] if key.startswith("features.") else data)[name] = 12345
+        if key == "features.num_frames":  # it sets the shape, which the shape check compares
+            check(data)
+            continue
+        with pytest.raises(UserError, match=rf"^data\.{re.escape(key)}=12345 differs from the"):
+            check(data)
 
 
 def test_a_split_key_the_checkpoint_s_split_does_not_read_is_refused(tiny_ckpt: Path) -> None:
