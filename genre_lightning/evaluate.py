@@ -255,13 +255,14 @@ def _feature_settings(data: Mapping[str, Any]) -> dict[str, Any]:
     The decode rate, the window (the synthetic set's ``seconds``, the clip, the chunk) and every
     mel setting; a checkpoint's config lacks the keys it left at their defaults.
     """
-    from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE
+    from genre_lightning.data.config import rate_and_clip
     from genre_lightning.features.mel import mel_settings
 
     features = mel_settings(data.get("features"))
+    sample_rate, clip_samples = rate_and_clip(data)
     settings = {
-        "sample_rate": data.get("sample_rate", SAMPLE_RATE),
-        "clip_samples": data.get("clip_samples", CLIP_SAMPLES),  # the data module's defaults
+        "sample_rate": sample_rate,
+        "clip_samples": clip_samples,
         "chunk_seconds": data.get("chunk_seconds"),
         **{f"features.{k}": v for k, v in features.items()},
     }

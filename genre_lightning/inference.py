@@ -18,8 +18,9 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE, check_float_wave, clip_to_int16_range
+from genre_lightning.audio import check_float_wave, clip_to_int16_range
 from genre_lightning.data import split_record
+from genre_lightning.data.config import rate_and_clip
 from genre_lightning.data.datamodule import window_samples
 from genre_lightning.errors import UserError
 from genre_lightning.features.dft import with_dft_stft
@@ -386,8 +387,7 @@ def load_classifier(
         raise UserError(f"ckpt_path={path}: its normalisation statistics were never measured")
     data_config = dict(data_config)
     try:
-        sample_rate = int(data_config.get("sample_rate", SAMPLE_RATE))
-        clip_samples = int(data_config.get("clip_samples", CLIP_SAMPLES))
+        sample_rate, clip_samples = (int(n) for n in rate_and_clip(data_config))
         if sample_rate < 1 or clip_samples < 1:
             raise ValueError(f"sample_rate={sample_rate}, clip_samples={clip_samples}")
         window = window_samples(clip_samples, data_config.get("chunk_seconds"), sample_rate)

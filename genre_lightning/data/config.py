@@ -20,6 +20,7 @@ from typing import Any
 from omegaconf import OmegaConf
 from torchaudio.functional import melscale_fbanks
 
+from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE
 from genre_lightning.data.dataset import CROPS
 from genre_lightning.data.plan import CACHE_FEATURES, TRAIN_CHUNKS, make_plan
 from genre_lightning.data.splits import SPLIT_KINDS, SPLIT_UNITS, TEST_ONLY
@@ -43,6 +44,15 @@ def seconds_to_samples(seconds: Any, sample_rate: Any) -> int:
 
 
 OmegaConf.register_new_resolver("gl_samples", seconds_to_samples, replace=True)
+
+
+def rate_and_clip(data: Mapping[str, Any]) -> tuple[Any, Any]:
+    """``(sample_rate, clip_samples)`` of a data config, with the data module's defaults for
+    the keys it leaves out (a checkpoint's config lacks the keys left at their defaults).
+
+    The values are returned as given: the callers check or compare them.
+    """
+    return data.get("sample_rate", SAMPLE_RATE), data.get("clip_samples", CLIP_SAMPLES)
 
 
 def _root(key: str, value: Any) -> None:
