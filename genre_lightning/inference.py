@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -246,13 +246,12 @@ def resolve_device(name: Any) -> torch.device:
     return torch.device(name)
 
 
-def _check_front_end(path: Path, features: MelFeatures, window: int, feature_shape: object) -> None:
+def _check_front_end(
+    path: Path, features: MelFeatures, window: int, feature_shape: Sequence[int]
+) -> None:
     """Refuse a checkpoint whose mel settings make images of another shape than its network
     (and normalisation) was trained on: every file would fail, with a shape traceback."""
-    if not isinstance(feature_shape, list | tuple):  # not recorded: nothing to compare
-        return
-    with torch.no_grad():
-        made = tuple(features(torch.zeros(1, window)).shape[1:])
+    made = features.image_shape(window)
     if made != tuple(feature_shape):
         raise UserError(
             f"ckpt_path={path}: its data config's mel front end makes images of shape "
@@ -315,6 +314,19 @@ def load_classifier(
             f"distinct genre names; the file is damaged: use a .ckpt from a training run's "
             f"checkpoints/ folder"
         )
+    feature_shape = hparams.get("feature_shape")
+    if not (
+        isinstance(feature_shape, list | tuple)
+        and len(feature_shape) == 3
+        and all(isinstance(n, int) and n > 0 for n in feature_shape)
+    ):
+        # Every checkpoint training writes records it (GenreClassifier saves it, its default
+        # too): without it the network's input would be a guess.
+        raise UserError(
+            f"ckpt_path={path}: its feature_shape ({str(feature_shape)[:80]}) is not the "
+            f"(channels, frames, mels) of the images its network was trained on; the file is "
+            f"damaged: use a .ckpt from a training run's checkpoints/ folder"
+        )
     if not isinstance(ckpt["state_dict"], dict):
         raise UserError(
             f"ckpt_path={path}: its state_dict is a {type(ckpt['state_dict']).__name__}, not "
@@ -330,7 +342,7 @@ def load_classifier(
             facts = data_facts(
                 locate_class(wanted.get("_target_")),
                 len(hparams["class_names"]),
-                hparams.get("feature_shape", (1, 668, 64)),
+                feature_shape,
             )
             wanted = {**facts, **wanted}
     if "pretrained" in wanted:  # the state dict holds the weights: never fetch them again
@@ -399,7 +411,7 @@ def load_classifier(
             f"ckpt_path={path}: its data config cannot rebuild the mel front end ({exc}); use "
             f"a .ckpt from a training run's checkpoints/ folder"
         ) from None
-    _check_front_end(path, features, window, hparams.get("feature_shape"))
+    _check_front_end(path, features, window, feature_shape)
     return Classifier(
         model=model.eval().to(device),
         features=features.eval().to(device),

@@ -150,8 +150,19 @@ def test_hyperparameters_that_contradict_the_file_are_refused(
         str(caught.value)
     )
     assert f"trained on {trained}; the file is damaged" in str(caught.value)
-    # NaN weights: export's check compared NaN with NaN and passed; predict blamed the audio.
     ckpt["hyper_parameters"]["data_config"] = data_config
+    # No record of the images the network was trained on: the paper's shape was guessed for a
+    # network asked for by name. Every checkpoint training writes holds it.
+    for shape in ("missing", [1, 45], "1x45x64"):
+        if shape == "missing":
+            del ckpt["hyper_parameters"]["feature_shape"]
+        else:
+            ckpt["hyper_parameters"]["feature_shape"] = shape
+        torch.save(ckpt, tmp_path / "shape.ckpt")
+        with pytest.raises(UserError, match=r"shape\.ckpt: its feature_shape \(.*\) is not the "):
+            load_classifier(tmp_path / "shape.ckpt")
+    ckpt["hyper_parameters"]["feature_shape"] = trained
+    # NaN weights: export's check compared NaN with NaN and passed; predict blamed the audio.
     weight = next(
         k for k, v in ckpt["state_dict"].items() if v.is_floating_point() and v.numel() > 3
     )

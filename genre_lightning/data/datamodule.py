@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE
 from genre_lightning.data import split_csv, split_record
 from genre_lightning.data.build import build_parts, index_and_decode
@@ -241,8 +239,7 @@ class GenreDataModule(PartServing):
 
     def feature_shape(self) -> tuple[int, ...]:
         """Shape of one mel image, (1, frames, mels): what the network is built for."""
-        frames = self.features(torch.zeros(1, self.window_samples())).shape[2]
-        return (1, frames, self.features.n_mels)
+        return self.features.image_shape(self.window_samples())
 
     def track_parts(self) -> dict[str, list[str]]:
         """Each part's tracks as ``genre/track`` ids (after :meth:`setup`): the split record a

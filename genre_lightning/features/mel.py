@@ -205,6 +205,29 @@ class MelFeatures(nn.Module):
             spec = torch.log1p(10000.0 * spec) / math.log(10.0)
         return spec.unsqueeze(1)
 
+    def image_shape(self, samples: int) -> tuple[int, int, int]:
+        """The shape ``(channels, frames, mels)`` of the image this front end makes of one
+        window of ``samples``: what a network fed by it is built for.
+
+        Computed by running the front end on silence, so it is whatever :meth:`forward` makes
+        (frames kept or cropped, resampling), never a second formula beside it.
+        """
+        device = next(self.buffers()).device
+        with torch.no_grad():
+            channels, frames, mels = self(torch.zeros(1, samples, device=device)).shape[1:]
+        return (channels, frames, mels)
+
+
+def _default_image_shape() -> tuple[int, int, int]:
+    settings = mel_settings(None)
+    # One channel (forward adds it); num_frames fixes the frames whatever the clip length.
+    return (1, int(settings["num_frames"]), int(settings["n_mels"]))
+
+
+#: The image of the default front end (the paper's), from :class:`MelFeatures`' defaults:
+#: what the module and networks built without the data's shape assume.
+DEFAULT_IMAGE_SHAPE = _default_image_shape()
+
 
 def _eager() -> bool:
     """Whether this is plain eager execution (not TorchScript, ONNX export or torch.compile)."""

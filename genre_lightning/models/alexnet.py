@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from genre_lightning.features.mel import DEFAULT_IMAGE_SHAPE
 from genre_lightning.models.init import xavier_init
 
 #: The fewest frames the adaptive variant takes (~2.9 s at the paper's hop).
@@ -29,7 +30,8 @@ class AlexNet(nn.Module):
         in_channels: Channels of the input image (1 for a mel spectrogram).
         dropout: Dropout before each hidden fully connected layer.
         input_shape: (frames, mels) of the input; fixes the size of the first linear layer
-            (8960 for the paper's 668 x 64). Ignored when ``adaptive``.
+            (8960 for the paper's 668 x 64, the default front end's images). Ignored when
+            ``adaptive``.
         adaptive: Accept any input of at least :data:`ADAPTIVE_MIN_FRAMES` frames (see the
             module docstring).
     """
@@ -39,7 +41,7 @@ class AlexNet(nn.Module):
         num_classes: int,
         in_channels: int = 1,
         dropout: float = 0.5,
-        input_shape: tuple[int, int] | None = (668, 64),
+        input_shape: tuple[int, int] | None = DEFAULT_IMAGE_SHAPE[1:],
         adaptive: bool = False,
     ) -> None:
         super().__init__()

@@ -22,6 +22,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from genre_lightning import runs
 from genre_lightning.errors import UserError
+from genre_lightning.features.mel import DEFAULT_IMAGE_SHAPE
 from genre_lightning.features.normalize import Normalize
 from genre_lightning.training.augment import SpecAugment, mixup
 from genre_lightning.training.embedding_store import KEEP, default_store_root
@@ -67,7 +68,8 @@ class GenreClassifier(EpochMetrics):
         optimizer: A partial optimizer (``_partial_: true`` in ``conf/optimizer``) that takes
             the parameters.
         class_names: Genre names in label order.
-        feature_shape: Shape of one mel image, for the normalisation buffers.
+        feature_shape: Shape of one mel image, for the normalisation buffers (training gives
+            the data's; the default is the default front end's).
         normalize: Normalisation statistics ``per`` element (the paper), ``mel`` band, or
             ``none`` (no normalisation). The statistics are measured on the training set and
             set with ``normalize.set_statistics`` before fit (train.py does).
@@ -101,7 +103,7 @@ class GenreClassifier(EpochMetrics):
         net: nn.Module,
         optimizer: OptimizerFactory,
         class_names: Sequence[str],
-        feature_shape: Sequence[int] = (1, 668, 64),
+        feature_shape: Sequence[int] = DEFAULT_IMAGE_SHAPE,
         normalize: str = "element",
         spec_augment: dict[str, int] | None = None,
         mixup_alpha: float = 0.0,

@@ -12,7 +12,7 @@ import torch
 
 from genre_lightning.audio import fix_length, load_audio
 from genre_lightning.errors import UserError
-from genre_lightning.features.mel import MelFeatures
+from genre_lightning.features.mel import DEFAULT_IMAGE_SHAPE, MelFeatures
 from genre_lightning.features.normalize import Normalize, RunningMoments
 
 CLIPS = ["blues/blues.00000.wav", "classical/classical.00001.wav", "metal/metal.00002.wav"]
@@ -74,6 +74,21 @@ def test_lengths_zero_the_frames_past_each_clip() -> None:
 def test_num_frames_none_keeps_every_frame() -> None:
     out = MelFeatures(num_frames=None)(torch.randn(1, 44100))
     assert out.shape == (1, 1, 1 + 44100 // 992, 64)
+
+
+def test_image_shape_is_what_forward_makes_of_one_window() -> None:
+    # The network's input shape: frames kept or cropped to num_frames, counted after resampling.
+    musicnn_like = {"n_fft": 512, "win_length": None, "hop_length": 256, "resample_to": 16_000}
+    cases: list[tuple[dict[str, Any], int]] = [
+        ({}, 662_688),
+        ({"num_frames": None}, 44_100),
+        ({"num_frames": None, **musicnn_like}, 22_050),
+    ]
+    for settings, samples in cases:
+        features = MelFeatures(**settings)
+        made = features(torch.zeros(1, samples)).shape[1:]
+        assert features.image_shape(samples) == tuple(made), settings
+    assert MelFeatures().image_shape(44_100) == DEFAULT_IMAGE_SHAPE == (1, 668, 64)
 
 
 def test_rejects_wrong_rank() -> None:
