@@ -376,9 +376,10 @@ def _check_epochs_left(cfg: DictConfig, path: Path) -> None:
 
 
 def _check_unfinished(cfg: DictConfig, run: runs.Run, path: Path) -> None:
-    """``resume=`` of a run that finished (its results written) and trained every epoch asked
-    for: nothing is left to resume, and testing it again would add a second set of test points
-    to its curves. (A run stopped while testing has no results yet: it is tested again.)"""
+    """``resume=`` (or ``ckpt_path=last``) of a run that finished (its results written) and
+    trained every epoch asked for: nothing is left to resume, and testing it again would add a
+    second set of test points to its curves. (A run stopped while testing has no results yet:
+    it is tested again.)"""
     trained = _epochs_left(cfg, path)
     if trained is not None:
         done, max_epochs = trained
@@ -389,8 +390,10 @@ def _check_unfinished(cfg: DictConfig, run: runs.Run, path: Path) -> None:
             if schedule_length(cfg) is None
             else ""
         )
+        # resume=RUN, or ckpt_path=last in the run's folder (hydra.run.dir=RUN).
+        given = f"resume={cfg.resume}" if cfg.get("resume") else f"ckpt_path={cfg.ckpt_path}"
         raise UserError(
-            f"resume={cfg.resume}: that run finished ({run.file('metrics')} is written) after "
+            f"{given}: that run finished ({run.file('metrics')} is written) after "
             f"{done} epoch(s) of trainer.max_epochs={max_epochs}, so nothing is left to "
             f"resume; {longer}test it again with python -m genre_lightning.evaluate "
             f"ckpt_path={best}"
