@@ -188,7 +188,7 @@ def _log_start(
     skipped = datamodule.skipped
     if skipped:
         log.warning(
-            "%d audio file(s) could not be decoded and were skipped: %s",
+            "%d audio file(s) were skipped (each warning above says why): %s",
             len(skipped),
             ", ".join(Path(p).name for p, _ in skipped),
         )
