@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,6 +121,21 @@ def test_optuna_two_trials(tmp_path: Path, data_dir: Path) -> None:
     assert best["best_value"] == pytest.approx(max(float(r["val/acc"]) for r in rows))
 
 
+def _sweep_with_a_batch_too_large(
+    tmp_path: Path, data_dir: Path, batch_sizes: str, *overrides: str
+) -> tuple[Path, subprocess.CompletedProcess[str], list[str]]:
+    """A one-epoch multirun of the tiny demo in which ``data.batch_size=1000`` fails (it is
+    larger than the training part, which only its job finds out); the sweep folder, the
+    process and its ``error:`` lines."""
+    sweep = tmp_path / "sweep"
+    tiny = [o for o in TINY if not o.startswith("data.batch_size=")]
+    args = ["-m", *tiny, f"data.batch_size={batch_sizes}", "trainer.max_epochs=1", *overrides]
+    proc = run_cli([*args, f"paths.data_dir={data_dir}", f"hydra.sweep.dir={sweep}"], tmp_path)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    return sweep, proc, errors
+
+
 @pytest.mark.slow
 def test_an_optuna_search_whose_every_trial_fails_ends_in_one_line(
     tmp_path: Path, data_dir: Path
@@ -127,14 +143,9 @@ def test_an_optuna_search_whose_every_trial_fails_ends_in_one_line(
     # Failed trials are allowed (lr_optuna's max_failure_rate=1.0: a diverged trial must not
     # end the search); the search's end asked Optuna for a best trial there was none of: "No
     # trials are completed yet", a traceback.
-    sweep = tmp_path / "optuna"
-    tiny = [o for o in TINY if not o.startswith("data.batch_size=")]
-    args = ["-m", *tiny, "data.batch_size=1000", "trainer.max_epochs=1"]
-    args += ["hparams_search=lr_optuna", "hydra.sweeper.n_trials=2"]
-    args += [f"paths.data_dir={data_dir}"]
-    proc = run_cli([*args, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    sweep, proc, errors = _sweep_with_a_batch_too_large(
+        tmp_path, data_dir, "1000", "hparams_search=lr_optuna", "hydra.sweeper.n_trials=2"
+    )
     # The sweeper logs a trial it lets fail; the last one's line and the summary are said.
     assert len(errors) == 2, proc.stderr[-3000:]
     assert errors[0].startswith(f"error: job 1 ({sweep / '1'}): data.batch_size=1000 is larger")
@@ -165,13 +176,9 @@ def test_a_job_that_fails_does_not_stop_the_sweep(tmp_path: Path, data_dir: Path
     # Job 0's batch is larger than its training part, which only its job finds out (after
     # decoding): the jobs after it still train, and the sweep ends naming it (Hydra's basic
     # sweep stopped at it before).
-    sweep = tmp_path / "sweep"
-    tiny = [o for o in TINY if not o.startswith("data.batch_size=")]
-    args = ["-m", *tiny, "data.batch_size=1000,16", "trainer.max_epochs=1"]
-    args += ["+trainer.limit_train_batches=2", f"paths.data_dir={data_dir}"]
-    proc = run_cli([*args, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    sweep, proc, errors = _sweep_with_a_batch_too_large(
+        tmp_path, data_dir, "1000,16", "+trainer.limit_train_batches=2"
+    )
     assert errors[0].startswith(f"error: job 0 ({sweep / '0'}): data.batch_size=1000 is larger")
     assert errors[1:] == [
         f"error: 1 of the 2 jobs run failed: {sweep / '0'} (each one's error line is above, "
@@ -194,14 +201,14 @@ def test_a_job_that_fails_on_a_parallel_launcher_is_named_at_the_sweep_s_end(
 ) -> None:
     # A joblib worker's failure ended the sweep as Hydra's "Error executing job" with a hint
     # about HYDRA_FULL_ERROR; any other failed job went unsaid, and no last line named them.
-    sweep = tmp_path / "sweep"
-    tiny = [o for o in TINY if not o.startswith("data.batch_size=")]
-    args = ["-m", *tiny, "data.batch_size=1000,16", "trainer.max_epochs=1"]
-    args += ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
-    args += ["+trainer.limit_train_batches=2", f"paths.data_dir={data_dir}"]
-    proc = run_cli([*args, f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    sweep, proc, errors = _sweep_with_a_batch_too_large(
+        tmp_path,
+        data_dir,
+        "1000,16",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "+trainer.limit_train_batches=2",
+    )
     assert "HYDRA_FULL_ERROR" not in proc.stderr and "Error executing job" not in proc.stderr
     assert errors[0].startswith(f"error: job 0 ({sweep / '0'}): data.batch_size=1000 is larger")
     assert errors[1:] == [
