@@ -349,7 +349,7 @@ def resume_path(cfg: DictConfig, run: runs.Run) -> str | None:
     return str(path)
 
 
-def _epochs_left(cfg: DictConfig, path: Path) -> tuple[int, int] | None:
+def _all_epochs_trained(cfg: DictConfig, path: Path) -> tuple[int, int] | None:
     """``(epochs trained, trainer.max_epochs)`` where the checkpoint at ``path`` trained every
     epoch asked for, else None."""
     max_epochs = OmegaConf.select(cfg, "trainer.max_epochs")
@@ -364,7 +364,7 @@ def _epochs_left(cfg: DictConfig, path: Path) -> tuple[int, int] | None:
 def _check_epochs_left(cfg: DictConfig, path: Path) -> None:
     """A checkpoint file that trained every epoch asked for: nothing would train from it, and
     the run would test it with no checkpoint of its own."""
-    trained = _epochs_left(cfg, path)
+    trained = _all_epochs_trained(cfg, path)
     if trained is not None:
         done, max_epochs = trained
         raise UserError(
@@ -380,7 +380,7 @@ def _check_unfinished(cfg: DictConfig, run: runs.Run, path: Path) -> None:
     trained every epoch asked for: nothing is left to resume, and testing it again would add a
     second set of test points to its curves. (A run stopped while testing has no results yet:
     it is tested again.)"""
-    trained = _epochs_left(cfg, path)
+    trained = _all_epochs_trained(cfg, path)
     if trained is not None:
         done, max_epochs = trained
         best = run.checkpoint(runs.BEST)
