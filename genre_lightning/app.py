@@ -97,7 +97,16 @@ def synthetic_fact(name: str) -> Any:
     return OmegaConf.create([style.name for style in STYLES])
 
 
+def clip_samples(seconds: Any, sample_rate: Any) -> int:
+    """The ``gl_samples`` resolver: a clip of ``seconds`` at ``sample_rate``, in samples
+    (data/config.py owns the rule; imported when a config is resolved, as above)."""
+    from genre_lightning.data.config import seconds_to_samples
+
+    return seconds_to_samples(seconds, sample_rate)
+
+
 OmegaConf.register_new_resolver("gl_gtzan", gtzan_fact, replace=True)
+OmegaConf.register_new_resolver("gl_samples", clip_samples, replace=True)
 OmegaConf.register_new_resolver("gl_synthetic", synthetic_fact, replace=True)
 
 

@@ -540,9 +540,6 @@ def _torch_flags_kept() -> Iterator[None]:
 
 
 def _job(cfg: DictConfig) -> None:
-    # The data options derive clip lengths with the gl_samples resolver, which this registers
-    # (it imports torch, so not before the checks: --help and a bad key answer at once).
-    import genre_lightning.data.config  # noqa: F401
     from genre_lightning.training.metrics import accuracy_summary, per_genre_table
 
     data = cast(dict[str, Any], OmegaConf.to_container(cfg.data, resolve=True))

@@ -10,40 +10,24 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
-from pytorch_lightning.loggers import TensorBoardLogger
-from pytorch_lightning.utilities import rank_zero_only
-from torch.utils.tensorboard.summary import hparams
 
 from genre_lightning import runs
 from genre_lightning.app import hydra_app
-from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import Interrupted, UserError
 from genre_lightning.files import check_writable
-from genre_lightning.models.build import prepare_network
-from genre_lightning.training.builders import (
-    build_module,
-    build_trainer,
-    check_accelerator,
-    check_optimization,
-    check_resumed_split,
-    check_resumed_weights,
-    check_spec_augment,
-    check_trainer,
-    flat_config,
-    resume_path,
-)
-from genre_lightning.training.callbacks import GracefulStop
-from genre_lightning.training.distributed import sweep_job_ranks
-from genre_lightning.training.metrics import accuracy_summary, per_genre_table
-from genre_lightning.training.speed import compile_network
 from genre_lightning.validate import check_training
+
+# Lightning and the parts built on it are imported where they are used: importing them takes
+# about ten seconds, which a command refused by the config's checks, or --help, need not wait.
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
+
+    from genre_lightning.data.datamodule import GenreDataModule
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +39,8 @@ def _stops_said(trainer: pl.Trainer, run: runs.Run, testing: bool = False) -> It
     :class:`GracefulStop` raises it from a training step; Lightning ends the other stops itself
     (a SIGTERM during validation as exit status 0, Ctrl-C as 1), which the callback records.
     """
+    from genre_lightning.training.callbacks import GracefulStop
+
     callbacks = trainer.callbacks  # type: ignore[attr-defined]  # set by Lightning at init
     graceful = next(c for c in callbacks if isinstance(c, GracefulStop))
     try:
@@ -80,6 +66,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     Returns:
         The metrics also written to ``<paths.output_dir>/metrics.json``.
     """
+    import pytorch_lightning as pl
+
+    from genre_lightning.training.builders import (
+        build_module,
+        build_trainer,
+        check_optimization,
+        check_resumed_split,
+        check_resumed_weights,
+    )
+    from genre_lightning.training.distributed import sweep_job_ranks
+    from genre_lightning.training.metrics import accuracy_summary, per_genre_table
+    from genre_lightning.training.speed import compile_network
+
     run = runs.Run(Path(_output_dir(cfg)))
     check_training(cfg)  # every value, before any work
     check_optimization(cfg)
@@ -179,6 +178,11 @@ def _log_start(
 ) -> None:
     """split.csv, where the outputs go, skipped files, and the hparams tab's record (logged
     at step 0 by the run's start, not again by a resume)."""
+    from pytorch_lightning.loggers import TensorBoardLogger
+    from torch.utils.tensorboard.summary import hparams
+
+    from genre_lightning.training.builders import flat_config
+
     if _is_rank_zero():
         datamodule.write_split(run.file("split"))
     curves = (
@@ -214,6 +218,8 @@ def _is_rank_zero() -> bool:
     Lightning reads the rank from the launcher's environment at import, so this holds
     before the trainer has set up the process group, as well as after.
     """
+    from pytorch_lightning.utilities import rank_zero_only
+
     return rank_zero_only.rank == 0  # type: ignore[attr-defined]
 
 
@@ -235,6 +241,8 @@ def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
     """
     try:
         check_training(cfg, given)
+        from genre_lightning.training.builders import check_optimization  # after the quick checks
+
         check_optimization(cfg)
     except OmegaConfBaseException:  # a value Hydra sets only once the job runs: checked then
         return
@@ -262,6 +270,16 @@ def _check_machine(cfg: DictConfig, run: runs.Run | None) -> tuple[str | None, G
     Returns:
         The checkpoint to resume from, and the (not yet prepared) data module.
     """
+    from hydra.utils import instantiate
+
+    from genre_lightning.models.build import prepare_network
+    from genre_lightning.training.builders import (
+        check_accelerator,
+        check_spec_augment,
+        check_trainer,
+        resume_path,
+    )
+
     check_accelerator(cfg)
     check_trainer(cfg)
     resume_from = resume_path(cfg, run) if run is not None else None

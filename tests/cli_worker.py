@@ -33,6 +33,7 @@ import io
 import json
 import logging
 import os
+import pkgutil
 import selectors
 import signal
 import subprocess
@@ -286,6 +287,11 @@ def serve(requests: io.TextIOBase, replies: io.TextIOBase) -> None:
     with _captured() as imported:
         for script in scripts.select(group="console_scripts"):
             importlib.import_module(script.module)
+        # And what the tools import only once their quick checks pass (Lightning, the models,
+        # the data pipeline), so that it is paid once and frozen with the rest below.
+        package = importlib.import_module(PACKAGE)
+        for found in pkgutil.walk_packages(package.__path__, f"{PACKAGE}."):
+            importlib.import_module(found.name)
     from hydra.core.singleton import Singleton
 
     hydra_state = Singleton.get_state()

@@ -5,7 +5,8 @@ a data module's hyperparameters), so it can run as soon as the config is compose
 modules call it again when they are built. Each bad value is one :class:`UserError` naming
 ``data.<key>=<value>`` and a value that works.
 
-The ``gl_samples`` resolver registered here lets a config derive a clip length from seconds
+:func:`seconds_to_samples` is the rule of the ``gl_samples`` resolver (registered by ``app``),
+with which a config derives a clip length from seconds
 (``clip_samples: ${gl_samples:${data.seconds},${data.sample_rate}}``), so a length has one owner.
 """
 
@@ -17,7 +18,6 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from omegaconf import OmegaConf
 from torchaudio.functional import melscale_fbanks
 
 from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE
@@ -41,9 +41,6 @@ from genre_lightning.validate import (
 def seconds_to_samples(seconds: Any, sample_rate: Any) -> int:
     """Samples in ``seconds`` at ``sample_rate`` (the ``gl_samples`` resolver)."""
     return round(float(seconds) * int(sample_rate))
-
-
-OmegaConf.register_new_resolver("gl_samples", seconds_to_samples, replace=True)
 
 
 def rate_and_clip(data: Mapping[str, Any]) -> tuple[Any, Any]:
