@@ -29,15 +29,20 @@ GTZAN_SAMPLE = Path(
 #: A real blues clip of the sample, used where one real recording is enough.
 BLUES = "genres_original/blues/blues.00000.wav"
 
+#: The paper's ResNet at half its width (2.8 M parameters, not 11.2 M): the same code, trained
+#: and checkpointed about three times faster. Only for ResNet: take it out to change the network.
+HALF_WIDTH = "+model.channels=[32,64,128,256]"
+#: No progress bar: the tests read the logs.
+NO_PROGRESS_BAR = ["callbacks.rich_progress_bar=null", "trainer.enable_progress_bar=false"]
 #: The demo shrunk to seconds: 12 two-second clips per class (44,100 samples, 45 mel frames:
-#: both follow data.seconds), CPU, no progress bar.
+#: both follow data.seconds), a half-width ResNet, CPU, no progress bar.
 TINY = [
     "experiment=demo",
     "data.clips_per_class=12",
     "data.seconds=2.0",
     "data.batch_size=16",
-    "callbacks.rich_progress_bar=null",
-    "trainer.enable_progress_bar=false",
+    *NO_PROGRESS_BAR,
+    HALF_WIDTH,
 ]
 
 

@@ -31,7 +31,7 @@ from genre_lightning.app import (
 from genre_lightning.data.download import DEFAULT_SHA256, DEFAULT_URL
 from genre_lightning.errors import UserError
 
-from .conftest import TINY, start_cli, write_tone
+from .conftest import NO_PROGRESS_BAR, start_cli, write_tone
 
 #: Tool name (hydra.job.name, conf/<name>.yaml) -> module run by ``python -m``.
 TOOLS = {
@@ -243,7 +243,7 @@ def test_a_job_refused_after_it_started_says_why_in_its_log(tmp_path: Path) -> N
     proc = start_cli(
         [
             "data=folder",
-            *TINY[-2:],  # no progress bar
+            *NO_PROGRESS_BAR,
             f"data.root={tmp_path / 'data'}",
             f"data.cache_dir={tmp_path / 'cache'}",
             f"hydra.run.dir={run}",
