@@ -222,9 +222,16 @@ def start_process(args: Sequence[str], cwd: Path, module: str) -> subprocess.Pop
     )
 
 
+def tiny_for(*overrides: str) -> list[str]:
+    """TINY, without its ResNet width where ``overrides`` choose another network (or none)."""
+    other_network = any(o.startswith(("model=", "experiment=", "~model")) for o in overrides)
+    return [o for o in TINY if not (other_network and o == HALF_WIDTH)]
+
+
 def tiny_args(run: Path, data_dir: Path, *overrides: str) -> list[str]:
     """The command line of a one-epoch, two-batch run of the tiny demo into ``run``."""
-    args = [*TINY, "trainer.max_epochs=1", "+trainer.limit_train_batches=2", *overrides]
+    short = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2"]
+    args = [*tiny_for(*overrides), *short, *overrides]
     return [*args, f"paths.data_dir={data_dir}", f"hydra.run.dir={run}"]
 
 
@@ -239,7 +246,8 @@ def run_tiny_multirun(
     sweep: Path, data_dir: Path, *overrides: str, own_process: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """A one-epoch multirun of the tiny demo into ``sweep`` (``hydra.sweep.dir``)."""
-    args = ["-m", *overrides, *TINY, "trainer.max_epochs=1", f"paths.data_dir={data_dir}"]
+    tiny = tiny_for(*overrides)
+    args = ["-m", *overrides, *tiny, "trainer.max_epochs=1", f"paths.data_dir={data_dir}"]
     return run_cli([*args, f"hydra.sweep.dir={sweep}"], cwd=sweep.parent, own_process=own_process)
 
 

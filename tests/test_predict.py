@@ -28,14 +28,13 @@ from genre_lightning.inference import load_classifier
 from genre_lightning.predict import COLUMNS, predict, shown
 
 from .conftest import (
-    HALF_WIDTH,
-    TINY,
     _train,
     cli_env,
     one_error_line,
     run_cli,
     start_cli,
     start_process,
+    tiny_for,
     write_tone,
 )
 from .training.test_checkpoint import FIXTURE, write_damaged
@@ -287,7 +286,7 @@ def test_missing_input_and_checkpoint(tmp_path: Path) -> None:
 def mfcc_ckpt(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     """The MFCC baseline on the tiny set: classifying an hour of 2 s windows takes seconds."""
     overrides = [
-        *(o for o in TINY if o != HALF_WIDTH),
+        *tiny_for("model=mfcc_linear"),
         "model=mfcc_linear",
         "data.features.log=true",  # the baseline's own input (experiment=mfcc_baseline's)
         "module.normalize=none",

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from genre_lightning.models.standardize import Standardize
-from tests.conftest import HALF_WIDTH, TINY, run_cli
+from tests.conftest import run_cli, tiny_for
 
 
 def test_a_training_batch_of_one_uses_the_running_statistics() -> None:
@@ -47,7 +47,7 @@ def test_mfcc_baseline_trains_when_the_last_batch_holds_one_track(
             "experiment=mfcc_baseline",
             "data=synthetic",
             "trainer=cpu",
-            *(o for o in TINY[1:] if o != HALF_WIDTH),  # the baseline's own network
+            *tiny_for("experiment=mfcc_baseline")[1:],
             "trainer.max_epochs=2",
             "data.batch_size=95",
             f"paths.data_dir={data_dir}",
