@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
@@ -270,8 +271,6 @@ def _check_machine(cfg: DictConfig, run: runs.Run | None) -> tuple[str | None, G
     Returns:
         The checkpoint to resume from, and the (not yet prepared) data module.
     """
-    from hydra.utils import instantiate
-
     from genre_lightning.models.build import prepare_network
     from genre_lightning.training.builders import (
         check_accelerator,
