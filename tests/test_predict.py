@@ -286,14 +286,13 @@ def test_missing_input_and_checkpoint(tmp_path: Path) -> None:
 def mfcc_ckpt(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     """The MFCC baseline on the tiny set: classifying an hour of 2 s windows takes seconds."""
     overrides = [
-        *tiny_for("model=mfcc_linear"),
         "model=mfcc_linear",
         "data.features.log=true",  # the baseline's own input (experiment=mfcc_baseline's)
         "module.normalize=none",
         "trainer.max_epochs=1",
         "+trainer.limit_train_batches=2",
     ]
-    return _train("mfcc", tmp_path_factory, data_dir, overrides)
+    return _train("mfcc", tmp_path_factory, data_dir, [*tiny_for(*overrides), *overrides])
 
 
 def _peak_rss(args: list[str], cwd: Path) -> tuple[int, float]:
