@@ -217,10 +217,33 @@ def _spec_augment(key: str, value: Any) -> None:
         whole(0, str(params[name].default))(f"{key}.{name}", setting)
 
 
+def _devices(key: str, value: Any) -> None:
+    """``trainer.devices``: how many devices (a whole number from 1; -1 or ``auto``: all of
+    them) or which ones (a list of their indices, or Lightning's text for one: ``"0,1"``)."""
+    count = value
+    if isinstance(value, str) and value.strip():
+        written = value.strip()
+        if not re.fullmatch(r"-?\d+", written):
+            return  # "auto" or a list of indices: Lightning reads these, and says what is wrong
+        count = int(written)
+    if isinstance(count, int) and not isinstance(count, bool):
+        if count >= 1 or count == -1:
+            return
+        # Lightning refuses 0 (and takes other negatives as 0) with a reason in its own terms.
+        raise bad(key, value, "must be at least 1, or -1 for every device", "1")
+    indices = isinstance(value, Sequence) and not isinstance(value, str) and len(value) > 0
+    if indices and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value):
+        return
+    raise bad(
+        key, value, "is neither a number of devices nor a list of their indices", "1 (or [0,2])"
+    )
+
+
 #: The training config's keys outside ``data`` (the data package checks its own).
 TRAIN_CHECKS: dict[str, Check] = {
     "seed": whole(0, "42"),
     "trainer.max_epochs": whole(1, "100"),
+    "trainer.devices": _devices,
     "trainer.check_val_every_n_epoch": whole(1, "1", optional=True),
     # Lightning takes 0 or a negative number and logs no training curve at all.
     "trainer.log_every_n_steps": whole(1, "50", optional=True),

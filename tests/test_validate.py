@@ -175,8 +175,12 @@ BAD_VALUES = [
     ("trainer.check_val_every_n_epoch=0", "trainer.check_val_every_n_epoch=0 must be at least 1"),
     ("trainer.precision=abc", "trainer.precision=abc: Precision 'abc' is invalid"),
     ("trainer.devices=abc", "trainer.devices=abc: `devices` selected with"),
-    # Lightning's message also says "cpu accelerator": the key named is still devices.
-    ("trainer.devices=0", "trainer.devices=0: `Trainer(devices=0)` value is not a valid"),
+    # Lightning's own message ("not a valid input using cpu accelerator") gave no value to use.
+    (
+        "trainer.devices=0",
+        "trainer.devices=0 must be at least 1, or -1 for every device; e.g. trainer.devices=1",
+    ),
+    ("trainer.devices=[0,-1]", "trainer.devices=[0,-1] is neither a number of devices nor a"),
     # Lightning's message names a package (torch_xla), not the key: the key is found by trying.
     ("trainer.accelerator=tpu", "trainer.accelerator=tpu: Requirement 'torch_xla"),
     ('data.batch_size="32"', 'data.batch_size="32" is not a number; e.g. data.batch_size=32'),
@@ -381,6 +385,17 @@ def test_good_values_pass_and_missing_keys_are_skipped() -> None:
     }
     check_section(good, TRAIN_CHECKS)
     check_section({}, TRAIN_CHECKS)
+
+
+@pytest.mark.parametrize("devices", [1, 4, -1, "auto", "2", "-1", "0,1", [0], [0, 2]])
+def test_every_form_of_trainer_devices_lightning_takes_passes(devices: object) -> None:
+    check_section({"trainer": {"devices": devices}}, TRAIN_CHECKS)
+
+
+@pytest.mark.parametrize("devices", [0, -2, "0", [], [-1], [0.5], True, 1.5])
+def test_trainer_devices_that_ask_for_none_are_refused(devices: object) -> None:
+    with pytest.raises(UserError, match=r"^trainer\.devices=.*; e\.g\. trainer\.devices=1"):
+        check_section({"trainer": {"devices": devices}}, TRAIN_CHECKS)
 
 
 def test_an_interpolation_known_only_in_the_job_fails_in_one_line(
