@@ -229,7 +229,7 @@ def _devices(key: str, value: Any) -> None:
     if isinstance(count, int) and not isinstance(count, bool):
         if count >= 1 or count == -1:
             return
-        # Lightning refuses 0 (and takes other negatives as 0) with a reason in its own terms.
+        # Lightning refuses these too, in its own terms ("should be an int > 0" on the CPU).
         raise bad(key, value, "must be at least 1, or -1 for every device", "1")
     indices = isinstance(value, Sequence) and not isinstance(value, str) and len(value) > 0
     if indices and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value):
