@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The paper's clip (668 frames of hop 992), the length of every benchmark's clips; audio.py
-# owns it (re-exported for the benchmarks).
-from genre_lightning.audio import CLIP_SAMPLES as CLIP_SAMPLES
+# The paper's clip (668 frames of hop 992), the length of every benchmark's clips;
+# audio_files.py owns it (re-exported for the benchmarks).
+from genre_lightning.audio_files import CLIP_SAMPLES as CLIP_SAMPLES
 
 #: The repository root (``benchmarks/`` sits in it).
 REPO = Path(__file__).resolve().parents[1]

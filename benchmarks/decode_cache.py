@@ -14,7 +14,7 @@ import numpy as np
 import soundfile as sf
 
 from benchmarks.common import CLIP_SAMPLES, Row, sample_root
-from genre_lightning.audio import SAMPLE_RATE
+from genre_lightning.audio_files import SAMPLE_RATE
 from genre_lightning.data.cache import load_or_build
 from genre_lightning.data.index import GTZAN_GENRES, index_clips
 

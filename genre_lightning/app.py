@@ -74,7 +74,7 @@ def gtzan_fact(name: str) -> Any:
     ``clip_samples``: the ``gl_gtzan`` resolver, so conf/data/gtzan.yaml and conf/download.yaml
     read them from the code that owns them (imported here, when a config is resolved: the
     tools' imports stay light)."""
-    from genre_lightning.audio import CLIP_SAMPLES
+    from genre_lightning.audio_files import CLIP_SAMPLES
     from genre_lightning.data.download import DEFAULT_SHA256, DEFAULT_URL
     from genre_lightning.data.index import GTZAN_GENRES
 

@@ -45,6 +45,7 @@ from omegaconf import DictConfig
 
 from genre_lightning import runs
 from genre_lightning.app import check_tool_files, hydra_app, say
+from genre_lightning.audio_files import AUDIO_EXTENSIONS, audio_files_under, undecodable_note
 from genre_lightning.errors import EXIT_CTRL_C, EXIT_SIGTERM, Interrupted, UserError
 from genre_lightning.files import check_writable, partial_path, streaming_write
 from genre_lightning.validate import Check, device_name, text
@@ -69,8 +70,6 @@ def find_audio(path: Path) -> list[Path]:
     Raises:
         UserError: The path does not exist, or a directory holds no audio file.
     """
-    from genre_lightning.audio import AUDIO_EXTENSIONS, audio_files_under, undecodable_note
-
     if path.is_file():
         return [path]  # named explicitly: tried whatever its extension
     if not path.is_dir():
@@ -280,8 +279,6 @@ def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
 
 def check_not_audio(output: Path) -> Path:
     """Refuse an ``output`` that is an audio file: the CSV would replace a recording."""
-    from genre_lightning.audio import AUDIO_EXTENSIONS  # imports torch: after --help's answer
-
     if output.is_file() and output.suffix.lower() in AUDIO_EXTENSIONS:
         raise UserError(
             f"output={output}: is an audio file, which the predictions would replace; give a "

@@ -20,7 +20,7 @@ from typing import Any
 
 from torchaudio.functional import melscale_fbanks
 
-from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE
+from genre_lightning.audio_files import CLIP_SAMPLES, SAMPLE_RATE
 from genre_lightning.data.dataset import CROPS
 from genre_lightning.data.plan import CACHE_FEATURES, TRAIN_CHUNKS, make_plan
 from genre_lightning.data.splits import SPLIT_KINDS, SPLIT_UNITS, TEST_ONLY

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from genre_lightning.audio import CLIP_SAMPLES, SAMPLE_RATE
+from genre_lightning.audio_files import CLIP_SAMPLES, SAMPLE_RATE
 from genre_lightning.data import split_csv, split_record
 from genre_lightning.data.build import build_parts, index_and_decode
 from genre_lightning.data.cache import WaveformCache

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from genre_lightning.audio import audio_files_under, is_audio_name, undecodable_note
+from genre_lightning.audio_files import audio_files_under, is_audio_name, undecodable_note
 from genre_lightning.errors import UserError
 
 log = logging.getLogger(__name__)

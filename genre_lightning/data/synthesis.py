@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genre_lightning.audio import SAMPLE_RATE
+from genre_lightning.audio_files import SAMPLE_RATE
 
 
 @dataclass(frozen=True)

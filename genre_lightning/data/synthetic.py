@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from genre_lightning.audio import SAMPLE_RATE
+from genre_lightning.audio_files import SAMPLE_RATE
 from genre_lightning.data.config import check_data_config, seconds_to_samples
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.data.synthesis import STYLES, Style, synthesize_clip

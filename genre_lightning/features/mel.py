@@ -15,7 +15,8 @@ import torch
 import torchaudio
 from torch import nn
 
-from genre_lightning.audio import SAMPLE_RATE, check_float_wave
+from genre_lightning.audio import check_float_wave
+from genre_lightning.audio_files import SAMPLE_RATE
 
 #: Clips per STFT call on CPU (see MelFeatures.forward).
 CPU_CLIPS_PER_CALL = 2

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
-from genre_lightning.audio import CLIP_SAMPLES
+from genre_lightning.audio_files import CLIP_SAMPLES
 from genre_lightning.data.config import check_data_config, seconds_to_samples
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.data.index import GTZAN_GENRES
