@@ -58,13 +58,20 @@ def bad(key: str, value: Any, problem: str, example: str) -> UserError:
     return UserError(f"{key}={shown(value)} {problem}; e.g. {key}={example}")
 
 
+def is_number(value: Any, whole: bool = False) -> bool:
+    """Whether a config value is a number (a whole one if ``whole``). YAML's ``true`` is not,
+    though Python counts a bool as the int 1."""
+    kind = numbers.Integral if whole else numbers.Real
+    return isinstance(value, kind) and not isinstance(value, bool)
+
+
 def number(low: float, *, whole: bool, above: bool, example: str, optional: bool = False) -> Check:
     """A number (a whole one if ``whole``) at least (or above) ``low``; null if ``optional``."""
 
     def check(key: str, value: Any) -> None:
         if value is None and optional:
             return
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if not is_number(value):
             raise bad(key, value, "is not a number", example)
         if value != value or value in (float("inf"), float("-inf")):
             raise bad(key, value, "is not a finite number", example)
@@ -226,13 +233,13 @@ def _devices(key: str, value: Any) -> None:
         if not re.fullmatch(r"-?\d+", written):
             return  # "auto" or a list of indices: Lightning reads these, and says what is wrong
         count = int(written)
-    if isinstance(count, int) and not isinstance(count, bool):
+    if is_number(count, whole=True):
         if count >= 1 or count == -1:
             return
         # Lightning refuses these too, in its own terms ("should be an int > 0" on the CPU).
         raise bad(key, value, "must be at least 1, or -1 for every device", "1")
     indices = isinstance(value, Sequence) and not isinstance(value, str) and len(value) > 0
-    if indices and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value):
+    if indices and all(is_number(i, whole=True) and i >= 0 for i in value):
         return
     raise bad(
         key, value, "is neither a number of devices nor a list of their indices", "1 (or [0,2])"
@@ -504,8 +511,7 @@ def _check_model_input(cfg: DictConfig, cls: type) -> None:
 
 def _exceeds(count: Any, limit: Any) -> bool:
     """Whether two whole numbers (checked elsewhere: anything else passes) compare ``>``."""
-    whole_numbers = all(isinstance(v, int) and not isinstance(v, bool) for v in (count, limit))
-    return whole_numbers and count > limit
+    return all(is_number(v, whole=True) for v in (count, limit)) and count > limit
 
 
 def _check_monitors(cfg: DictConfig) -> None:
@@ -537,9 +543,7 @@ def _check_chunk_accuracy_logged(cfg: DictConfig, name: str) -> None:
         OmegaConf.select(cfg, "data.clip_samples"),
         OmegaConf.select(cfg, "data.sample_rate"),
     )
-    numbers_given = all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in (chunk, clip, rate)
-    )
+    numbers_given = all(is_number(v) for v in (chunk, clip, rate))
     if numbers_given and clip // window_samples(clip, chunk, rate) < 2:
         # One chunk per track: chunk accuracy would be track accuracy, so it is not logged.
         raise UserError(

@@ -13,7 +13,6 @@ with which a config derives a clip length from seconds
 from __future__ import annotations
 
 import inspect
-import numbers
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -32,6 +31,7 @@ from genre_lightning.validate import (
     check_section,
     choice,
     flag,
+    is_number,
     positive,
     sha256_digest,
     whole,
@@ -171,9 +171,7 @@ def _check_combinations(cfg: Mapping[str, Any]) -> None:
     if split == "random" and "split_fractions" in cfg:
         fractions = cfg["split_fractions"]
         numbers_ok = isinstance(fractions, Sequence) and not isinstance(fractions, str)
-        numbers_ok = numbers_ok and all(
-            isinstance(f, numbers.Real) and not isinstance(f, bool) for f in fractions
-        )
+        numbers_ok = numbers_ok and all(is_number(f) for f in fractions)
         if not numbers_ok or len(fractions) != 3 or min(fractions) <= 0:
             raise bad(
                 "data.split_fractions", fractions, "must be three positive numbers", "[0.8,0.1,0.1]"
