@@ -513,3 +513,67 @@ def test_the_cli_checks_a_refit_first_and_adds_one_to_earlier_runs(
 def _split(job: Path) -> list[dict[str, str]]:
     with open(job / "split.csv", newline="") as f:
         return list(csv.DictReader(f))
+
+
+# -- the README's results tables are the committed reports' numbers ---------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _readme_table(header: str) -> list[list[str]]:
+    """The rows (cells stripped) of the README table whose header line starts with ``header``."""
+    lines = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows = []
+    for line in lines[start + 2 :]:  # past the header and its |---| line
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip().strip("*") for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+def _report_rows(name: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = json.loads((REPO / "reports" / name / "report.json").read_text())[
+        "rows"
+    ]
+    return rows
+
+
+def _mean_std(summary: dict[str, Any]) -> str:
+    return f"{summary['mean']:.3f} ± {summary['std']:.3f}"
+
+
+def test_the_readme_results_table_is_the_committed_report() -> None:
+    # The README quotes reports/gtzan-sample-cv; a rerun of make report that the README does
+    # not follow (or a number typed by hand) fails here.
+    table = _readme_table("| recipe | test acc | test macro F1 | per fold")
+    report = _report_rows("gtzan-sample-cv")
+    assert len(table) == len(report)
+    for (label, acc, f1, folds, _), row in zip(table, report, strict=True):
+        refit = "data.train_on_val=true" in row["overrides"]
+        assert ("refit" in label) == refit, (label, row["recipe"])
+        if not refit:
+            assert f"`experiment={row['recipe']}`" in label, (label, row["recipe"])
+        assert acc == _mean_std(row["test/acc"]), label
+        assert f1 == _mean_std(row["test/f1_macro"]), label
+        assert folds == " / ".join(f"{v:.1f}" for v in row["test/acc"]["values"]), label
+
+
+def test_the_readme_deals_table_is_the_committed_report() -> None:
+    table = _readme_table("| recipe | test acc, 15 runs |")
+    deals = _report_rows("gtzan-sample-deals")
+    assert len(table) == len(deals)
+    for (label, acc, per_deal, main_deal), row in zip(table, deals, strict=True):
+        values = row["test/acc"]["values"]
+        # The sweep's jobs run deal by deal (data.split_seed=1,2,3 outermost), five folds each.
+        assert "data.split_seed=1,2,3" in row["overrides"]
+        means = [statistics.mean(values[i : i + 5]) for i in range(0, len(values), 5)]
+        assert acc == _mean_std(row["test/acc"]), label
+        assert per_deal == " / ".join(f"{m:.2f}" for m in means), label
+        # The main table's first fit (not the refit) of the same recipe: the deal of seed 42.
+        first_fit = next(
+            r
+            for r in _report_rows("gtzan-sample-cv")
+            if r["recipe"] == row["recipe"] and "data.train_on_val=true" not in r["overrides"]
+        )
+        assert main_deal == f"{first_fit['test/acc']['mean']:.2f}", label
