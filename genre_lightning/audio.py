@@ -116,11 +116,12 @@ _W64_SUFFIX = b"\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
 
 
 def _truncated_bytes(path: Path) -> int:
-    """Bytes of sample data a WAV (RIFF, RF64, BW64, Wave64), AIFF or AU header promises
-    beyond the end of the file.
+    """Bytes of sample data a WAV (RIFF, RF64, BW64, Wave64), AIFF or AU header, or an MP3's
+    Xing or Info frame, promises beyond the end of the file.
 
     libsndfile quietly decodes what is there, so a half-copied file would otherwise train as a
-    short clip. Only these headers state the data size; other formats return 0.
+    short clip. Only these headers state the data size; other formats (and MP3s without such a
+    frame) return 0.
     """
     size = path.stat().st_size
     with open(path, "rb") as f:
@@ -152,7 +153,51 @@ def _truncated_bytes(path: Path) -> int:
         if head[:4] == b".snd":
             data_offset, length = struct.unpack(">II", head[4:12])
             return max(0, length - (size - data_offset)) if length != 0xFFFFFFFF else 0
+        start = _id3v2_size(head)
+        f.seek(start)
+        promised = _mpeg_stream_bytes(f.read(_VBR_FRAME_BYTES))
+        # Compared with the whole file: encoders differ on whether the count includes a leading
+        # ID3v2 tag (libsndfile's does), so only what is missing beyond that is certain.
+        return max(0, promised - size)
     return 0
+
+
+#: Bytes of an MP3's first frame read for its Xing/Info header (the fields needed end by
+#: byte 52: MPEG-1 stereo's 32 bytes of side information put the header furthest in).
+_VBR_FRAME_BYTES = 64
+
+
+def _id3v2_size(head: bytes) -> int:
+    """Bytes of the ID3v2 tag at the start of an MP3 (0: none): a 10-byte header whose size
+    is a 28-bit "synchsafe" integer (7 bits a byte), plus a 10-byte footer where flagged."""
+    if head[:3] != b"ID3" or len(head) < 10:
+        return 0
+    size = 0
+    for byte in head[6:10]:
+        size = (size << 7) | (byte & 0x7F)
+    return 10 + size + (10 if head[5] & 0x10 else 0)
+
+
+def _mpeg_stream_bytes(frame: bytes) -> int:
+    """The stream size an MPEG layer III frame's Xing/Info header (LAME's, libsndfile's)
+    states, in bytes; 0 where ``frame`` is not such a frame or states none (Fraunhofer's rarer
+    VBRI header is not read)."""
+    if len(frame) < 4 or frame[0] != 0xFF or frame[1] & 0xE0 != 0xE0:
+        return 0  # no frame sync
+    version, layer, mono = (frame[1] >> 3) & 3, (frame[1] >> 1) & 3, frame[3] >> 6 == 3
+    if layer != 1 or version == 1:  # layer III only; version 1 is reserved
+        return 0
+    # The Xing header follows the frame's 4-byte header and its side information, whose size
+    # depends on the MPEG version (3: MPEG-1; 2 and 0: MPEG-2 and 2.5) and the channels.
+    side = (17 if mono else 32) if version == 3 else (9 if mono else 17)
+    at = 4 + side
+    if frame[at : at + 4] not in (b"Xing", b"Info") or len(frame) < at + 16:
+        return 0
+    flags = struct.unpack(">I", frame[at + 4 : at + 8])[0]
+    if not flags & 2:  # no stream size
+        return 0
+    field = at + 8 + (4 if flags & 1 else 0)  # after the frame count, where that is given
+    return int(struct.unpack(">I", frame[field : field + 4])[0])
 
 
 class WindowReader:

@@ -177,6 +177,47 @@ def test_a_copy_cut_short_is_refused_in_every_container_that_states_its_size(
             decode(cut)
 
 
+#: An ID3v2.3 tag of 1 KiB (its size a "synchsafe" integer: 7 bits a byte), as a tag editor
+#: puts before an MP3's first frame.
+ID3_TAG = b"ID3\x03\x00\x00" + bytes([0, 0, 0x08, 0]) + bytes(1024)
+
+
+@pytest.mark.parametrize(
+    ("rate", "channels", "tag"),
+    # MPEG-1, MPEG-2 and MPEG-2.5 (by rate), mono and stereo: each puts the Xing header at
+    # another offset.
+    [
+        (44100, 2, b"Xing"),
+        (44100, 1, b"Xing"),
+        (22050, 2, b"Info"),
+        (22050, 1, b"Xing"),
+        (8000, 2, b"Xing"),
+        (8000, 1, b"Info"),
+    ],
+)
+def test_an_mp3_cut_short_is_refused_where_its_xing_header_states_its_size(
+    tmp_path: Path, rate: int, channels: int, tag: bytes
+) -> None:
+    # libsndfile decoded such a copy as a shorter recording, without a word.
+    whole = tmp_path / "whole.mp3"
+    write_tone(whole, seconds=2.0, sr=rate, channels=channels, format="MP3")
+    stream = whole.read_bytes()
+    assert stream.count(b"Xing") == 1  # LAME writes Info instead for constant bit rates
+    stream = stream.replace(b"Xing", tag)
+    whole.write_bytes(stream)
+    assert load_audio(whole).numel() == 44100
+    tagged = tmp_path / "tagged.mp3"
+    tagged.write_bytes(ID3_TAG + stream)  # a tag before the stream: not a missing part
+    assert load_audio(tagged).numel() == 44100
+    # (With a tag, the cut must be longer than the tag: the count may include one.)
+    for cut in (stream[: len(stream) // 2], ID3_TAG + stream[: len(stream) // 3]):
+        path = tmp_path / "cut.mp3"
+        path.write_bytes(cut)
+        for decode in (load_audio, lambda p: list(WindowReader(p, 22050, 22050))):
+            with pytest.raises(AudioDecodeError, match=r"file is truncated \(\d+ bytes of audio"):
+                decode(path)
+
+
 @pytest.mark.parametrize("name", ["text.mp3", "text.wav", "empty.mp3", "empty.flac"])
 def test_a_file_that_is_not_audio_is_said_so_not_missing(tmp_path: Path, name: str) -> None:
     """libsndfile's MPEG reader says of a text file named ``.mp3`` that it "does not exist or

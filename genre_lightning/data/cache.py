@@ -36,8 +36,8 @@ from genre_lightning.temp_files import remove_stale_temps, temp_path
 log = logging.getLogger(__name__)
 
 #: Bump when the decode path changes in a way that changes the cached samples (3: silent clips
-#: are skipped).
-CACHE_VERSION = 3
+#: are skipped; 4: so are MP3s cut short, where their Xing/Info header states their size).
+CACHE_VERSION = 4
 
 
 @dataclass
