@@ -20,7 +20,7 @@ from genre_lightning.data.build import build_parts, index_and_decode
 from genre_lightning.data.cache import WaveformCache
 from genre_lightning.data.cache_dir import KEEP
 from genre_lightning.data.config import check_data_config
-from genre_lightning.data.download import DEFAULT_URL, ensure_gtzan
+from genre_lightning.data.download import DEFAULT_SHA256, DEFAULT_URL, ensure_gtzan
 from genre_lightning.data.index import GTZAN_GENRES, Clip
 from genre_lightning.data.load import LoadedData, index_classes
 from genre_lightning.data.parts import check_batch_size
@@ -72,8 +72,8 @@ class GenreDataModule(PartServing):
             training windows per track); ``None``: ``chunk_seconds`` (no overlap). Validation
             and test always use non-overlapping chunks.
         download: Fetch GTZAN into ``root`` first when it is not there.
-        url: Where GTZAN's ``genres.tar.gz`` is fetched from.
-        sha256: Its expected checksum (``None`` skips the check).
+        url: Where GTZAN's ``genres.tar.gz`` is fetched from (the Hugging Face copy).
+        sha256: Its expected checksum (the pinned one of that copy; ``None`` skips the check).
         batch_size: Windows per batch.
         num_workers: DataLoader worker processes of parts whose batches carry samples.
         pin_memory: Pin host memory for copies to a GPU; ``None`` pins when training on CUDA.
@@ -111,8 +111,8 @@ class GenreDataModule(PartServing):
         train_chunks: str = "random",
         train_hop_seconds: float | None = None,
         download: bool = False,
-        url: str | None = None,
-        sha256: str | None = None,
+        url: str = DEFAULT_URL,
+        sha256: str | None = DEFAULT_SHA256,
         batch_size: int = 256,
         num_workers: int = 0,
         pin_memory: bool | None = None,

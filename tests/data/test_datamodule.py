@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
+from genre_lightning.app import compose_config
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.data.index import DataNotFoundError
 from genre_lightning.errors import UserError
+from genre_lightning.features.mel import MelFeatures
 
 
 def _dm(root: Path, cache: Path | None, **kwargs: object) -> GenreDataModule:
@@ -158,3 +162,27 @@ def test_num_classes_mismatch_is_reported(gtzan_sample: Path, tmp_path: Path) ->
     dm = _dm(gtzan_sample, tmp_path / "cache", num_classes=7)
     with pytest.raises(UserError, match=r"data\.num_classes=10"):
         dm.setup("fit")
+
+
+def test_data_gtzan_s_values_are_the_python_defaults() -> None:
+    # conf/data/gtzan.yaml shows every value, so that --cfg job lists them and each can be
+    # overridden; GenreDataModule and MelFeatures take the same ones as defaults, so a notebook
+    # that builds them in Python trains what the command line trains (and checks a download
+    # against the same checksum).
+    data = compose_config("train").data
+    given = OmegaConf.to_container(data, resolve=False)
+    assert isinstance(given, dict)
+    defaults = inspect.signature(GenreDataModule).parameters
+    for key, value in given.items():
+        if key in ("_target_", "_convert_", "features"):
+            continue
+        if isinstance(value, str) and value.startswith("${gl_gtzan:"):  # a fact the code owns
+            value = OmegaConf.select(data, key)
+            value = list(value) if OmegaConf.is_list(value) else value
+        elif isinstance(value, str) and "${" in value:  # a path or the seed: the run's own
+            continue
+        default = defaults[key].default
+        assert value == (list(default) if isinstance(default, tuple) else default), key
+    mel = inspect.signature(MelFeatures).parameters
+    for key, value in given["features"].items():
+        assert value == mel[key].default, f"features.{key}"
