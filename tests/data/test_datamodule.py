@@ -174,6 +174,7 @@ def test_data_gtzan_s_values_are_the_python_defaults() -> None:
     assert isinstance(given, dict)
     defaults = inspect.signature(GenreDataModule).parameters
     for key, value in given.items():
+        assert isinstance(key, str)
         if key in ("_target_", "_convert_", "features"):
             continue
         if isinstance(value, str) and value.startswith("${gl_gtzan:"):  # a fact the code owns
