@@ -30,7 +30,7 @@ SCALARS = {"train/loss", "train/acc", "val/loss", "val/acc", "test/acc", "test/f
 
 
 def _scalars(run_dir: Path) -> EventAccumulator:
-    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"images": 0})
     events.Reload()
     return events
 
@@ -92,6 +92,12 @@ def test_short_training_beats_chance(tmp_path: Path, data_dir: Path) -> None:
     assert events.Scalars("lr-Adam")[0].value == pytest.approx(5e-4)
     images = set(events.Tags()["images"])
     assert {"test/confusion_matrix", "val_examples/clip_0"} <= images
+    # Each epoch's example images at the step of its validation scalars, the confusion matrix
+    # at test/acc's: TensorBoard's step slider shows them together.
+    val_steps = [e.step for e in events.Scalars("val/acc")]
+    assert [e.step for e in events.Images("val_examples/clip_0")] == val_steps
+    test_steps = [e.step for e in events.Scalars("test/acc")]
+    assert [e.step for e in events.Images("test/confusion_matrix")] == test_steps
     hparams = _hparams_plugin_data(run)
     # A session without an experiment record: the tab's columns come from every run shown.
     assert "_hparams_/experiment" not in hparams

@@ -141,6 +141,17 @@ def _tensorboard(module: pl.LightningModule) -> TensorBoardLogger | None:
     return next((lg for lg in module.loggers if isinstance(lg, TensorBoardLogger)), None)
 
 
+def _logged_step(module: pl.LightningModule) -> int:
+    """The step Lightning gives the metrics logged now, for the images shown beside them.
+
+    Lightning counts an optimizer step in ``global_step`` at once, but in the step its loggers
+    use (its training loop's count of batches that stepped) only after the batch's validation
+    run: images at ``global_step`` sat one step after the validation scalars of their epoch.
+    """
+    loop = module.trainer.fit_loop.epoch_loop
+    return int(getattr(loop, "_batches_that_stepped", module.global_step))
+
+
 def tensorboard_log_examples(
     module: pl.LightningModule,
     mels: torch.Tensor,
@@ -154,12 +165,13 @@ def tensorboard_log_examples(
     logger = _tensorboard(module)
     if logger is None:
         return
+    step = _logged_step(module)
     for i in range(mels.shape[0]):
         tag = f"{runs.VAL_EXAMPLES}/clip_{i}"
         image = mel_image(mels[i], log)
-        logger.experiment.add_image(tag, image, module.global_step, dataformats="HW")
+        logger.experiment.add_image(tag, image, step, dataformats="HW")
         caption = f"true: {class_names[int(targets[i])]}, predicted: {class_names[int(preds[i])]}"
-        logger.experiment.add_text(tag, caption, module.global_step)
+        logger.experiment.add_text(tag, caption, step)
 
 
 def tensorboard_log_confusion(
@@ -170,5 +182,5 @@ def tensorboard_log_confusion(
     if logger is not None:
         image = confusion_image(matrix, class_names)
         logger.experiment.add_image(
-            runs.TEST_CONFUSION_IMAGE, image, module.global_step, dataformats="HWC"
+            runs.TEST_CONFUSION_IMAGE, image, _logged_step(module), dataformats="HWC"
         )
