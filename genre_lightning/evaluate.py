@@ -507,7 +507,8 @@ def evaluate(
     metrics = {
         **model.test_results(),
         runs.CKPT_PATH: str(classifier.path.resolve()),
-        runs.NUM_CLIPS: datamodule.datasets["test"].num_tracks,
+        # Per part, as training writes it: one reader serves both metrics.json files.
+        runs.NUM_CLIPS: {"test": datamodule.datasets["test"].num_tracks},
         runs.SKIPPED_FILES: [p for p, _ in datamodule.skipped],
         runs.DATA_CONFIG: config,
     }
@@ -554,9 +555,10 @@ def _job(cfg: DictConfig) -> None:
         class_names_given=typed("data.class_names"),
     )
     say(per_genre_table(metrics))
+    tracks = metrics[runs.NUM_CLIPS]["test"]
     say(
         f"{accuracy_summary(metrics)}  test/f1_macro {metrics[runs.TEST_F1_MACRO]:.4f}"
-        f"  ({metrics[runs.NUM_CLIPS]} tracks) -> {runs.Run(Path(cfg.output)).file('metrics')}"
+        f"  ({tracks} tracks) -> {runs.Run(Path(cfg.output)).file('metrics')}"
     )
 
 

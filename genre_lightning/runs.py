@@ -80,6 +80,7 @@ BEST_CKPT = "best_ckpt"
 CKPT_PATH = "ckpt_path"
 EPOCHS = "epochs"
 SEED = "seed"
+#: Tracks per part, ``{"train": n, "val": n, "test": n}`` (evaluate's: ``{"test": n}``).
 NUM_CLIPS = "num_clips"
 SKIPPED_FILES = "skipped_files"
 #: evaluate: the data config that was tested (the checkpoint's with the changes given, or a

@@ -178,7 +178,7 @@ def test_evaluate_tests_every_clip_of_a_folder_with_the_test_split(
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     trained = json.loads((probe_run / "metrics.json").read_text())
-    assert metrics["num_clips"] == 4
+    assert metrics["num_clips"] == {"test": 4}
     assert metrics["confusion_matrix"] == trained["confusion_matrix"]
     assert "testing" not in "".join(p.read_text() for p in out.glob("*.log"))
 
