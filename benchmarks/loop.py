@@ -26,6 +26,7 @@ from genre_lightning.training.module import GenreClassifier
 
 BATCH = 8
 WARMUP = 2  # steps left out of the timings
+ROUNDS = 3  # turns of each loop, alternating
 
 
 class StepTimes(pl.Callback):
@@ -129,14 +130,20 @@ def _measure(quick: bool) -> tuple[list[float], list[float], float] | None:
     if root is None:
         return None
     steps = 6 if quick else 12
+    plain: list[float] = []
+    lightning: list[float] = []
+    waits: list[float] = []
     with tempfile.TemporaryDirectory(prefix="gl-bench-loop-") as tmp:
         dm = sample_datamodule(root, Path(tmp) / "cache")
-        plain = plain_steps(dm, steps)[WARMUP:]
-        times = lightning_steps(dm, steps, Path(tmp))
-    # A Lightning step runs from one batch's start to the next's: waiting for data included.
-    starts = times.starts
-    lightning = [b - a for a, b in zip(starts[WARMUP:], starts[WARMUP + 1 :], strict=False)]
-    waits = [s - e for e, s in zip(times.ends[WARMUP:], starts[WARMUP + 1 :], strict=False)]
+        # The two loops take turns, so that a change in the machine's speed during the
+        # benchmark (another process, clock boost running out) falls on both sides of the ratio.
+        for turn in range(ROUNDS):
+            plain += plain_steps(dm, steps)[WARMUP:]
+            times = lightning_steps(dm, steps, Path(tmp) / f"turn{turn}")
+            # A Lightning step runs from one batch's start to the next's: data waits included.
+            starts, after = times.starts[WARMUP:], times.starts[WARMUP + 1 :]
+            lightning += [b - a for a, b in zip(starts, after, strict=False)]
+            waits += [s - e for e, s in zip(times.ends[WARMUP:], after, strict=False)]
     return plain, lightning, sum(waits) / sum(lightning)
 
 
@@ -148,7 +155,7 @@ def run(quick: bool = False) -> list[Row]:
     plain, lightning, wait = measured
     p, lt = median(plain), median(lightning)
     # Lightning's steps are start-to-start gaps: one fewer than the steps timed plainly.
-    note = f"ResNet, batch {BATCH}, {len(plain)} / {len(lightning)} timed steps"
+    note = f"ResNet, batch {BATCH}, {len(plain)} / {len(lightning)} timed steps in {ROUNDS} turns"
     return [
         Row("loop", "plain PyTorch loop step", p * 1e3, "ms", note),
         Row("loop", "Lightning step (logger + progress bar)", lt * 1e3, "ms", note),
