@@ -267,6 +267,8 @@ def test_silence_is_not_given_a_genre(tiny_ckpt: Path, tmp_path: Path) -> None:
 def test_missing_input_and_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"input=.*nowhere: no such file or directory"):
         predict(tmp_path / "x.ckpt", tmp_path / "nowhere", tmp_path / "p.csv")
+    with pytest.raises(UserError, match=r"input=/dev/null: is neither a regular file nor a"):
+        predict(tmp_path / "x.ckpt", Path("/dev/null"), tmp_path / "p.csv")
     with pytest.raises(UserError, match="no audio files"):
         predict(tmp_path / "x.ckpt", tmp_path, tmp_path / "p.csv")
     (tmp_path / "a.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A ")
