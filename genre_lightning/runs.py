@@ -9,6 +9,7 @@ training run directory (``outputs/<date>/<time>`` or one job of a multirun) hold
     split.csv            where each track went (track, genre, part, path)
     checkpoints/         best.ckpt (best val/acc, the one tested) and last.ckpt (latest epoch)
     tensorboard/         event files
+    curves.csv           one row per epoch: the train/* and val/* metrics and the learning rate
 
 A tool's run directory (``outputs/<tool>/<date>/<time>``) holds ``.hydra/``, ``<tool>.log`` and
 its results: ``predictions.csv`` (predict); ``metrics.json`` and ``confusion_matrix.png``
@@ -36,6 +37,7 @@ from genre_lightning.files import write_json_atomic
 LAYOUT = {
     "metrics": "metrics.json",
     "split": "split.csv",
+    "curves": "curves.csv",
     "checkpoints": "checkpoints",
     "tensorboard": "tensorboard",
     "hydra": ".hydra",
@@ -61,6 +63,9 @@ TEST_F1 = "test/f1"
 #: (``val_examples/clip_<i>``, with their true and predicted genres as text).
 TEST_CONFUSION_IMAGE = "test/confusion_matrix"
 VAL_EXAMPLES = "val_examples"
+#: The metrics ``curves.csv`` holds, by their names' start: each epoch's training means, then
+#: its validation results (the test's are in metrics.json).
+CURVE_PREFIXES = ("train/", "val/")
 
 # metrics.json keys. test/acc, test/f1_macro, val/acc, val/acc_best and test/chunk_acc are also
 # the TensorBoard tags they are logged under.

@@ -98,6 +98,16 @@ def test_short_training_beats_chance(tmp_path: Path, data_dir: Path) -> None:
     assert [e.step for e in events.Images("val_examples/clip_0")] == val_steps
     test_steps = [e.step for e in events.Scalars("test/acc")]
     assert [e.step for e in events.Images("test/confusion_matrix")] == test_steps
+    # curves.csv: the same curves as a table, one row per epoch.
+    with (run / "curves.csv").open(newline="") as f:
+        curves = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in curves] == list(range(8))
+    for tag in ("train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best"):
+        values = [e.value for e in events.Scalars(tag)]
+        assert [float(r[tag]) for r in curves] == pytest.approx(values, rel=1e-6), tag
+    assert {float(r["lr"]) for r in curves} == {5e-4}
+    steps = [int(r["step"]) for r in curves]
+    assert steps == sorted(steps) and steps[-1] == events.Scalars("test/acc")[0].step
     hparams = _hparams_plugin_data(run)
     # A session without an experiment record: the tab's columns come from every run shown.
     assert "_hparams_/experiment" not in hparams

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shlex
@@ -97,6 +98,9 @@ def _comparable(run: Path) -> dict[str, object]:
     for tag in CURVES:
         per_epoch = {e.step: e.value for e in events.Scalars(tag)}
         metrics[tag] = [round(per_epoch[k], 6) for k in sorted(per_epoch)]
+    # The table of the curves, which a resumed run rewrites from the rows its checkpoint holds.
+    with (run / runs.LAYOUT["curves"]).open(newline="") as f:
+        metrics["curves.csv"] = list(csv.reader(f))
     return metrics
 
 
