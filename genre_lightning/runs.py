@@ -199,6 +199,29 @@ class Run:
             rows = list(csv.DictReader(f))
         return [r for r in rows if part is None or r["part"] == part]
 
+    def curves(self) -> dict[str, list[tuple[int, float]]]:
+        """The per-epoch curves of ``curves.csv``: column -> [(epoch, value), ...] for every
+        metric and the learning rate, in epoch order (an epoch without a value, e.g. one not
+        validated, left out). The shape :meth:`scalars` returns, with epochs for steps.
+
+        Raises:
+            UserError: The run has no ``curves.csv`` (``callbacks.curves=null``, or a run
+                trained before runs wrote one: :meth:`scalars` reads its TensorBoard events).
+        """
+        path = self.file("curves")
+        if not path.is_file():
+            raise UserError(
+                f"{path} does not exist: the run was trained with callbacks.curves=null or "
+                f"before runs wrote it; its TensorBoard events hold the curves (Run.scalars)"
+            )
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        columns = [c for c in (rows[0] if rows else {}) if c not in ("epoch", "step")]
+        return {
+            column: [(int(r["epoch"]), float(r[column])) for r in rows if r[column]]
+            for column in columns
+        }
+
     def scalars(self) -> dict[str, list[tuple[int, float]]]:
         """Every TensorBoard scalar of the run: tag -> [(step, value), ...] in step order, one
         value a step.
@@ -215,8 +238,8 @@ class Run:
         if not any(folder.glob("events.out.tfevents.*")):
             raise UserError(
                 f"{self.path} has no TensorBoard events in {folder.name}/: it was trained with "
-                f"logger=none. Its metrics.json and checkpoints are there; curves need a run "
-                f"with the default logger=tensorboard."
+                f"logger=none. Its metrics.json, checkpoints and per-epoch curves "
+                f"({self.file('curves').name}: Run.curves) are there."
             )
         events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
         events.Reload()

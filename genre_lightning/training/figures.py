@@ -84,13 +84,16 @@ def curves_image(
     series: Mapping[str, Sequence[tuple[int, float]]],
     title: str = "",
     size: tuple[int, int] = (480, 280),
+    x_label: str = "step",
 ) -> np.ndarray:
-    """Draw (step, value) curves on shared axes, e.g. ``train/loss`` and ``val/loss``.
+    """Draw (x, value) curves on shared axes, e.g. ``train/loss`` and ``val/loss``.
 
     Args:
-        series: Curve name -> points, as :meth:`genre_lightning.runs.Run.scalars` returns.
+        series: Curve name -> points, as :meth:`genre_lightning.runs.Run.scalars` (x: the
+            step) or :meth:`~genre_lightning.runs.Run.curves` (x: the epoch) returns.
         title: Text above the plot.
         size: Image (width, height) in pixels.
+        x_label: What x counts, written beside its largest value.
 
     Returns:
         uint8 RGB array (height, width, 3).
@@ -119,7 +122,7 @@ def curves_image(
     draw.text((4, top), f"{y1:.3g}", fill="black")
     draw.text((4, height - bottom - 10), f"{y0:.3g}", fill="black")
     draw.text((left, height - bottom + 2), str(x0), fill="black")
-    draw.text((width - right - 40, height - bottom + 2), f"step {x1}", fill="black")
+    draw.text((width - right - 40, height - bottom + 2), f"{x_label} {x1}", fill="black")
     for i, (name, curve) in enumerate(series.items()):
         colour = COLOURS[i % len(COLOURS)]
         line = [xy(s, v) for s, v in sorted(curve) if np.isfinite(v)]

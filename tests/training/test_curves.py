@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from genre_lightning import runs
+from genre_lightning.errors import UserError
 
 from ..conftest import run_tiny
 
@@ -34,3 +35,10 @@ def test_an_epoch_not_validated_has_no_validation_numbers(tmp_path: Path, data_d
     metrics = runs.Run(run).metrics
     assert float(rows[1][runs.VAL_ACC]) == pytest.approx(metrics[runs.VAL_ACC])
     assert float(rows[1][runs.VAL_ACC_BEST]) == pytest.approx(metrics[runs.VAL_ACC_BEST])
+    # Read back as curves (the notebook's): by epoch, the epochs without a value left out.
+    curves = runs.Run(run).curves()
+    assert [epoch for epoch, _ in curves[runs.TRAIN_LOSS]] == [0, 1, 2]
+    assert curves[runs.VAL_ACC] == [(1, pytest.approx(metrics[runs.VAL_ACC]))]
+    (run / runs.LAYOUT["curves"]).unlink()
+    with pytest.raises(UserError, match=r"curves.csv does not exist: .*callbacks.curves=null"):
+        runs.Run(run).curves()
