@@ -9,8 +9,10 @@ Times exclude the first steps (allocator and thread-pool warm-up) on both sides.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -126,9 +128,10 @@ def plain_steps(dm: GenreDataModule, steps: int) -> list[float]:
     return durations
 
 
-def timed_mel(dm: GenreDataModule) -> list[float]:
-    """Time every ``on_after_batch_transfer`` of ``dm`` (the mel of a batch) from now on; the
-    list returned fills with the seconds of each call, in order."""
+@contextlib.contextmanager
+def timed_mel(dm: GenreDataModule) -> Iterator[list[float]]:
+    """Time every ``on_after_batch_transfer`` of ``dm`` (the mel of a batch) while inside; the
+    list yielded fills with the seconds of each call, in order."""
     seconds: list[float] = []
     hook = dm.on_after_batch_transfer
 
@@ -139,7 +142,10 @@ def timed_mel(dm: GenreDataModule) -> list[float]:
         return out
 
     dm.on_after_batch_transfer = timed  # type: ignore[method-assign]
-    return seconds
+    try:
+        yield seconds
+    finally:
+        del dm.on_after_batch_transfer  # the class's own method again
 
 
 def _measure(quick: bool) -> tuple[list[float], list[float], float, float] | None:
@@ -153,14 +159,12 @@ def _measure(quick: bool) -> tuple[list[float], list[float], float, float] | Non
     mels: list[float] = []
     with tempfile.TemporaryDirectory(prefix="gl-bench-loop-") as tmp:
         dm = sample_datamodule(root, Path(tmp) / "cache")
-        hook = dm.on_after_batch_transfer
         # The two loops take turns, so that a change in the machine's speed during the
         # benchmark (another process, clock boost running out) falls on both sides of the ratio.
         for turn in range(ROUNDS):
             plain += plain_steps(dm, steps)[WARMUP:]
-            mel = timed_mel(dm)
-            times = lightning_steps(dm, steps, Path(tmp) / f"turn{turn}")
-            dm.on_after_batch_transfer = hook  # type: ignore[method-assign]
+            with timed_mel(dm) as mel:
+                times = lightning_steps(dm, steps, Path(tmp) / f"turn{turn}")
             # A Lightning step runs from one batch's start to the next's: data waits included.
             starts, after = times.starts[WARMUP:], times.starts[WARMUP + 1 :]
             lightning += [b - a for a, b in zip(starts, after, strict=False)]

@@ -66,6 +66,8 @@ VAL_EXAMPLES = "val_examples"
 #: The metrics ``curves.csv`` holds, by their names' start: each epoch's training means, then
 #: its validation results (the test's are in metrics.json).
 CURVE_PREFIXES = ("train/", "val/")
+#: Its other columns: first the epoch and the optimizer steps by its end, last the learning rate.
+CURVE_EPOCH, CURVE_STEP, CURVE_LR = "epoch", "step", "lr"
 
 # metrics.json keys. test/acc, test/f1_macro, val/acc, val/acc_best and test/chunk_acc are also
 # the TensorBoard tags they are logged under.
@@ -216,9 +218,9 @@ class Run:
             )
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
-        columns = [c for c in (rows[0] if rows else {}) if c not in ("epoch", "step")]
+        columns = [c for c in (rows[0] if rows else {}) if c not in (CURVE_EPOCH, CURVE_STEP)]
         return {
-            column: [(int(r["epoch"]), float(r[column])) for r in rows if r[column]]
+            column: [(int(r[CURVE_EPOCH]), float(r[column])) for r in rows if r[column]]
             for column in columns
         }
 

@@ -19,8 +19,8 @@ import torch
 from genre_lightning import runs
 from genre_lightning.files import write_csv_atomic
 
-#: The table's first and last columns; the metrics lie between, training's first.
-EPOCH, STEP, LR = "epoch", "step", "lr"
+#: The table's first and last columns (runs.py names them); the metrics lie between.
+EPOCH, STEP, LR = runs.CURVE_EPOCH, runs.CURVE_STEP, runs.CURVE_LR
 
 
 class EpochCurves(pl.Callback):
