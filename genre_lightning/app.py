@@ -50,7 +50,7 @@ from omegaconf.errors import (
 from genre_lightning import quiet, runs
 from genre_lightning.errors import EXIT_CTRL_C, Interrupted, UserError
 from genre_lightning.files import check_writable
-from genre_lightning.validate import Check, check_section, shown, text
+from genre_lightning.validate import Check, check_section, is_number, shown, text
 
 #: The Hydra configs (the repository's top-level conf/ links here).
 CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
@@ -630,7 +630,7 @@ def _check_launch(hydra_cfg: DictConfig, multirun: bool) -> Path | None:
             "out to run the jobs here one after another"
         )
     trials = OmegaConf.select(hydra_cfg, "sweeper.n_trials", default=None)
-    if multirun and trials is not None and not (isinstance(trials, int) and trials >= 1):
+    if multirun and trials is not None and not (is_number(trials, whole=True) and trials >= 1):
         # Optuna would run none and then fail with a traceback (no completed trial).
         fail(
             f"hydra.sweeper.n_trials={shown(trials)} must be a whole number of at least 1; "
