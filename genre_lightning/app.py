@@ -737,5 +737,35 @@ def _one_line(exc: BaseException) -> str:
         )
         listed = ", ".join(options.group(1).split()) if options else "see --help"
         return f"{group}={option}: no such option (available: {listed})"
+    merging = re.match(r"Error merging override (\S+)", text)
+    if merging and exc.__cause__ is not None:  # a typed key of Hydra's (sweeper, launcher, job)
+        return _typed_value(merging.group(1), str(exc.__cause__).splitlines()[0])
     lines = [line.strip() for line in text.split("Config search path")[0].splitlines()]
     return " ".join(line for line in lines if line and not line.startswith("full_key:"))
+
+
+#: What OmegaConf's typed nodes take, by the type its refusal names: (in words, an example).
+_TYPED_KINDS = {
+    "Integer": ("a whole number", "1"),
+    "Float": ("a number", "0.5"),
+    "bool": ("true or false", "true"),
+    "ListConfig": ("a list", "[a,b]"),
+    "string": ("a text", "abc"),
+}
+
+
+def _typed_value(override: str, refusal: str) -> str:
+    """The one line for ``override`` (``key=value``) refused by the type of its key in a
+    structured config (``refusal``: the first line of OmegaConf's ``ValidationError``)."""
+    key = override.partition("=")[0].lstrip("+")
+    options = re.search(r"expected one of \[([^\]]*)\]", refusal)
+    if options:
+        return f"{override} is not known; use {key}={'|'.join(options.group(1).split(', '))}"
+    # "Value '1.5' of type 'float' could not be converted to Integer", "... is not a valid
+    # bool", "... is not a ListConfig": the quoted words are the value's, the other the key's.
+    unquoted = re.sub(r"'[^']*'", "", refusal)
+    wanted = [w for w in re.findall(r"\w+", unquoted) if w in _TYPED_KINDS]
+    if wanted:
+        kind, example = _TYPED_KINDS[wanted[0]]
+        return f"{override} must be {kind} (Hydra's config types this key); e.g. {key}={example}"
+    return f"{override}: {refusal}"

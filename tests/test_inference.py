@@ -82,6 +82,9 @@ def test_missing_and_foreign_files(tmp_path: Path) -> None:
             str(caught.value)
             == f"ckpt_path={folder}: is a folder; give its file, e.g. ckpt_path={best}"
         )
+    # A device (or a pipe) is neither: "no checkpoint file at /dev/null" read as a typo.
+    with pytest.raises(UserError, match=r"^ckpt_path=/dev/null: is neither a regular file nor a"):
+        load_classifier("/dev/null")
     (tmp_path / "text.ckpt").write_text("not a checkpoint")
     with pytest.raises(UserError, match=r"^ckpt_path=.*text\.ckpt: not a readable checkpoint"):
         load_classifier(tmp_path / "text.ckpt")

@@ -172,6 +172,17 @@ def test_download_defaults_are_the_data_config_s() -> None:
             ["-m", "hparams_search=lr_optuna", "hydra.sweeper.n_trials=0"],
             "hydra.sweeper.n_trials=0 must be a whole number of at least 1",
         ),
+        # Hydra's typed keys: its message was "Error merging override <it>", no fix named.
+        (
+            "train",
+            ["-m", "hparams_search=lr_optuna", "hydra.sweeper.n_trials=true"],
+            "error: hydra.sweeper.n_trials=true must be a whole number (Hydra's config types "
+            "this key); e.g. hydra.sweeper.n_trials=1\n",
+        ),
+        ("predict", ["ckpt_path=a", "input=x", "hydra.job.chdir=maybe"], "must be true or false"),
+        ("train", ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=1.5"], "a whole number"),
+        ("train", ["hydra.job.env_copy=HOME"], "hydra.job.env_copy=HOME must be a list"),
+        ("train", ["hydra.mode=RUNS"], "hydra.mode=RUNS is not known; use hydra.mode=RUN|MULTIRUN"),
     ],
 )
 def test_command_line_errors_are_one_line(

@@ -229,6 +229,7 @@ BAD_VALUES = [
     ("~optimizer", "optimizer: none is configured (removed with ~optimizer?)"),
     # Files the job would refuse after Hydra made the run folder.
     ("ckpt_path=/nonexistent/x.ckpt", "ckpt_path=/nonexistent/x.ckpt: no checkpoint at"),
+    ("ckpt_path=/dev/null", "ckpt_path=/dev/null: is neither a regular file nor a folder; resume"),
     ("data.cache_dir=/proc/version/x", "data.cache_dir=/proc/version/x: /proc/version is a file"),
     ("optimizer._target_=torch.optim.Foo", "optimizer._target_=torch.optim.Foo: cannot build it"),
 ]

@@ -44,7 +44,12 @@ def checkpoint_file(ckpt_path: str | Path) -> Path:
         best = runs.Run(path).checkpoint(runs.BEST)
         held = [p for p in (best, path / best.name) if p.is_file()]
         fix = f"give its file, e.g. ckpt_path={held[0]}" if held else CKPT_FIX
-        what = "is a folder" if path.is_dir() else f"no checkpoint file at {path.resolve()}"
+        if path.is_dir():
+            what = "is a folder"
+        elif path.exists():  # a device or a pipe: nothing torch.save could have written
+            what = "is neither a regular file nor a folder"
+        else:
+            what = f"no checkpoint file at {path.resolve()}"
         raise UserError(f"ckpt_path={ckpt_path}: {what}; {fix}")
     return path
 
