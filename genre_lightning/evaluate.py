@@ -471,6 +471,7 @@ def evaluate(
 
     from genre_lightning.data.config import check_data_config
     from genre_lightning.inference import load_classifier, resolve_device
+    from genre_lightning.provenance import provenance
     from genre_lightning.training.figures import confusion_image, save_png
 
     # The data settings given are checked before the checkpoint is read (only the keys present:
@@ -511,6 +512,7 @@ def evaluate(
         runs.NUM_CLIPS: {"test": datamodule.datasets["test"].num_tracks},
         runs.SKIPPED_FILES: [p for p, _ in datamodule.skipped],
         runs.DATA_CONFIG: config,
+        runs.PROVENANCE: provenance(target),
     }
     out.write_metrics(metrics)
     confusion = torch.tensor(metrics[runs.CONFUSION_MATRIX])

@@ -32,6 +32,8 @@ TRAIN = "python -m genre_lightning -m"
 MARKDOWN, TABLE, RECORD = "report.md", "report.csv", "report.json"
 #: A recipe's refit runs: this sub-folder of its sweep, trained with this override.
 REFIT, TRAIN_ON_VAL = "refit", "data.train_on_val=true"
+#: A row's code versions (:func:`code_version` of each run), and a run's that recorded none.
+CODE, UNRECORDED = "code", "unrecorded"
 
 
 def recorded_overrides(sweep_dir: Path) -> list[str] | None:
@@ -108,6 +110,7 @@ def summarise(
 ) -> dict[str, Any]:
     """One row: mean and sample standard deviation of each metric over a recipe's runs."""
     row: dict[str, Any] = {"recipe": recipe, "runs": len(results), "overrides": overrides}
+    row[CODE] = sorted({code_version(r) for r in results})
     for key in METRICS:
         values = [float(r[key]) for r in results if r.get(key) is not None]
         row[key] = {
@@ -118,6 +121,30 @@ def summarise(
             "values": values,
         }
     return row
+
+
+def code_version(metrics: dict[str, Any]) -> str:
+    """A run's code in a word: its commit's first 12 digits (``+modified`` where the package's
+    files differed from it), the package's version where no commit was recorded (a wheel), or
+    ``unrecorded`` (a run from before metrics.json held its provenance)."""
+    record = metrics.get(runs.PROVENANCE) or {}
+    commit = record.get("commit")
+    if commit:
+        return commit[:12] + ("+modified" if record.get("modified") else "")
+    version = record.get("genre_lightning")
+    return f"genre_lightning {version}" if version else UNRECORDED
+
+
+def _code_line(rows: list[dict[str, Any]]) -> str:
+    """report.md's line on the code its runs come from (rows read from an older report have no
+    record of it)."""
+    codes = sorted({code for r in rows for code in r.get(CODE) or [UNRECORDED]})
+    if len(codes) == 1:
+        return f"Code: `{codes[0]}` (each run's metrics.json names its libraries and device)."
+    return (
+        f"Code: the runs come from {len(codes)} versions ({', '.join(f'`{c}`' for c in codes)}); "
+        f"report.json gives each row's."
+    )
 
 
 def load_rows(out: Path) -> list[dict[str, Any]]:
@@ -225,6 +252,7 @@ def write_report(rows: list[dict[str, Any]], out: Path) -> str:
         "",
         f"Each row: `{TRAIN} {shared}`" + (" plus its overrides." if shown else "."),
         "Mean ± sample standard deviation over the row's runs.",
+        _code_line(rows),
     ]
     if any(chosen):
         lines.append(

@@ -90,6 +90,9 @@ SEED = "seed"
 #: Tracks per part, ``{"train": n, "val": n, "test": n}`` (evaluate's: ``{"test": n}``).
 NUM_CLIPS = "num_clips"
 SKIPPED_FILES = "skipped_files"
+#: What produced the numbers: the code's version and commit, the libraries' versions and the
+#: device (:func:`genre_lightning.provenance.provenance`).
+PROVENANCE = "provenance"
 #: evaluate: the data config that was tested (the checkpoint's with the changes given, or a
 #: data option composed as training does).
 DATA_CONFIG = "data_config"

@@ -69,6 +69,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """
     import pytorch_lightning as pl
 
+    from genre_lightning.provenance import provenance
     from genre_lightning.training.builders import (
         build_module,
         build_trainer,
@@ -129,6 +130,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         runs.SEED: cfg.seed,
         runs.NUM_CLIPS: {part: ds.num_tracks for part, ds in datamodule.datasets.items()},
         runs.SKIPPED_FILES: [p for p, _ in datamodule.skipped],
+        runs.PROVENANCE: provenance(trainer.strategy.root_device),
     }
     if not _is_rank_zero():  # with DDP every rank gets here: one file, one final line
         return metrics

@@ -92,6 +92,7 @@ def test_cli_reproduces_the_training_metrics(tiny_ckpt: Path, tmp_path: Path) ->
     # Per part, as training writes it.
     assert metrics[runs.NUM_CLIPS] == {"test": trained[runs.NUM_CLIPS]["test"]}
     assert metrics[runs.DATA_CONFIG] == load_classifier(tiny_ckpt).data_config
+    assert metrics[runs.PROVENANCE] == trained[runs.PROVENANCE]  # same code, libraries, device
     confusion = metrics[runs.CONFUSION_MATRIX]
     assert len(confusion) == 10 and sum(map(sum, confusion)) == metrics[runs.NUM_CLIPS]["test"]
     correct = sum(confusion[i][i] for i in range(10))

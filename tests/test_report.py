@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from genre_lightning.errors import UserError
+from genre_lightning.provenance import source_commit
 from genre_lightning.report import make_report, refit_sweep
 from genre_lightning.report_rows import _with_choice
 
@@ -37,18 +38,22 @@ def _fake_sweep(
     jobs: list[list[str]] | None = None,
     val: list[float] | None = None,
     folder: Path | None = None,
+    code: list[dict[str, Any]] | None = None,
 ) -> None:
     """A finished multirun of ``recipe`` under ``out`` as Hydra and training leave it: per job
     ``.hydra/overrides.yaml`` and ``metrics.json``; ``multirun.yaml`` when ``task`` is given.
-    ``folder``: the sweep's folder, if not ``out/recipe``."""
+    ``folder``: the sweep's folder, if not ``out/recipe``. ``code``: each job's provenance
+    (none: as runs before it was recorded)."""
     sweep_dir = folder or out / recipe
     for job, acc in enumerate(accs):
         (sweep_dir / str(job) / ".hydra").mkdir(parents=True)
         overrides = [f"experiment={recipe}", *(jobs[job] if jobs else [f"seed={job}"])]
         (sweep_dir / str(job) / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
-        metrics = {"test/acc": acc, "test/f1_macro": acc / 2, "val/acc_best": acc}
+        metrics: dict[str, Any] = {"test/acc": acc, "test/f1_macro": acc / 2, "val/acc_best": acc}
         if val is not None:
             metrics["val/acc"] = val[job]
+        if code is not None:
+            metrics["provenance"] = code[job]
         (sweep_dir / str(job) / "metrics.json").write_text(json.dumps(metrics))
     if task is not None:
         record = {"hydra": {"overrides": {"task": [f"experiment={recipe}", *task]}}}
@@ -74,6 +79,32 @@ def test_collect_only_summarises_existing_runs(tmp_path: Path) -> None:
     record = json.loads((tmp_path / "report.json").read_text())
     assert record["rows"][0]["test/acc"]["values"] == values["a"]
     assert record["rows"][0]["overrides"] == ["experiment=a", *COMMON]
+
+
+def test_the_report_names_the_code_its_runs_come_from(tmp_path: Path) -> None:
+    head, other = "0123456789abcdef" * 2 + "01234567", "fedcba9876543210" * 2 + "76543210"
+    clean = {"genre_lightning": "0.1.0", "commit": head, "modified": False}
+    _fake_sweep(tmp_path, "a", [0.5, 0.7], COMMON, code=[clean, clean])
+    make_report(["a"], tmp_path, collect_only=True)
+    assert "Code: `0123456789ab` (each run's" in (tmp_path / "report.md").read_text()
+    # A mix of versions, edits not committed, a wheel and runs that recorded nothing: all said.
+    edited = {**clean, "modified": True}
+    wheel = {"genre_lightning": "0.2.0", "commit": None, "modified": None}
+    _fake_sweep(tmp_path, "b", [0.4, 0.6], COMMON, code=[edited, {**clean, "commit": other}])
+    _fake_sweep(tmp_path, "c", [0.3], COMMON, code=[wheel])
+    _fake_sweep(tmp_path, "d", [0.2], COMMON)
+    make_report(["b", "c", "d"], tmp_path, collect_only=True)
+    record = json.loads((tmp_path / "report.json").read_text())
+    assert [row["code"] for row in record["rows"]] == [
+        ["0123456789ab"],
+        ["0123456789ab+modified", "fedcba987654"],
+        ["genre_lightning 0.2.0"],
+        ["unrecorded"],
+    ]
+    assert (
+        "Code: the runs come from 5 versions (`0123456789ab`, `0123456789ab+modified`, "
+        "`fedcba987654`, `genre_lightning 0.2.0`, `unrecorded`); report.json gives each row's."
+    ) in (tmp_path / "report.md").read_text()
 
 
 def test_tables_show_only_what_differs_between_rows(tmp_path: Path) -> None:
@@ -253,6 +284,9 @@ def test_the_cli_runs_a_recipe_over_two_seeds(tmp_path: Path, data_dir: Path) ->
         "| demo | 2 |" in report and "experiment=RECIPE seed=1,2 data.clips_per_class=12" in report
     )
     assert report in proc.stdout
+    commit, modified = source_commit()  # this clone's (a wheel's: its version)
+    code = f"{commit[:12]}{'+modified' if modified else ''}" if commit else "genre_lightning "
+    assert f"Code: `{code}" in report
     # Summarising the same runs later recovers the overrides from Hydra's multirun.yaml.
     before = json.loads((out / "report.json").read_text())
     make_report(["demo"], out, collect_only=True)

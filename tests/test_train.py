@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from genre_lightning.app import CONFIG_DIR
 from genre_lightning.errors import UserError
 from genre_lightning.evaluate import evaluate
 from genre_lightning.inference import load_classifier
+from genre_lightning.provenance import source_commit
 from genre_lightning.runs import load_run
 from genre_lightning.train import train
 
@@ -59,6 +61,11 @@ def test_short_training_beats_chance(tmp_path: Path, data_dir: Path) -> None:
     for key in ("test/acc", "test/f1_macro", "val/acc_best", "best_ckpt", "epochs", "seed"):
         assert key in metrics
     assert metrics["epochs"] == 8 and metrics["seed"] == 42
+    # What produced the numbers: this code (its commit and edits), its libraries, the device.
+    record = metrics["provenance"]
+    assert (record["commit"], record["modified"]) == source_commit() and record["device"] == "cpu"
+    assert record["genre_lightning"] == version("genre_lightning")
+    assert record["pytorch-lightning"] == version("pytorch-lightning")
     # The last line gives the tested checkpoint's validation accuracy beside the best epoch's.
     assert (
         f"val/acc {metrics['val/acc']:.4f}  val/acc_best {metrics['val/acc_best']:.4f}  -> "
