@@ -513,6 +513,7 @@ def evaluate(
         runs.SKIPPED_FILES: [p for p, _ in datamodule.skipped],
         runs.DATA_CONFIG: config,
         runs.PROVENANCE: provenance(target),
+        runs.TRAINED_WITH: classifier.trained_with,
     }
     out.write_metrics(metrics)
     confusion = torch.tensor(metrics[runs.CONFUSION_MATRIX])

@@ -18,6 +18,7 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
+from genre_lightning import runs
 from genre_lightning.audio import check_float_wave, clip_to_int16_range
 from genre_lightning.data import split_record
 from genre_lightning.data.config import rate_and_clip
@@ -133,6 +134,8 @@ class Classifier:
         path: The checkpoint file.
         split: Its run's tracks per part (``genre/track`` ids), ``None`` for checkpoints
             written before runs recorded them.
+        trained_with: The code, libraries and device that trained it (``provenance`` of
+            ``metrics.json``), ``None`` for checkpoints written before runs recorded them.
     """
 
     model: GenreClassifier
@@ -144,6 +147,7 @@ class Classifier:
     data_config: dict[str, Any]
     path: Path
     split: dict[str, list[str]] | None = None
+    trained_with: dict[str, Any] | None = None
 
     def waveform_model(self, export_friendly: bool = False) -> WaveformClassifier:
         """The waveform-to-logits model (eval mode, on the classifier's device)."""
@@ -422,4 +426,17 @@ def load_classifier(
         data_config=data_config,
         path=path,
         split=split_record.read_record(ckpt.get(CHECKPOINT_KEY)),
+        trained_with=_trained_with(ckpt.get(CHECKPOINT_KEY)),
     )
+
+
+def _trained_with(state: Any) -> dict[str, Any] | None:
+    """A checkpoint's record of what trained it, where it is one (a record of texts, flags and
+    nulls); otherwise, as for a checkpoint from before it was kept, None."""
+    record = state.get(runs.PROVENANCE) if isinstance(state, dict) else None
+    if not isinstance(record, dict):
+        return None
+    plain = all(
+        isinstance(k, str) and (v is None or isinstance(v, str | bool)) for k, v in record.items()
+    )
+    return dict(record) if plain else None

@@ -93,6 +93,8 @@ SKIPPED_FILES = "skipped_files"
 #: What produced the numbers: the code's version and commit, the libraries' versions and the
 #: device (:func:`genre_lightning.provenance.provenance`).
 PROVENANCE = "provenance"
+#: evaluate: the checkpoint's own record of what trained it (null for older checkpoints).
+TRAINED_WITH = "trained_with"
 #: evaluate: the data config that was tested (the checkpoint's with the changes given, or a
 #: data option composed as training does).
 DATA_CONFIG = "data_config"

@@ -93,6 +93,8 @@ def test_cli_reproduces_the_training_metrics(tiny_ckpt: Path, tmp_path: Path) ->
     assert metrics[runs.NUM_CLIPS] == {"test": trained[runs.NUM_CLIPS]["test"]}
     assert metrics[runs.DATA_CONFIG] == load_classifier(tiny_ckpt).data_config
     assert metrics[runs.PROVENANCE] == trained[runs.PROVENANCE]  # same code, libraries, device
+    # The checkpoint names what trained it, which evaluate passes on beside its own.
+    assert metrics[runs.TRAINED_WITH] == trained[runs.PROVENANCE]
     confusion = metrics[runs.CONFUSION_MATRIX]
     assert len(confusion) == 10 and sum(map(sum, confusion)) == metrics[runs.NUM_CLIPS]["test"]
     correct = sum(confusion[i][i] for i in range(10))

@@ -17,6 +17,7 @@ from genre_lightning.errors import UserError
 from genre_lightning.features.dft import DftMelSpectrogram, with_dft_stft
 from genre_lightning.features.mel import MelFeatures
 from genre_lightning.inference import Classifier, load_classifier, resolve_device
+from genre_lightning.training.module import CHECKPOINT_KEY
 
 from .conftest import BLUES
 
@@ -182,6 +183,19 @@ def test_hyperparameters_that_contradict_the_file_are_refused(
             load_classifier(tmp_path / "nodata.ckpt")
 
 
+def test_the_record_of_what_trained_a_checkpoint_is_read_as_plain_data(
+    tiny_ckpt: Path, tmp_path: Path
+) -> None:
+    ckpt = torch.load(tiny_ckpt, map_location="cpu", weights_only=True)
+    record = ckpt[CHECKPOINT_KEY]["provenance"]
+    assert load_classifier(tiny_ckpt).trained_with == record and record["device"] == "cpu"
+    # A record edited into something else is no record (the file still classifies).
+    for damaged in ({"commit": torch.zeros(2)}, ["abc"], {1: "x"}):
+        ckpt[CHECKPOINT_KEY]["provenance"] = damaged
+        torch.save(ckpt, tmp_path / "edited.ckpt")
+        assert load_classifier(tmp_path / "edited.ckpt").trained_with is None, damaged
+
+
 def test_checkpoint_from_before_the_restructure_still_loads() -> None:
     # Written by the code of 2026-11-25 (flat package, network config with num_classes in the
     # yaml); the JSON holds what that code's classify() gave on a fixed noise input.
@@ -189,6 +203,7 @@ def test_checkpoint_from_before_the_restructure_still_loads() -> None:
     expected = json.loads((fixture / "mfcc_linear_2026-11-25.json").read_text())
     classifier = load_classifier(fixture / "mfcc_linear_2026-11-25.ckpt")
     assert classifier.class_names == expected["class_names"]
+    assert classifier.trained_with is None  # it predates the record of what trained it
     generator = torch.Generator().manual_seed(expected["wave_seed"])
     wave = expected["scale"] * torch.randn(expected["samples"], generator=generator)
     torch.testing.assert_close(

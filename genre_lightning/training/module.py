@@ -24,6 +24,7 @@ from genre_lightning import runs
 from genre_lightning.errors import UserError
 from genre_lightning.features.mel import DEFAULT_IMAGE_SHAPE
 from genre_lightning.features.normalize import Normalize
+from genre_lightning.provenance import provenance
 from genre_lightning.training.augment import SpecAugment, mixup
 from genre_lightning.training.embedding_store import KEEP, default_store_root
 from genre_lightning.training.embeddings import EmbeddingCache
@@ -159,6 +160,9 @@ class GenreClassifier(EpochMetrics):
         # not this run's, whose best epoch is chosen among its own (train.py sets it).
         self.restore_val_history = True
         self.tested_val_acc: float | None = None
+        # The code, libraries and device that train (provenance.py): asked once per fit, since
+        # git is asked every time, and saved in every checkpoint of the fit.
+        self.trained_with: dict[str, Any] | None = None
         self.epoch_logits = TrackLogits()  # validation/test chunks of the current epoch
         self._val_examples = None
         self.memory_format = torch.contiguous_format
@@ -205,6 +209,7 @@ class GenreClassifier(EpochMetrics):
                 "GenreClassifier.normalize has no statistics: set them with "
                 "normalize.set_statistics(*datamodule.feature_statistics(device)) before fit"
             )
+        self.trained_with = provenance(self.device)
 
     # -- steps ----------------------------------------------------------------------------------
     def training_step(self, batch: Batch, batch_idx: int) -> Any:
@@ -283,6 +288,8 @@ class GenreClassifier(EpochMetrics):
         track_parts = getattr(getattr(self._trainer, "datamodule", None), "track_parts", None)
         if track_parts is not None:  # which tracks trained: resume and evaluate check them
             state["split"] = track_parts()
+        if self.trained_with is not None:  # evaluate names it beside its own
+            state[runs.PROVENANCE] = self.trained_with
         checkpoint[CHECKPOINT_KEY] = state
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
