@@ -13,6 +13,7 @@ the project's, not this code's.
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
@@ -28,6 +29,8 @@ _PACKAGE = Path(__file__).resolve().parent
 
 def _git(*args: str) -> str | None:
     """``git -C <the folder holding the package> ARGS``'s output; None where git cannot say."""
+    # GIT_DIR and the like (set inside a git hook, say) would point git at another repository.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     try:
         done = subprocess.run(
             ["git", "-C", str(_PACKAGE.parent), *args],
@@ -35,6 +38,7 @@ def _git(*args: str) -> str | None:
             text=True,
             timeout=20,
             check=False,
+            env=env,
         )
     except (OSError, subprocess.SubprocessError):  # no git, or a hung file system
         return None

@@ -59,6 +59,25 @@ def test_a_clone_s_commit_and_its_edits(tmp_path: Path) -> None:
     assert module.source_commit() == (_git(clone, "rev-parse", "HEAD"), False)
 
 
+def test_git_s_environment_does_not_point_it_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Inside a git hook GIT_DIR names the hook's repository, whatever folder git runs in.
+    clone, other = tmp_path / "clone", tmp_path / "other"
+    module = _package_at(clone)
+    for folder in (clone, other):
+        folder.mkdir(exist_ok=True)
+        (folder / "f").write_text(folder.name)
+        _git(folder, "init", "-q")
+        _git(folder, "add", ".")
+        _git(folder, "commit", "-qm", folder.name)
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(other))
+    assert module.source_commit()[0] == _git(
+        clone, "--git-dir", str(clone / ".git"), "rev-parse", "HEAD"
+    )
+
+
 def test_a_package_inside_another_project_s_repository_has_no_commit(tmp_path: Path) -> None:
     # E.g. a wheel installed into a virtual environment kept inside the user's own repository.
     project = tmp_path / "project"
