@@ -111,9 +111,10 @@ def find_genre_root(root: Path, class_names: Sequence[str] | None = None) -> Pat
     if gtzan:
         raise DataNotFoundError(
             f"no audio found under data.root={root} (looked for genre folders in: {looked}). "
-            f"Either point data.root at your copy of GTZAN, e.g. `python -m genre_lightning "
-            f"data.root=/path/to/gtzan`, or run the built-in synthetic demo: "
-            f"`python -m genre_lightning experiment=demo`."
+            f"Point data.root at your copy of GTZAN, e.g. `python -m genre_lightning "
+            f"data.root=/path/to/gtzan`; or fetch it there (1.2 GB, checksum verified): "
+            f"`python -m genre_lightning.data.download root={root}`, or add data.download=true; "
+            f"or run the built-in synthetic demo: `python -m genre_lightning experiment=demo`."
         )
     wanted = f" named {', '.join(class_names)}" if class_names is not None else ""
     raise DataNotFoundError(

@@ -101,8 +101,11 @@ def test_a_folder_dataset_error_speaks_of_genre_folders_not_gtzan(tmp_path: Path
         assert "GTZAN" not in message and "experiment=demo" not in message
         assert f"data.root={tmp_path / 'music'}" in message and "one folder per genre" in message
         assert "data=folder data.root=/path/to/genre/folders" in message
-    with pytest.raises(DataNotFoundError, match="your copy of GTZAN"):
+    with pytest.raises(DataNotFoundError, match="your copy of GTZAN") as caught:
         index_clips(tmp_path / "music", GTZAN_GENRES)
+    # ...and the two ways to fetch it there (the comment above the check said so; it did not).
+    fetch = f"`python -m genre_lightning.data.download root={tmp_path / 'music'}`, or add data."
+    assert fetch in str(caught.value)
 
 
 def test_one_genre_folder_is_refused_naming_it(tmp_path: Path, gtzan_sample: Path) -> None:
