@@ -36,6 +36,7 @@ def test_walkthrough_executes_for_the_run_given_as_its_parameter(
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert str(run_dir) in text and "no-such-run" not in text
     assert "predicted" in text and "F1" in text
+    assert "'device': 'cpu'" in text and "'pytorch-lightning': " in text  # what produced it
     # The curves' columns, read from the run's curves.csv.
     assert "['lr', 'train/acc', 'train/loss', 'val/acc', 'val/acc_best', 'val/loss']" in text
     # Two curve plots, the confusion matrix and one mel image per shown clip (at least one).
