@@ -56,6 +56,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from genre_lightning import runs
 from genre_lightning.app import check_tool_files, hydra_app, say
+from genre_lightning.data import GENRE_DATA_MODULE
 from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable
 from genre_lightning.targets import TargetError, locate_class
@@ -78,7 +79,7 @@ log = logging.getLogger(__name__)
 #: here rather than as conf/data/checkpoint.yaml so that training does not offer it.
 CHECKPOINT_DATA = "checkpoint"
 #: A data module class, as the messages' example.
-_DATA_CLASS = "genre_lightning.data.datamodule.GenreDataModule"
+_DATA_CLASS = GENRE_DATA_MODULE
 #: Keys of a data config that are instructions to Hydra, not data module arguments.
 _HYDRA_KEYS = ("_target_", "_convert_", "_recursive_", "_partial_")
 

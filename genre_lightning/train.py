@@ -7,7 +7,7 @@ Builds everything from the Hydra config, fits, tests the best-``val/acc`` checkp
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -242,6 +242,8 @@ def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
     does not see): the accelerator, the run to resume, and the data folder (listed, not
     decoded).
     """
+    if here:
+        _check_data_listed(cfg)
     try:
         check_training(cfg, given)
         from genre_lightning.training.builders import check_optimization  # after the quick checks
@@ -263,6 +265,34 @@ def _before_launch(cfg: DictConfig, given: list[str], here: bool) -> None:
         raise
     except Exception:  # a value known only in the job (Hydra's paths): the job says what
         return
+
+
+def _check_data_listed(cfg: DictConfig) -> None:
+    """Refuse a folder of genre folders that holds no audio, before torch is imported.
+
+    A wrong ``data.root`` is most users' first mistake, and the checks below import torch and
+    Lightning first (~10 s on 2 cores); listing the folder takes a second. Only the plain case is
+    checked here: GTZAN or a folder, not to be downloaded, its root and genres plain texts.
+    Anything else is left to the full checks, which say everything this one says.
+    """
+    from genre_lightning.data import GENRE_DATA_MODULE
+    from genre_lightning.data.index import index_clips
+
+    try:
+        data = cfg.data
+        target, root, names = data.get("_target_"), data.get("root"), data.get("class_names")
+        download = data.get("download")
+    except OmegaConfBaseException:  # a value Hydra sets only once the job runs
+        return
+    if target != GENRE_DATA_MODULE or download is not False or not isinstance(root, str):
+        return
+    if not root.strip() or root == "???":  # data=folder without data.root: the check says so
+        return
+    if names is not None:
+        names = list(names) if isinstance(names, Sequence) and not isinstance(names, str) else []
+        if len(names) < 2 or not all(isinstance(n, str) and n for n in names):
+            return  # the data checks say what is wrong with them
+    index_clips(Path(root), names)
 
 
 def _check_machine(cfg: DictConfig, run: runs.Run | None) -> tuple[str | None, GenreDataModule]:

@@ -164,6 +164,37 @@ def cli_worker(user_cache: Path) -> Iterator[None]:
     WORKER.close()
 
 
+#: Runs ``python -m MODULE ARGS`` in-process, then prints its exit status and whether torch was
+#: imported: for what must answer before torch's seconds-long import.
+_RUN_COUNTING_TORCH = (
+    "import runpy, sys\n"
+    "module, sys.argv = sys.argv[1], [sys.argv[1], *sys.argv[2:]]\n"
+    "try:\n"
+    "    runpy.run_module(module, run_name='__main__')\n"
+    "    code = 0\n"
+    "except SystemExit as exit:\n"
+    "    code = exit.code\n"
+    "print(code, 'torch' in sys.modules, file=sys.__stdout__)\n"
+)
+
+
+def run_counting_torch(
+    module: str, *args: str
+) -> tuple[str, str, subprocess.CompletedProcess[str]]:
+    """Run a tool in a process of its own; return its exit status and whether it imported
+    torch (``"2"``, ``"False"``), and the process (its stdout without that last line)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_COUNTING_TORCH, module, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    *said, last = done.stdout.splitlines() or [""]
+    status, _, torch_imported = last.partition(" ")
+    done.stdout = "".join(f"{line}\n" for line in said)
+    return status, torch_imported, done
+
+
 def one_error_line(proc: Deferred | subprocess.CompletedProcess[str]) -> str:
     """The single ``error:`` line of a refused run: exit status 2, nothing else on stderr."""
     err = (

@@ -291,6 +291,10 @@ def test_machine_checks_wait_for_the_cluster_nodes(
         train._before_launch(bad_lr.jobs[0], bad_lr.given, bad_lr.here)
     here = check_command_line("train", ["-m", *nodes])
     assert here is not None and here.here is True
+    with pytest.raises(UserError, match="on-the-nodes does not exist"):  # listed first: cheap
+        train._before_launch(here.jobs[0], here.given, here.here)
+    for genre in ("blues", "rock"):
+        write_tone(tmp_path / "on-the-nodes" / genre / "a.wav", seconds=0.1)
     with pytest.raises(UserError, match="no CUDA GPU is visible"):
         train._before_launch(here.jobs[0], here.given, here.here)
 

@@ -26,7 +26,7 @@ from genre_lightning.provenance import source_commit
 from genre_lightning.runs import load_run
 from genre_lightning.train import train
 
-from .conftest import TINY, run_cli, run_tiny, run_tiny_multirun
+from .conftest import TINY, run_cli, run_tiny, run_tiny_multirun, write_tone
 
 SCALARS = {"train/loss", "train/acc", "val/loss", "val/acc", "test/acc", "test/f1_macro"}
 
@@ -276,12 +276,12 @@ def test_batch_larger_than_the_training_set(tmp_path: Path, data_dir: Path) -> N
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without a GPU")
 def test_gpu_trainer_without_a_gpu_fails_before_the_data(tmp_path: Path) -> None:
-    # No data under data.root either: the accelerator is checked first, with the config,
-    # before Hydra writes the run folder.
-    proc = run_cli(
-        ["trainer=gpu", f"data.root={tmp_path / 'missing'}", f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=tmp_path,
-    )
+    # The accelerator is checked with the config, before Hydra writes the run folder and
+    # before the data is decoded (only listed).
+    for genre in ("blues", "rock"):
+        write_tone(tmp_path / "music" / genre / "a.wav", seconds=0.1)
+    args = ["trainer=gpu", "data=folder", f"data.root={tmp_path / 'music'}"]
+    proc = run_cli([*args, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     _fails_cleanly(proc, "trainer.accelerator=gpu", "no CUDA GPU is visible", "trainer=cpu")
     assert proc.stderr.count("\n") == 1 and not (tmp_path / "run").exists()
 

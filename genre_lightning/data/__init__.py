@@ -15,7 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["GenreDataModule", "SyntheticDataModule"]
+__all__ = ["GENRE_DATA_MODULE", "GenreDataModule", "SyntheticDataModule"]
+
+#: The data module of folders of genre folders (``data=gtzan|folder``) as configs name it, for
+#: the checks that run before it is imported.
+GENRE_DATA_MODULE = "genre_lightning.data.datamodule.GenreDataModule"
 
 
 def __getattr__(name: str) -> Any:

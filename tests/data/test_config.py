@@ -17,7 +17,7 @@ from genre_lightning.data.synthetic import STYLES, SyntheticDataModule
 from genre_lightning.errors import UserError
 from genre_lightning.features.mel import mel_settings
 
-from ..conftest import run_cli
+from ..conftest import run_cli, write_tone
 
 BAD = [
     ({"batch_size": 0}, "data.batch_size=0 must be at least 1; e.g. data.batch_size=32"),
@@ -151,12 +151,15 @@ def test_seconds_to_samples() -> None:
 def test_cli_stops_with_one_error_line_and_status_2(
     tmp_path: Path, args: list[str], message: str
 ) -> None:
-    # The data root is empty: a check that came after indexing would report missing audio.
-    empty = tmp_path / "empty"
-    empty.mkdir()
+    # GTZAN's folders, a short clip each: listed (a folder without audio is refused first, in a
+    # second), never decoded: the values are refused before Hydra makes the run folder.
+    data = tmp_path / "data"
+    for genre in GTZAN_GENRES:
+        write_tone(data / "gtzan" / genre / f"{genre}.00000.wav", seconds=0.1)
     run = tmp_path / "run"
-    proc = run_cli([*args, f"paths.data_dir={empty}", f"hydra.run.dir={run}"], cwd=tmp_path)
+    proc = run_cli([*args, f"paths.data_dir={data}", f"hydra.run.dir={run}"], cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr[-2000:]
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith(message), proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and "GTZAN" not in errors[0]
+    assert not run.exists()

@@ -16,7 +16,15 @@ import torch
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.errors import UserError
 
-from ..conftest import Deferred, copy_sample, one_error_line, run_cli, start_cli, write_tone
+from ..conftest import (
+    Deferred,
+    copy_sample,
+    one_error_line,
+    run_cli,
+    run_counting_torch,
+    start_cli,
+    write_tone,
+)
 
 
 @pytest.fixture(scope="module")
@@ -287,3 +295,27 @@ def test_batch_size_error_counts_chunks_and_tracks(gtzan_sample: Path, tmp_path:
     whole.setup("fit")
     with pytest.raises(UserError, match=r"training set \(4 tracks\).*data\.batch_size=4, or"):
         whole.check_batch_size()
+
+
+@pytest.mark.parametrize("data", ["folder", "gtzan"])
+def test_a_folder_with_nothing_to_train_on_is_refused_before_torch_is_imported(
+    tmp_path: Path, gtzan_sample: Path, data: str
+) -> None:
+    # A wrong data.root is the usual first mistake: said in a second, not after ~10 s of
+    # importing torch and Lightning. Nothing is written: no run folder.
+    run = f"hydra.run.dir={tmp_path / 'run'}"
+    one_genre = copy_sample(gtzan_sample, tmp_path / "music", ("blues",), per_genre=2) / "blues"
+    (tmp_path / "empty").mkdir()
+    cases = {
+        tmp_path / "nosuch": "no audio found under" if data == "gtzan" else "does not exist",
+        tmp_path / "empty": "no audio found under" if data == "gtzan" else "no genre folders",
+        one_genre: "holds 2 audio files but no genre folders",
+    }
+    for root, message in cases.items():
+        status, torch_imported, done = run_counting_torch(
+            "genre_lightning", f"data={data}", f"data.root={root}", run
+        )
+        assert (status, torch_imported) == ("2", "False"), (root, done.stderr[-2000:])
+        assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+        assert message in done.stderr, done.stderr
+    assert not (tmp_path / "run").exists()

@@ -22,7 +22,7 @@ from genre_lightning.data.archive import extract_tar
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.data.download import MARKER_NAME, GTZANDownloadError, ensure_gtzan
 
-from ..conftest import copy_sample, one_error_line, start_cli
+from ..conftest import copy_sample, one_error_line, run_counting_torch, start_cli
 
 GENRES = ("blues", "jazz")
 
@@ -512,42 +512,20 @@ def test_a_root_or_url_that_cannot_work_is_one_error(
     assert (tmp_path / "file").read_text() == "not a folder"
 
 
-#: Runs the download tool in-process with the given arguments, then prints its exit status and
-#: whether torch was imported: a tool that only lists files and fetches must not wait for it.
-_RUN_WITHOUT_TORCH = (
-    "import runpy, sys\n"
-    "sys.argv = ['download', *sys.argv[1:]]\n"
-    "try:\n"
-    "    runpy.run_module('genre_lightning.data.download', run_name='__main__')\n"
-    "    code = 0\n"
-    "except SystemExit as exit:\n"
-    "    code = exit.code\n"
-    "print(code, 'torch' in sys.modules, file=sys.__stdout__)\n"
-)
-
-
 def test_the_tool_lists_and_refuses_without_importing_torch(
     tmp_path: Path, gtzan_sample: Path
 ) -> None:
     # Data already in place: the tool lists it (the GTZAN index) and reports it ready.
     root = copy_sample(gtzan_sample, tmp_path / "gtzan" / "genres", ("blues", "jazz"), 2).parent
     out = f"hydra.run.dir={tmp_path / 'run'}"
-    done = subprocess.run(
-        [sys.executable, "-c", _RUN_WITHOUT_TORCH, f"root={root}", out],
-        capture_output=True,
-        text=True,
-    )
-    *said, status = done.stdout.splitlines()
-    assert status == "0 False", done.stderr
+    status, torch_imported, done = run_counting_torch(MODULE, f"root={root}", out)
+    assert (status, torch_imported) == ("0", "False"), done.stderr
+    said = done.stdout.splitlines()
     assert said[-1].startswith(f"GTZAN is ready under {root.resolve()}: 4 clips of 2 genres")
     # No network: one error line, and torch still not imported.
     url = f"http://127.0.0.1:{_free_port()}/genres.tar.gz"
     empty = f"root={tmp_path / 'empty'}"
-    refused = subprocess.run(
-        [sys.executable, "-c", _RUN_WITHOUT_TORCH, empty, f"url={url}", out],
-        capture_output=True,
-        text=True,
-    )
-    assert refused.stdout == "2 False\n", refused.stderr
+    status, torch_imported, refused = run_counting_torch(MODULE, empty, f"url={url}", out)
+    assert (status, torch_imported, refused.stdout) == ("2", "False", ""), refused.stderr
     assert refused.stderr.startswith(f"error: url={url}: could not download it: ")
     assert refused.stderr.count("\n") == 1, refused.stderr
