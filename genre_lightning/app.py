@@ -353,9 +353,7 @@ def check_tool_files(cfg: DictConfig, here: bool, output: Mapping[str, Any]) -> 
     if where is not None:
         reads = {key: cfg.get(key) for key in ("ckpt_path", "input") if key in cfg}
         checked = check_writable(where, "output", **output, reads=reads)
-    from genre_lightning.training.checkpoint import checkpoint_file  # imports torch
-
-    checkpoint_file(cfg.ckpt_path)
+    runs.checkpoint_file(cfg.ckpt_path)
     return checked
 
 

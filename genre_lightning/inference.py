@@ -28,7 +28,7 @@ from genre_lightning.features.dft import with_dft_stft
 from genre_lightning.features.mel import MelFeatures
 from genre_lightning.models.build import data_facts
 from genre_lightning.targets import TargetError, locate_class
-from genre_lightning.training.checkpoint import check_target, checkpoint_file, read_checkpoint
+from genre_lightning.training.checkpoint import check_target, read_checkpoint
 from genre_lightning.training.module import CHECKPOINT_KEY, GenreClassifier
 from genre_lightning.validate import shown
 
@@ -286,7 +286,7 @@ def load_classifier(
     device = (
         map_location if isinstance(map_location, torch.device) else resolve_device(map_location)
     )
-    path = checkpoint_file(ckpt_path)
+    path = runs.checkpoint_file(ckpt_path)
     ckpt = read_checkpoint(path, device)
     hparams = ckpt.get("hyper_parameters")
     if not isinstance(hparams, dict) or not hparams.get("net_config") or "state_dict" not in ckpt:

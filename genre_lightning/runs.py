@@ -264,6 +264,34 @@ def run_of_checkpoint(ckpt_path: str | Path) -> Run:
     return Run(parent.parent if parent.name == LAYOUT["checkpoints"] else parent)
 
 
+#: What a refused checkpoint file should be replaced with.
+CKPT_FIX = (
+    f"pass a .ckpt written by genre_lightning training (a run's {LAYOUT['checkpoints']}/ folder)"
+)
+
+
+def checkpoint_file(ckpt_path: str | Path) -> Path:
+    """``ckpt_path`` (a tool's key) as a path, if a file is there.
+
+    Raises:
+        UserError: Nothing, or a folder, is there.
+    """
+    path = Path(ckpt_path)
+    if not path.is_file():
+        # A run folder (or its checkpoints/ folder) given for its checkpoint: name the file.
+        best = Run(path).checkpoint(BEST)
+        held = [p for p in (best, path / best.name) if p.is_file()]
+        fix = f"give its file, e.g. ckpt_path={held[0]}" if held else CKPT_FIX
+        if path.is_dir():
+            what = "is a folder"
+        elif path.exists():  # a device or a pipe: nothing torch.save could have written
+            what = "is neither a regular file nor a folder"
+        else:
+            what = f"no checkpoint file at {path.resolve()}"
+        raise UserError(f"ckpt_path={ckpt_path}: {what}; {fix}")
+    return path
+
+
 def load_run(path: str | Path) -> Run:
     """Open a finished run directory.
 

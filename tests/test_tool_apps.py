@@ -31,7 +31,7 @@ from genre_lightning.app import (
 from genre_lightning.data.download import DEFAULT_SHA256, DEFAULT_URL
 from genre_lightning.errors import UserError
 
-from .conftest import NO_PROGRESS_BAR, start_cli, write_tone
+from .conftest import NO_PROGRESS_BAR, run_counting_torch, start_cli, write_tone
 
 #: Tool name (hydra.job.name, conf/<name>.yaml) -> module run by ``python -m``.
 TOOLS = {
@@ -357,6 +357,27 @@ def test_a_tool_s_file_errors_leave_no_run_folder(tmp_path: Path, gtzan_sample: 
         assert proc.returncode == 2 and err.count("\n") == 1, (run, err[-2000:])
         assert err.startswith("error: ") and cases[run][2] in err, (run, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a file", "music"]
+
+
+def test_a_missing_checkpoint_or_input_is_refused_before_torch_is_imported(
+    tmp_path: Path,
+) -> None:
+    # A path typed wrong is the usual slip: said in a second, not after ~10 s of imports.
+    (tmp_path / "a file").write_text("x")
+    missing = f"ckpt_path={tmp_path / 'no.ckpt'}"
+    cases = [
+        ("predict", [missing, f"input={tmp_path}"], "no checkpoint file at"),
+        ("evaluate", [missing], "no checkpoint file at"),
+        ("export", [missing], "no checkpoint file at"),
+        ("predict", [f"ckpt_path={tmp_path}", f"input={tmp_path}"], "is a folder"),
+        ("predict", [f"ckpt_path={tmp_path / 'a file'}", f"input={tmp_path / 'no'}"], "no such"),
+    ]
+    for tool, args, message in cases:
+        run = f"hydra.run.dir={tmp_path / 'run'}"
+        status, torch_imported, done = run_counting_torch(TOOLS[tool], *args, run)
+        assert (status, torch_imported) == ("2", "False"), (tool, args, done.stderr[-2000:])
+        assert done.stderr.startswith("error: ") and message in done.stderr, done.stderr
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_tool_s_own_checks_run_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,36 +23,8 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from genre_lightning import runs
 from genre_lightning.errors import UserError
 from genre_lightning.files import atomic_write
+from genre_lightning.runs import CKPT_FIX
 from genre_lightning.temp_files import remove_stale_temps
-
-#: What a refused checkpoint file should be replaced with.
-CKPT_FIX = (
-    "pass a .ckpt written by genre_lightning training "
-    f"(a run's {runs.LAYOUT['checkpoints']}/ folder)"
-)
-
-
-def checkpoint_file(ckpt_path: str | Path) -> Path:
-    """``ckpt_path`` (a tool's key) as a path, if a file is there.
-
-    Raises:
-        UserError: Nothing, or a folder, is there.
-    """
-    path = Path(ckpt_path)
-    if not path.is_file():
-        # A run folder (or its checkpoints/ folder) given for its checkpoint: name the file.
-        best = runs.Run(path).checkpoint(runs.BEST)
-        held = [p for p in (best, path / best.name) if p.is_file()]
-        fix = f"give its file, e.g. ckpt_path={held[0]}" if held else CKPT_FIX
-        if path.is_dir():
-            what = "is a folder"
-        elif path.exists():  # a device or a pipe: nothing torch.save could have written
-            what = "is neither a regular file nor a folder"
-        else:
-            what = f"no checkpoint file at {path.resolve()}"
-        raise UserError(f"ckpt_path={ckpt_path}: {what}; {fix}")
-    return path
-
 
 #: A zip archive's first bytes (a local file header): ``torch.save`` writes zip archives.
 _ZIP = b"PK\x03\x04"
