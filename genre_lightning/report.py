@@ -526,7 +526,7 @@ def _report_recipe(
     chosen = None
     if select:
         results, chosen = choose_on_validation(results, select, recipe)
-    row = summarise(recipe, [r["metrics"] for r in results], recorded_overrides(sweep_dir))
+    row = summarise(recipe, results, recorded_overrides(sweep_dir))
     new = [{**row, "chosen": chosen}]
     if refit and collect_only:  # before the report changes: a mismatch leaves it as it was
         new.append(_refit_row(recipe, results, chosen, refit_dir, collect_only, out))
@@ -609,7 +609,7 @@ def _refit_row(
             f"{hint}, or remove {refit_dir} and run the report without collect_only=true "
             f"(with the sweep and overrides of its runs) to refit this row's runs"
         )
-    row = summarise(recipe, [r["metrics"] for r in refitted], recorded_overrides(refit_dir))
+    row = summarise(recipe, refitted, recorded_overrides(refit_dir))
     return {**row, "chosen": chosen, "refit": True}
 
 

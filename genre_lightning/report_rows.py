@@ -7,6 +7,7 @@ rows and the rows into ``report.md``, ``report.csv`` and ``report.json``.
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
 import json
 import math
@@ -34,6 +35,10 @@ MARKDOWN, TABLE, RECORD = "report.md", "report.csv", "report.json"
 REFIT, TRAIN_ON_VAL = "refit", "data.train_on_val=true"
 #: A row's code versions (:func:`code_version` of each run), and a run's that recorded none.
 CODE, UNRECORDED = "code", "unrecorded"
+#: A run's test tracks (:func:`test_set`); a row's test accuracies by them (paired in report.md).
+TEST_SET, TEST_SETS = "test_set", "test_sets"
+#: Fewer test sets in common than this, and two rows are not compared pair by pair.
+MIN_PAIRS = 2
 
 
 def recorded_overrides(sweep_dir: Path) -> list[str] | None:
@@ -53,10 +58,21 @@ def collect(sweep_dir: Path) -> list[dict[str, Any]]:
     if not sweep_dir.is_dir():
         return []
     return [
-        {"overrides": overrides, "metrics": runs.Run(job).metrics}
+        {"overrides": overrides, "metrics": runs.Run(job).metrics, TEST_SET: test_set(job)}
         for job, overrides in job_overrides(sweep_dir).items()
         if job.name.isdigit() and runs.Run(job).file("metrics").is_file()
     ]
+
+
+def test_set(run_dir: Path) -> str | None:
+    """The tracks a run was tested on, as a short digest: runs of two recipes with the same one
+    were tested on the same tracks, so their accuracies pair. None where the run has no
+    ``split.csv`` or tested nothing."""
+    run = runs.Run(run_dir)
+    if not run.file("split").is_file():
+        return None
+    tracks = sorted(f"{row['genre']}/{row['track']}" for row in run.split("test"))
+    return hashlib.sha256("\n".join(tracks).encode()).hexdigest()[:16] if tracks else None
 
 
 def choose_on_validation(
@@ -108,11 +124,19 @@ def choose_on_validation(
 def summarise(
     recipe: str, results: list[dict[str, Any]], overrides: list[str] | None
 ) -> dict[str, Any]:
-    """One row: mean and sample standard deviation of each metric over a recipe's runs."""
+    """One row: mean and sample standard deviation of each metric over a recipe's runs
+    (:func:`collect`'s results), their code versions, and their test accuracies by test set."""
+    metrics = [r["metrics"] for r in results]
     row: dict[str, Any] = {"recipe": recipe, "runs": len(results), "overrides": overrides}
-    row[CODE] = sorted({code_version(r) for r in results})
+    row[CODE] = sorted({code_version(m) for m in metrics})
+    by_set: dict[str, list[float]] = {}
+    for result in results:
+        acc = result["metrics"].get(runs.TEST_ACC)
+        if result.get(TEST_SET) is not None and acc is not None:
+            by_set.setdefault(result[TEST_SET], []).append(float(acc))
+    row[TEST_SETS] = by_set
     for key in METRICS:
-        values = [float(r[key]) for r in results if r.get(key) is not None]
+        values = [float(m[key]) for m in metrics if m.get(key) is not None]
         row[key] = {
             # None (JSON null, an empty CSV cell) where no run has the metric: a refit
             # validates nothing.
@@ -267,9 +291,59 @@ def write_report(rows: list[dict[str, Any]], out: Path) -> str:
             f"their validation tracks in the training part (`{TRAIN_ON_VAL}`) and tested on "
             "the same test tracks; nothing was validated, so it has no validation accuracy."
         )
+    lines += _paired_section(rows)
     markdown = "\n".join(lines) + "\n"
     write_text_atomic(out / MARKDOWN, markdown)
     return markdown
+
+
+def _row_name(row: dict[str, Any]) -> str:
+    return str(row["recipe"]) + (" (refit)" if row.get("refit") else "")
+
+
+def paired_differences(best: dict[str, Any], other: dict[str, Any]) -> list[float] | None:
+    """``best``'s test accuracy minus ``other``'s on each test set both rows tested (a set's
+    runs averaged: seeds), in the sets' order; None where they share fewer than
+    :data:`MIN_PAIRS` (rows from reports that did not record them share none)."""
+    mine, theirs = best.get(TEST_SETS) or {}, other.get(TEST_SETS) or {}
+    common = sorted(set(mine) & set(theirs))
+    if len(common) < MIN_PAIRS:
+        return None
+    return [statistics.fmean(mine[s]) - statistics.fmean(theirs[s]) for s in common]
+
+
+def _paired_section(rows: list[dict[str, Any]]) -> list[str]:
+    """report.md's comparison of the best row (by mean test accuracy) with each other row on
+    the tracks both tested, fold by fold: the spread between folds is mostly the folds' (some
+    are harder for every recipe), which a difference of means over them hides."""
+    scored = [r for r in rows if r[runs.TEST_ACC]["mean"] is not None]
+    if len(scored) < 2:
+        return []
+    best = max(scored, key=lambda r: r[runs.TEST_ACC]["mean"])  # the first of equals
+    table = []
+    for row in (r for r in scored if r is not best):
+        diffs = paired_differences(best, row)
+        if diffs is None:
+            continue
+        std = statistics.stdev(diffs)
+        counts = [sum(d > 1e-9 for d in diffs), sum(abs(d) <= 1e-9 for d in diffs)]
+        counts.append(len(diffs) - sum(counts))
+        table.append(
+            f"| {_row_name(row)} | {len(diffs)} | {statistics.fmean(diffs):+.3f} ± {std:.3f} | "
+            f"{' / '.join(map(str, counts))} |"
+        )
+    if not table:
+        return []
+    return [
+        "",
+        f"Paired with the best row, {_row_name(best)}: its test accuracy minus each row's on "
+        "the test sets both tested (the same tracks; a set's runs averaged), mean ± sample "
+        "standard deviation over the sets, and on how many sets it is ahead / level / behind.",
+        "",
+        "| row | test sets | difference | ahead / level / behind |",
+        "|---|---|---|---|",
+        *table,
+    ]
 
 
 def _with_choice(overrides: str, chosen: dict[str, Any] | None) -> str:

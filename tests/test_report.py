@@ -15,7 +15,7 @@ import yaml
 from genre_lightning.errors import UserError
 from genre_lightning.provenance import source_commit
 from genre_lightning.report import make_report, refit_sweep
-from genre_lightning.report_rows import _with_choice
+from genre_lightning.report_rows import _with_choice, paired_differences
 
 from .conftest import TINY, one_error_line, run_cli, start_cli
 
@@ -39,11 +39,13 @@ def _fake_sweep(
     val: list[float] | None = None,
     folder: Path | None = None,
     code: list[dict[str, Any]] | None = None,
+    tested: list[list[str]] | None = None,
 ) -> None:
     """A finished multirun of ``recipe`` under ``out`` as Hydra and training leave it: per job
     ``.hydra/overrides.yaml`` and ``metrics.json``; ``multirun.yaml`` when ``task`` is given.
     ``folder``: the sweep's folder, if not ``out/recipe``. ``code``: each job's provenance
-    (none: as runs before it was recorded)."""
+    (none: as runs before it was recorded). ``tested``: each job's test tracks, written into
+    its ``split.csv`` (``<genre>.<n>``)."""
     sweep_dir = folder or out / recipe
     for job, acc in enumerate(accs):
         (sweep_dir / str(job) / ".hydra").mkdir(parents=True)
@@ -54,6 +56,10 @@ def _fake_sweep(
             metrics["val/acc"] = val[job]
         if code is not None:
             metrics["provenance"] = code[job]
+        if tested is not None:
+            lines = ["track,genre,part,path"]
+            lines += [f"{t},{t.split('.')[0]},test,/music/{t}.wav" for t in tested[job]]
+            (sweep_dir / str(job) / "split.csv").write_text("\n".join(lines) + "\n")
         (sweep_dir / str(job) / "metrics.json").write_text(json.dumps(metrics))
     if task is not None:
         record = {"hydra": {"overrides": {"task": [f"experiment={recipe}", *task]}}}
@@ -105,6 +111,29 @@ def test_the_report_names_the_code_its_runs_come_from(tmp_path: Path) -> None:
         "Code: the runs come from 5 versions (`0123456789ab`, `0123456789ab+modified`, "
         "`fedcba987654`, `genre_lightning 0.2.0`, `unrecorded`); report.json gives each row's."
     ) in (tmp_path / "report.md").read_text()
+
+
+def test_the_best_row_is_compared_with_each_other_on_the_tracks_both_tested(
+    tmp_path: Path,
+) -> None:
+    folds = [["blues.0", "rock.0"], ["blues.1", "rock.1"], ["blues.2", "rock.2"]]
+    _fake_sweep(tmp_path, "a", [0.9, 0.8, 0.7], COMMON, tested=folds)
+    _fake_sweep(tmp_path, "b", [0.7, 0.8, 0.8], COMMON, tested=folds)
+    # Folds in another order pair by their tracks, not by job number.
+    _fake_sweep(tmp_path, "c", [0.5, 0.7, 0.6], COMMON, tested=folds[::-1])
+    _fake_sweep(tmp_path, "d", [0.1, 0.1], COMMON, tested=[["blues.9"], ["rock.9"]])  # others'
+    _fake_sweep(tmp_path, "e", [0.3, 0.5], COMMON, tested=[folds[0], folds[0]])  # seeds: one set
+    make_report(["a", "b", "c", "d", "e"], tmp_path, collect_only=True)
+    markdown = (tmp_path / "report.md").read_text()
+    paired = markdown[markdown.index("Paired with the best row, a: ") :]
+    table = [line for line in paired.splitlines() if line.startswith("| ")]
+    assert table == [
+        "| row | test sets | difference | ahead / level / behind |",
+        "| b | 3 | +0.033 ± 0.153 | 1 / 1 / 1 |",  # 0.2, 0.0, -0.1
+        "| c | 3 | +0.200 ± 0.100 | 3 / 0 / 0 |",  # 0.3, 0.1, 0.2: c's jobs were 2, 1, 0
+    ]
+    record = json.loads((tmp_path / "report.json").read_text())["rows"]
+    assert [sorted(r["test_sets"].values()) for r in record][-1] == [[0.3, 0.5]]
 
 
 def test_tables_show_only_what_differs_between_rows(tmp_path: Path) -> None:
@@ -612,3 +641,17 @@ def test_the_readme_deals_table_is_the_committed_report() -> None:
         assert acc == _mean_std(row["test/acc"]), label
         assert per_deal == " / ".join(f"{m:.2f}" for m in means), label
         assert main_deal == f"{first_fits[row['recipe']]['test/acc']['mean']:.2f}", label
+
+
+def test_the_readme_s_fold_by_fold_differences_are_the_committed_reports() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for name in ("gtzan-sample-cv", "gtzan-sample-deals"):
+        first_fits = {r["recipe"]: r for r in _report_rows(name) if not _refit(r)}
+        diffs = paired_differences(first_fits["musicnn_probe"], first_fits["mfcc_baseline"])
+        assert diffs is not None and len(diffs) == (5 if name.endswith("cv") else 15), name
+        quoted = f"{statistics.fmean(diffs):+.3f} ± {statistics.stdev(diffs):.3f}"
+        assert quoted in readme, (name, quoted)
+        # ...and the committed report.md says the same.
+        assert f"| mfcc_baseline | {len(diffs)} | {quoted} |" in (
+            REPO / "reports" / name / "report.md"
+        ).read_text(encoding="utf-8")
