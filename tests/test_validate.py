@@ -27,7 +27,7 @@ from genre_lightning.validate import (
     whole,
 )
 
-from .conftest import one_error_line, run_cli, run_tiny
+from .conftest import one_error_line, run_cli, run_counting_torch, run_tiny
 
 #: (override, what the one error line must say).
 BAD_VALUES = [
@@ -345,6 +345,25 @@ def test_every_bad_value_is_one_error_line(tmp_path: Path, data_dir: Path) -> No
     # Lightning's own refusals (a bare Trainer built silently before launch) included.
     left = {BAD_VALUES[int(p.name[3:])][0] for p in tmp_path.glob("run*")}
     assert not left, left
+
+
+def test_numbers_flags_and_texts_are_refused_before_torch_is_imported(tmp_path: Path) -> None:
+    # The common typos, said in about a second rather than after torch's and Lightning's
+    # imports. A name checked against what exists (data.split=foo) still waits for them.
+    for override, message in [
+        ("seed=abc", "seed=abc is not a number"),
+        ("optimizer.lr=abc", "optimizer.lr=abc is not a number"),
+        ("trainer.max_epochs=0", "trainer.max_epochs=0 must be at least 1"),
+        ("data.batch_size=0", "data.batch_size=0 must be at least 1"),
+        ("data.chunk_seconds=-1", "data.chunk_seconds=-1 must be above 0"),
+    ]:
+        run = f"hydra.run.dir={tmp_path / 'run'}"
+        status, torch_imported, done = run_counting_torch(
+            "genre_lightning", "experiment=demo", override, run
+        )
+        assert (status, torch_imported) == ("2", "False"), (override, done.stderr[-2000:])
+        assert done.stderr.startswith(f"error: {message}"), done.stderr
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(

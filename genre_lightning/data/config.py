@@ -17,14 +17,8 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from torchaudio.functional import melscale_fbanks
-
 from genre_lightning.audio_files import CLIP_SAMPLES, SAMPLE_RATE
-from genre_lightning.data.dataset import CROPS
-from genre_lightning.data.plan import CACHE_FEATURES, TRAIN_CHUNKS, make_plan
-from genre_lightning.data.splits import SPLIT_KINDS, SPLIT_UNITS, TEST_ONLY
 from genre_lightning.errors import UserError
-from genre_lightning.features.mel import COMPRESSIONS, MelFeatures, mel_settings
 from genre_lightning.validate import (
     Check,
     bad,
@@ -81,8 +75,14 @@ def _names(key: str, value: Any) -> None:
         )
 
 
-#: Checks of the top-level keys, in order: a rate or a length is checked before the settings
-#: derived from it are read (reading ``clip_samples`` may resolve ``gl_samples``).
+# This module imports no torch: the training command checks the values below before torch's
+# seconds-long import (:func:`check_data_values`). The options, the mel front end and the plan
+# are named by the modules that implement them, which import torch: they are imported where
+# they are checked.
+
+#: Checks of the top-level keys that take numbers, flags and texts, in order: a rate or a length
+#: is checked before the settings derived from it are read (reading ``clip_samples`` may resolve
+#: ``gl_samples``).
 CHECKS: dict[str, Check] = {
     "root": _root,
     "sample_rate": whole(1, "22050"),
@@ -94,13 +94,8 @@ CHECKS: dict[str, Check] = {
     "batch_size": whole(1, "32"),
     "num_workers": whole(0, "2"),
     "chunk_seconds": positive("3.0", optional=True),
-    "train_chunks": choice(TRAIN_CHUNKS),
     "train_hop_seconds": positive("1.5", optional=True),
     "max_seconds": positive("120.0"),
-    "split": choice(SPLIT_KINDS, note=f"{TEST_ONLY}: evaluate only"),
-    "split_by": choice(SPLIT_UNITS),
-    "crop": choice(CROPS),
-    "cache_features": choice(CACHE_FEATURES),
     "cache_keep": whole(1, "3", optional=True),
     "split_seed": whole(-(2**63), "42"),
     "shuffle_seed": whole(-(2**63), "0"),
@@ -115,18 +110,46 @@ CHECKS: dict[str, Check] = {
     "pin_memory": flag(optional=True),
 }
 
-#: Checks of the mel settings (``data.features.*``).
-FEATURE_CHECKS: dict[str, Check] = {
-    "n_mels": whole(1, "64"),
-    "n_fft": whole(1, "2048"),
-    "win_length": whole(1, "1984", optional=True),
-    "hop_length": whole(1, "992"),
-    "num_frames": whole(1, "668", optional=True),
-    "log": choice([False, True, *COMPRESSIONS]),
-    "top_db": positive("80.0"),
-    "pad_mode": choice(["constant", "reflect"]),
-    "resample_to": whole(1, "16000", optional=True),
-}
+def _option_checks() -> dict[str, Check]:
+    """Checks of the top-level keys that name an option of the module implementing it."""
+    from genre_lightning.data.dataset import CROPS
+    from genre_lightning.data.plan import CACHE_FEATURES, TRAIN_CHUNKS
+    from genre_lightning.data.splits import SPLIT_KINDS, SPLIT_UNITS, TEST_ONLY
+
+    return {
+        "train_chunks": choice(TRAIN_CHUNKS),
+        "split": choice(SPLIT_KINDS, note=f"{TEST_ONLY}: evaluate only"),
+        "split_by": choice(SPLIT_UNITS),
+        "crop": choice(CROPS),
+        "cache_features": choice(CACHE_FEATURES),
+    }
+
+
+def _feature_checks() -> dict[str, Check]:
+    """Checks of the mel settings (``data.features.*``)."""
+    from genre_lightning.features.mel import COMPRESSIONS
+
+    return {
+        "n_mels": whole(1, "64"),
+        "n_fft": whole(1, "2048"),
+        "win_length": whole(1, "1984", optional=True),
+        "hop_length": whole(1, "992"),
+        "num_frames": whole(1, "668", optional=True),
+        "log": choice([False, True, *COMPRESSIONS]),
+        "top_db": positive("80.0"),
+        "pad_mode": choice(["constant", "reflect"]),
+        "resample_to": whole(1, "16000", optional=True),
+    }
+
+
+def check_data_values(cfg: Mapping[str, Any]) -> None:
+    """Check the ``data`` keys that take numbers, flags and texts (:data:`CHECKS`): the part of
+    :func:`check_data_config` that imports no torch, which training runs first.
+
+    Raises:
+        UserError: The first bad value, as ``data.<key>=<value>`` with a value that works.
+    """
+    check_section(cfg, CHECKS, prefix="data.")
 
 
 def check_data_config(cfg: Mapping[str, Any]) -> None:
@@ -138,24 +161,28 @@ def check_data_config(cfg: Mapping[str, Any]) -> None:
     Raises:
         UserError: The first bad value, as ``data.<key>=<value>`` with a value that works.
     """
-    check_section(cfg, CHECKS, prefix="data.")
+    check_data_values(cfg)
+    check_section(cfg, _option_checks(), prefix="data.")
     _check_features(cfg.get("features"))
     _check_combinations(cfg)
 
 
 def _check_features(features: Any) -> None:
+    from genre_lightning.features.mel import MelFeatures
+
     if features is None:
         return
     if not isinstance(features, Mapping):
         raise bad("data.features", features, "must be a group of mel settings", "{n_mels:64}")
     known = [p for p in inspect.signature(MelFeatures).parameters if p != "sample_rate"]
+    checks = _feature_checks()
     for key in features:
         if key not in known:
             raise UserError(
                 f"data.features.{key} is not a mel setting; the settings are "
                 f"{', '.join(f'data.features.{k}' for k in known)}"
             )
-        check = FEATURE_CHECKS.get(str(key))
+        check = checks.get(str(key))
         if check is not None:
             check(f"data.features.{key}", features[key])
     n_fft, win = features.get("n_fft"), features.get("win_length")
@@ -209,6 +236,8 @@ def _check_combinations(cfg: Mapping[str, Any]) -> None:
             )
     _check_lengths(cfg)
     if "cache_features" in cfg:  # the plan owns which parts can have a features table
+        from genre_lightning.data.plan import make_plan
+
         make_plan(
             cfg.get("crop", "start"),
             chunk is not None,
@@ -230,6 +259,8 @@ def _check_lengths(cfg: Mapping[str, Any]) -> None:
     rate, clip = cfg.get("sample_rate"), cfg.get("clip_samples")
     if not isinstance(features, Mapping) or rate is None or clip is None:
         return
+    from genre_lightning.features.mel import mel_settings
+
     features = mel_settings(features)  # MelFeatures' defaults for the keys left out
     n_fft, hop = features["n_fft"], features["hop_length"]
     window = features["win_length"] or n_fft
@@ -302,6 +333,8 @@ def _check_lengths(cfg: Mapping[str, Any]) -> None:
 
 def _empty_mel_bands(n_mels: int, n_fft: int, sample_rate: int) -> bool:
     """Whether a mel band of the front end's filterbank covers no frequency bin."""
+    from torchaudio.functional import melscale_fbanks
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torchaudio warns of exactly this: asked, not news
         bank = melscale_fbanks(
