@@ -21,7 +21,7 @@ from genre_lightning import runs
 from genre_lightning.app import hydra_app
 from genre_lightning.errors import Interrupted, UserError
 from genre_lightning.files import check_writable
-from genre_lightning.validate import check_training
+from genre_lightning.validate import check_training, quick_training_checks
 
 # Lightning and the parts built on it are imported where they are used: importing them takes
 # about ten seconds, which a command refused by the config's checks, or --help, need not wait.
@@ -332,7 +332,7 @@ def _check_machine(cfg: DictConfig, run: runs.Run | None) -> tuple[str | None, G
 
 
 #: ``python -m genre_lightning`` / ``genre-lightning``.
-main = hydra_app("train", _job, before_launch=_before_launch)
+main = hydra_app("train", _job, quick_training_checks(), before_launch=_before_launch)
 
 
 if __name__ == "__main__":

@@ -368,7 +368,7 @@ def check_training(
         whose: Who chose the split, for the message of a key it does not read.
     """
     # Imported here: the data package imports this module for its checks.
-    from genre_lightning.data.config import check_data_config, check_data_values
+    from genre_lightning.data.config import check_data_config
 
     for group, example in REQUIRED_GROUPS.items():  # ~model: Hydra composes without it
         section = cfg.get(group)
@@ -379,10 +379,7 @@ def check_training(
                 f"{group}: none is configured (removed with ~{group}?){left}; training needs "
                 f"one, e.g. {group}={example} (--help lists them)"
             )
-    # First the numbers, flags and texts, whose checks import no torch: a value typed wrong is
-    # said in about a second, not after torch's and Lightning's imports (~10 s on 2 cores).
-    check_section(cfg, {k: c for k, c in TRAIN_CHECKS.items() if k not in _CHECKS_IMPORTING})
-    check_data_values(cfg.data)
+    check_section(cfg, quick_training_checks())  # first: they import no torch
     check_train_config(cfg)
     _check_debug_epochs(cfg)
     check_data_config(cfg.data)
@@ -392,6 +389,18 @@ def check_training(
         raise UserError(f"{UNTRAINED_FIXES[TEST_ONLY]}: e.g. data.split=kfold")
     named = {k[5:]: cfg.data.get(k[5:]) for k in given if k.startswith("data.")}
     check_split_keys(cfg.data.get("split", "random"), named, whose)
+
+
+def quick_training_checks() -> dict[str, Check]:
+    """The checks of a training config's numbers, flags and texts (its own keys and
+    ``data.*``'s): none imports torch, so a value typed wrong is said in about a second, not
+    after torch's and Lightning's imports (~10 s on 2 cores). Training runs them on every job
+    of a sweep before it checks any job in full."""
+    # Imported here: the data package imports this module for its checks.
+    from genre_lightning.data.config import CHECKS as DATA_CHECKS
+
+    own = {k: c for k, c in TRAIN_CHECKS.items() if k not in _CHECKS_IMPORTING}
+    return {**own, **{f"data.{k}": c for k, c in DATA_CHECKS.items()}}
 
 
 def typed(key: str) -> bool:

@@ -356,10 +356,13 @@ def test_numbers_flags_and_texts_are_refused_before_torch_is_imported(tmp_path: 
         ("trainer.max_epochs=0", "trainer.max_epochs=0 must be at least 1"),
         ("data.batch_size=0", "data.batch_size=0 must be at least 1"),
         ("data.chunk_seconds=-1", "data.chunk_seconds=-1 must be above 0"),
+        # Every job of a sweep is checked so first: the first job was checked in full before.
+        ("seed=1,abc", "seed=abc is not a number"),
     ]:
         run = f"hydra.run.dir={tmp_path / 'run'}"
+        sweep = ["-m", f"hydra.sweep.dir={tmp_path / 'run'}"] if "," in override else []
         status, torch_imported, done = run_counting_torch(
-            "genre_lightning", "experiment=demo", override, run
+            "genre_lightning", *sweep, "experiment=demo", override, run
         )
         assert (status, torch_imported) == ("2", "False"), (override, done.stderr[-2000:])
         assert done.stderr.startswith(f"error: {message}"), done.stderr

@@ -76,9 +76,9 @@ def _names(key: str, value: Any) -> None:
 
 
 # This module imports no torch: the training command checks the values below before torch's
-# seconds-long import (:func:`check_data_values`). The options, the mel front end and the plan
-# are named by the modules that implement them, which import torch: they are imported where
-# they are checked.
+# seconds-long import (``validate.quick_training_checks``). The options, the mel front end and
+# the plan are named by the modules that implement them, which import torch: they are imported
+# where they are checked.
 
 #: Checks of the top-level keys that take numbers, flags and texts, in order: a rate or a length
 #: is checked before the settings derived from it are read (reading ``clip_samples`` may resolve
@@ -109,6 +109,7 @@ CHECKS: dict[str, Check] = {
     "on_device": flag(),
     "pin_memory": flag(optional=True),
 }
+
 
 def _option_checks() -> dict[str, Check]:
     """Checks of the top-level keys that name an option of the module implementing it."""
@@ -142,16 +143,6 @@ def _feature_checks() -> dict[str, Check]:
     }
 
 
-def check_data_values(cfg: Mapping[str, Any]) -> None:
-    """Check the ``data`` keys that take numbers, flags and texts (:data:`CHECKS`): the part of
-    :func:`check_data_config` that imports no torch, which training runs first.
-
-    Raises:
-        UserError: The first bad value, as ``data.<key>=<value>`` with a value that works.
-    """
-    check_section(cfg, CHECKS, prefix="data.")
-
-
 def check_data_config(cfg: Mapping[str, Any]) -> None:
     """Check the ``data`` settings before anything is read; only the keys present are checked.
 
@@ -161,7 +152,7 @@ def check_data_config(cfg: Mapping[str, Any]) -> None:
     Raises:
         UserError: The first bad value, as ``data.<key>=<value>`` with a value that works.
     """
-    check_data_values(cfg)
+    check_section(cfg, CHECKS, prefix="data.")
     check_section(cfg, _option_checks(), prefix="data.")
     _check_features(cfg.get("features"))
     _check_combinations(cfg)
