@@ -57,6 +57,7 @@ from omegaconf import DictConfig, OmegaConf
 from genre_lightning import runs
 from genre_lightning.app import check_tool_files, hydra_app, say
 from genre_lightning.data import GENRE_DATA_MODULE
+from genre_lightning.data.config import CHECKS as DATA_CHECKS
 from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable
 from genre_lightning.targets import TargetError, locate_class
@@ -566,13 +567,15 @@ def _job(cfg: DictConfig) -> None:
     )
 
 
-#: The keys of conf/evaluate.yaml outside ``data`` (:func:`evaluate` checks those).
+#: The keys of conf/evaluate.yaml outside ``data``, then the ``data.*`` values given that take
+#: numbers, flags and texts, which need no checkpoint read (:func:`evaluate` checks the rest).
 CHECKS: dict[str, Check] = {
     "ckpt_path": text(runs.EXAMPLE_CKPT),
     "device": device_name,
     "seed": whole(0, "42"),  # as training: a data option's shuffle_seed is ${seed}
     "output": text("results/eval"),
     "data._target_": text(_DATA_CLASS),
+    **{f"data.{key}": check for key, check in DATA_CHECKS.items()},
 }
 
 

@@ -234,13 +234,16 @@ def _leaf_keys(node: object, prefix: str = "") -> set[str]:
 @pytest.mark.parametrize("tool", TOOLS)
 def test_every_key_of_a_tool_has_a_check(tool: str) -> None:
     # A key without one reaches the code as whatever Hydra read: null, a list, a number.
-    # evaluate's data.* keys are the data package's (check_data_config, run by evaluate()).
+    # evaluate's data.* keys are the data package's (check_data_config, run by evaluate(); its
+    # numbers, flags and texts also on the command line).
     module = importlib.import_module(TOOLS[tool])
     config = OmegaConf.to_container(compose_config(tool), resolve=False)
     keys = {k for k in _leaf_keys(config) if tool != "evaluate" or not k.startswith("data.")}
+    checked = {k for k in module.CHECKS if tool != "evaluate" or not k.startswith("data.")}
     assert keys | ({"data._target_"} if tool == "evaluate" else set()) == {
         *RUN_CHECKS,
-        *module.CHECKS,
+        *checked,
+        *({"data._target_"} if tool == "evaluate" else set()),
     }
 
 
@@ -359,7 +362,7 @@ def test_a_tool_s_file_errors_leave_no_run_folder(tmp_path: Path, gtzan_sample: 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a file", "music"]
 
 
-def test_a_missing_checkpoint_or_input_is_refused_before_torch_is_imported(
+def test_a_missing_checkpoint_or_input_or_a_bad_number_is_refused_before_torch_is_imported(
     tmp_path: Path,
 ) -> None:
     # A path typed wrong is the usual slip: said in a second, not after ~10 s of imports.
@@ -371,6 +374,8 @@ def test_a_missing_checkpoint_or_input_is_refused_before_torch_is_imported(
         ("export", [missing], "no checkpoint file at"),
         ("predict", [f"ckpt_path={tmp_path}", f"input={tmp_path}"], "is a folder"),
         ("predict", [f"ckpt_path={tmp_path / 'a file'}", f"input={tmp_path / 'no'}"], "no such"),
+        # evaluate's data values, checked before the checkpoint is read.
+        ("evaluate", [f"ckpt_path={tmp_path / 'a file'}", "data.batch_size=0"], "must be at"),
     ]
     for tool, args, message in cases:
         run = f"hydra.run.dir={tmp_path / 'run'}"
