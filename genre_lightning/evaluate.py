@@ -518,9 +518,29 @@ def evaluate(
         runs.TRAINED_WITH: classifier.trained_with,
     }
     out.write_metrics(metrics)
+    _say_other_code(metrics[runs.TRAINED_WITH], metrics[runs.PROVENANCE])
     confusion = torch.tensor(metrics[runs.CONFUSION_MATRIX])
     save_png(confusion_image(confusion, classifier.class_names), out.file("confusion_matrix"))
     return metrics
+
+
+def _say_other_code(trained: Mapping[str, Any] | None, evaluating: Mapping[str, Any]) -> None:
+    """Warn where the checkpoint was trained by other code or libraries than those evaluating
+    it: decoding and the mel are computed anew here, so a change in them can move the numbers
+    away from training's (the device alone is no news)."""
+    if trained is None:
+        return
+    differ = [
+        f"{key} {trained.get(key)} -> {evaluating.get(key)}"
+        for key in evaluating
+        if key != "device" and trained.get(key) != evaluating.get(key)
+    ]
+    if differ:
+        log.warning(
+            "the checkpoint was trained with other code or libraries than these (%s): its "
+            "numbers here may differ from training's",
+            ", ".join(differ),
+        )
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+from importlib.metadata import version
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -490,3 +491,20 @@ def test_a_folder_of_some_of_its_genres_is_scored_on_those(tiny_ckpt: Path, tmp_
         f"which it never learnt: move it out of data.root (a folder of {genre} alone is scored, "
         f"too), or point data.root at a folder of {genre}'s tracks"
     )
+
+
+def test_a_checkpoint_trained_by_other_code_is_said_to_be(
+    tiny_ckpt: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Decoding and the mel are computed anew: other code may not give training's numbers.
+    evaluate(tiny_ckpt, tmp_path / "same", device="cpu")
+    assert "trained with other code" not in caplog.text  # trained by this very code
+    ckpt = torch.load(tiny_ckpt, map_location="cpu", weights_only=True)
+    record = ckpt["genre_lightning"]["provenance"]
+    record |= {"commit": "0" * 40, "torch": "1.0.0", "device": "NVIDIA H200"}
+    torch.save(ckpt, tmp_path / "older.ckpt")
+    metrics = evaluate(tmp_path / "older.ckpt", tmp_path / "other", device="cpu")
+    assert metrics[runs.TRAINED_WITH] == record
+    (line,) = [r.getMessage() for r in caplog.records if "trained with other code" in r.message]
+    assert f"commit {'0' * 40} -> " in line and f"torch 1.0.0 -> {version('torch')}" in line
+    assert "device" not in line  # another machine is no news
