@@ -349,8 +349,10 @@ def test_every_bad_value_is_one_error_line(tmp_path: Path, data_dir: Path) -> No
 
 def test_numbers_flags_and_texts_are_refused_before_torch_is_imported(tmp_path: Path) -> None:
     # The common typos, said in about a second rather than after torch's and Lightning's
-    # imports. A name checked against what exists (data.split=foo) still waits for them.
+    # imports. A name checked against a class (module.normalize=foo) still waits for them.
     for override, message in [
+        ("data.split=kfolds", "data.split=kfolds is not known; use data.split=random|"),
+        ("data.crop=middle", "data.crop=middle is not known; use data.crop=start|centre|"),
         ("seed=abc", "seed=abc is not a number"),
         ("optimizer.lr=abc", "optimizer.lr=abc is not a number"),
         ("trainer.max_epochs=0", "trainer.max_epochs=0 must be at least 1"),

@@ -18,6 +18,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from genre_lightning.audio_files import CLIP_SAMPLES, SAMPLE_RATE
+from genre_lightning.data.plan import CACHE_FEATURES, TRAIN_CHUNKS, make_plan
+from genre_lightning.data.splits import SPLIT_KINDS, SPLIT_UNITS, TEST_ONLY
+from genre_lightning.data.windows import CROPS
 from genre_lightning.errors import UserError
 from genre_lightning.validate import (
     Check,
@@ -76,13 +79,11 @@ def _names(key: str, value: Any) -> None:
 
 
 # This module imports no torch: the training command checks the values below before torch's
-# seconds-long import (``validate.quick_training_checks``). The options, the mel front end and
-# the plan are named by the modules that implement them, which import torch: they are imported
-# where they are checked.
+# seconds-long import (``validate.quick_training_checks``). The mel front end is named by the
+# module that implements it, which imports torch: it is imported where it is checked.
 
-#: Checks of the top-level keys that take numbers, flags and texts, in order: a rate or a length
-#: is checked before the settings derived from it are read (reading ``clip_samples`` may resolve
-#: ``gl_samples``).
+#: Checks of the top-level keys, in order: a rate or a length is checked before the settings
+#: derived from it are read (reading ``clip_samples`` may resolve ``gl_samples``).
 CHECKS: dict[str, Check] = {
     "root": _root,
     "sample_rate": whole(1, "22050"),
@@ -94,8 +95,13 @@ CHECKS: dict[str, Check] = {
     "batch_size": whole(1, "32"),
     "num_workers": whole(0, "2"),
     "chunk_seconds": positive("3.0", optional=True),
+    "train_chunks": choice(TRAIN_CHUNKS),
     "train_hop_seconds": positive("1.5", optional=True),
     "max_seconds": positive("120.0"),
+    "split": choice(SPLIT_KINDS, note=f"{TEST_ONLY}: evaluate only"),
+    "split_by": choice(SPLIT_UNITS),
+    "crop": choice(CROPS),
+    "cache_features": choice(CACHE_FEATURES),
     "cache_keep": whole(1, "3", optional=True),
     "split_seed": whole(-(2**63), "42"),
     "shuffle_seed": whole(-(2**63), "0"),
@@ -109,21 +115,6 @@ CHECKS: dict[str, Check] = {
     "on_device": flag(),
     "pin_memory": flag(optional=True),
 }
-
-
-def _option_checks() -> dict[str, Check]:
-    """Checks of the top-level keys that name an option of the module implementing it."""
-    from genre_lightning.data.dataset import CROPS
-    from genre_lightning.data.plan import CACHE_FEATURES, TRAIN_CHUNKS
-    from genre_lightning.data.splits import SPLIT_KINDS, SPLIT_UNITS, TEST_ONLY
-
-    return {
-        "train_chunks": choice(TRAIN_CHUNKS),
-        "split": choice(SPLIT_KINDS, note=f"{TEST_ONLY}: evaluate only"),
-        "split_by": choice(SPLIT_UNITS),
-        "crop": choice(CROPS),
-        "cache_features": choice(CACHE_FEATURES),
-    }
 
 
 def _feature_checks() -> dict[str, Check]:
@@ -153,7 +144,6 @@ def check_data_config(cfg: Mapping[str, Any]) -> None:
         UserError: The first bad value, as ``data.<key>=<value>`` with a value that works.
     """
     check_section(cfg, CHECKS, prefix="data.")
-    check_section(cfg, _option_checks(), prefix="data.")
     _check_features(cfg.get("features"))
     _check_combinations(cfg)
 
@@ -227,8 +217,6 @@ def _check_combinations(cfg: Mapping[str, Any]) -> None:
             )
     _check_lengths(cfg)
     if "cache_features" in cfg:  # the plan owns which parts can have a features table
-        from genre_lightning.data.plan import make_plan
-
         make_plan(
             cfg.get("crop", "start"),
             chunk is not None,

@@ -9,8 +9,6 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-CROPS = ("start", "centre", "random")
-
 #: Offset marker: choose the window by the dataset's crop rule on each access.
 BY_CROP = -1
 

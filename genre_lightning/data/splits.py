@@ -10,8 +10,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import torch
-
 from genre_lightning.errors import UserError
 from genre_lightning.validate import shown
 
@@ -94,6 +92,8 @@ def random_split(
             f"need at least 3 {unit}s to split into train/val/test, got {num_items}: "
             f"point data.root at a folder with more {more}"
         )
+    import torch  # here: the config checks import this module for its names, before torch
+
     order = torch.randperm(num_items, generator=torch.Generator().manual_seed(seed)).tolist()
     # Validation and test get their rounded share (at least one track); train takes the rest,
     # so 999 tracks split 799/100/100 and 1000 split 800/100/100.
@@ -203,6 +203,8 @@ def kfold_split(
     by_class: dict[int, list[int]] = defaultdict(list)
     for i, label in enumerate(labels):
         by_class[label].append(i)
+    import torch  # here: see random_split
+
     gen = torch.Generator().manual_seed(seed)
     test: list[int] = []
     rest: list[tuple[float, int, int]] = []  # (rank within class, label, index)

@@ -5,6 +5,10 @@ Kept free of Lightning and torch so inference and the config checks can use it c
 
 from __future__ import annotations
 
+#: Values of ``data.crop``: where the window a network reads sits in a longer file: at its
+#: start, its centre, or a place drawn anew every epoch (see ``dataset.GenreDataset``).
+CROPS = ("start", "centre", "random")
+
 
 def window_samples(clip_samples: int, chunk_seconds: float | None, sample_rate: int) -> int:
     """Samples per network input: the whole clip, or one ``chunk_seconds`` chunk of it.
