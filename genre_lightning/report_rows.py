@@ -39,6 +39,9 @@ CODE, UNRECORDED = "code", "unrecorded"
 TEST_SET, TEST_SETS = "test_set", "test_sets"
 #: Fewer test sets in common than this, and two rows are not compared pair by pair.
 MIN_PAIRS = 2
+#: A row's confusion matrices summed over its runs: ``{"class_names", "matrix"}`` (rows the
+#: true genres, columns the predicted ones).
+CONFUSION = "confusion"
 
 
 def recorded_overrides(sweep_dir: Path) -> list[str] | None:
@@ -135,6 +138,7 @@ def summarise(
         if result.get(TEST_SET) is not None and acc is not None:
             by_set.setdefault(result[TEST_SET], []).append(float(acc))
     row[TEST_SETS] = by_set
+    row[CONFUSION] = pooled_confusion(metrics)
     for key in METRICS:
         values = [float(m[key]) for m in metrics if m.get(key) is not None]
         row[key] = {
@@ -169,6 +173,21 @@ def _code_line(rows: list[dict[str, Any]]) -> str:
         f"Code: the runs come from {len(codes)} versions ({', '.join(f'`{c}`' for c in codes)}); "
         f"report.json gives each row's."
     )
+
+
+def pooled_confusion(metrics: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The runs' confusion matrices summed: over k folds, every track tested once. None where
+    a run has none, or the runs' genres differ."""
+    names = [m.get(runs.CLASS_NAMES) for m in metrics]
+    found = [m.get(runs.CONFUSION_MATRIX) for m in metrics]
+    if not metrics or names[0] is None or any(n != names[0] for n in names):
+        return None
+    matrices: list[list[list[int]]] = [c for c in found if c is not None]
+    if len(matrices) != len(found) or any(len(c) != len(names[0]) for c in matrices):
+        return None
+    size = range(len(names[0]))
+    summed = [[sum(int(c[i][j]) for c in matrices) for j in size] for i in size]
+    return {"class_names": list(names[0]), "matrix": summed}
 
 
 def load_rows(out: Path) -> list[dict[str, Any]]:
@@ -292,6 +311,7 @@ def write_report(rows: list[dict[str, Any]], out: Path) -> str:
             "the same test tracks; nothing was validated, so it has no validation accuracy."
         )
     lines += _paired_section(rows)
+    lines += _genre_section(rows)
     markdown = "\n".join(lines) + "\n"
     write_text_atomic(out / MARKDOWN, markdown)
     return markdown
@@ -342,6 +362,31 @@ def _paired_section(rows: list[dict[str, Any]]) -> list[str]:
         "",
         "| row | test sets | difference | ahead / level / behind |",
         "|---|---|---|---|",
+        *table,
+    ]
+
+
+def _genre_section(rows: list[dict[str, Any]]) -> list[str]:
+    """report.md's test tracks named correctly per genre and row, over the row's runs (the
+    rows that recorded their confusion matrices, with the first one's genres)."""
+    pooled = [(r, r[CONFUSION]) for r in rows if r.get(CONFUSION)]
+    if not pooled:
+        return []
+    names = pooled[0][1]["class_names"]
+    table = []
+    for row, confusion in pooled:
+        if confusion["class_names"] != names:
+            continue
+        matrix = confusion["matrix"]
+        cells = [f"{matrix[i][i]}/{sum(matrix[i])}" for i in range(len(names))]
+        table.append(f"| {_row_name(row)} | {' | '.join(cells)} |")
+    return [
+        "",
+        "Per genre: test tracks named correctly / test tracks, summed over each row's runs (over "
+        "k folds, every track once); report.json holds each row's confusion matrix.",
+        "",
+        f"| row | {' | '.join(names)} |",
+        "|" + "---|" * (len(names) + 1),
         *table,
     ]
 

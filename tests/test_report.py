@@ -40,12 +40,14 @@ def _fake_sweep(
     folder: Path | None = None,
     code: list[dict[str, Any]] | None = None,
     tested: list[list[str]] | None = None,
+    confusion: list[list[list[int]]] | None = None,
 ) -> None:
     """A finished multirun of ``recipe`` under ``out`` as Hydra and training leave it: per job
     ``.hydra/overrides.yaml`` and ``metrics.json``; ``multirun.yaml`` when ``task`` is given.
     ``folder``: the sweep's folder, if not ``out/recipe``. ``code``: each job's provenance
     (none: as runs before it was recorded). ``tested``: each job's test tracks, written into
-    its ``split.csv`` (``<genre>.<n>``)."""
+    its ``split.csv`` (``<genre>.<n>``). ``confusion``: each job's confusion matrix (genres
+    blues, rock)."""
     sweep_dir = folder or out / recipe
     for job, acc in enumerate(accs):
         (sweep_dir / str(job) / ".hydra").mkdir(parents=True)
@@ -56,6 +58,8 @@ def _fake_sweep(
             metrics["val/acc"] = val[job]
         if code is not None:
             metrics["provenance"] = code[job]
+        if confusion is not None:
+            metrics |= {"class_names": ["blues", "rock"], "confusion_matrix": confusion[job]}
         if tested is not None:
             lines = ["track,genre,part,path"]
             lines += [f"{t},{t.split('.')[0]},test,/music/{t}.wav" for t in tested[job]]
@@ -134,6 +138,25 @@ def test_the_best_row_is_compared_with_each_other_on_the_tracks_both_tested(
     ]
     record = json.loads((tmp_path / "report.json").read_text())["rows"]
     assert [sorted(r["test_sets"].values()) for r in record][-1] == [[0.3, 0.5]]
+
+
+def test_each_genre_s_tracks_named_correctly_are_summed_over_a_row_s_runs(
+    tmp_path: Path,
+) -> None:
+    _fake_sweep(tmp_path, "a", [0.75, 0.5], COMMON, confusion=[[[2, 0], [1, 1]], [[1, 1], [0, 2]]])
+    _fake_sweep(tmp_path, "b", [1.0], COMMON, confusion=[[[3, 0], [0, 1]]])
+    _fake_sweep(tmp_path, "c", [0.5], COMMON)  # recorded no confusion matrix: no line
+    make_report(["a", "b", "c"], tmp_path, collect_only=True)
+    markdown = (tmp_path / "report.md").read_text()
+    table = markdown[markdown.index("Per genre: test tracks named correctly") :]
+    assert [line for line in table.splitlines() if line.startswith("| ")] == [
+        "| row | blues | rock |",
+        "| a | 3/4 | 3/4 |",  # rows the true genres: blues 2+1 of 2+2, rock 1+2 of 2+2
+        "| b | 3/3 | 1/1 |",
+    ]
+    record = json.loads((tmp_path / "report.json").read_text())["rows"]
+    assert record[0]["confusion"] == {"class_names": ["blues", "rock"], "matrix": [[3, 1], [1, 3]]}
+    assert record[2]["confusion"] is None
 
 
 def test_tables_show_only_what_differs_between_rows(tmp_path: Path) -> None:
@@ -655,3 +678,22 @@ def test_the_readme_s_fold_by_fold_differences_are_the_committed_reports() -> No
         assert f"| mfcc_baseline | {len(diffs)} | {quoted} |" in (
             REPO / "reports" / name / "report.md"
         ).read_text(encoding="utf-8")
+
+
+def test_the_readme_s_per_genre_counts_are_the_committed_reports() -> None:
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+
+    def named(report: str, recipe: str, genre: str) -> str:
+        (row,) = [r for r in _report_rows(report) if r["recipe"] == recipe and not _refit(r)]
+        i = row["confusion"]["class_names"].index(genre)
+        matrix = row["confusion"]["matrix"]
+        return f"{matrix[i][i]} of {sum(matrix[i])}"
+
+    probe = named("gtzan-sample-cv", "musicnn_probe", "hiphop")
+    deals = named("gtzan-sample-deals", "musicnn_probe", "hiphop")
+    baseline = named("gtzan-sample-cv", "mfcc_baseline", "hiphop")
+    assert f"hip-hop: {probe} ({deals} over the other deals below)" in readme
+    assert f"where the MFCC baseline names {baseline}." in readme
+    for genre in ("classical", "jazz", "metal", "rock"):  # "every ... track"
+        count = named("gtzan-sample-cv", "musicnn_probe", genre).split(" of ")
+        assert count[0] == count[1], genre
