@@ -79,8 +79,6 @@ log = logging.getLogger(__name__)
 #: to new keys), meaning "the checkpoint's data config, with these keys changed". Registered
 #: here rather than as conf/data/checkpoint.yaml so that training does not offer it.
 CHECKPOINT_DATA = "checkpoint"
-#: A data module class, as the messages' example.
-_DATA_CLASS = GENRE_DATA_MODULE
 #: Keys of a data config that are instructions to Hydra, not data module arguments.
 _HYDRA_KEYS = ("_target_", "_convert_", "_recursive_", "_partial_")
 
@@ -130,7 +128,7 @@ def _arguments(target: str) -> set[str] | None:
         cls = locate_class(target)
     except TargetError as exc:
         raise bad(
-            "data._target_", target, f"is not a data module class ({exc})", _DATA_CLASS
+            "data._target_", target, f"is not a data module class ({exc})", GENRE_DATA_MODULE
         ) from None
     names: set[str] = set()
     for klass in cls.__mro__:  # a subclass passes **kwargs on to GenreDataModule
@@ -594,7 +592,7 @@ CHECKS: dict[str, Check] = {
     "device": device_name,
     "seed": whole(0, "42"),  # as training: a data option's shuffle_seed is ${seed}
     "output": text("results/eval"),
-    "data._target_": text(_DATA_CLASS),
+    "data._target_": text(GENRE_DATA_MODULE),
     **{f"data.{key}": check for key, check in DATA_CHECKS.items()},
 }
 

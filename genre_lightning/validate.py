@@ -369,6 +369,7 @@ def check_training(
     """
     # Imported here: the data package imports this module for its checks.
     from genre_lightning.data.config import check_data_config
+    from genre_lightning.data.splits import TEST_ONLY, UNTRAINED_FIXES, check_split_keys
 
     for group, example in REQUIRED_GROUPS.items():  # ~model: Hydra composes without it
         section = cfg.get(group)
@@ -383,8 +384,6 @@ def check_training(
     check_train_config(cfg)
     _check_debug_epochs(cfg)
     check_data_config(cfg.data)
-    from genre_lightning.data.splits import TEST_ONLY, UNTRAINED_FIXES, check_split_keys
-
     if cfg.data.get("split") == TEST_ONLY:  # a run that trains on nothing
         raise UserError(f"{UNTRAINED_FIXES[TEST_ONLY]}: e.g. data.split=kfold")
     named = {k[5:]: cfg.data.get(k[5:]) for k in given if k.startswith("data.")}
@@ -392,10 +391,10 @@ def check_training(
 
 
 def quick_training_checks() -> dict[str, Check]:
-    """The checks of a training config's numbers, flags and texts (its own keys and
-    ``data.*``'s): none imports torch, so a value typed wrong is said in about a second, not
-    after torch's and Lightning's imports (~10 s on 2 cores). Training runs them on every job
-    of a sweep before it checks any job in full."""
+    """The checks of a training config's numbers, flags, texts and data options (its own keys
+    and ``data.*``'s): none imports torch, so a value typed wrong is said in about a second,
+    not after torch's and Lightning's imports (~10 s on 2 cores). Training runs them on every
+    job of a sweep before it checks any job in full."""
     # Imported here: the data package imports this module for its checks.
     from genre_lightning.data.config import CHECKS as DATA_CHECKS
 
