@@ -73,11 +73,9 @@ def find_audio(path: Path) -> list[Path]:
     if path.is_file():
         return [path]  # named explicitly: tried whatever its extension
     if not path.is_dir():
-        if path.exists():  # a device, a pipe or a socket: nothing to decode as a recording
-            raise UserError(
-                f"input={path}: is neither a regular file nor a folder; give an audio file or a "
-                f"folder of them"
-            )
+        what = runs.not_a_file(path)  # a device, a pipe or a socket: nothing to decode
+        if what is not None:
+            raise UserError(f"input={path}: {what}; give an audio file or a folder of them")
         raise UserError(f"input={path}: no such file or directory")
     undecodable: list[Path] = []
     files = sorted(audio_files_under(path, undecodable=undecodable))

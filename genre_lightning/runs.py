@@ -270,6 +270,14 @@ CKPT_FIX = (
 )
 
 
+def not_a_file(path: Path) -> str | None:
+    """What is at ``path`` where something is but no regular file: a folder, or a device or
+    a pipe (nothing ``torch.save`` could have written). None where nothing is there."""
+    if path.is_dir():
+        return "is a folder"
+    return "is neither a regular file nor a folder" if path.exists() else None
+
+
 def checkpoint_file(ckpt_path: str | Path) -> Path:
     """``ckpt_path`` (a tool's key) as a path, if a file is there.
 
@@ -282,12 +290,7 @@ def checkpoint_file(ckpt_path: str | Path) -> Path:
         best = Run(path).checkpoint(BEST)
         held = [p for p in (best, path / best.name) if p.is_file()]
         fix = f"give its file, e.g. ckpt_path={held[0]}" if held else CKPT_FIX
-        if path.is_dir():
-            what = "is a folder"
-        elif path.exists():  # a device or a pipe: nothing torch.save could have written
-            what = "is neither a regular file nor a folder"
-        else:
-            what = f"no checkpoint file at {path.resolve()}"
+        what = not_a_file(path) or f"no checkpoint file at {path.resolve()}"
         raise UserError(f"ckpt_path={ckpt_path}: {what}; {fix}")
     return path
 

@@ -334,12 +334,7 @@ def resume_path(cfg: DictConfig, run: runs.Run) -> str | None:
                 f"that directory; give the directory of a run that saved one, or leave resume "
                 f"out to start afresh"
             )
-        if path.is_dir():
-            what = "is a folder"
-        elif path.exists():  # a device or a pipe
-            what = "is neither a regular file nor a folder"
-        else:
-            what = f"no checkpoint at {path}"
+        what = runs.not_a_file(path) or f"no checkpoint at {path}"
         raise UserError(
             f"ckpt_path={ckpt}: {what}; resume with the run's own directory "
             f"(resume=<run dir>) or give the .ckpt path"

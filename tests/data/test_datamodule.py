@@ -12,6 +12,7 @@ import torch
 from omegaconf import OmegaConf
 
 from genre_lightning.app import compose_config
+from genre_lightning.data import GENRE_DATA_MODULE
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.data.index import DataNotFoundError
 from genre_lightning.errors import UserError
@@ -187,3 +188,7 @@ def test_data_gtzan_s_values_are_the_python_defaults() -> None:
     mel = inspect.signature(MelFeatures).parameters
     for key, value in given["features"].items():
         assert value == mel[key].default, f"features.{key}"
+    # The class as the configs name it, for the checks that run before it is imported.
+    path = f"{GenreDataModule.__module__}.{GenreDataModule.__qualname__}"
+    assert given["_target_"] == compose_config("train", ["data=folder"]).data._target_
+    assert given["_target_"] == GENRE_DATA_MODULE == path
