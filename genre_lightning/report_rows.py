@@ -286,7 +286,7 @@ def write_report(rows: list[dict[str, Any]], out: Path) -> str:
     head = ["recipe", "runs", *(["overrides"] if shown else []), *TITLES]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row, differs, full in zip(table, varying, rows, strict=True):
-        cells = [str(row["recipe"]) + (" (refit)" if full.get("refit") else ""), str(row["runs"])]
+        cells = [_row_name(full), str(row["runs"])]
         cells += [f"`{differs}`" if differs else ""] if shown else []
         cells += [_mean_std(row[f"{k} mean"], row[f"{k} std"]) for k in METRICS]
         lines.append("| " + " | ".join(cells) + " |")
