@@ -21,9 +21,9 @@ import torch
 from omegaconf import OmegaConf
 
 from benchmarks.common import REPO, Row, median, sample_root
-from genre_lightning.app import compose_config
 from genre_lightning.audio import load_audio
 from genre_lightning.features.mel import MelFeatures
+from genre_lightning.hydra_conf import compose_config
 from genre_lightning.models.musicnn import Musicnn
 from genre_lightning.models.musicnn_tf import pretrained_musicnn
 

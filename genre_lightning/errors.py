@@ -1,7 +1,7 @@
 """Errors caused by the user's input rather than by a bug, and a stop the user asked for.
 
-The entry points (:mod:`genre_lightning.app`) print these as one clear line and exit non-zero,
-without a traceback.
+The entry points (:mod:`genre_lightning.cli.app`, :mod:`genre_lightning.cli.console`) print these as
+one clear line and exit non-zero, without a traceback.
 """
 
 
@@ -9,6 +9,8 @@ class UserError(Exception):
     """Bad configuration or input data; the message names the cause and the fix."""
 
 
+#: Exit status of bad input (the command line, a config value, a file).
+EXIT_USAGE = 2
 #: Exit status of a run stopped by SIGTERM (the shell's 128 + 15).
 EXIT_SIGTERM = 143
 #: Exit status of a run stopped by Ctrl-C (the shell's 128 + 2).

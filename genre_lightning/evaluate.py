@@ -55,7 +55,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from genre_lightning import runs
-from genre_lightning.app import check_tool_files, hydra_app, say
+from genre_lightning.cli.app import hydra_app
+from genre_lightning.cli.command_line import check_tool_files
+from genre_lightning.cli.console import say
 from genre_lightning.data import GENRE_DATA_MODULE
 from genre_lightning.data.config import CHECKS as DATA_CHECKS
 from genre_lightning.errors import UserError

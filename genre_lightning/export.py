@@ -35,7 +35,9 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf
 
 from genre_lightning import runs
-from genre_lightning.app import check_tool_files, hydra_app, say
+from genre_lightning.cli.app import hydra_app
+from genre_lightning.cli.command_line import check_tool_files
+from genre_lightning.cli.console import say
 from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable, write_json_atomic
 from genre_lightning.temp_files import temp_path

@@ -44,8 +44,10 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from genre_lightning import runs
-from genre_lightning.app import check_tool_files, hydra_app, say
 from genre_lightning.audio_files import AUDIO_EXTENSIONS, audio_files_under, undecodable_note
+from genre_lightning.cli.app import hydra_app
+from genre_lightning.cli.command_line import check_tool_files
+from genre_lightning.cli.console import say
 from genre_lightning.errors import EXIT_CTRL_C, EXIT_SIGTERM, Interrupted, UserError
 from genre_lightning.files import check_writable, partial_path, streaming_write
 from genre_lightning.validate import Check, device_name, text
@@ -256,7 +258,7 @@ def _summarise(rows: list[dict[str, Any]], classifier: Classifier, output: Path)
         )
 
 
-#: The keys of conf/predict.yaml (``paths.*``: :data:`app.RUN_CHECKS`).
+#: The keys of conf/predict.yaml (``paths.*``: the ``RUN_CHECKS`` of every tool).
 CHECKS: dict[str, Check] = {
     "ckpt_path": text(runs.EXAMPLE_CKPT),
     # One input per run: several are a sweep (-m input=a,b), one job each.

@@ -65,9 +65,11 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from genre_lightning import runs
-from genre_lightning.app import CONFIG_DIR, compose_config, hydra_app, job_variants
+from genre_lightning.cli.app import hydra_app
+from genre_lightning.cli.command_line import job_variants
 from genre_lightning.errors import EXIT_CTRL_C, Interrupted, UserError
 from genre_lightning.files import check_writable
+from genre_lightning.hydra_conf import CONFIG_DIR, compose_config
 from genre_lightning.report_rows import (
     MARKDOWN,
     REFIT,
@@ -407,7 +409,7 @@ def _check_training(recipe: str, job: Sequence[str], refit: bool) -> None:
     training's checks (with ``refit``, also with ``data.train_on_val=true``)."""
     # Imported here: the checks import torch, which --help and the other checks do without.
     from genre_lightning.data.splits import TRAIN_ONLY
-    from genre_lightning.validate import check_train_config, check_training
+    from genre_lightning.train_checks import check_train_config, check_training
 
     task = [f"experiment={recipe}", *job]
     cfg = _compose(recipe, task)

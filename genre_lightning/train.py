@@ -18,10 +18,10 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from genre_lightning import runs
-from genre_lightning.app import hydra_app
+from genre_lightning.cli.app import hydra_app
 from genre_lightning.errors import Interrupted, UserError
 from genre_lightning.files import check_writable
-from genre_lightning.validate import check_training, quick_training_checks
+from genre_lightning.train_checks import check_training, quick_training_checks
 
 # Lightning and the parts built on it are imported where they are used: importing them takes
 # about ten seconds, which a command refused by the config's checks, or --help, need not wait.

@@ -34,12 +34,12 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from genre_lightning.app import compose_config
 from genre_lightning.audio import fix_length, load_audio
 from genre_lightning.data.index import index_clips
 from genre_lightning.data.splits import kfold_split
 from genre_lightning.data.windows import window_samples
 from genre_lightning.features.mel import MelFeatures
+from genre_lightning.hydra_conf import compose_config
 from genre_lightning.models.musicnn_classifier import classifier_head
 from genre_lightning.models.musicnn_tf import pretrained_musicnn
 

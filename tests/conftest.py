@@ -15,7 +15,7 @@ import soundfile as sf
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from genre_lightning.app import CONFIG_DIR
+from genre_lightning.hydra_conf import CONFIG_DIR
 from genre_lightning.train import train
 
 from .cli_worker import WORKER

@@ -22,10 +22,10 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from genre_lightning import runs
-from genre_lightning.app import CONFIG_DIR
 from genre_lightning.data.index import GTZAN_GENRES
 from genre_lightning.errors import UserError
 from genre_lightning.evaluate import checkpoint_data_config, evaluate
+from genre_lightning.hydra_conf import CONFIG_DIR
 from genre_lightning.inference import load_classifier
 
 from .conftest import TINY, _train, one_error_line, run_cli, start_cli

@@ -1,7 +1,7 @@
 """Every tool is a Hydra app with one convention: --help, --cfg job, one-line errors, key names.
 
 The ``--help`` and ``--cfg job`` runs are real subprocesses, started together so that their
-imports overlap; the command-line checks of app.py run in-process (they compose only).
+imports overlap; the command-line checks (cli/command_line.py) run in-process (they compose only).
 """
 
 from __future__ import annotations
@@ -20,16 +20,15 @@ from omegaconf import OmegaConf
 
 import genre_lightning.evaluate  # noqa: F401 - registers data=checkpoint, as the tool does
 from genre_lightning import train
-from genre_lightning.app import (
-    CONFIG_DIR,
+from genre_lightning.cli.command_line import (
     RUN_CHECKS,
     check_command_line,
-    compose_config,
     home_expanded,
     hydra_config_of,
 )
 from genre_lightning.data.download import DEFAULT_SHA256, DEFAULT_URL
 from genre_lightning.errors import UserError
+from genre_lightning.hydra_conf import CONFIG_DIR, compose_config
 
 from .conftest import NO_PROGRESS_BAR, run_counting_torch, start_cli, write_tone
 
@@ -213,7 +212,8 @@ def test_the_console_scripts_are_declared() -> None:
 def test_training_does_not_offer_the_checkpoint_data_option() -> None:
     # A fresh interpreter: this one imported genre_lightning.evaluate, which registers it.
     code = (
-        "from genre_lightning.app import check_command_line as c; c('train', ['data=checkpoint'])"
+        "from genre_lightning.cli.command_line import check_command_line as c; "
+        "c('train', ['data=checkpoint'])"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 2, proc.stderr
@@ -456,7 +456,7 @@ def test_a_value_starting_with_a_tilde_is_in_the_home_folder(
 
 
 def test_the_debug_trainer_with_an_experiment_runs_the_epochs_given() -> None:
-    from genre_lightning.validate import check_training
+    from genre_lightning.train_checks import check_training
 
     launch = check_command_line(
         "train", ["experiment=demo", "trainer=debug", "trainer.max_epochs=2"]

@@ -18,9 +18,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
 from genre_lightning import runs
-from genre_lightning.app import CONFIG_DIR
 from genre_lightning.errors import UserError
 from genre_lightning.evaluate import evaluate
+from genre_lightning.hydra_conf import CONFIG_DIR
 from genre_lightning.inference import load_classifier
 from genre_lightning.provenance import source_commit
 from genre_lightning.runs import load_run

@@ -79,7 +79,7 @@ def _names(key: str, value: Any) -> None:
 
 
 # This module imports no torch: the training command checks the values below before torch's
-# seconds-long import (``validate.quick_training_checks``). The mel front end is named by the
+# seconds-long import (``train_checks.quick_training_checks``). The mel front end is named by the
 # module that implements it, which imports torch: it is imported where it is checked.
 
 #: Checks of the top-level keys, in order: a rate or a length is checked before the settings

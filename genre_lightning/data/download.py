@@ -38,7 +38,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from genre_lightning.app import hydra_app, say
+from genre_lightning.cli.app import hydra_app
+from genre_lightning.cli.console import say
 from genre_lightning.data.archive import UnsafeArchiveError, extract_tar
 from genre_lightning.errors import UserError
 from genre_lightning.files import write_text_atomic
@@ -432,7 +433,7 @@ def _unpack_error(source: _Source, root: Path, exc: BaseException) -> GTZANDownl
     )
 
 
-#: The keys of conf/download.yaml (``paths.*``: :data:`app.RUN_CHECKS`).
+#: The keys of conf/download.yaml (``paths.*``: the ``RUN_CHECKS`` of every tool).
 CHECKS: dict[str, Check] = {
     "root": text("data/gtzan"),
     "url": text(DEFAULT_URL),

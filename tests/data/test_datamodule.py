@@ -11,12 +11,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from genre_lightning.app import compose_config
 from genre_lightning.data import GENRE_DATA_MODULE
 from genre_lightning.data.datamodule import GenreDataModule
 from genre_lightning.data.index import DataNotFoundError
 from genre_lightning.errors import UserError
 from genre_lightning.features.mel import MelFeatures
+from genre_lightning.hydra_conf import compose_config
 
 
 def _dm(root: Path, cache: Path | None, **kwargs: object) -> GenreDataModule:

@@ -19,10 +19,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from genre_lightning.app import compose_config
 from genre_lightning.audio import load_audio
 from genre_lightning.errors import UserError
 from genre_lightning.features.mel import MelFeatures
+from genre_lightning.hydra_conf import compose_config
 from genre_lightning.models.musicnn import MSD_TAGS, PATCH_FRAMES, TAGS, Musicnn, mel_patches
 from genre_lightning.models.musicnn_tf import load_tf_variables, pretrained_musicnn
 from genre_lightning.pretrained.tf_checkpoint import read_checkpoint

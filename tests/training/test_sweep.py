@@ -13,7 +13,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from genre_lightning.app import CONFIG_DIR
+from genre_lightning.hydra_conf import CONFIG_DIR
 from genre_lightning.training.sweep import (
     SweepSummary,
     format_table,
