@@ -70,15 +70,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     import pytorch_lightning as pl
 
     from genre_lightning.provenance import provenance
-    from genre_lightning.training.builders import (
-        build_module,
-        build_trainer,
-        check_optimization,
-        check_resumed_split,
-        check_resumed_weights,
-    )
+    from genre_lightning.training.builders import build_module, build_trainer, check_optimization
     from genre_lightning.training.distributed import sweep_job_ranks
     from genre_lightning.training.metrics import accuracy_summary, per_genre_table
+    from genre_lightning.training.resume import check_resumed_split, check_resumed_weights
     from genre_lightning.training.speed import compile_network
 
     run = runs.Run(Path(_output_dir(cfg)))
@@ -308,8 +303,8 @@ def _check_machine(cfg: DictConfig, run: runs.Run | None) -> tuple[str | None, G
         check_accelerator,
         check_spec_augment,
         check_trainer,
-        resume_path,
     )
+    from genre_lightning.training.resume import resume_path
 
     check_accelerator(cfg)
     check_trainer(cfg)

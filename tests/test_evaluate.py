@@ -353,7 +353,7 @@ def test_features_of_the_right_shape_computed_otherwise_are_refused(
 def test_every_front_end_setting_but_the_frame_count_is_compared() -> None:
     # The settings compared are MelFeatures' own (and the decode rate), not a list beside it:
     # a new front-end parameter is refused when it differs, though the images keep their shape.
-    from genre_lightning.evaluate import _check_features
+    from genre_lightning.evaluation.features import check_features
     from genre_lightning.features.mel import mel_settings
 
     shape = (1, 45, 64)
@@ -364,7 +364,7 @@ def test_every_front_end_setting_but_the_frame_count_is_compared() -> None:
 
     def check(data: dict[str, Any]) -> None:
         datamodule = SimpleNamespace(hparams=data, feature_shape=lambda: shape)
-        _check_features(cast(Any, classifier), cast(Any, datamodule), None)
+        check_features(cast(Any, classifier), cast(Any, datamodule), None)
 
     keys = ["sample_rate", *(f"features.{k}" for k in mel_settings(None))]
     for key in keys:
