@@ -21,6 +21,8 @@ from genre_lightning.data.config import CHECKS as DATA_CHECKS
 from genre_lightning.data.config import check_data_config
 from genre_lightning.data.splits import TEST_ONLY, UNTRAINED_FIXES, check_split_keys
 from genre_lightning.errors import UserError
+from genre_lightning.features import NORMALIZE_PER
+from genre_lightning.models.musicnn_layers import layer_names
 from genre_lightning.train_rules import (
     check_embedding_cache,
     check_model_input,
@@ -46,27 +48,16 @@ from genre_lightning.validate import (
 )
 
 
-def _normalization(key: str, value: Any) -> None:
-    """``module.normalize``: one of the normaliser's modes."""
-    # Imported here: the normaliser imports torch, and training imports this module for its
-    # quick checks before Hydra starts (torch takes seconds to import).
-    from genre_lightning.features.normalize import PER
-
-    choice(PER)(key, value)
-
-
 def _musicnn_layer(key: str, value: Any) -> None:
     """``model.layer`` of ``model=musicnn``: a layer name or a list of them (its error names
     the key)."""
-    # Imported here: the musicnn port imports torch (see _normalization).
-    from genre_lightning.models.musicnn_classifier import layer_names
-
     layer_names(value)
 
 
 def _spec_augment(key: str, value: Any) -> None:
     """``module.spec_augment``: null, or SpecAugment's settings, each a whole number."""
-    # Imported here: the augmentation module imports torch (see _normalization).
+    # Imported here: the augmentation module imports torch, and training imports this module
+    # for its quick checks before Hydra starts (torch takes seconds to import).
     from genre_lightning.training.augment import SpecAugment
 
     params = inspect.signature(SpecAugment).parameters
@@ -117,7 +108,7 @@ TRAIN_CHECKS: dict[str, Check] = {
     "trainer.log_every_n_steps": whole(1, "50", optional=True),
     "optimizer.lr": positive("5e-4", optional=True),
     "optimizer.weight_decay": number(0, whole=False, above=False, example="1e-2", optional=True),
-    "module.normalize": _normalization,
+    "module.normalize": choice(NORMALIZE_PER),
     "module.mixup_alpha": number(0, whole=False, above=False, example="0.2"),
     "module.spec_augment": _spec_augment,
     "module.cache_embeddings": flag(),
@@ -131,8 +122,9 @@ TRAIN_CHECKS: dict[str, Check] = {
 }
 
 
-#: The keys of :data:`TRAIN_CHECKS` whose checks import torch (the modules that name the values).
-_CHECKS_IMPORTING = ("module.normalize", "module.spec_augment", "model.layer")
+#: The keys of :data:`TRAIN_CHECKS` whose checks import torch (SpecAugment's signature names
+#: its settings).
+_CHECKS_IMPORTING = ("module.spec_augment",)
 
 
 #: The config groups training cannot do without, and an option of each.

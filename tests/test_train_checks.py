@@ -336,9 +336,11 @@ def test_every_bad_value_is_one_error_line(tmp_path: Path, data_dir: Path) -> No
     assert not left, left
 
 
-def test_numbers_flags_and_texts_are_refused_before_torch_is_imported(tmp_path: Path) -> None:
+def test_numbers_flags_texts_and_names_are_refused_before_torch_is_imported(
+    tmp_path: Path,
+) -> None:
     # The common typos, said in about a second rather than after torch's and Lightning's
-    # imports. A name checked against a class (module.normalize=foo) still waits for them.
+    # imports. module.spec_augment's settings (SpecAugment's signature) still wait for torch.
     for override, message in [
         ("data.split=kfolds", "data.split=kfolds is not known; use data.split=random|"),
         ("data.crop=middle", "data.crop=middle is not known; use data.crop=start|centre|"),
@@ -347,13 +349,15 @@ def test_numbers_flags_and_texts_are_refused_before_torch_is_imported(tmp_path: 
         ("trainer.max_epochs=0", "trainer.max_epochs=0 must be at least 1"),
         ("data.batch_size=0", "data.batch_size=0 must be at least 1"),
         ("data.chunk_seconds=-1", "data.chunk_seconds=-1 must be above 0"),
+        ("module.normalize=foo", "module.normalize=foo is not known; use module.normalize="),
+        ("model=musicnn model.layer=poold", "model.layer=poold: use one of penultimate, pooled"),
         # Every job of a sweep is checked so first: the first job was checked in full before.
         ("seed=1,abc", "seed=abc is not a number"),
     ]:
         run = f"hydra.run.dir={tmp_path / 'run'}"
         sweep = ["-m", f"hydra.sweep.dir={tmp_path / 'run'}"] if "," in override else []
         status, torch_imported, done = run_counting_torch(
-            "genre_lightning", *sweep, "experiment=demo", override, run
+            "genre_lightning", *sweep, "experiment=demo", *override.split(), run
         )
         assert (status, torch_imported) == ("2", "False"), (override, done.stderr[-2000:])
         assert done.stderr.startswith(f"error: {message}"), done.stderr

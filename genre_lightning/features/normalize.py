@@ -8,8 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-#: What one mean/std pair is measured over: each element, each mel band, or nothing.
-PER = ("element", "mel", "none")
+from genre_lightning.features import NORMALIZE_PER
 
 
 class Normalize(nn.Module):
@@ -31,8 +30,10 @@ class Normalize(nn.Module):
 
     def __init__(self, shape: tuple[int, ...], per: str = "element", eps: float = 1e-8) -> None:
         super().__init__()
-        if per not in PER:
-            raise ValueError(f"normalisation per {per!r} is not known; use {', '.join(PER)}")
+        if per not in NORMALIZE_PER:
+            raise ValueError(
+                f"normalisation per {per!r} is not known; use {', '.join(NORMALIZE_PER)}"
+            )
         self.per, self.eps = per, eps
         self.register_buffer("mean", torch.zeros(shape))
         self.register_buffer("std", torch.ones(shape))

@@ -19,12 +19,9 @@ from torch import nn
 
 from genre_lightning.errors import UserError
 from genre_lightning.models.musicnn import INPUT_RATE, PATCH_FRAMES, Musicnn
+from genre_lightning.models.musicnn_layers import LAYERS, layer_names
 from genre_lightning.models.musicnn_tf import musicnn_weights, pretrained_musicnn
 from genre_lightning.models.standardize import Standardize
-from genre_lightning.validate import shown
-
-#: Width of each layer a head can read.
-LAYERS = {"penultimate": 200, "pooled": 1506, "tags": 50}
 
 
 def classifier_head(width: int, num_classes: int, dropout: float = 0.0) -> nn.Sequential:
@@ -146,29 +143,3 @@ class MusicnnClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, num_classes) of log-mel patches (B, 1, frames, 96)."""
         return self.head(self.embed(x))
-
-
-def layer_names(layer: Any) -> tuple[str, ...]:
-    """``model.layer`` as a tuple of distinct layer names.
-
-    Raises:
-        UserError: Not a name or a list of names, an unknown name, an empty list or a name
-            twice.
-    """
-    names: tuple[Any, ...] = (
-        (layer,)
-        if isinstance(layer, str)
-        else tuple(layer)
-        if isinstance(layer, Sequence)  # a dict or a number is neither a name nor a list
-        else ()
-    )
-    if (
-        not names
-        or any(not isinstance(n, str) or n not in LAYERS for n in names)
-        or len(set(names)) < len(names)
-    ):
-        raise UserError(
-            f"model.layer={shown(layer)}: use one of {', '.join(LAYERS)}, or a list of distinct "
-            f"ones side by side, e.g. model.layer=[penultimate,pooled]"
-        )
-    return names
