@@ -59,6 +59,14 @@ VARIANTS: dict[str, tuple[tuple[str, ...], dict[str, float]]] = {
     "MSD penultimate + pooled": (("MSD_musicnn/penultimate", "MSD_musicnn/pooled"), {}),
     "MSD penultimate, 10x lr, 200 epochs": (("MSD_musicnn/penultimate",), {"lr": 10.0, "ep": 200}),
     "MSD penultimate, track mean + std": (("MSD_musicnn/penultimate",), {"stats": 1}),
+    "MSD penultimate + pooled, half-overlapping": (
+        ("MSD_musicnn/penultimate", "MSD_musicnn/pooled"),
+        {"overlap": 1},
+    ),
+    "MSD penultimate + pooled + tags": (
+        ("MSD_musicnn/penultimate", "MSD_musicnn/pooled", "MSD_musicnn/logits"),
+        {},
+    ),
 }
 #: Full-batch steps of a head trained on one row per track ("stats"): past 1000 the score moves
 #: by less than 0.005, so the head is fitted.
