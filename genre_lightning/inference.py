@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,14 +21,19 @@ from torch import nn
 from genre_lightning import runs
 from genre_lightning.audio import check_float_wave, clip_to_int16_range
 from genre_lightning.data import split_record
-from genre_lightning.data.config import rate_and_clip
-from genre_lightning.data.datamodule import window_samples
 from genre_lightning.errors import UserError
 from genre_lightning.features.dft import with_dft_stft
 from genre_lightning.features.mel import MelFeatures
 from genre_lightning.models.build import data_facts
+from genre_lightning.saved_run import (
+    SavedRun,
+    check_finite_weights,
+    saved_front_end,
+    saved_run,
+    trained_with,
+)
 from genre_lightning.targets import TargetError, locate_class
-from genre_lightning.training.checkpoint import check_target, read_checkpoint
+from genre_lightning.training.checkpoint import read_checkpoint
 from genre_lightning.training.module import CHECKPOINT_KEY, GenreClassifier
 from genre_lightning.validate import shown
 
@@ -250,26 +255,15 @@ def resolve_device(name: Any) -> torch.device:
     return torch.device(name)
 
 
-def _check_front_end(
-    path: Path, features: MelFeatures, window: int, feature_shape: Sequence[int]
-) -> None:
-    """Refuse a checkpoint whose mel settings make images of another shape than its network
-    (and normalisation) was trained on: every file would fail, with a shape traceback."""
-    made = features.image_shape(window)
-    if made != tuple(feature_shape):
-        raise UserError(
-            f"ckpt_path={path}: its data config's mel front end makes images of shape "
-            f"{list(made)}, but its network was trained on {list(feature_shape)}; the file is "
-            f"damaged: use a .ckpt from a training run's checkpoints/ folder"
-        )
-
-
 def load_classifier(
     ckpt_path: str | Path,
     net_config: dict[str, Any] | None = None,
     map_location: str | torch.device = "cpu",
 ) -> Classifier:
     """Rebuild the classifier saved in a training checkpoint.
+
+    Every part read from the file is checked as data (:mod:`~genre_lightning.saved_run`):
+    a damaged or foreign file is one ``UserError`` naming what is wrong, not a traceback.
 
     Args:
         ckpt_path: A ``.ckpt`` written by training (e.g. ``<run>/checkpoints/best.ckpt``).
@@ -288,69 +282,61 @@ def load_classifier(
     )
     path = runs.checkpoint_file(ckpt_path)
     ckpt = read_checkpoint(path, device)
-    hparams = ckpt.get("hyper_parameters")
-    if not isinstance(hparams, dict) or not hparams.get("net_config") or "state_dict" not in ckpt:
+    saved = saved_run(path, ckpt)
+    wanted = _network_config(saved, net_config)
+    model = _rebuilt_module(saved, wanted)
+    check_finite_weights(saved)
+    outputs = wanted.get("num_classes")
+    if isinstance(outputs, int) and len(saved.class_names) != outputs:
         raise UserError(
-            f"ckpt_path={path}: not a genre_lightning checkpoint (no net_config in its "
-            f"hyper_parameters); use a .ckpt from a training run's checkpoints/ folder"
-        )
-    check_target(path, "net_config", hparams["net_config"])
-    data_config = hparams.get("data_config")
-    if not isinstance(data_config, dict) or "_target_" not in data_config:
-        # Every checkpoint training writes has one: without it the mel front end, the window
-        # and the data module would be guesses, whose shapes the network's weights refuse.
-        raise UserError(
-            f"ckpt_path={path}: its hyper_parameters hold no data_config (the data and mel "
-            f"settings it was trained with), so its input cannot be rebuilt; the file is damaged "
-            f"or not from training: use a .ckpt from a training run's checkpoints/ folder"
-        )
-    check_target(path, "data_config", data_config)
-    class_names = hparams.get("class_names")
-    if (
-        not isinstance(class_names, list)
-        or not all(isinstance(name, str) and name for name in class_names)
-        or len(set(class_names)) != len(class_names)
-    ):
-        # Each is a CSV column and a row of the confusion matrix: a repeated or non-text
-        # name would shift or merge them.
-        raise UserError(
-            f"ckpt_path={path}: its class_names ({str(class_names)[:80]}) are not a list of "
-            f"distinct genre names; the file is damaged: use a .ckpt from a training run's "
+            f"ckpt_path={path}: it names {len(saved.class_names)} classes but its network has "
+            f"{outputs} outputs; the file is damaged: use a .ckpt from a training run's "
             f"checkpoints/ folder"
         )
-    feature_shape = hparams.get("feature_shape")
-    if not (
-        isinstance(feature_shape, list | tuple)
-        and len(feature_shape) == 3
-        and all(isinstance(n, int) and n > 0 for n in feature_shape)
-    ):
-        # Every checkpoint training writes records it (GenreClassifier saves it, its default
-        # too): without it the network's input would be a guess.
-        raise UserError(
-            f"ckpt_path={path}: its feature_shape ({str(feature_shape)[:80]}) is not the "
-            f"(channels, frames, mels) of the images its network was trained on; the file is "
-            f"damaged: use a .ckpt from a training run's checkpoints/ folder"
-        )
-    if not isinstance(ckpt["state_dict"], dict):
-        raise UserError(
-            f"ckpt_path={path}: its state_dict is a {type(ckpt['state_dict']).__name__}, not "
-            f"the network's weights by name; the file is damaged: use a .ckpt from a training "
-            f"run's checkpoints/ folder"
-        )
-    saved_target = hparams["net_config"].get("_target_")
-    wanted = dict(net_config or hparams["net_config"])
+    if model.normalize.per != "none" and not bool(model.normalize.fitted):
+        raise UserError(f"ckpt_path={path}: its normalisation statistics were never measured")
+    front = saved_front_end(saved)
+    return Classifier(
+        model=model.eval().to(device),
+        features=front.features.eval().to(device),
+        class_names=list(saved.class_names),
+        sample_rate=front.sample_rate,
+        clip_samples=front.clip_samples,
+        window_samples=front.window,
+        data_config=saved.data_config,
+        path=path,
+        split=split_record.read_record(ckpt.get(CHECKPOINT_KEY)),
+        trained_with=trained_with(ckpt.get(CHECKPOINT_KEY)),
+    )
+
+
+def _network_config(saved: SavedRun, net_config: dict[str, Any] | None) -> dict[str, Any]:
+    """The network to build: the checkpoint's own, or ``net_config`` given what the data decides
+    (classes, input shape) from the checkpoint, as training gives it from the data
+    (models/build.py); never fetching pretrained weights, which the state dict holds."""
+    wanted = dict(net_config or saved.hparams["net_config"])
     if net_config is not None:
-        # A network asked for by name gets what the data decides (classes, input shape) from
-        # the checkpoint, as training gives it from the data (models/build.py).
-        with contextlib.suppress(TargetError):  # an unknown class: refused below
+        with contextlib.suppress(TargetError):  # an unknown class: refused when it is built
             facts = data_facts(
                 locate_class(wanted.get("_target_")),
-                len(hparams["class_names"]),
-                feature_shape,
+                len(saved.class_names),
+                saved.feature_shape,
             )
             wanted = {**facts, **wanted}
-    if "pretrained" in wanted:  # the state dict holds the weights: never fetch them again
+    if "pretrained" in wanted:
         wanted["pretrained"] = None
+    return wanted
+
+
+def _rebuilt_module(saved: SavedRun, wanted: dict[str, Any]) -> GenreClassifier:
+    """The LightningModule of the checkpoint's settings around the network ``wanted``, its
+    weights loaded.
+
+    Raises:
+        UserError: The network cannot be built, the settings cannot rebuild the module, or the
+            weights do not fit the network.
+    """
+    path, saved_target = saved.path, saved.hparams["net_config"].get("_target_")
     try:
         net = instantiate(wanted)
     except Exception as exc:  # hydra wraps import and argument errors alike
@@ -361,7 +347,7 @@ def load_classifier(
     # Every saved module setting (normalisation kind, ...) is passed back; training-only ones
     # (augmentation, schedule) do nothing in eval mode. Unknown keys from other versions go.
     accepted = inspect.signature(GenreClassifier.__init__).parameters
-    settings = {k: v for k, v in hparams.items() if k in accepted and k != "scheduler"}
+    settings = {k: v for k, v in saved.hparams.items() if k in accepted and k != "scheduler"}
     settings["net_config"] = wanted
     try:
         model = GenreClassifier(net=net, optimizer=torch.optim.Adam, **settings)  # never steps
@@ -371,7 +357,7 @@ def load_classifier(
             f"a .ckpt from a training run's checkpoints/ folder"
         ) from None
     try:
-        model.load_state_dict(ckpt["state_dict"])
+        model.load_state_dict(saved.state_dict)
     except RuntimeError as exc:
         detail = " ".join(line.strip() for line in str(exc).splitlines()[1:])
         raise UserError(
@@ -379,64 +365,4 @@ def load_classifier(
             f"with {saved_target}; the requested network is {wanted.get('_target_')}. "
             f"({detail[:300]}{' ...' if len(detail) > 300 else ''})"
         ) from None
-    # Training stops at the first non-finite loss, so no checkpoint it writes holds NaN: such
-    # weights are damage, which would otherwise pass export's check (NaN against NaN) and
-    # give every file of predict NaN probabilities, blamed on the audio.
-    broken = sum(
-        int((~value.isfinite()).sum())
-        for value in ckpt["state_dict"].values()
-        if isinstance(value, torch.Tensor) and value.is_floating_point()
-    )
-    if broken:
-        raise UserError(
-            f"ckpt_path={path}: {broken} of its weights are NaN or infinite; the file is "
-            f"damaged: use another .ckpt of the run's checkpoints/ folder, or retrain"
-        )
-    outputs = wanted.get("num_classes")
-    if isinstance(outputs, int) and len(class_names) != outputs:
-        raise UserError(
-            f"ckpt_path={path}: it names {len(class_names)} classes but its network has "
-            f"{outputs} outputs; the file is damaged: use a .ckpt from a training run's "
-            f"checkpoints/ folder"
-        )
-    if model.normalize.per != "none" and not bool(model.normalize.fitted):
-        raise UserError(f"ckpt_path={path}: its normalisation statistics were never measured")
-    data_config = dict(data_config)
-    try:
-        sample_rate, clip_samples = (int(n) for n in rate_and_clip(data_config))
-        if sample_rate < 1 or clip_samples < 1:
-            raise ValueError(f"sample_rate={sample_rate}, clip_samples={clip_samples}")
-        window = window_samples(clip_samples, data_config.get("chunk_seconds"), sample_rate)
-        if window < 1:
-            raise ValueError(f"chunk_seconds={data_config.get('chunk_seconds')}")
-        features = MelFeatures(sample_rate=sample_rate, **data_config.get("features", {}))
-    except (TypeError, ValueError) as exc:  # a damaged file's data config, read as data
-        raise UserError(
-            f"ckpt_path={path}: its data config cannot rebuild the mel front end ({exc}); use "
-            f"a .ckpt from a training run's checkpoints/ folder"
-        ) from None
-    _check_front_end(path, features, window, feature_shape)
-    return Classifier(
-        model=model.eval().to(device),
-        features=features.eval().to(device),
-        class_names=list(class_names),
-        sample_rate=sample_rate,
-        clip_samples=clip_samples,
-        window_samples=window,
-        data_config=data_config,
-        path=path,
-        split=split_record.read_record(ckpt.get(CHECKPOINT_KEY)),
-        trained_with=_trained_with(ckpt.get(CHECKPOINT_KEY)),
-    )
-
-
-def _trained_with(state: Any) -> dict[str, Any] | None:
-    """A checkpoint's record of what trained it, where it is one (a record of texts, flags and
-    nulls); otherwise, as for a checkpoint from before it was kept, None."""
-    record = state.get(runs.PROVENANCE) if isinstance(state, dict) else None
-    if not isinstance(record, dict):
-        return None
-    plain = all(
-        isinstance(k, str) and (v is None or isinstance(v, str | bool)) for k, v in record.items()
-    )
-    return dict(record) if plain else None
+    return model

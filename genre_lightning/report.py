@@ -73,9 +73,9 @@ from genre_lightning.report_rows import (
     merge,
     recorded_overrides,
     summarise,
-    write_report,
 )
 from genre_lightning.report_sweeps import refit_sweep, run_recipe, unfinished_jobs
+from genre_lightning.report_tables import write_report
 from genre_lightning.validate import Check, flag, text, texts
 
 

@@ -15,7 +15,7 @@ import yaml
 from genre_lightning.errors import UserError
 from genre_lightning.provenance import source_commit
 from genre_lightning.report import make_report, refit_sweep
-from genre_lightning.report_rows import _with_choice, paired_differences
+from genre_lightning.report_tables import _with_choice, paired_differences
 
 from .conftest import TINY, one_error_line, run_cli, start_cli
 
