@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,10 +40,16 @@ from genre_lightning.cli.hydra_messages import (
     quoted,
     unresolvable,
 )
+from genre_lightning.cli.run_folders import (
+    check_launch,
+    check_no_run_there,
+    on_a_cluster,
+    run_folder_key,
+)
 from genre_lightning.errors import UserError
 from genre_lightning.files import check_writable
 from genre_lightning.hydra_conf import CONFIG_DIR
-from genre_lightning.validate import Check, is_number, shown, text
+from genre_lightning.validate import Check, text
 
 #: Keys every tool's config has (conf/paths): a tool's ``checks`` need not repeat them.
 RUN_CHECKS: dict[str, Check] = {
@@ -103,16 +108,16 @@ def check_command_line(
         _check_interpolations(job, parsed)
         _check_known_now(job, checks)
         if overrides is variants[0]:  # Hydra's own keys: the same for every job of a sweep
-            folder = _check_launch(cfg.hydra, multirun=bool(args.multirun))
+            folder = check_launch(cfg.hydra, multirun=bool(args.multirun))
             resuming = config_name == "train" and bool(cfg.get("resume") or cfg.get("ckpt_path"))
             if folder is not None and not resuming:
-                _check_no_run_there(folder, multirun=bool(args.multirun), tool=config_name)
+                check_no_run_there(folder, multirun=bool(args.multirun), tool=config_name)
         _check_job_values(job)
         jobs.append(OmegaConf.masked_copy(job, [str(key) for key in job if key != "hydra"]))
     keys = [str(o.key_or_group).lstrip("+~") for o in parsed]
     if "paths.output_dir" in keys:  # its results there, Hydra's record and log elsewhere
         given = next(str(o.input_line) for o in parsed if "paths.output_dir" in str(o.key_or_group))
-        folder_key = _run_folder_key(bool(args.multirun))
+        folder_key = run_folder_key(bool(args.multirun))
         fail(
             f"{given}: paths.output_dir names the run folder, which Hydra makes; set that "
             f"instead, {folder_key}=<folder>, so the run's results, record and log stay together"
@@ -120,7 +125,7 @@ def check_command_line(
         )
     if args.multirun:
         _check_outputs_apart(parsed)
-    here = not (args.multirun and _on_a_cluster(cfg.hydra))
+    here = not (args.multirun and on_a_cluster(cfg.hydra))
     return Launch(jobs, keys, here, cfg)
 
 
@@ -225,13 +230,6 @@ def _check_job_values(cfg: DictConfig) -> None:
         )
 
 
-def _on_a_cluster(hydra_cfg: DictConfig) -> bool:
-    """Whether the launcher submits the jobs to other machines (SLURM's nodes)."""
-    return str(OmegaConf.select(hydra_cfg, "launcher._target_", default="")).endswith(
-        "SlurmLauncher"
-    )
-
-
 def _check_interpolations(cfg: DictConfig, parsed: Sequence[Any]) -> None:
     """Fail in one line on a ``${...}`` of the command line that names no key or resolver
     (Hydra would stop with a traceback, in the job or before it). One that needs Hydra's
@@ -263,61 +261,6 @@ def _check_known_now(cfg: DictConfig, checks: Mapping[str, Check]) -> None:
                 check(key, value)
             except UserError as exc:
                 fail(str(exc))
-
-
-def _check_launch(hydra_cfg: DictConfig, multirun: bool) -> Path | None:
-    """Fail in one line where Hydra would fail with a traceback: no SLURM, no run folder.
-
-    Returns:
-        The run folder (a multirun's sweep folder), or None where it is known only once the
-        job starts.
-    """
-    if multirun and _on_a_cluster(hydra_cfg) and shutil.which("srun") is None:
-        fail(
-            "hydra/launcher=slurm: srun is not on this machine's PATH, so there is no SLURM "
-            "cluster to submit to; run it on the cluster's login node, or leave the launcher "
-            "out to run the jobs here one after another"
-        )
-    trials = OmegaConf.select(hydra_cfg, "sweeper.n_trials", default=None)
-    if multirun and trials is not None and not (is_number(trials, whole=True) and trials >= 1):
-        # Optuna would run none and then fail with a traceback (no completed trial).
-        fail(
-            f"hydra.sweeper.n_trials={shown(trials)} must be a whole number of at least 1; "
-            f"e.g. hydra.sweeper.n_trials=20"
-        )
-    key = _run_folder_key(multirun)
-    try:
-        folder = OmegaConf.select(hydra_cfg, key.removeprefix("hydra."))
-    except OmegaConfBaseException:  # it names run values known only once the job starts
-        return None
-    try:
-        return check_writable(folder, key, folder=True)
-    except UserError as exc:
-        fail(str(exc))
-
-
-def _run_folder_key(multirun: bool) -> str:
-    return "hydra.sweep.dir" if multirun else "hydra.run.dir"
-
-
-def _check_no_run_there(folder: Path, multirun: bool, tool: str) -> None:
-    """Refuse to start in a folder that holds a training run (its ``last.ckpt`` or
-    ``metrics.json``): Hydra would write its record over the run's, and a new run its files.
-    (Training that continues the run, with ``resume=`` or ``ckpt_path=``, goes there on
-    purpose: not checked.)"""
-    key = _run_folder_key(multirun)
-    # A multirun's jobs are folders of the sweep folder.
-    candidates = sorted(p for p in folder.glob("*") if p.is_dir()) if multirun else [folder]
-    for place in candidates:
-        run = runs.Run(place)
-        held = [p for p in (run.checkpoint(runs.LAST), run.file("metrics")) if p.is_file()]
-        if held:
-            resume = f"resume it with resume={place}, " if tool == "train" else ""
-            fail(
-                f"{key}={folder}: {place} holds a training run ({held[0].relative_to(place)}), "
-                f"which {'a new run' if tool == 'train' else tool} would write over; {resume}"
-                f"give another folder, or leave {key} out for a new one"
-            )
 
 
 def home_expanded(argv: Sequence[str]) -> list[str]:
