@@ -33,7 +33,7 @@ from genre_lightning.saved_run import (
     trained_with,
 )
 from genre_lightning.targets import TargetError, locate_class
-from genre_lightning.training.checkpoint import read_checkpoint
+from genre_lightning.training.checkpoint import USE_TRAINING_CKPT, read_checkpoint
 from genre_lightning.training.module import CHECKPOINT_KEY, GenreClassifier
 from genre_lightning.validate import shown
 
@@ -290,8 +290,7 @@ def load_classifier(
     if isinstance(outputs, int) and len(saved.class_names) != outputs:
         raise UserError(
             f"ckpt_path={path}: it names {len(saved.class_names)} classes but its network has "
-            f"{outputs} outputs; the file is damaged: use a .ckpt from a training run's "
-            f"checkpoints/ folder"
+            f"{outputs} outputs; the file is damaged: {USE_TRAINING_CKPT}"
         )
     if model.normalize.per != "none" and not bool(model.normalize.fitted):
         raise UserError(f"ckpt_path={path}: its normalisation statistics were never measured")
@@ -353,8 +352,8 @@ def _rebuilt_module(saved: SavedRun, wanted: dict[str, Any]) -> GenreClassifier:
         model = GenreClassifier(net=net, optimizer=torch.optim.Adam, **settings)  # never steps
     except (TypeError, ValueError, KeyError) as exc:  # a damaged file's hyperparameters
         raise UserError(
-            f"ckpt_path={path}: its hyper_parameters cannot rebuild the classifier ({exc}); use "
-            f"a .ckpt from a training run's checkpoints/ folder"
+            f"ckpt_path={path}: its hyper_parameters cannot rebuild the classifier ({exc}); "
+            f"{USE_TRAINING_CKPT}"
         ) from None
     try:
         model.load_state_dict(saved.state_dict)

@@ -20,7 +20,7 @@ from genre_lightning.data.config import rate_and_clip
 from genre_lightning.data.windows import window_samples
 from genre_lightning.errors import UserError
 from genre_lightning.features.mel import MelFeatures
-from genre_lightning.training.checkpoint import check_target
+from genre_lightning.training.checkpoint import USE_TRAINING_CKPT, check_target
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def saved_run(path: Path, ckpt: dict[str, Any]) -> SavedRun:
     if not isinstance(hparams, dict) or not hparams.get("net_config") or "state_dict" not in ckpt:
         raise UserError(
             f"ckpt_path={path}: not a genre_lightning checkpoint (no net_config in its "
-            f"hyper_parameters); use a .ckpt from a training run's checkpoints/ folder"
+            f"hyper_parameters); {USE_TRAINING_CKPT}"
         )
     check_target(path, "net_config", hparams["net_config"])
     data_config = hparams.get("data_config")
@@ -64,7 +64,7 @@ def saved_run(path: Path, ckpt: dict[str, Any]) -> SavedRun:
         raise UserError(
             f"ckpt_path={path}: its hyper_parameters hold no data_config (the data and mel "
             f"settings it was trained with), so its input cannot be rebuilt; the file is damaged "
-            f"or not from training: use a .ckpt from a training run's checkpoints/ folder"
+            f"or not from training: {USE_TRAINING_CKPT}"
         )
     check_target(path, "data_config", data_config)
     class_names = hparams.get("class_names")
@@ -77,8 +77,7 @@ def saved_run(path: Path, ckpt: dict[str, Any]) -> SavedRun:
         # name would shift or merge them.
         raise UserError(
             f"ckpt_path={path}: its class_names ({str(class_names)[:80]}) are not a list of "
-            f"distinct genre names; the file is damaged: use a .ckpt from a training run's "
-            f"checkpoints/ folder"
+            f"distinct genre names; the file is damaged: {USE_TRAINING_CKPT}"
         )
     feature_shape = hparams.get("feature_shape")
     if not (
@@ -91,13 +90,12 @@ def saved_run(path: Path, ckpt: dict[str, Any]) -> SavedRun:
         raise UserError(
             f"ckpt_path={path}: its feature_shape ({str(feature_shape)[:80]}) is not the "
             f"(channels, frames, mels) of the images its network was trained on; the file is "
-            f"damaged: use a .ckpt from a training run's checkpoints/ folder"
+            f"damaged: {USE_TRAINING_CKPT}"
         )
     if not isinstance(ckpt["state_dict"], dict):
         raise UserError(
             f"ckpt_path={path}: its state_dict is a {type(ckpt['state_dict']).__name__}, not "
-            f"the network's weights by name; the file is damaged: use a .ckpt from a training "
-            f"run's checkpoints/ folder"
+            f"the network's weights by name; the file is damaged: {USE_TRAINING_CKPT}"
         )
     channels, frames, mels = feature_shape
     return SavedRun(
@@ -165,15 +163,15 @@ def saved_front_end(saved: SavedRun) -> FrontEnd:
         features = MelFeatures(sample_rate=sample_rate, **data_config.get("features", {}))
     except (TypeError, ValueError) as exc:  # a damaged file's data config, read as data
         raise UserError(
-            f"ckpt_path={path}: its data config cannot rebuild the mel front end ({exc}); use "
-            f"a .ckpt from a training run's checkpoints/ folder"
+            f"ckpt_path={path}: its data config cannot rebuild the mel front end ({exc}); "
+            f"{USE_TRAINING_CKPT}"
         ) from None
     made = features.image_shape(window)
     if made != saved.feature_shape:
         raise UserError(
             f"ckpt_path={path}: its data config's mel front end makes images of shape "
             f"{list(made)}, but its network was trained on {list(saved.feature_shape)}; the "
-            f"file is damaged: use a .ckpt from a training run's checkpoints/ folder"
+            f"file is damaged: {USE_TRAINING_CKPT}"
         )
     return FrontEnd(features, sample_rate, clip_samples, window)
 

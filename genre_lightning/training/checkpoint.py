@@ -36,6 +36,8 @@ TRUSTED_TARGETS = {
     "net_config": "genre_lightning.models.",
     "data_config": "genre_lightning.data.",
 }
+#: The fix for a checkpoint that is damaged, foreign or not from training, closing its message.
+USE_TRAINING_CKPT = "use a .ckpt from a training run's checkpoints/ folder"
 
 
 class UntrustedCheckpointError(UserError):
@@ -132,7 +134,7 @@ def read_checkpoint(
             f"ckpt_path={path}: refused to load: it needs the Python object {found.group(1)}, and "
             f"checkpoints are read as data only "
             f"(tensors, numbers, strings). genre_lightning's own checkpoints never need one; "
-            f"use a .ckpt from a training run's checkpoints/ folder."
+            f"{USE_TRAINING_CKPT}."
         ) from None
     except FileNotFoundError:
         raise UserError(f"ckpt_path={path}: no such checkpoint file; {CKPT_FIX}") from None
